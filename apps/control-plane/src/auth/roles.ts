@@ -1,0 +1,27 @@
+/**
+ * Roles and what they may do. viewer reads; editor also writes mesh resources; admin may do
+ * everything, tokens included. Every route declares the least role it needs with @Access; a route
+ * without the decorator needs admin, so a forgotten annotation fails closed.
+ */
+import { SetMetadata } from '@nestjs/common';
+
+export const ROLES = ['viewer', 'editor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+export type AccessLevel = 'public' | Role;
+
+export const ACCESS_METADATA = 'portolan:access';
+export const Access = (level: AccessLevel) => SetMetadata(ACCESS_METADATA, level);
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** Whether `role` may use a route that requires `needed`. */
+export function allows(role: Role, needed: AccessLevel): boolean {
+  return needed === 'public' || ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
+
+export interface Principal {
+  name: string;
+  role: Role;
+}

@@ -1,0 +1,62 @@
+/**
+ * Boot-time settings of the control plane (ports, data directory, credentials), read once from the
+ * environment. They are not mesh state: nothing here is stored or distributed. The table in
+ * docs/configuration.md lists the same variables; boot-config.spec.ts fails if the two drift.
+ */
+import { resolve } from 'node:path';
+
+export interface BootConfig {
+  /** Where the embedded store, the CA and the generated admin token live. */
+  dataDir: string;
+  host: string;
+  /** HTTPS port of the API (kubectl, dashboard, agents). 0 picks a free port. */
+  apiPort: number;
+  /** Plain-HTTP port of /healthz, /readyz, /metrics and /version only. 0 picks a free port; -1 disables it. */
+  opsPort: number;
+  /** Host names and IPs written into the serving certificate besides localhost and 127.0.0.1. */
+  tlsSans: string[];
+  tokensFile?: string;
+  adminToken?: string;
+  logLevel: string;
+}
+
+export const BOOT_CONFIG_VARIABLES = {
+  PORTOLAN_DATA_DIR: { default: '.portolan', description: 'Data directory: embedded store, CA, generated admin token.' },
+  PORTOLAN_HOST: { default: '127.0.0.1', description: 'Address both listeners bind to.' },
+  PORTOLAN_API_PORT: { default: '7443', description: 'HTTPS port of the API (kubectl, dashboard, gateways). 0 = any free port.' },
+  PORTOLAN_OPS_PORT: { default: '7080', description: 'Plain-HTTP port for /healthz, /readyz, /metrics, /version. 0 = any free port, -1 = off.' },
+  PORTOLAN_TLS_SANS: { default: '', description: 'Extra comma-separated DNS names/IPs for the serving certificate.' },
+  PORTOLAN_TOKENS_FILE: { default: '', description: 'YAML or JSON file of static tokens: `tokens: [{name, role, token}]`.' },
+  PORTOLAN_ADMIN_TOKEN: { default: '', description: 'An admin token. When no token is configured, one is generated into <data dir>/admin.token.' },
+  PORTOLAN_LOG_LEVEL: { default: 'info', description: 'trace, debug, info, warn, error.' },
+} as const;
+
+type Variable = keyof typeof BOOT_CONFIG_VARIABLES;
+
+export class BootConfigError extends Error {
+  readonly code = 'PORTOLAN_BOOT_CONFIG';
+}
+
+function port(env: NodeJS.ProcessEnv, name: Variable, allowOff: boolean): number {
+  const raw = env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const value = Number(raw);
+  const min = allowOff ? -1 : 0;
+  if (!Number.isInteger(value) || value < min || value > 65_535) {
+    throw new BootConfigError(`${name}=${raw} is not a port: use a number from ${min} to 65535`);
+  }
+  return value;
+}
+
+export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig {
+  const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  return {
+    dataDir: resolve(read('PORTOLAN_DATA_DIR')),
+    host: read('PORTOLAN_HOST'),
+    apiPort: port(env, 'PORTOLAN_API_PORT', false),
+    opsPort: port(env, 'PORTOLAN_OPS_PORT', true),
+    tlsSans: read('PORTOLAN_TLS_SANS').split(',').map((s) => s.trim()).filter(Boolean),
+    tokensFile: read('PORTOLAN_TOKENS_FILE') || undefined,
+    adminToken: read('PORTOLAN_ADMIN_TOKEN') || undefined,
+    logLevel: read('PORTOLAN_LOG_LEVEL'),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Boots the control plane: data directory, TLS material, embedded store, tokens, the Nest app on
+ * HTTPS, and the plain-HTTP ops listener. Used by main.ts and by in-process tests.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type pino from 'pino';
+import { failureStatus } from '@portolan/api';
+import { AppModule } from './app.module';
+import { TokenService } from './auth/token-service';
+import type { BootConfig } from './config/boot-config';
+import { ApiExceptionFilter } from './errors/api-exception.filter';
+import { renderKubeconfig } from './kubeconfig';
+import { openEmbeddedDatabase, SqliteResourceStore } from './store/sqlite-resource-store';
+import { createRootLogger, JsonLogger } from './telemetry/logger';
+import { MetricsRegistry } from './telemetry/metrics';
+import { runWithContext, traceIdFrom } from './telemetry/request-context';
+import { ensureServingCertificate } from './tls/certificates';
+
+export interface RunningControlPlane {
+  apiUrl: string;
+  opsUrl?: string;
+  caPem: string;
+  /** Set when no token was configured and an admin token was generated. */
+  adminTokenFile?: string;
+  kubeconfigFile: string;
+  /** Every HTTP route the API serves, as "METHOD /path/:param" (for the role-matrix test and debugging). */
+  routes: string[];
+  close(): Promise<void>;
+}
+
+/** Paths the plain-HTTP ops listener serves; everything else needs TLS. */
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/version']);
+
+const BODY_TYPES = ['application/json', 'application/merge-patch+json', 'application/json-patch+json', 'application/*+json'];
+const YAML_TYPES = ['application/apply-patch+yaml', 'application/yaml', 'application/x-yaml', 'text/yaml'];
+const BODY_LIMIT = '3mb';
+
+export async function startControlPlane(config: BootConfig, options: { logDestination?: pino.DestinationStream } = {}): Promise<RunningControlPlane> {
+  const logger = createRootLogger(config.logLevel, options.logDestination);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const certificate = ensureServingCertificate(config.dataDir, config.tlsSans);
+  const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
+  const store = new SqliteResourceStore(db);
+  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, db);
+  const metrics = new MetricsRegistry();
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, tokens, metrics }), {
+    httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
+    bodyParser: false,
+    logger: new JsonLogger(logger),
+  });
+  app.disable('x-powered-by');
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    response.on('finish', () => {
+      const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpRequestDuration.labels(request.method, route, String(response.statusCode)).observe(seconds);
+      logger.debug({ method: request.method, route, code: response.statusCode, seconds }, 'request served');
+    });
+    runWithContext({ traceId: traceIdFrom(request.headers.traceparent as string | undefined) }, next);
+  });
+  app.use(express.json({ type: BODY_TYPES, limit: BODY_LIMIT, strict: false }));
+  app.use(express.text({ type: YAML_TYPES, limit: BODY_LIMIT }));
+  app.use((error: { status?: number; message: string }, _request: Request, response: Response, next: NextFunction) => {
+    if (typeof error?.status !== 'number') return next(error);
+    const status = error.status === 413
+      ? failureStatus(413, 'RequestEntityTooLarge', `the request body is larger than ${BODY_LIMIT}`)
+      : failureStatus(400, 'BadRequest', `the request body could not be parsed: ${error.message}`);
+    response.status(status.code).json(status);
+  });
+  app.useGlobalFilters(new ApiExceptionFilter(logger));
+  app.enableShutdownHooks();
+  await app.listen(config.apiPort, config.host);
+  const apiPort = (app.getHttpServer().address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const apiUrl = `https://${host}:${apiPort}`;
+
+  let opsServer: Server | undefined;
+  let opsUrl: string | undefined;
+  if (config.opsPort >= 0) {
+    const handler = app.getHttpAdapter().getInstance() as express.Express;
+    opsServer = createServer((request, response) => {
+      const path = (request.url ?? '/').split('?')[0];
+      if (OPS_PATHS.has(path)) return handler(request, response);
+      response.statusCode = 404;
+      response.setHeader('Content-Type', 'application/json');
+      response.end(JSON.stringify(failureStatus(404, 'NotFound', `the ops port serves only ${[...OPS_PATHS].join(', ')}; the API is at ${apiUrl}`)));
+    });
+    await new Promise<void>((resolve, reject) => opsServer!.once('error', reject).listen(config.opsPort, config.host, resolve));
+    opsUrl = `http://${host}:${(opsServer.address() as AddressInfo).port}`;
+  }
+
+  const kubeconfigFile = join(config.dataDir, 'kubeconfig');
+  if (tokens.generatedAdminTokenFile) {
+    const token = readFileSync(tokens.generatedAdminTokenFile, 'utf8').trim();
+    writeFileSync(kubeconfigFile, renderKubeconfig({ server: apiUrl, caPem: certificate.caPem, token }), { mode: 0o600 });
+  }
+  writeFileSync(join(config.dataDir, 'endpoint.json'), `${JSON.stringify({ apiUrl, opsUrl, pid: process.pid }, null, 2)}\n`);
+
+  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router;
+  const routes = router.stack.flatMap((layer) =>
+    layer.route ? Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`) : [],
+  );
+
+  return {
+    apiUrl,
+    opsUrl,
+    routes,
+    caPem: certificate.caPem,
+    adminTokenFile: tokens.generatedAdminTokenFile,
+    kubeconfigFile,
+    close: async () => {
+      await new Promise<void>((resolve) => (opsServer ? opsServer.close(() => resolve()) : resolve()));
+      opsServer?.closeAllConnections();
+      app.getHttpServer().closeAllConnections?.();
+      await app.close();
+      await store.close();
+    },
+  };
+}

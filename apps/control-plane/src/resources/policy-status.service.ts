@@ -1,0 +1,70 @@
+/**
+ * Policy status is derived, not stored: the conditions of a policy follow from the whole mesh at
+ * the current revision, so they are computed from the resolution index (rebuilt once per
+ * revision) and attached when a policy is read. Writing them back would bump the revision and
+ * make every gateway resync for nothing.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  buildResolutionIndex,
+  kindDefinition,
+  policyContributions,
+  type Condition,
+  type Resource,
+} from '@portolan/api';
+import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
+
+interface Snapshot {
+  revision: number;
+  contributions: ReturnType<typeof policyContributions>;
+}
+
+@Injectable()
+export class PolicyStatusService {
+  private snapshot: Snapshot | undefined;
+  private building: Promise<Snapshot> | undefined;
+  /** When each policy's Overridden condition last changed value, for lastTransitionTime. */
+  private readonly transitions = new Map<string, { overridden: boolean; since: string }>();
+
+  constructor(@Inject(RESOURCE_STORE) private readonly store: ResourceStore) {}
+
+  async withStatus(resource: Resource): Promise<Resource> {
+    if (!kindDefinition(resource.kind)?.isPolicy) return resource;
+    const snapshot = await this.current();
+    const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+    const contribution = snapshot.contributions.get(key);
+    const overridden = !!contribution && contribution.contexts > 0 && contribution.contributing === 0;
+    const generation = resource.metadata.generation;
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const previous = this.transitions.get(key);
+    if (!previous || previous.overridden !== overridden) this.transitions.set(key, { overridden, since: now });
+    const since = this.transitions.get(key)!.since;
+    const conditions: Condition[] = [
+      { type: 'Accepted', status: 'True', reason: 'Valid', message: 'The policy is valid and part of the mesh configuration.', observedGeneration: generation, lastTransitionTime: resource.metadata.creationTimestamp ?? now },
+      overridden
+        ? { type: 'Overridden', status: 'True', reason: 'MoreSpecificPolicies', message: 'Every field this policy sets is overridden by more specific (or older equally specific) policies wherever it applies.', observedGeneration: generation, lastTransitionTime: since }
+        : {
+            type: 'Overridden',
+            status: 'False',
+            reason: contribution && contribution.contexts > 0 ? 'InEffect' : 'NoTargets',
+            message: contribution && contribution.contexts > 0 ? `Sets effective configuration in ${contribution.contributing} of ${contribution.contexts} route/zone combinations it applies to.` : 'No Route currently matches the targetRef.',
+            observedGeneration: generation,
+            lastTransitionTime: since,
+          },
+    ];
+    return { ...resource, status: { observedGeneration: generation, conditions } };
+  }
+
+  private async current(): Promise<Snapshot> {
+    const revision = await this.store.revision();
+    if (this.snapshot?.revision === revision) return this.snapshot;
+    this.building ??= (async () => {
+      const { items, revision: listed } = await this.store.list({});
+      return { revision: listed, contributions: policyContributions(buildResolutionIndex(items, listed)) };
+    })().finally(() => {
+      this.building = undefined;
+    });
+    this.snapshot = await this.building;
+    return this.snapshot;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The Kubernetes-style REST API of the mesh.portolan.dev group:
+ * /apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/{plural}[/{name}] plus the cluster-wide
+ * list /apis/mesh.portolan.dev/v1alpha1/{plural}, and the history/rollback subresources.
+ */
+import { Body, Controller, Delete, Get, Headers, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { parse as parseYaml } from 'yaml';
+import { GROUP_VERSION, isJsonObject, type Resource } from '@portolan/api';
+import type { AuthenticatedRequest } from '../auth/auth.guard';
+import { Access } from '../auth/roles';
+import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
+import { ApiError } from '../errors/api-error';
+import { APPLY_PATCH, parseApplyBody, patchTypeOf } from './patch';
+import { parseFieldValidation, ResourcesService, type WriteRequest, type WriteResult } from './resources.service';
+import { fieldSelector, labelSelector } from './selectors';
+import { toTable, wantsTable, type IncludeObject } from './table';
+import { streamWatch } from './watch';
+
+const BASE = `apis/${GROUP_VERSION}`;
+
+type Query = Record<string, string | undefined>;
+
+function isTrue(value: string | undefined): boolean {
+  return value === 'true' || value === '1';
+}
+
+function dryRunOf(query: Query): boolean {
+  if (query.dryRun === undefined) return false;
+  if (query.dryRun === 'All') return true;
+  throw ApiError.badRequest(`dryRun must be All, not ${JSON.stringify(query.dryRun)}`);
+}
+
+/** YAML bodies are accepted for create and replace too, for `curl --data-binary @policy.yaml`. */
+function parseBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return parseYaml(body);
+  } catch (error) {
+    throw ApiError.badRequest(`the body is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+}
+
+@Controller()
+export class ResourcesController {
+  constructor(
+    private readonly resources: ResourcesService,
+    @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
+  ) {}
+
+  @Get(`${BASE}/:plural`)
+  @Access('viewer')
+  listAll(@Param('plural') plural: string, @Query() query: Query, @Headers('accept') accept: string | undefined, @Res() response: Response) {
+    return this.listOrWatch(plural, undefined, query, accept, response);
+  }
+
+  @Get(`${BASE}/namespaces/:namespace/:plural`)
+  @Access('viewer')
+  list(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Query() query: Query,
+    @Headers('accept') accept: string | undefined,
+    @Res() response: Response,
+  ) {
+    return this.listOrWatch(plural, namespace, query, accept, response);
+  }
+
+  @Get(`${BASE}/namespaces/:namespace/:plural/:name`)
+  @Access('viewer')
+  async get(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Param('name') name: string,
+    @Query() query: Query,
+    @Headers('accept') accept: string | undefined,
+  ) {
+    const object = await this.resources.get(plural, namespace, name);
+    if (!wantsTable(accept)) return object;
+    return toTable(this.resources.definition(plural), [object], object.metadata.resourceVersion ?? '', this.includeObject(query));
+  }
+
+  @Post(`${BASE}/namespaces/:namespace/:plural`)
+  @Access('editor')
+  async create(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Body() body: unknown,
+    @Query() query: Query,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const result = await this.resources.create(plural, namespace, parseBody(body), this.writeRequest(query, request));
+    return this.answer(result, response, 201);
+  }
+
+  @Put(`${BASE}/namespaces/:namespace/:plural/:name`)
+  @Access('editor')
+  async replace(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Query() query: Query,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const result = await this.resources.replace(plural, namespace, name, parseBody(body), this.writeRequest(query, request));
+    return this.answer(result, response, 200);
+  }
+
+  @Patch(`${BASE}/namespaces/:namespace/:plural/:name`)
+  @Access('editor')
+  async patch(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Query() query: Query,
+    @Headers('content-type') contentType: string | undefined,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const type = patchTypeOf(contentType);
+    const patch = type === APPLY_PATCH ? parseApplyBody(body) : body;
+    const result = await this.resources.patch(plural, namespace, name, type, patch, { ...this.writeRequest(query, request), force: isTrue(query.force) });
+    return this.answer(result, response, result.created ? 201 : 200);
+  }
+
+  @Delete(`${BASE}/namespaces/:namespace/:plural/:name`)
+  @Access('editor')
+  async delete(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Query() query: Query,
+    @Req() request: AuthenticatedRequest,
+  ) {
+    const options = isJsonObject(body) ? body : {};
+    const preconditions = isJsonObject(options.preconditions) ? options.preconditions : {};
+    const dryRun = dryRunOf(query) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
+    return this.resources.delete(plural, namespace, name, {
+      actor: this.actor(query, request),
+      dryRun,
+      expectedResourceVersion: typeof preconditions.resourceVersion === 'string' ? preconditions.resourceVersion : undefined,
+    });
+  }
+
+  @Get(`${BASE}/namespaces/:namespace/:plural/:name/history`)
+  @Access('viewer')
+  async history(@Param('namespace') namespace: string, @Param('plural') plural: string, @Param('name') name: string) {
+    const changes = await this.resources.history(plural, namespace, name);
+    return { apiVersion: GROUP_VERSION, kind: 'ChangeList', metadata: {}, items: changes };
+  }
+
+  @Post(`${BASE}/namespaces/:namespace/:plural/:name/rollback`)
+  @Access('editor')
+  async rollback(
+    @Param('namespace') namespace: string,
+    @Param('plural') plural: string,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Query() query: Query,
+    @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const revision = isJsonObject(body) ? body.revision : undefined;
+    const result = await this.resources.rollback(plural, namespace, name, revision, this.writeRequest(query, request));
+    return this.answer(result, response, 200);
+  }
+
+  private async listOrWatch(plural: string, namespace: string | undefined, query: Query, accept: string | undefined, response: Response) {
+    const definition = this.resources.definition(plural);
+    if (isTrue(query.watch)) {
+      const byLabel = labelSelector(query.labelSelector);
+      const byField = fieldSelector(query.fieldSelector);
+      const timeoutSeconds = query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined;
+      return streamWatch(
+        this.store,
+        {
+          kind: definition.kind,
+          namespace,
+          resourceVersion: query.resourceVersion,
+          timeoutSeconds: Number.isFinite(timeoutSeconds) ? timeoutSeconds : undefined,
+          matches: (resource: Resource) => byLabel(resource) && byField(resource),
+          decorate: (resource: Resource) => this.resources.get(plural, resource.metadata.namespace!, resource.metadata.name).catch(() => resource),
+        },
+        response,
+      );
+    }
+    const { items, revision } = await this.resources.list(plural, namespace, { label: query.labelSelector, field: query.fieldSelector });
+    if (wantsTable(accept)) {
+      response.json(toTable(definition, items, String(revision), this.includeObject(query)));
+      return;
+    }
+    response.json({ apiVersion: GROUP_VERSION, kind: `${definition.kind}List`, metadata: { resourceVersion: String(revision) }, items });
+  }
+
+  private includeObject(query: Query): IncludeObject {
+    const value = query.includeObject ?? 'Metadata';
+    if (value === 'None' || value === 'Metadata' || value === 'Object') return value;
+    throw ApiError.badRequest(`includeObject must be None, Metadata or Object, not ${JSON.stringify(value)}`);
+  }
+
+  private actor(query: Query, request: AuthenticatedRequest): string {
+    const principal = request.principal?.name ?? 'anonymous';
+    return query.fieldManager ? `${principal} via ${query.fieldManager}` : principal;
+  }
+
+  private writeRequest(query: Query, request: AuthenticatedRequest): WriteRequest {
+    return { actor: this.actor(query, request), dryRun: dryRunOf(query), fieldValidation: parseFieldValidation(query.fieldValidation) };
+  }
+
+  private answer(result: WriteResult, response: Response, code: number) {
+    response.status(code);
+    // Kubernetes warning format; kubectl prints each as "Warning: ...".
+    if (result.warnings.length) response.setHeader('Warning', result.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
+    return result.object;
+  }
+}
+

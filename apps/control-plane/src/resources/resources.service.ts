@@ -1,0 +1,277 @@
+/**
+ * Admission and storage of mesh resources, in Kubernetes semantics: server-set metadata,
+ * validation that names every bad field, unknown-field handling per fieldValidation, dry run,
+ * optimistic concurrency, generation bumps on spec changes only, and no-op writes that publish
+ * nothing. Every write path (create, replace, patch, rollback) goes through `admit`.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  API_GROUP,
+  DEFAULT_NAMESPACE,
+  GROUP_VERSION,
+  isJsonObject,
+  kindByPlural,
+  pruneUnknownFields,
+  validateResource,
+  type KindDefinition,
+  type Resource,
+} from '@portolan/api';
+import { ApiError, fromStoreError } from '../errors/api-error';
+import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
+import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
+import { PolicyStatusService } from './policy-status.service';
+import { fieldSelector, labelSelector } from './selectors';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+export interface WriteRequest {
+  actor: string;
+  dryRun: boolean;
+  fieldValidation: FieldValidation;
+}
+
+export interface WriteResult {
+  object: Resource;
+  /** Kubernetes warnings (unknown fields dropped under Warn), sent as `Warning` headers. */
+  warnings: string[];
+  created: boolean;
+}
+
+/** How often a patch without a resourceVersion is re-applied when another writer got there first. */
+const MAX_PATCH_ATTEMPTS = 64;
+
+export function parseFieldValidation(value: unknown): FieldValidation {
+  if (value === undefined || value === '') return 'Warn';
+  if (value === 'Strict' || value === 'Warn' || value === 'Ignore') return value;
+  throw ApiError.badRequest(`fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(value)}`);
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+@Injectable()
+export class ResourcesService {
+  private readonly logger = new Logger('resources');
+
+  constructor(
+    @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
+    private readonly policyStatus: PolicyStatusService,
+  ) {}
+
+  definition(plural: string): KindDefinition {
+    const definition = kindByPlural(plural);
+    if (!definition) throw ApiError.of(404, 'NotFound', `the server could not find the requested resource: ${plural} is not a resource of ${GROUP_VERSION}`);
+    return definition;
+  }
+
+  async get(plural: string, namespace: string, name: string): Promise<Resource> {
+    const definition = this.definition(plural);
+    const found = await this.store.get({ kind: definition.kind, namespace, name });
+    if (!found) throw ApiError.notFound(plural, name, API_GROUP);
+    return this.policyStatus.withStatus(found);
+  }
+
+  async list(plural: string, namespace: string | undefined, selectors: { label?: string; field?: string }) {
+    const definition = this.definition(plural);
+    const byLabel = labelSelector(selectors.label);
+    const byField = fieldSelector(selectors.field);
+    const { items, revision } = await this.store.list({ kind: definition.kind, namespace });
+    const selected = items.filter((item) => byLabel(item) && byField(item));
+    return { definition, items: await Promise.all(selected.map((item) => this.policyStatus.withStatus(item))), revision };
+  }
+
+  async create(plural: string, namespace: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
+    const definition = this.definition(plural);
+    const { object, warnings } = this.admit(definition, namespace, undefined, body, undefined, request);
+    if (request.dryRun) {
+      const existing = await this.store.get({ kind: definition.kind, namespace, name: object.metadata.name });
+      if (existing) throw fromStoreError(new StoreAlreadyExistsError(keyOf(object)), plural, API_GROUP);
+      return { object, warnings, created: true };
+    }
+    try {
+      const stored = await this.store.create(object, { actor: request.actor });
+      this.recordWrite(stored, 'ADDED', request.actor);
+      return { object: await this.policyStatus.withStatus(stored), warnings, created: true };
+    } catch (error) {
+      throw fromStoreError(error, plural, API_GROUP);
+    }
+  }
+
+  async replace(plural: string, namespace: string, name: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
+    const definition = this.definition(plural);
+    const key = { kind: definition.kind, namespace, name };
+    const current = await this.store.get(key);
+    if (!current) throw ApiError.notFound(plural, name, API_GROUP);
+    const expected = isJsonObject(body) && isJsonObject(body.metadata) ? (body.metadata.resourceVersion as string | undefined) : undefined;
+    return this.commitUpdate(definition, key, current, body, expected, request);
+  }
+
+  async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest & { force?: boolean }): Promise<WriteResult> {
+    const definition = this.definition(plural);
+    const key = { kind: definition.kind, namespace, name };
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.store.get(key);
+      if (!current) {
+        if (type === APPLY_PATCH) return this.create(plural, namespace, patch, request);
+        throw ApiError.notFound(plural, name, API_GROUP);
+      }
+      const patched = applyPatch(type, current, patch);
+      const requested = isJsonObject(patched) && isJsonObject(patched.metadata) ? (patched.metadata.resourceVersion as string | undefined) : undefined;
+      // A patch that names a resourceVersion is a precondition; one that does not is applied to the latest.
+      const pinned = requested !== undefined && requested !== current.metadata.resourceVersion;
+      try {
+        return await this.commitUpdate(definition, key, current, patched, pinned ? requested : current.metadata.resourceVersion, request);
+      } catch (error) {
+        const conflict = error instanceof ApiError && error.status.reason === 'Conflict';
+        if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async delete(plural: string, namespace: string, name: string, options: { actor: string; dryRun: boolean; expectedResourceVersion?: string }): Promise<Resource> {
+    const definition = this.definition(plural);
+    const key = { kind: definition.kind, namespace, name };
+    if (options.dryRun) {
+      const current = await this.store.get(key);
+      if (!current) throw ApiError.notFound(plural, name, API_GROUP);
+      return current;
+    }
+    try {
+      const deleted = await this.store.delete(key, { actor: options.actor, expectedResourceVersion: options.expectedResourceVersion });
+      this.recordWrite(deleted, 'DELETED', options.actor);
+      return deleted;
+    } catch (error) {
+      throw fromStoreError(error, plural, API_GROUP);
+    }
+  }
+
+  async history(plural: string, namespace: string, name: string): Promise<Change[]> {
+    const definition = this.definition(plural);
+    const changes = await this.store.history({ kind: definition.kind, namespace, name });
+    if (changes.length === 0) throw ApiError.notFound(plural, name, API_GROUP);
+    return changes;
+  }
+
+  /** Restores the object as it was right after `revision`; recorded as a new change. */
+  async rollback(plural: string, namespace: string, name: string, revision: unknown, request: WriteRequest): Promise<WriteResult> {
+    if (!Number.isInteger(revision) || (revision as number) < 1) {
+      throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(revision)}: must be a positive integer (a revision from the history)` }]);
+    }
+    const changes = await this.history(plural, namespace, name);
+    const target = changes.find((change) => change.revision === revision);
+    if (!target) {
+      throw ApiError.invalid('Rollback', name, [
+        { field: 'revision', reason: 'FieldValueNotSupported', message: `Unsupported value: ${revision}: revisions of this object: ${changes.map((c) => c.revision).join(', ')}` },
+      ]);
+    }
+    if (!target.after) {
+      throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueInvalid', message: `Invalid value: ${revision}: the object was deleted at that revision` }]);
+    }
+    const { metadata, spec } = target.after;
+    const restored = { apiVersion: GROUP_VERSION, kind: target.after.kind, metadata: { name, namespace, labels: metadata.labels, annotations: metadata.annotations }, spec };
+    const actor = { ...request, actor: `${request.actor} (rollback to revision ${revision})` };
+    const current = await this.store.get(target.key);
+    if (!current) return this.create(plural, namespace, restored, actor);
+    return this.commitUpdate(this.definition(plural), target.key, current, restored, current.metadata.resourceVersion, actor);
+  }
+
+  private async commitUpdate(
+    definition: KindDefinition,
+    key: ObjectKey,
+    current: Resource,
+    body: unknown,
+    expectedResourceVersion: string | undefined,
+    request: WriteRequest,
+  ): Promise<WriteResult> {
+    const { object, warnings } = this.admit(definition, key.namespace, key.name, body, current, request);
+    if (expectedResourceVersion !== undefined && expectedResourceVersion !== current.metadata.resourceVersion) {
+      throw fromStoreError(new StoreConflictError(key, expectedResourceVersion, current.metadata.resourceVersion ?? ''), definition.plural, API_GROUP);
+    }
+    const unchanged = isDeepStrictEqual(comparable(object), comparable(current));
+    if (request.dryRun || unchanged) {
+      return { object: await this.policyStatus.withStatus(unchanged ? current : { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata.resourceVersion } }), warnings, created: false };
+    }
+    try {
+      const stored = await this.store.update(object, { actor: request.actor, expectedResourceVersion: expectedResourceVersion ?? current.metadata.resourceVersion });
+      this.recordWrite(stored, 'MODIFIED', request.actor);
+      return { object: await this.policyStatus.withStatus(stored), warnings, created: false };
+    } catch (error) {
+      throw fromStoreError(error, definition.plural, API_GROUP);
+    }
+  }
+
+  private recordWrite(resource: Resource, change: Change['type'], actor: string): void {
+    const { namespace, name, resourceVersion } = resource.metadata;
+    this.logger.log({ msg: 'resource written', change, kind: resource.kind, namespace, name, resourceVersion, actor });
+  }
+
+  /**
+   * Turns a request body into the object to store, or throws the Status that explains why not.
+   * Server-owned fields (uid, creationTimestamp, generation, status) are never taken from the client.
+   */
+  private admit(
+    definition: KindDefinition,
+    namespace: string,
+    urlName: string | undefined,
+    body: unknown,
+    current: Resource | undefined,
+    request: WriteRequest,
+  ): { object: Resource; warnings: string[] } {
+    if (!isJsonObject(body)) throw ApiError.badRequest('the request body must be a JSON (or YAML) object');
+    const input = structuredClone(body) as Record<string, any>;
+    input.apiVersion ??= GROUP_VERSION;
+    input.kind ??= definition.kind;
+    if (input.kind !== definition.kind) {
+      throw ApiError.badRequest(`the kind in the body (${String(input.kind)}) does not match the resource in the URL (${definition.plural}, kind ${definition.kind})`);
+    }
+    const metadata = isJsonObject(input.metadata) ? (input.metadata as Record<string, any>) : {};
+    input.metadata = metadata;
+    if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
+      throw ApiError.badRequest(`the namespace of the provided object (${String(metadata.namespace)}) does not match the namespace sent on the request (${namespace})`);
+    }
+    metadata.namespace = namespace;
+    if (urlName !== undefined && metadata.name !== undefined && metadata.name !== urlName) {
+      throw ApiError.badRequest(`the name of the object (${String(metadata.name)}) does not match the name in the URL (${urlName})`);
+    }
+    if (urlName !== undefined) metadata.name = urlName;
+    delete input.status;
+
+    const validation = validateResource(input);
+    const name = typeof metadata.name === 'string' ? metadata.name : '';
+    if (validation.causes.length) throw ApiError.invalid(definition.kind, name, validation.causes, API_GROUP);
+    if (validation.unknownFields.length && request.fieldValidation === 'Strict') {
+      const list = validation.unknownFields.map((field) => `unknown field "${field}"`).join(', ');
+      throw ApiError.badRequest(`${definition.kind} in version "${GROUP_VERSION.split('/')[1]}" cannot be handled as a ${definition.kind}: strict decoding error: ${list}`);
+    }
+    const warnings = request.fieldValidation === 'Warn' ? validation.unknownFields.map((field) => `unknown field "${field}"`) : [];
+    const object = pruneUnknownFields(definition.schema, input) as unknown as Resource;
+
+    const specChanged = !current || !isDeepStrictEqual(current.spec, object.spec);
+    object.metadata = {
+      ...object.metadata,
+      namespace: namespace ?? DEFAULT_NAMESPACE,
+      uid: current?.metadata.uid ?? randomUUID(),
+      creationTimestamp: current?.metadata.creationTimestamp ?? timestamp(),
+      generation: current ? (current.metadata.generation ?? 1) + (specChanged ? 1 : 0) : 1,
+      resourceVersion: current?.metadata.resourceVersion,
+    };
+    if (object.metadata.resourceVersion === undefined) delete object.metadata.resourceVersion;
+    return { object: orderKeys(object), warnings };
+  }
+}
+
+/** What a write may change: everything but the version stamp and the derived status. */
+function comparable(resource: Resource) {
+  const { status: _status, metadata, ...rest } = resource;
+  const { resourceVersion: _version, ...identity } = metadata;
+  return { ...rest, metadata: identity };
+}
+
+/** apiVersion, kind, metadata, spec: the order kubectl users expect to read. */
+function orderKeys(resource: Resource): Resource {
+  const { apiVersion, kind, metadata, spec, ...rest } = resource;
+  return { apiVersion, kind, metadata, spec, ...rest };
+}

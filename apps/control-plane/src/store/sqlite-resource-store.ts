@@ -1,0 +1,222 @@
+/**
+ * The embedded default store: SQLite in WAL mode with synchronous=FULL, so a write is on disk
+ * before it is acknowledged and a kill -9 (or power loss) never loses an acknowledged change.
+ * better-sqlite3 is synchronous; each write is one IMMEDIATE transaction, which also makes the
+ * resourceVersion check and the revision bump atomic.
+ */
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import type { Resource } from '@portolan/api';
+import {
+  keyOf,
+  StoreAlreadyExistsError,
+  StoreConflictError,
+  StoreNotFoundError,
+  type Change,
+  type ChangeType,
+  type ListResult,
+  type ObjectKey,
+  type ResourceStore,
+  type Unsubscribe,
+  type WriteOptions,
+} from './resource-store';
+
+interface ChangeRow {
+  revision: number;
+  type: ChangeType;
+  kind: string;
+  namespace: string;
+  name: string;
+  actor: string;
+  time: string;
+  before: string | null;
+  after: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+  revision INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, namespace, name));
+CREATE TABLE IF NOT EXISTS changes (
+  revision INTEGER PRIMARY KEY, type TEXT NOT NULL,
+  kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+  actor TEXT NOT NULL, time TEXT NOT NULL, before TEXT, after TEXT);
+CREATE INDEX IF NOT EXISTS changes_by_object ON changes (kind, namespace, name, revision);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0');
+`;
+
+export class EmbeddedDatabaseError extends Error {
+  readonly code = 'PORTOLAN_EMBEDDED_DB';
+}
+
+/** Opens (creating if needed) the embedded database file, refusing a second process on it. */
+export function openEmbeddedDatabase(file: string): Database.Database {
+  let db: Database.Database;
+  try {
+    // A short busy timeout: a locked file means another control plane, not a moment's contention.
+    db = new Database(file, { timeout: 500 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    // One control plane per data directory: a second one fails here instead of interleaving writes.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN IMMEDIATE; COMMIT;');
+    db.exec(SCHEMA);
+  } catch (error) {
+    const reason = (error as Error).message;
+    const hint = /locked|busy/i.test(reason)
+      ? 'another control plane is already using this data directory (set PORTOLAN_DATA_DIR to use another one)'
+      : 'the file is not a Portolan database or is damaged; restore it from a backup or move it away to start empty';
+    throw new EmbeddedDatabaseError(`cannot open the embedded store ${file}: ${reason}: ${hint}`);
+  }
+  return db;
+}
+
+export class SqliteResourceStore implements ResourceStore {
+  private readonly events = new EventEmitter().setMaxListeners(0);
+  private readonly statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      get: db.prepare<[string, string, string], { body: string; revision: number }>(
+        'SELECT body, revision FROM resources WHERE kind = ? AND namespace = ? AND name = ?',
+      ),
+      listAll: db.prepare<[], { body: string }>('SELECT body FROM resources ORDER BY namespace, name, kind'),
+      listKind: db.prepare<[string], { body: string }>('SELECT body FROM resources WHERE kind = ? ORDER BY namespace, name'),
+      listKindNamespace: db.prepare<[string, string], { body: string }>(
+        'SELECT body FROM resources WHERE kind = ? AND namespace = ? ORDER BY name',
+      ),
+      listNamespace: db.prepare<[string], { body: string }>('SELECT body FROM resources WHERE namespace = ? ORDER BY name, kind'),
+      revision: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'revision'"),
+      setRevision: db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'revision'"),
+      upsert: db.prepare<[string, string, string, number, string]>(
+        'INSERT INTO resources (kind, namespace, name, revision, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, namespace, name) DO UPDATE SET revision = excluded.revision, body = excluded.body',
+      ),
+      remove: db.prepare<[string, string, string]>('DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?'),
+      insertChange: db.prepare<[number, string, string, string, string, string, string, string | null, string | null]>(
+        'INSERT INTO changes (revision, type, kind, namespace, name, actor, time, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      history: db.prepare<[string, string, string], ChangeRow>(
+        'SELECT * FROM changes WHERE kind = ? AND namespace = ? AND name = ? ORDER BY revision',
+      ),
+      changesSince: db.prepare<[number], ChangeRow>('SELECT * FROM changes WHERE revision > ? ORDER BY revision'),
+    };
+  }
+
+  async get(key: ObjectKey): Promise<Resource | undefined> {
+    const row = this.statements.get.get(key.kind, key.namespace, key.name);
+    return row ? (JSON.parse(row.body) as Resource) : undefined;
+  }
+
+  async list(filter: { kind?: string; namespace?: string }): Promise<ListResult> {
+    const read = this.db.transaction(() => {
+      const { kind, namespace } = filter;
+      const rows = kind
+        ? namespace
+          ? this.statements.listKindNamespace.all(kind, namespace)
+          : this.statements.listKind.all(kind)
+        : namespace
+          ? this.statements.listNamespace.all(namespace)
+          : this.statements.listAll.all();
+      return { items: rows.map((row) => JSON.parse(row.body) as Resource), revision: this.currentRevision() };
+    });
+    return read();
+  }
+
+  async create(resource: Resource, options: WriteOptions): Promise<Resource> {
+    return this.write(keyOf(resource), 'ADDED', options, (current) => {
+      if (current) throw new StoreAlreadyExistsError(keyOf(resource));
+      return resource;
+    });
+  }
+
+  async update(resource: Resource, options: WriteOptions): Promise<Resource> {
+    return this.write(keyOf(resource), 'MODIFIED', options, (current) => {
+      if (!current) throw new StoreNotFoundError(keyOf(resource));
+      return resource;
+    });
+  }
+
+  async delete(key: ObjectKey, options: WriteOptions): Promise<Resource> {
+    let deleted: Resource | undefined;
+    await this.write(key, 'DELETED', options, (current) => {
+      if (!current) throw new StoreNotFoundError(key);
+      deleted = current;
+      return null;
+    });
+    return deleted!;
+  }
+
+  async revision(): Promise<number> {
+    return this.currentRevision();
+  }
+
+  async history(key: ObjectKey): Promise<Change[]> {
+    return this.statements.history.all(key.kind, key.namespace, key.name).map(toChange);
+  }
+
+  async watch(fromRevision: number, listener: (change: Change) => void): Promise<Unsubscribe> {
+    // Synchronous backlog read and subscription: no commit can slip in between the two.
+    for (const row of this.statements.changesSince.iterate(fromRevision)) listener(toChange(row));
+    this.events.on('change', listener);
+    return () => this.events.off('change', listener);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+    if (this.db.open) this.db.close();
+  }
+
+  private currentRevision(): number {
+    return Number(this.statements.revision.get()!.value);
+  }
+
+  /**
+   * One atomic write: checks the precondition, bumps the revision, stamps resourceVersion, stores
+   * the object and its change record. `decide` returns the object to store, or null to delete.
+   */
+  private write(key: ObjectKey, type: ChangeType, options: WriteOptions, decide: (current: Resource | undefined) => Resource | null): Resource {
+    const commit = this.db.transaction((): Change => {
+      const row = this.statements.get.get(key.kind, key.namespace, key.name);
+      const current = row ? (JSON.parse(row.body) as Resource) : undefined;
+      if (options.expectedResourceVersion !== undefined && current && current.metadata.resourceVersion !== options.expectedResourceVersion) {
+        throw new StoreConflictError(key, options.expectedResourceVersion, current.metadata.resourceVersion ?? '');
+      }
+      const next = decide(current);
+      const revision = this.currentRevision() + 1;
+      this.statements.setRevision.run(String(revision));
+      const stored = next ? { ...next, metadata: { ...next.metadata, resourceVersion: String(revision) } } : null;
+      if (stored) this.statements.upsert.run(key.kind, key.namespace, key.name, revision, JSON.stringify(stored));
+      else this.statements.remove.run(key.kind, key.namespace, key.name);
+      const change: Change = { revision, type, key, actor: options.actor, time: new Date().toISOString(), before: current ?? null, after: stored };
+      this.statements.insertChange.run(
+        revision,
+        type,
+        key.kind,
+        key.namespace,
+        key.name,
+        change.actor,
+        change.time,
+        change.before ? JSON.stringify(change.before) : null,
+        change.after ? JSON.stringify(change.after) : null,
+      );
+      return change;
+    });
+    const change = commit.immediate();
+    this.events.emit('change', change);
+    return (change.after ?? change.before)!;
+  }
+}
+
+function toChange(row: ChangeRow): Change {
+  return {
+    revision: row.revision,
+    type: row.type,
+    key: { kind: row.kind, namespace: row.namespace, name: row.name },
+    actor: row.actor,
+    time: row.time,
+    before: row.before ? (JSON.parse(row.before) as Resource) : null,
+    after: row.after ? (JSON.parse(row.after) as Resource) : null,
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Every route against every identity: no token, a wrong token, viewer, editor, admin. A route is
+ * refused (401 without a valid token, 403 with too small a role) exactly when the role may not use
+ * it. The matrix must name every route the server has, so a new route cannot slip in unchecked.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GROUP_PATH, nsPath } from './support/api-client';
+import { startInProcess, type InProcessControlPlane } from './support/in-process';
+
+const TOKENS = { viewer: 'viewer-token-0123456789', editor: 'editor-token-0123456789', admin: 'admin-token-01234567890' };
+type Needs = 'public' | 'viewer' | 'editor' | 'admin';
+const RANK: Record<Needs, number> = { public: 0, viewer: 1, editor: 2, admin: 3 };
+
+const policy = (name: string) => ({
+  apiVersion: 'mesh.portolan.dev/v1alpha1',
+  kind: 'RateLimitPolicy',
+  metadata: { name },
+  spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 100, interval: '60s' }] },
+});
+
+interface RouteCase {
+  route: string;
+  needs: Needs;
+  method: string;
+  path: (run: string) => string;
+  body?: (run: string) => unknown;
+  contentType?: string;
+}
+
+const G = '/apis/mesh.portolan.dev/v1alpha1';
+const MATRIX: RouteCase[] = [
+  { route: 'GET /version', needs: 'public', method: 'GET', path: () => '/version' },
+  { route: 'GET /healthz', needs: 'public', method: 'GET', path: () => '/healthz' },
+  { route: 'GET /readyz', needs: 'public', method: 'GET', path: () => '/readyz' },
+  { route: 'GET /metrics', needs: 'public', method: 'GET', path: () => '/metrics' },
+  { route: 'GET /api', needs: 'viewer', method: 'GET', path: () => '/api' },
+  { route: 'GET /apis', needs: 'viewer', method: 'GET', path: () => '/apis' },
+  { route: 'GET /apis/mesh.portolan.dev', needs: 'viewer', method: 'GET', path: () => '/apis/mesh.portolan.dev' },
+  { route: `GET ${G}`, needs: 'viewer', method: 'GET', path: () => G },
+  { route: 'GET /openapi/v3', needs: 'viewer', method: 'GET', path: () => '/openapi/v3' },
+  { route: `GET /openapi/v3${G}`, needs: 'viewer', method: 'GET', path: () => `/openapi/v3${G}` },
+  { route: 'GET /openapi/v2', needs: 'viewer', method: 'GET', path: () => '/openapi/v2' },
+  { route: `GET ${G}/:plural`, needs: 'viewer', method: 'GET', path: () => `${GROUP_PATH}/ratelimitpolicies` },
+  { route: `GET ${G}/namespaces/:namespace/:plural`, needs: 'viewer', method: 'GET', path: () => nsPath('ratelimitpolicies') },
+  { route: `GET ${G}/namespaces/:namespace/:plural/:name`, needs: 'viewer', method: 'GET', path: () => nsPath('ratelimitpolicies', 'seed') },
+  { route: `GET ${G}/namespaces/:namespace/:plural/:name/history`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/history` },
+  { route: `POST ${G}/namespaces/:namespace/:plural`, needs: 'editor', method: 'POST', path: () => nsPath('ratelimitpolicies'), body: (run) => policy(`created-${run}`) },
+  { route: `PUT ${G}/namespaces/:namespace/:plural/:name`, needs: 'editor', method: 'PUT', path: () => nsPath('ratelimitpolicies', 'seed'), body: () => policy('seed') },
+  {
+    route: `PATCH ${G}/namespaces/:namespace/:plural/:name`,
+    needs: 'editor',
+    method: 'PATCH',
+    path: () => nsPath('ratelimitpolicies', 'seed'),
+    body: (run) => ({ metadata: { labels: { run } } }),
+    contentType: 'application/merge-patch+json',
+  },
+  { route: `POST ${G}/namespaces/:namespace/:plural/:name/rollback`, needs: 'editor', method: 'POST', path: () => `${nsPath('ratelimitpolicies', 'seed')}/rollback`, body: () => ({ revision: 1 }) },
+  { route: `DELETE ${G}/namespaces/:namespace/:plural/:name`, needs: 'editor', method: 'DELETE', path: (run) => nsPath('ratelimitpolicies', `victim-${run}`) },
+  { route: 'GET /v1/whoami', needs: 'viewer', method: 'GET', path: () => '/v1/whoami' },
+  { route: 'GET /v1/tokens', needs: 'admin', method: 'GET', path: () => '/v1/tokens' },
+  { route: 'POST /v1/tokens', needs: 'admin', method: 'POST', path: () => '/v1/tokens', body: (run) => ({ name: `t-${run}`, role: 'viewer' }) },
+  { route: 'DELETE /v1/tokens/:id', needs: 'admin', method: 'DELETE', path: (run) => `/v1/tokens/minted-${run}` },
+];
+
+const IDENTITIES = [
+  { name: 'no token', token: undefined, rank: -1 },
+  { name: 'a wrong token', token: 'not-a-real-token-at-all', rank: -1 },
+  { name: 'viewer', token: TOKENS.viewer, rank: 1 },
+  { name: 'editor', token: TOKENS.editor, rank: 2 },
+  { name: 'admin', token: TOKENS.admin, rank: 3 },
+];
+
+let cp: InProcessControlPlane;
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portolan-tokens-'));
+  const file = join(dir, 'tokens.yaml');
+  writeFileSync(file, `tokens:\n${Object.entries(TOKENS).map(([role, token]) => `  - {name: ${role}-user, role: ${role}, token: ${token}}`).join('\n')}\n`);
+  cp = await startInProcess({ PORTOLAN_TOKENS_FILE: file }, TOKENS.admin);
+  expect((await cp.client.call('POST', nsPath('ratelimitpolicies'), policy('seed'))).status).toBe(201);
+});
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe('the role matrix', () => {
+  it('names every route the server has', () => {
+    expect([...cp.running.routes].sort()).toEqual(MATRIX.map((c) => c.route).sort());
+  });
+
+  describe.each(IDENTITIES)('with $name', ({ name, token, rank }) => {
+    it.each(MATRIX.map((c) => [c.route, c]))('%s', async (_route, routeCase) => {
+      const run = `${name.replace(/\W/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
+      if (routeCase.method === 'DELETE' && routeCase.path(run).includes('victim')) {
+        await cp.client.call('POST', nsPath('ratelimitpolicies'), policy(`victim-${run}`));
+      }
+      const client = cp.client.withToken(token);
+      const response = await client.call(routeCase.method, routeCase.path(run), routeCase.body?.(run), routeCase.contentType);
+      const needed = RANK[routeCase.needs];
+      if (needed === 0) {
+        expect(response.status).toBeLessThan(400);
+      } else if (rank < 0) {
+        expect(response.status).toBe(401);
+        expect(response.body).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
+      } else if (rank < needed) {
+        expect(response.status).toBe(403);
+        expect(response.body).toMatchObject({ kind: 'Status', reason: 'Forbidden', code: 403 });
+        expect(response.body.message).toContain(`needs role ${routeCase.needs}`);
+      } else {
+        expect([401, 403]).not.toContain(response.status);
+      }
+    });
+  });
+
+  it('refuses writes by a viewer without changing anything', async () => {
+    const before = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'seed'))).body;
+    await cp.client.withToken(TOKENS.viewer).call('PUT', nsPath('ratelimitpolicies', 'seed'), { ...policy('seed'), spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] } });
+    const after = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'seed'))).body;
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+  });
+
+  it('lets an admin mint a token that works at once and stops working when revoked', async () => {
+    const minted = await cp.client.call('POST', '/v1/tokens', { name: 'ci-bot', role: 'editor' });
+    expect(minted.status).toBe(201);
+    const bot = cp.client.withToken(minted.body.token);
+    expect((await bot.call('GET', '/v1/whoami')).body).toEqual({ name: 'ci-bot', role: 'editor' });
+    expect((await bot.call('POST', nsPath('ratelimitpolicies'), policy('by-bot'))).status).toBe(201);
+    expect(JSON.stringify((await cp.client.call('GET', '/v1/tokens')).body)).not.toContain(minted.body.token);
+    expect((await cp.client.call('DELETE', `/v1/tokens/${minted.body.id}`)).status).toBe(200);
+    expect((await bot.call('GET', '/v1/whoami')).status).toBe(401);
+  });
+});

@@ -1,0 +1,99 @@
+/** The parts every Portolan resource shares: API group, object metadata, status and targetRef. */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Name, StringEnum } from './field-schemas.js';
+
+export const API_GROUP = 'mesh.portolan.dev';
+export const API_VERSION = 'v1alpha1';
+export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+export const DEFAULT_NAMESPACE = 'default';
+
+/** DNS-1123 subdomain, as Kubernetes requires of object names. */
+export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+export const ObjectMetaSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: OBJECT_NAME_PATTERN,
+      minLength: 1,
+      maxLength: 253,
+      description: 'Name, unique per kind within the namespace: lower-case letters, digits, "-" and ".", at most 253 characters.',
+    }),
+    namespace: Type.Optional(Name('Namespace of the object. Default: default.')),
+    labels: Type.Optional(StringMap('Labels for selection (`kubectl get -l`).')),
+    annotations: Type.Optional(StringMap('Free-form annotations; kubectl keeps its last-applied configuration here.')),
+    uid: Type.Optional(Type.String({ description: 'Set by the server when the object is created. Read-only.' })),
+    resourceVersion: Type.Optional(
+      Type.String({
+        description:
+          'Opaque version of the stored object, set by the server on every write. Sending it back on an update makes the write conditional: a stale value is answered 409 Conflict.',
+      }),
+    ),
+    generation: Type.Optional(Type.Integer({ description: 'Incremented by the server on every change to spec. Read-only.' })),
+    creationTimestamp: Type.Optional(Type.String({ description: 'RFC 3339 time of creation, set by the server. Read-only.' })),
+  },
+  { description: 'Standard object metadata.' },
+);
+export type ObjectMeta = Static<typeof ObjectMetaSchema>;
+
+export const ConditionSchema = Type.Object({
+  type: Type.String({ description: 'Condition type, e.g. Accepted or Overridden.' }),
+  status: StringEnum(['True', 'False', 'Unknown'], { description: 'Status of the condition.' }),
+  reason: Type.String({ description: 'Machine-readable reason in CamelCase.' }),
+  message: Type.String({ description: 'Human-readable explanation.' }),
+  observedGeneration: Type.Optional(Type.Integer({ description: 'metadata.generation this condition was computed for.' })),
+  lastTransitionTime: Type.String({ description: 'RFC 3339 time the status last changed.' }),
+});
+export type Condition = Static<typeof ConditionSchema>;
+
+export const ResourceStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ description: 'metadata.generation the status reflects.' })),
+    conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'Current conditions of the object.' })),
+  },
+  { description: 'Written by the control plane; ignored when sent by clients.' },
+);
+export type ResourceStatus = Static<typeof ResourceStatusSchema>;
+
+export const TARGET_KINDS = ['Mesh', 'Service', 'Route'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+export const TargetRefSchema = Type.Object(
+  {
+    kind: StringEnum(TARGET_KINDS, {
+      description: 'What the policy applies to. Route is more specific than Service, Service more than Mesh.',
+    }),
+    name: Type.Optional(
+      Name('Name of the Service or Route in the policy\'s namespace. Required unless kind is Mesh, where it must be omitted.'),
+    ),
+    zone: Type.Optional(
+      Name('Only gateways in this zone are affected. A zoned policy is more specific than an unzoned one of the same kind.'),
+    ),
+  },
+  { description: 'The part of the mesh this policy applies to.' },
+);
+export type TargetRef = Static<typeof TargetRefSchema>;
+
+/** The envelope shared by every kind; `spec` is the kind's own schema. */
+export function resourceSchema<K extends string, S extends TSchema>(kind: K, spec: S, description: string) {
+  return Type.Object(
+    {
+      apiVersion: StringEnum([GROUP_VERSION], { description: `Always ${GROUP_VERSION}.` }),
+      kind: StringEnum([kind], { description: `Always ${kind}.` }),
+      metadata: ObjectMetaSchema,
+      spec,
+      status: Type.Optional(ResourceStatusSchema),
+    },
+    { description },
+  );
+}
+
+/** What every stored resource looks like, whatever its kind. */
+export interface Resource<K extends string = string, S = unknown> {
+  apiVersion: typeof GROUP_VERSION;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+  status?: ResourceStatus;
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { KINDS } from './kinds/index.js';
+import { buildOpenApiDocument, schemaComponentName } from './openapi.js';
+
+const document = buildOpenApiDocument() as any;
+
+function leaves(schema: any, path: string, out: Array<[string, any]>): Array<[string, any]> {
+  if (schema.type === 'object' && schema.properties) {
+    for (const [key, child] of Object.entries(schema.properties)) leaves(child, `${path}.${key}`, out);
+  } else if (schema.type === 'array' && schema.items?.type === 'object') {
+    leaves(schema.items, `${path}[]`, out);
+  } else out.push([path, schema]);
+  return out;
+}
+
+describe('the OpenAPI v3 document', () => {
+  it.each(KINDS.map((k) => [k.kind, k]))('describes %s for kubectl validation and explain', (kind, definition) => {
+    const schema = document.components.schemas[schemaComponentName(kind)];
+    expect(schema['x-kubernetes-group-version-kind']).toEqual([{ group: 'mesh.portolan.dev', version: 'v1alpha1', kind }]);
+    const item = document.paths[`/apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/${definition.plural}/{name}`];
+    expect(item.patch['x-kubernetes-group-version-kind']).toEqual({ group: 'mesh.portolan.dev', version: 'v1alpha1', kind });
+    expect(item.patch.parameters.map((p: any) => p.name)).toContain('fieldValidation');
+    expect(Object.keys(item.patch.requestBody.content).sort()).toEqual([
+      'application/apply-patch+yaml',
+      'application/json-patch+json',
+      'application/merge-patch+json',
+    ]);
+  });
+
+  it('is a structural schema: no anyOf or patternProperties left', () => {
+    const text = JSON.stringify(document.components.schemas);
+    expect(text).not.toContain('"anyOf"');
+    expect(text).not.toContain('"patternProperties"');
+    expect(document.components.schemas[schemaComponentName('RetryPolicy')].properties.spec.properties.targetRef.properties.kind).toMatchObject({
+      type: 'string',
+      enum: ['Mesh', 'Service', 'Route'],
+    });
+  });
+
+  it('documents unit, minimum and maximum of every numeric and duration field of every policy', () => {
+    const undocumented: string[] = [];
+    for (const definition of KINDS) {
+      const spec = document.components.schemas[schemaComponentName(definition.kind)].properties.spec;
+      for (const [path, schema] of leaves(spec, `${definition.kind}.spec`, [])) {
+        if (!schema.description) undocumented.push(`${path}: no description`);
+        const numeric = schema.type === 'integer' || schema.type === 'number' || schema.pattern?.includes('ms|s|m|h');
+        if (numeric && !/Unit: .*Minimum: .*Maximum: /s.test(schema.description ?? '')) undocumented.push(`${path}: ${schema.description}`);
+        if (schema.default !== undefined && !String(schema.description).includes('Default:')) undocumented.push(`${path}: default not described`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+  });
+});

@@ -1,0 +1,53 @@
+/** Kubernetes `Status` objects: the shape of every error the Portolan API answers. */
+export type StatusReason =
+  | 'BadRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'Expired'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Invalid'
+  | 'MethodNotAllowed'
+  | 'UnsupportedMediaType'
+  | 'NotAcceptable'
+  | 'RequestEntityTooLarge'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'ServiceUnavailable';
+
+export type CauseReason =
+  | 'FieldValueRequired'
+  | 'FieldValueInvalid'
+  | 'FieldValueNotSupported'
+  | 'FieldValueTooLong'
+  | 'FieldValueDuplicate'
+  | 'FieldValueTypeInvalid'
+  | 'FieldValueForbidden'
+  | 'FieldValueUnknown';
+
+export interface StatusCause {
+  /** Path of the offending field, e.g. `spec.limits[0].interval`. */
+  field: string;
+  message: string;
+  reason: CauseReason;
+}
+
+export interface Status {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Success' | 'Failure';
+  message: string;
+  reason?: StatusReason;
+  code: number;
+  details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[] };
+}
+
+export function failureStatus(code: number, reason: StatusReason, message: string, details?: Status['details']): Status {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
+}
+
+export function isStatus(value: unknown): value is Status {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'Status';
+}

@@ -1,0 +1,113 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { findUnknownFields, pointerToFieldPath, validateResource } from './validation.js';
+
+const EXAMPLES = join(__dirname, '../../../examples');
+
+describe('the examples', () => {
+  const files = readdirSync(EXAMPLES).filter((file) => file.endsWith('.yaml'));
+
+  it('cover every kind', () => {
+    const kinds = files.map((file) => parse(readFileSync(join(EXAMPLES, file), 'utf8')).kind).sort();
+    expect(kinds).toEqual(['CircuitBreakerPolicy', 'RateLimitPolicy', 'RetryPolicy', 'Route', 'Service', 'TimeoutPolicy']);
+  });
+
+  it.each(files)('%s is valid and has no unknown fields', (file) => {
+    const result = validateResource(parse(readFileSync(join(EXAMPLES, file), 'utf8')));
+    expect(result.causes).toEqual([]);
+    expect(result.unknownFields).toEqual([]);
+  });
+});
+
+const rateLimit = (spec: Record<string, unknown>, metadata: Record<string, unknown> = { name: 'limits' }) => ({
+  apiVersion: 'mesh.portolan.dev/v1alpha1',
+  kind: 'RateLimitPolicy',
+  metadata,
+  spec,
+});
+
+describe('validateResource', () => {
+  it('reports every violation with its field path, not just the first', () => {
+    const result = validateResource(
+      rateLimit({
+        targetRef: { kind: 'Pod', name: 'checkout' },
+        limits: [{ requests: 0, interval: 'abc' }, { requests: 5 }],
+        scope: 'galaxy',
+      }),
+    );
+    expect(result.causes.map((cause) => [cause.field, cause.reason])).toEqual(
+      expect.arrayContaining([
+        ['spec.targetRef.kind', 'FieldValueNotSupported'],
+        ['spec.limits[0].requests', 'FieldValueInvalid'],
+        ['spec.limits[0].interval', 'FieldValueInvalid'],
+        ['spec.limits[1].interval', 'FieldValueRequired'],
+        ['spec.scope', 'FieldValueNotSupported'],
+      ]),
+    );
+    expect(result.causes).toHaveLength(5);
+    expect(result.causes.find((c) => c.field === 'spec.limits[0].interval')!.message).toBe(
+      'Invalid value: "abc": must be a duration such as 250ms, 2s or 5m',
+    );
+    expect(result.causes.find((c) => c.field === 'spec.targetRef.kind')!.message).toBe(
+      'Unsupported value: "Pod": supported values: "Mesh", "Service", "Route"',
+    );
+  });
+
+  it.each([
+    ['a duration below its minimum', { interval: '0ms' }, 'spec.limits[0].interval', 'must be at least 1ms'],
+    ['a duration above its maximum', { interval: '25h' }, 'spec.limits[0].interval', 'must be at most 24h'],
+    ['a burst smaller than the refill', { interval: '1s', burst: 5 }, 'spec.limits[0].burst', 'must be at least requests (10)'],
+  ])('rejects %s', (_name, limit, field, message) => {
+    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 10, ...limit }] }));
+    expect(result.causes).toHaveLength(1);
+    expect(result.causes[0].field).toBe(field);
+    expect(result.causes[0].message).toContain(message);
+  });
+
+  it.each([
+    [{ kind: 'Mesh', name: 'x' }, 'spec.targetRef.name', 'FieldValueForbidden'],
+    [{ kind: 'Service' }, 'spec.targetRef.name', 'FieldValueRequired'],
+    [{ kind: 'Route' }, 'spec.targetRef.name', 'FieldValueRequired'],
+  ])('checks targetRef %j', (targetRef, field, reason) => {
+    const result = validateResource(rateLimit({ targetRef, limits: [{ requests: 1, interval: '1s' }] }));
+    expect(result.causes).toEqual([expect.objectContaining({ field, reason })]);
+  });
+
+  it('checks metadata.name', () => {
+    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] }, { name: 'Not_Valid' }));
+    expect(result.causes.map((c) => c.field)).toEqual(['metadata.name']);
+  });
+
+  it('names the kind or apiVersion it does not know', () => {
+    expect(validateResource({ apiVersion: 'v1', kind: 'Service' }).causes[0].field).toBe('apiVersion');
+    expect(validateResource({ apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Gateway' }).causes[0].field).toBe('kind');
+    expect(validateResource('text').causes[0].message).toMatch(/JSON object/);
+  });
+
+  it('reports unknown fields separately, at any depth', () => {
+    const result = validateResource(
+      rateLimit({ targetRef: { kind: 'Mesh', colour: 'red' }, limits: [{ requests: 1, interval: '1s', speed: 3 }], extra: true }),
+    );
+    expect(result.causes).toEqual([]);
+    expect(result.unknownFields.sort()).toEqual(['spec.extra', 'spec.limits[0].speed', 'spec.targetRef.colour']);
+  });
+
+  it('does not treat labels and annotations as unknown fields', () => {
+    const resource = rateLimit(
+      { targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] },
+      { name: 'x', labels: { team: 'a' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' } },
+    );
+    expect(validateResource(resource).causes).toEqual([]);
+    expect(findUnknownFields(validateResource(resource).definition!.schema, resource)).toEqual([]);
+  });
+
+  it.each([
+    ['/spec/limits/0/interval', 'spec.limits[0].interval'],
+    ['/metadata/annotations/kubectl.kubernetes.io~1last-applied', 'metadata.annotations[kubectl.kubernetes.io/last-applied]'],
+    ['/spec', 'spec'],
+  ])('prints %s as %s', (pointer, path) => {
+    expect(pointerToFieldPath(pointer)).toBe(path);
+  });
+});

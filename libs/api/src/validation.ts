@@ -1,0 +1,171 @@
+/**
+ * Admission validation of a resource against its kind's schema. Reports every violation with its
+ * field path (`spec.limits[0].interval`), in the Kubernetes cause format, instead of stopping at
+ * the first one. Unknown fields are reported separately, because the API treats them according to
+ * kubectl's fieldValidation (Strict: error, Warn: warning, Ignore: silently dropped).
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
+import { DURATION_PATTERN, formatDuration, isDuration, parseDuration } from './duration.js';
+import { DURATION_BOUNDS, type DurationBounds } from './field-schemas.js';
+import { kindDefinition, type KindDefinition } from './kinds/index.js';
+import { GROUP_VERSION, type Resource } from './meta.js';
+import { isJsonObject } from './merge-patch.js';
+import type { StatusCause } from './status.js';
+import { semanticChecks } from './semantic-checks.js';
+
+export interface ValidationResult {
+  definition?: KindDefinition;
+  causes: StatusCause[];
+  /** Paths of fields the schema does not know, e.g. `spec.colour`. */
+  unknownFields: string[];
+}
+
+/** `/spec/limits/0/interval` -> `spec.limits[0].interval` (the notation kubectl prints). */
+export function pointerToFieldPath(pointer: string): string {
+  let path = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(segment)) path += `[${segment}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) path += path ? `.${segment}` : segment;
+    else path += `[${segment}]`;
+  }
+  return path;
+}
+
+const show = (value: unknown) => JSON.stringify(value) ?? 'undefined';
+
+function causeFromError(error: ValueError): StatusCause {
+  const field = pointerToFieldPath(error.path);
+  const schema = error.schema as Record<string, unknown>;
+  switch (error.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return { field, reason: 'FieldValueRequired', message: 'Required value' };
+    case ValueErrorType.Union: {
+      const allowed = ((schema.anyOf as Array<{ const?: unknown }>) ?? []).map((member) => show(member.const));
+      return { field, reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(error.value)}: supported values: ${allowed.join(', ')}` };
+    }
+    case ValueErrorType.StringPattern:
+      return {
+        field,
+        reason: 'FieldValueInvalid',
+        message:
+          schema.pattern === DURATION_PATTERN
+            ? `Invalid value: ${show(error.value)}: must be a duration such as 250ms, 2s or 5m`
+            : `Invalid value: ${show(error.value)}: must match ${String(schema.pattern)}`,
+      };
+    case ValueErrorType.StringMaxLength:
+      return { field, reason: 'FieldValueTooLong', message: `Too long: may not be more than ${String(schema.maxLength)} characters` };
+    case ValueErrorType.StringMinLength:
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(error.value)}: must be at least ${String(schema.minLength)} characters` };
+    case ValueErrorType.NumberMinimum:
+    case ValueErrorType.IntegerMinimum:
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(error.value)}: must be greater than or equal to ${String(schema.minimum)}` };
+    case ValueErrorType.NumberMaximum:
+    case ValueErrorType.IntegerMaximum:
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(error.value)}: must be less than or equal to ${String(schema.maximum)}` };
+    case ValueErrorType.ArrayMinItems:
+      return { field, reason: 'FieldValueRequired', message: `Required value: must have at least ${String(schema.minItems)} item(s)` };
+    case ValueErrorType.ArrayMaxItems:
+      return { field, reason: 'FieldValueTooLong', message: `Too many: must have at most ${String(schema.maxItems)} item(s)` };
+    case ValueErrorType.ArrayUniqueItems:
+      return { field, reason: 'FieldValueDuplicate', message: 'Duplicate value: items must be unique' };
+    case ValueErrorType.String:
+    case ValueErrorType.Integer:
+    case ValueErrorType.Number:
+    case ValueErrorType.Boolean:
+    case ValueErrorType.Object:
+    case ValueErrorType.Array: {
+      const expected = String(schema.type ?? ValueErrorType[error.type].toLowerCase());
+      return { field, reason: 'FieldValueTypeInvalid', message: `Invalid value: ${show(error.value)}: must be of type ${expected}` };
+    }
+    default:
+      return { field, reason: 'FieldValueInvalid', message: `Invalid value: ${show(error.value)}: ${error.message}` };
+  }
+}
+
+function schemaErrors(schema: TSchema, value: unknown): StatusCause[] {
+  const errors = [...Value.Errors(schema, value)];
+  const missing = new Set(errors.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
+  const seen = new Set<string>();
+  const causes: StatusCause[] = [];
+  for (const error of errors) {
+    if (missing.has(error.path) && error.type !== ValueErrorType.ObjectRequiredProperty) continue;
+    const cause = causeFromError(error);
+    const key = `${cause.field}\u0000${cause.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      causes.push(cause);
+    }
+  }
+  return causes;
+}
+
+type SchemaVisitor = (schema: Record<string, unknown>, value: unknown, pointer: string) => void;
+
+/** Walks a value along its schema (objects and arrays), calling `visit` on every schema node reached. */
+function walk(schema: Record<string, unknown>, value: unknown, pointer: string, visit: SchemaVisitor): void {
+  visit(schema, value, pointer);
+  if (schema.type === 'object' && isJsonObject(value) && isJsonObject(schema.properties)) {
+    for (const [key, child] of Object.entries(schema.properties)) {
+      if (key in value) walk(child as Record<string, unknown>, value[key], `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, visit);
+    }
+  } else if (schema.type === 'array' && Array.isArray(value) && isJsonObject(schema.items)) {
+    value.forEach((item, index) => walk(schema.items as Record<string, unknown>, item, `${pointer}/${index}`, visit));
+  }
+}
+
+function durationBoundCauses(schema: TSchema, value: unknown): StatusCause[] {
+  const causes: StatusCause[] = [];
+  walk(schema as Record<string, unknown>, value, '', (node, current, pointer) => {
+    const bounds = node[DURATION_BOUNDS] as DurationBounds | undefined;
+    if (!bounds || typeof current !== 'string' || !isDuration(current)) return;
+    const ms = parseDuration(current);
+    const field = pointerToFieldPath(pointer);
+    if (ms < bounds.minimum) {
+      causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: "${current}": must be at least ${formatDuration(bounds.minimum)}` });
+    } else if (ms > bounds.maximum) {
+      causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: "${current}": must be at most ${formatDuration(bounds.maximum)}` });
+    }
+  });
+  return causes;
+}
+
+/** Fields present in `value` that `schema` does not declare. */
+export function findUnknownFields(schema: TSchema, value: unknown): string[] {
+  const unknown: string[] = [];
+  walk(schema as Record<string, unknown>, value, '', (node, current, pointer) => {
+    if (node.type !== 'object' || !isJsonObject(current) || !isJsonObject(node.properties)) return;
+    if (node.patternProperties || node.additionalProperties) return;
+    for (const key of Object.keys(current)) {
+      if (!(key in (node.properties as object))) unknown.push(pointerToFieldPath(`${pointer}/${key}`));
+    }
+  });
+  return unknown;
+}
+
+/** A copy of `value` without the fields its schema does not declare. */
+export function pruneUnknownFields<T>(schema: TSchema, value: T): T {
+  return Value.Clean(schema, structuredClone(value)) as T;
+}
+
+export function validateResource(input: unknown): ValidationResult {
+  if (!isJsonObject(input)) {
+    return { causes: [{ field: '', reason: 'FieldValueTypeInvalid', message: 'the body must be a JSON object' }], unknownFields: [] };
+  }
+  if (input.apiVersion !== GROUP_VERSION) {
+    return {
+      causes: [{ field: 'apiVersion', reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(input.apiVersion)}: supported values: "${GROUP_VERSION}"` }],
+      unknownFields: [],
+    };
+  }
+  const definition = typeof input.kind === 'string' ? kindDefinition(input.kind) : undefined;
+  if (!definition) {
+    return { causes: [{ field: 'kind', reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(input.kind)}: not a kind of ${GROUP_VERSION}` }], unknownFields: [] };
+  }
+  const causes = schemaErrors(definition.schema, input);
+  causes.push(...durationBoundCauses(definition.schema, input));
+  if (causes.length === 0) causes.push(...semanticChecks(definition, input as unknown as Resource));
+  return { definition, causes, unknownFields: findUnknownFields(definition.schema, input) };
+}
