@@ -12,7 +12,7 @@ const projectDirs = ['apps', 'libs'].flatMap((group) =>
 );
 for (const dir of projectDirs) rmSync(join(dir, '.test-results'), { recursive: true, force: true });
 
-const args = ['nx', 'run-many', '-t', 'build', 'test', '--outputStyle=static', '--parallel=1'];
+const args = ['nx', 'run-many', '-t', 'build', 'typecheck', 'test', '--outputStyle=static', '--parallel=1'];
 if (process.env.CI) args.push('--skip-nx-cache');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' };
 const run = spawnSync('npx', args, { cwd: root, stdio: 'inherit', env });

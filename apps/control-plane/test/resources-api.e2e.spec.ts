@@ -325,3 +325,21 @@ describe('operations endpoints', () => {
     expect(JSON.stringify(lines)).not.toContain(cp.adminToken);
   });
 });
+
+describe('policy status', () => {
+  it('marks a policy Overridden when more specific policies set every field it sets, and clears it when they go', async () => {
+    const post = (plural: string, body: unknown) => cp.client.call('POST', nsPath(plural, undefined, 'status-demo'), body);
+    await post('services', { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Service', metadata: { name: 'pay' }, spec: { ports: [{ port: 80 }] } });
+    await post('routes', { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Route', metadata: { name: 'pay' }, spec: { backendRef: { name: 'pay' } } });
+    const timeout = (name: string, targetRef: object) => ({ apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'TimeoutPolicy', metadata: { name }, spec: { targetRef, requestTimeout: '2s' } });
+    await post('timeoutpolicies', timeout('service-level', { kind: 'Service', name: 'pay' }));
+    const condition = async (name: string) =>
+      (await cp.client.call('GET', nsPath('timeoutpolicies', name, 'status-demo'))).body.status.conditions.find((c: { type: string }) => c.type === 'Overridden');
+    expect(await condition('service-level')).toMatchObject({ status: 'False', reason: 'InEffect' });
+    await post('timeoutpolicies', timeout('route-level', { kind: 'Route', name: 'pay' }));
+    expect(await condition('service-level')).toMatchObject({ status: 'True', reason: 'MoreSpecificPolicies', observedGeneration: 1 });
+    expect(await condition('route-level')).toMatchObject({ status: 'False' });
+    await cp.client.call('DELETE', nsPath('timeoutpolicies', 'route-level', 'status-demo'));
+    expect(await condition('service-level')).toMatchObject({ status: 'False', reason: 'InEffect' });
+  });
+});

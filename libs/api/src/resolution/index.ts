@@ -1,1 +1,1 @@
-export {};
+export * from './effective-config.js';
