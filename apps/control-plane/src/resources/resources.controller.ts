@@ -3,7 +3,7 @@
  * /apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/{plural}[/{name}] plus the cluster-wide
  * list /apis/mesh.portolan.dev/v1alpha1/{plural}, and the history/rollback subresources.
  */
-import { Body, Controller, Delete, Get, Headers, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, createParamDecorator, Delete, Get, Headers, Inject, Param, Patch, Post, Put, Query, Req, Res, type ExecutionContext } from '@nestjs/common';
 import type { Response } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { GROUP_VERSION, isJsonObject, type Resource } from '@portolan/api';
@@ -18,6 +18,17 @@ import { toTable, wantsTable, type IncludeObject } from './table';
 import { streamWatch } from './watch';
 
 const BASE = `apis/${GROUP_VERSION}`;
+
+/** The object a request names: `{namespace, plural, name}` from the URL. */
+interface ObjectPath {
+  namespace: string;
+  plural: string;
+  name: string;
+}
+const ObjectPath = createParamDecorator((_: unknown, context: ExecutionContext): ObjectPath => {
+  const { namespace, plural, name } = context.switchToHttp().getRequest<AuthenticatedRequest>().params as Record<string, string>;
+  return { namespace, plural, name };
+});
 
 type Query = Record<string, string | undefined>;
 
@@ -69,9 +80,7 @@ export class ResourcesController {
   @Get(`${BASE}/namespaces/:namespace/:plural/:name`)
   @Access('viewer')
   async get(
-    @Param('namespace') namespace: string,
-    @Param('plural') plural: string,
-    @Param('name') name: string,
+    @ObjectPath() { namespace, plural, name }: ObjectPath,
     @Query() query: Query,
     @Headers('accept') accept: string | undefined,
   ) {
@@ -97,9 +106,7 @@ export class ResourcesController {
   @Put(`${BASE}/namespaces/:namespace/:plural/:name`)
   @Access('editor')
   async replace(
-    @Param('namespace') namespace: string,
-    @Param('plural') plural: string,
-    @Param('name') name: string,
+    @ObjectPath() { namespace, plural, name }: ObjectPath,
     @Body() body: unknown,
     @Query() query: Query,
     @Req() request: AuthenticatedRequest,
@@ -112,9 +119,7 @@ export class ResourcesController {
   @Patch(`${BASE}/namespaces/:namespace/:plural/:name`)
   @Access('editor')
   async patch(
-    @Param('namespace') namespace: string,
-    @Param('plural') plural: string,
-    @Param('name') name: string,
+    @ObjectPath() { namespace, plural, name }: ObjectPath,
     @Body() body: unknown,
     @Query() query: Query,
     @Headers('content-type') contentType: string | undefined,
@@ -130,9 +135,7 @@ export class ResourcesController {
   @Delete(`${BASE}/namespaces/:namespace/:plural/:name`)
   @Access('editor')
   async delete(
-    @Param('namespace') namespace: string,
-    @Param('plural') plural: string,
-    @Param('name') name: string,
+    @ObjectPath() { namespace, plural, name }: ObjectPath,
     @Body() body: unknown,
     @Query() query: Query,
     @Req() request: AuthenticatedRequest,
@@ -149,7 +152,7 @@ export class ResourcesController {
 
   @Get(`${BASE}/namespaces/:namespace/:plural/:name/history`)
   @Access('viewer')
-  async history(@Param('namespace') namespace: string, @Param('plural') plural: string, @Param('name') name: string) {
+  async history(@ObjectPath() { namespace, plural, name }: ObjectPath) {
     const changes = await this.resources.history(plural, namespace, name);
     return { apiVersion: GROUP_VERSION, kind: 'ChangeList', metadata: {}, items: changes };
   }
@@ -157,9 +160,7 @@ export class ResourcesController {
   @Post(`${BASE}/namespaces/:namespace/:plural/:name/rollback`)
   @Access('editor')
   async rollback(
-    @Param('namespace') namespace: string,
-    @Param('plural') plural: string,
-    @Param('name') name: string,
+    @ObjectPath() { namespace, plural, name }: ObjectPath,
     @Body() body: unknown,
     @Query() query: Query,
     @Req() request: AuthenticatedRequest,

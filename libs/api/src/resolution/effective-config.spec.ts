@@ -222,6 +222,11 @@ describe('routes, services and gateways', () => {
     const first = resolveGateway(index, { name: 'gw-1', zone: 'a', pool: 'edge' });
     const second = resolveGateway(index, { name: 'gw-2', zone: 'a', pool: 'edge' });
     expect(second.routes[0]).toBe(first.routes[0]);
+    expect(second.routes).toBe(first.routes);
+    expect(Object.isFrozen(first.routes)).toBe(true);
+    const narrower = resolveGateway(index, { name: 'gw-4', zone: 'a', pool: 'edge', routes: [{ kind: 'Route', namespace: 'default', name: 'checkout' }] });
+    expect(narrower.routes).not.toBe(first.routes);
+    expect(narrower.routes[0]).toBe(first.routes[0]);
     expect(() => {
       (first.routes[0].retry!.config as { attempts: number }).attempts = 99;
     }).toThrow(TypeError);

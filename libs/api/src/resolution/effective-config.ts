@@ -4,8 +4,9 @@
  * this is what gets pushed to gateways and what "explain" shows. The rules are in docs/policies.md.
  *
  * Cost model: `buildResolutionIndex` runs once per mesh revision and indexes policies by target;
- * `resolveGateway` then only looks up per-(route, zone) results, which are computed on first use
- * and memoized in the index, so 10,000 gateways sharing routes cost a handful of merges.
+ * per-(route, zone) results and whole route lists per gateway shape (zone and routes served) are
+ * computed on first use and memoized in the index, so 10,000 gateways of a few shapes cost a
+ * handful of merges and one map lookup each.
  */
 import type { TSchema } from '@sinclair/typebox';
 import { schemaDefaults } from '../defaults.js';
@@ -135,6 +136,8 @@ const OTHER_ZONE = '*';
 export class ResolutionIndex {
   /** @internal memo of (route, zone) results, shared by every gateway of this revision. */
   readonly memo = new Map<string, EffectiveRoute>();
+  /** @internal memo of whole route lists per gateway shape (zone and routes served). */
+  readonly shapes = new Map<string, readonly EffectiveRoute[]>();
 
   constructor(
     readonly revision: number,
@@ -296,10 +299,19 @@ export function resolveRoute(index: ResolutionIndex, route: Resource<'Route', Ro
 }
 
 export function resolveGateway(index: ResolutionIndex, gateway: GatewayIdentity): EffectiveConfig {
-  const served = gateway.routes ? new Set(gateway.routes.map((ref) => keyOf(ref.namespace, ref.name))) : undefined;
-  const routes = index.routes
-    .filter((route) => !served || served.has(keyOf(namespaceOf(route), route.metadata.name)))
-    .map((route) => resolveRoute(index, route, gateway.zone));
+  const served = gateway.routes?.map((ref) => keyOf(ref.namespace, ref.name)).sort();
+  // Gateways of one shape (zone and routes served) share one frozen route list.
+  const shapeKey = `${gateway.zone}\u0000${served ? served.join('\u0000') : '*'}`;
+  let routes = index.shapes.get(shapeKey);
+  if (!routes) {
+    const wanted = served ? new Set(served) : undefined;
+    routes = Object.freeze(
+      index.routes
+        .filter((route) => !wanted || wanted.has(keyOf(namespaceOf(route), route.metadata.name)))
+        .map((route) => resolveRoute(index, route, gateway.zone)),
+    );
+    index.shapes.set(shapeKey, routes);
+  }
   return { revision: index.revision, gateway: { name: gateway.name, zone: gateway.zone, pool: gateway.pool }, routes };
 }
 
