@@ -115,7 +115,7 @@ export class ResourcesService {
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.get(key);
       if (!current) {
-        if (type === APPLY_PATCH) return this.create(plural, namespace, patch, request);
+        if (type === APPLY_PATCH) return this.create(plural, namespace, withName(patch, name), request);
         throw ApiError.notFound(plural, name, API_GROUP);
       }
       const patched = applyPatch(type, current, patch);
@@ -261,6 +261,12 @@ export class ResourcesService {
     if (object.metadata.resourceVersion === undefined) delete object.metadata.resourceVersion;
     return { object: orderKeys(object), warnings };
   }
+}
+
+/** Server-side apply names the object in the URL; the body may leave metadata.name out. */
+function withName(body: unknown, name: string): unknown {
+  if (!isJsonObject(body)) return body;
+  return { ...body, metadata: { ...(isJsonObject(body.metadata) ? body.metadata : {}), name } };
 }
 
 /** What a write may change: everything but the version stamp and the derived status. */
