@@ -139,6 +139,17 @@ describe('kubectl against Portolan', () => {
     expect((await cp.client.call('GET', nsPath('retrypolicies', 'dry-retries'))).status).toBe(404);
   });
 
+  it('diffs a pending change through a server dry run, changing nothing', async () => {
+    const before = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'checkout-limits'))).body;
+    writeFileSync(join(work, 'pending.yaml'), readFileSync(join(EXAMPLES, 'rate-limit-policy.yaml'), 'utf8').replace('requests: 100', 'requests: 80'));
+    const result = await kubectl(['diff', '-f', join(work, 'pending.yaml')]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^-    requests: 50$/m);
+    expect(result.stdout).toMatch(/^\+    requests: 80$/m);
+    const after = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'checkout-limits'))).body;
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+  });
+
   it('deletes what it applied', async () => {
     const result = await kubectl(['delete', '-f', EXAMPLES]);
     expect(result.code).toBe(0);
