@@ -270,13 +270,16 @@ describe('watch', () => {
     const retry = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'RetryPolicy', metadata: { name: 'watched' }, spec: { targetRef: { kind: 'Mesh' }, attempts: 2 } };
     await cp.client.call('POST', nsPath('retrypolicies'), retry);
     await cp.client.call('PATCH', nsPath('retrypolicies', 'watched'), { spec: { attempts: 4 } }, 'application/merge-patch+json');
+    await cp.client.call('PATCH', nsPath('retrypolicies', 'watched'), { spec: { attempts: 5 } }, 'application/merge-patch+json');
     await cp.client.call('DELETE', nsPath('retrypolicies', 'watched'));
-    await expect.poll(() => events.length, { timeout: 10_000 }).toBe(3);
-    expect(events.map((e) => [e.type, e.object.spec.attempts])).toEqual([
-      ['ADDED', 2],
-      ['MODIFIED', 4],
-      ['DELETED', 4],
+    await expect.poll(() => events.length, { timeout: 10_000 }).toBe(4);
+    expect(events.map((e) => [e.type, e.object.spec.attempts, e.object.metadata.generation])).toEqual([
+      ['ADDED', 2, 1],
+      ['MODIFIED', 4, 2],
+      ['MODIFIED', 5, 3],
+      ['DELETED', 5, 3],
     ]);
+    expect(events[1].object.status.conditions[0].type).toBe('Accepted');
     controller.abort();
     await reading;
     await agent.close();

@@ -98,7 +98,7 @@ function kindPaths(definition: KindDefinition): Record<string, unknown> {
       },
       patch: {
         operationId: `patchNamespaced${definition.kind}`,
-        parameters: [...commonWriteParams, param('force', 'Server-side apply: take fields owned by other managers.')],
+        parameters: [...commonWriteParams, param('force', 'Server-side apply: accepted for kubectl; field-manager conflicts are not detected yet, so it changes nothing.')],
         requestBody: {
           required: true,
           content: {

@@ -128,7 +128,7 @@ export class ResourcesController {
   ) {
     const type = patchTypeOf(contentType);
     const patch = type === APPLY_PATCH ? parseApplyBody(body) : body;
-    const result = await this.resources.patch(plural, namespace, name, type, patch, { ...this.writeRequest(query, request), force: isTrue(query.force) });
+    const result = await this.resources.patch(plural, namespace, name, type, patch, this.writeRequest(query, request));
     return this.answer(result, response, result.created ? 201 : 200);
   }
 
@@ -185,7 +185,7 @@ export class ResourcesController {
           resourceVersion: query.resourceVersion,
           timeoutSeconds: Number.isFinite(timeoutSeconds) ? timeoutSeconds : undefined,
           matches: (resource: Resource) => byLabel(resource) && byField(resource),
-          decorate: (resource: Resource) => this.resources.get(plural, resource.metadata.namespace!, resource.metadata.name).catch(() => resource),
+          decorate: (resource: Resource) => this.resources.withStatus(resource),
         },
         response,
       );

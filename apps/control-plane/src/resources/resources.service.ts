@@ -67,6 +67,11 @@ export class ResourcesService {
     return definition;
   }
 
+  /** The object as clients see it: with the status derived from the current revision. */
+  withStatus(resource: Resource): Promise<Resource> {
+    return this.policyStatus.withStatus(resource);
+  }
+
   async get(plural: string, namespace: string, name: string): Promise<Resource> {
     const definition = this.definition(plural);
     const found = await this.store.get({ kind: definition.kind, namespace, name });
@@ -109,7 +114,7 @@ export class ResourcesService {
     return this.commitUpdate(definition, key, current, body, expected, request);
   }
 
-  async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest & { force?: boolean }): Promise<WriteResult> {
+  async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest): Promise<WriteResult> {
     const definition = this.definition(plural);
     const key = { kind: definition.kind, namespace, name };
     for (let attempt = 1; ; attempt++) {
