@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { kindDefinition, type Resource } from '@portolan/api';
+import { humanDuration, toTable, wantsTable } from './table';
+
+describe('humanDuration (kubectl AGE)', () => {
+  const s = 1000;
+  it.each([
+    [-5 * s, '<invalid>'],
+    [-0.5 * s, '0s'],
+    [0, '0s'],
+    [59 * s, '59s'],
+    [119 * s, '119s'],
+    [120 * s, '2m'],
+    [150 * s, '2m30s'],
+    [10 * 60 * s, '10m'],
+    [179 * 60 * s, '179m'],
+    [3 * 3600 * s, '3h'],
+    [3.5 * 3600 * s, '3h30m'],
+    [30 * 3600 * s, '30h'],
+    [50 * 3600 * s, '2d2h'],
+    [9 * 86400 * s, '9d'],
+    [800 * 86400 * s, '2y70d'],
+    [3000 * 86400 * s, '8y'],
+  ])('%i ms is %s', (ms, text) => {
+    expect(humanDuration(ms)).toBe(text);
+  });
+});
+
+describe('toTable', () => {
+  const policy: Resource = {
+    apiVersion: 'mesh.portolan.dev/v1alpha1',
+    kind: 'RateLimitPolicy',
+    metadata: { name: 'limits', namespace: 'shop', labels: { a: 'b' }, creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { targetRef: { kind: 'Service', name: 'checkout', zone: 'eu-1' }, limits: [{ requests: 100, interval: '60s' }, { requests: 10, interval: '1000ms' }] },
+  };
+
+  it('has the kind\'s columns, and rows with partial metadata by default', () => {
+    const table = toTable(kindDefinition('RateLimitPolicy')!, [policy], '7', 'Metadata', Date.parse('2026-01-01T00:05:00Z'));
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Target', 'Rate', 'Scope', 'Age']);
+    expect(table.rows[0].cells).toEqual(['limits', 'Service/checkout@eu-1', '100/1m,10/1s', 'gateway', '5m']);
+    expect(table.rows[0].object).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: policy.metadata });
+    expect(table.metadata.resourceVersion).toBe('7');
+  });
+
+  it('honours includeObject', () => {
+    expect(toTable(kindDefinition('RateLimitPolicy')!, [policy], '7', 'None').rows[0]).not.toHaveProperty('object');
+    expect(toTable(kindDefinition('RateLimitPolicy')!, [policy], '7', 'Object').rows[0].object).toBe(policy);
+  });
+
+  it('recognises the Accept header kubectl sends', () => {
+    expect(wantsTable('application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json')).toBe(true);
+    expect(wantsTable('application/json')).toBe(false);
+    expect(wantsTable(undefined)).toBe(false);
+  });
+});
