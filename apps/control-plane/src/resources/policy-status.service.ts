@@ -60,7 +60,9 @@ export class PolicyStatusService {
     if (this.snapshot?.revision === revision) return this.snapshot;
     this.building ??= (async () => {
       const { items, revision: listed } = await this.store.list({});
-      return { revision: listed, contributions: policyContributions(buildResolutionIndex(items, listed)) };
+      const contributions = policyContributions(buildResolutionIndex(items, listed));
+      for (const key of this.transitions.keys()) if (!contributions.has(key)) this.transitions.delete(key);
+      return { revision: listed, contributions };
     })().finally(() => {
       this.building = undefined;
     });

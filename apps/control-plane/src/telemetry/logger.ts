@@ -22,11 +22,14 @@ export function createRootLogger(level: string, destination?: pino.DestinationSt
   );
 }
 
+/** Nest's start-up chatter (one line per module and route) is debug detail, not news. */
+const NEST_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+
 export class JsonLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.write('info', message, context);
+    this.write(context && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : 'info', message, context);
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.write('error', message, context, trace ? { stack: trace } : {});
