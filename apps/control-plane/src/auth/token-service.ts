@@ -39,7 +39,7 @@ export class TokenService {
   readonly generatedAdminTokenFile?: string;
   private readonly statements;
 
-  constructor(sources: TokenSources, private readonly db: Database.Database) {
+  constructor(sources: TokenSources, db: Database.Database) {
     db.exec(
       'CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, created_by TEXT NOT NULL)',
     );
