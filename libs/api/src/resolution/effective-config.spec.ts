@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { Resource, TargetRef } from '../meta.js';
-import { buildResolutionIndex, comparePolicies, policyContributions, resolveGateway, specificity, type FieldSource } from './effective-config.js';
+import {
+  buildResolutionIndex,
+  policyContributions,
+  resolveGateway,
+  type EffectivePolicy,
+  type GatewayIdentity,
+  type ResolutionIndex,
+} from './index.js';
+import type { FieldSource } from './provenance-merge.js';
 
 const GV = 'mesh.portolan.dev/v1alpha1';
+const JAN = '2026-01-01T00:00:00Z';
+const FEB = '2026-02-01T00:00:00Z';
 let version = 0;
 
 function policy(kind: string, name: string, targetRef: TargetRef, config: Record<string, unknown>, options: { created?: string; namespace?: string } = {}): Resource {
@@ -12,9 +22,10 @@ function policy(kind: string, name: string, targetRef: TargetRef, config: Record
     metadata: {
       name,
       namespace: options.namespace ?? 'default',
-      creationTimestamp: options.created ?? '2026-01-01T00:00:00Z',
+      uid: `uid-${name}`,
+      creationTimestamp: options.created ?? JAN,
       resourceVersion: String(++version),
-      generation: 1,
+      generation: 2,
     },
     spec: { targetRef, ...config },
   };
@@ -23,17 +34,17 @@ function policy(kind: string, name: string, targetRef: TargetRef, config: Record
 const retry = (name: string, targetRef: TargetRef, config: Record<string, unknown>, options?: { created?: string; namespace?: string }) =>
   policy('RetryPolicy', name, targetRef, config, options);
 
-function service(name: string, namespace = 'default'): Resource {
+function service(name: string, spec: Record<string, unknown> = {}, namespace = 'default'): Resource {
   return {
     apiVersion: GV,
     kind: 'Service',
     metadata: { name, namespace, resourceVersion: String(++version) },
-    spec: { ports: [{ port: 8080 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }, { address: '10.0.0.2', port: 9090, weight: 3 }] },
+    spec: { ports: [{ port: 8080 }, { port: 8443 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }, { address: '10.0.0.2', port: 9090, weight: 3 }], ...spec },
   };
 }
 
-function route(name: string, backend: string, namespace = 'default'): Resource {
-  return { apiVersion: GV, kind: 'Route', metadata: { name, namespace, resourceVersion: String(++version) }, spec: { match: { pathPrefix: `/${name}` }, backendRef: { name: backend } } };
+function route(name: string, backend: string, namespace = 'default', spec: Record<string, unknown> = {}): Resource {
+  return { apiVersion: GV, kind: 'Route', metadata: { name, namespace, resourceVersion: `rv-${name}` }, spec: { backendRef: { name: backend }, ...spec } };
 }
 
 const MESH: TargetRef = { kind: 'Mesh' };
@@ -42,106 +53,189 @@ const RT: TargetRef = { kind: 'Route', name: 'checkout' };
 const zoned = (ref: TargetRef, zone: string): TargetRef => ({ ...ref, zone });
 
 const base = [service('checkout'), route('checkout', 'checkout')];
+const gateway = (zone = 'a', routes?: GatewayIdentity['routes']): GatewayIdentity => ({ name: `gw-${zone}`, zone, pool: 'edge', routes });
 
-/** The effective retry config of route default/checkout for a gateway in `zone`, with who set `attempts`. */
-function effectiveRetry(resources: Resource[], zone = 'a') {
-  const config = resolveGateway(buildResolutionIndex([...base, ...resources], 7), { name: 'gw', zone, pool: 'edge' });
-  const retryPolicy = config.routes.find((r) => r.route.name === 'checkout')!.retry;
-  return retryPolicy;
+const who = (source: FieldSource | undefined) => (source === undefined ? undefined : source.kind === 'Default' ? 'Default' : `${source.namespace}/${source.name}`);
+
+function valueAt(config: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], config);
 }
 
-const setter = (source: FieldSource | undefined) => (source ? (source.kind === 'Default' ? 'Default' : source.name) : undefined);
+/** path -> [effective value, who set it], for the paths asked. */
+function fields(effective: EffectivePolicy<unknown> | null, paths: string[]) {
+  return Object.fromEntries(paths.map((path) => [path, [valueAt(effective?.config, path), who(effective?.provenance[path])]]));
+}
+
+/** The effective retry policy of route default/checkout for a gateway in `zone`. */
+function effectiveRetry(policies: Resource[], zone = 'a') {
+  const config = resolveGateway(buildResolutionIndex([...base, ...policies], 7), gateway(zone));
+  return config.routes.find((r) => r.route.namespace === 'default' && r.route.name === 'checkout')!.retry;
+}
 
 describe('precedence: Route over Service over Mesh, zoned over unzoned, oldest then name on ties', () => {
-  it.each([
-    ['Mesh only', [retry('mesh', MESH, { attempts: 1 })], 'a', 1, 'mesh'],
-    ['Service over Mesh', [retry('mesh', MESH, { attempts: 1 }), retry('svc', SVC, { attempts: 2 })], 'a', 2, 'svc'],
-    ['Route over Service', [retry('svc', SVC, { attempts: 2 }), retry('rt', RT, { attempts: 3 })], 'a', 3, 'rt'],
-    ['Route over Service over Mesh', [retry('rt', RT, { attempts: 3 }), retry('mesh', MESH, { attempts: 1 }), retry('svc', SVC, { attempts: 2 })], 'a', 3, 'rt'],
-    ['zoned Mesh over Mesh in that zone', [retry('mesh', MESH, { attempts: 1 }), retry('mesh-a', zoned(MESH, 'a'), { attempts: 4 })], 'a', 4, 'mesh-a'],
-    ['zoned Mesh ignored in another zone', [retry('mesh', MESH, { attempts: 1 }), retry('mesh-a', zoned(MESH, 'a'), { attempts: 4 })], 'b', 1, 'mesh'],
-    ['Service over zoned Mesh', [retry('mesh-a', zoned(MESH, 'a'), { attempts: 4 }), retry('svc', SVC, { attempts: 2 })], 'a', 2, 'svc'],
-    ['zoned Service over Service', [retry('svc', SVC, { attempts: 2 }), retry('svc-a', zoned(SVC, 'a'), { attempts: 5 })], 'a', 5, 'svc-a'],
-    ['Route over zoned Service', [retry('svc-a', zoned(SVC, 'a'), { attempts: 5 }), retry('rt', RT, { attempts: 3 })], 'a', 3, 'rt'],
-    ['zoned Route over Route', [retry('rt', RT, { attempts: 3 }), retry('rt-a', zoned(RT, 'a'), { attempts: 6 })], 'a', 6, 'rt-a'],
+  type Expected = Record<string, [unknown, string]>;
+  const rows: Array<[string, Resource[], string, Expected]> = [
+    ['Mesh alone', [retry('mesh', MESH, { attempts: 1, perTryTimeout: '1s' })], 'a', { attempts: [1, 'default/mesh'], perTryTimeout: ['1s', 'default/mesh'], 'backoff.baseInterval': ['25ms', 'Default'] }],
     [
-      'equal specificity: the oldest wins',
-      [retry('newer', SVC, { attempts: 7 }, { created: '2026-02-01T00:00:00Z' }), retry('older', SVC, { attempts: 8 }, { created: '2026-01-01T00:00:00Z' })],
+      'Service over Mesh',
+      [retry('mesh', MESH, { attempts: 1, perTryTimeout: '1s' }), retry('svc', SVC, { attempts: 2 })],
       'a',
-      8,
-      'older',
+      { attempts: [2, 'default/svc'], perTryTimeout: ['1s', 'default/mesh'], 'backoff.baseInterval': ['25ms', 'Default'] },
+    ],
+    [
+      'Route over Service',
+      [retry('svc', SVC, { attempts: 2, perTryTimeout: '2s' }), retry('rt', RT, { attempts: 3 })],
+      'a',
+      { attempts: [3, 'default/rt'], perTryTimeout: ['2s', 'default/svc'], 'backoff.baseInterval': ['25ms', 'Default'] },
+    ],
+    [
+      'Route over Service over Mesh, whatever the input order',
+      [retry('rt', RT, { attempts: 3 }), retry('mesh', MESH, { attempts: 1, perTryTimeout: '1s', backoff: { baseInterval: '1s' } }), retry('svc', SVC, { attempts: 2, perTryTimeout: '2s' })],
+      'a',
+      { attempts: [3, 'default/rt'], perTryTimeout: ['2s', 'default/svc'], 'backoff.baseInterval': ['1s', 'default/mesh'] },
+    ],
+    [
+      'zoned Mesh over Mesh, in its zone',
+      [retry('mesh-a', zoned(MESH, 'a'), { attempts: 4 }), retry('mesh', MESH, { attempts: 1, perTryTimeout: '1s' })],
+      'a',
+      { attempts: [4, 'default/mesh-a'], perTryTimeout: ['1s', 'default/mesh'] },
+    ],
+    [
+      'zoned Mesh ignored in another zone',
+      [retry('mesh-a', zoned(MESH, 'a'), { attempts: 4 }), retry('mesh', MESH, { attempts: 1, perTryTimeout: '1s' })],
+      'b',
+      { attempts: [1, 'default/mesh'], perTryTimeout: ['1s', 'default/mesh'] },
+    ],
+    [
+      'Service over zoned Mesh',
+      [retry('svc', SVC, { attempts: 2 }), retry('mesh-a', zoned(MESH, 'a'), { attempts: 4, perTryTimeout: '4s' })],
+      'a',
+      { attempts: [2, 'default/svc'], perTryTimeout: ['4s', 'default/mesh-a'] },
+    ],
+    [
+      'zoned Service over Service, in its zone',
+      [retry('svc-a', zoned(SVC, 'a'), { attempts: 5 }), retry('svc', SVC, { attempts: 2, perTryTimeout: '2s' })],
+      'a',
+      { attempts: [5, 'default/svc-a'], perTryTimeout: ['2s', 'default/svc'] },
+    ],
+    [
+      'zoned Service ignored in another zone',
+      [retry('svc-a', zoned(SVC, 'a'), { attempts: 5 }), retry('svc', SVC, { attempts: 2, perTryTimeout: '2s' })],
+      'b',
+      { attempts: [2, 'default/svc'], perTryTimeout: ['2s', 'default/svc'] },
+    ],
+    [
+      'Route over zoned Service',
+      [retry('rt', RT, { attempts: 3 }), retry('svc-a', zoned(SVC, 'a'), { attempts: 5, perTryTimeout: '5s' })],
+      'a',
+      { attempts: [3, 'default/rt'], perTryTimeout: ['5s', 'default/svc-a'] },
+    ],
+    [
+      'zoned Route over Route, in its zone',
+      [retry('rt-a', zoned(RT, 'a'), { attempts: 6 }), retry('rt', RT, { attempts: 3, perTryTimeout: '3s' })],
+      'a',
+      { attempts: [6, 'default/rt-a'], perTryTimeout: ['3s', 'default/rt'] },
+    ],
+    [
+      'zoned Route ignored in another zone',
+      [retry('rt-a', zoned(RT, 'a'), { attempts: 6 }), retry('rt', RT, { attempts: 3, perTryTimeout: '3s' })],
+      'b',
+      { attempts: [3, 'default/rt'], perTryTimeout: ['3s', 'default/rt'] },
+    ],
+    [
+      'equal specificity: the oldest wins, the newer keeps the fields the oldest leaves out',
+      [retry('older', SVC, { attempts: 8 }, { created: JAN }), retry('newer', SVC, { attempts: 7, perTryTimeout: '7s' }, { created: FEB })],
+      'a',
+      { attempts: [8, 'default/older'], perTryTimeout: ['7s', 'default/newer'] },
+    ],
+    [
+      'equal specificity: age beats name',
+      [retry('aaa', zoned(RT, 'a'), { attempts: 7 }, { created: FEB }), retry('zzz', zoned(RT, 'a'), { attempts: 8 }, { created: JAN })],
+      'a',
+      { attempts: [8, 'default/zzz'] },
     ],
     [
       'equal specificity and age: the first name wins',
-      [retry('beta', SVC, { attempts: 7 }), retry('alpha', SVC, { attempts: 8 })],
+      [retry('alpha', SVC, { attempts: 8 }), retry('beta', SVC, { attempts: 7, perTryTimeout: '7s' })],
       'a',
-      8,
-      'alpha',
+      { attempts: [8, 'default/alpha'], perTryTimeout: ['7s', 'default/beta'] },
     ],
     [
-      'equal Mesh policies from two namespaces: the first namespace wins',
-      [retry('same', MESH, { attempts: 7 }, { namespace: 'zeta' }), retry('same', MESH, { attempts: 8 }, { namespace: 'alpha' })],
+      'equal Mesh policies in two namespaces: the first namespace wins',
+      [retry('same', MESH, { attempts: 8 }, { namespace: 'alpha' }), retry('same', MESH, { attempts: 7 }, { namespace: 'zeta' })],
       'a',
-      8,
-      'same',
+      { attempts: [8, 'alpha/same'] },
     ],
-    ['a Service policy for another service does not apply', [retry('other', { kind: 'Service', name: 'search' }, { attempts: 9 }), retry('mesh', MESH, { attempts: 1 })], 'a', 1, 'mesh'],
-    ['a Route policy in another namespace does not apply', [retry('rt', RT, { attempts: 9 }, { namespace: 'shop' }), retry('mesh', MESH, { attempts: 1 })], 'a', 1, 'mesh'],
-  ] as const)('%s', (_name, policies, zone, attempts, winner) => {
-    const effective = effectiveRetry([...policies], zone);
-    expect(effective!.config.attempts).toBe(attempts);
-    expect(setter(effective!.provenance.attempts)).toBe(winner);
+    [
+      'a Service policy for another service does not apply',
+      [retry('other', { kind: 'Service', name: 'search' }, { attempts: 9 }), retry('mesh', MESH, { attempts: 1 })],
+      'a',
+      { attempts: [1, 'default/mesh'] },
+    ],
+    [
+      'a Service or Route policy in another namespace does not apply',
+      [retry('svc', SVC, { attempts: 9 }, { namespace: 'shop' }), retry('rt', RT, { attempts: 9 }, { namespace: 'shop' }), retry('mesh', MESH, { attempts: 1 })],
+      'a',
+      { attempts: [1, 'default/mesh'] },
+    ],
+  ];
+
+  it.each(rows)('%s', (_name, policies, zone, expected) => {
+    // Both input orders, so that the row cannot pass by keeping the order it was written in.
+    for (const order of [policies, [...policies].reverse()]) {
+      expect(fields(effectiveRetry(order, zone), Object.keys(expected))).toEqual(expected);
+    }
   });
 
-  it('orders by specificity from 0 (Mesh) to 5 (zoned Route)', () => {
-    expect([MESH, zoned(MESH, 'a'), SVC, zoned(SVC, 'a'), RT, zoned(RT, 'a')].map(specificity)).toEqual([0, 1, 2, 3, 4, 5]);
-  });
-
-  it('sorts so that the winner of a tie is merged last', () => {
-    const older = retry('b', SVC, {}, { created: '2026-01-01T00:00:00Z' });
-    const newer = retry('a', SVC, {}, { created: '2026-03-01T00:00:00Z' });
-    expect([older, newer].sort(comparePolicies).map((p) => p.metadata.name)).toEqual(['a', 'b']);
+  it('records the full source of a field: kind, namespace, name, resourceVersion and generation', () => {
+    const mesh = retry('mesh', MESH, { attempts: 1 });
+    const effective = effectiveRetry([mesh])!;
+    expect(effective.provenance.attempts).toEqual({ kind: 'RetryPolicy', namespace: 'default', name: 'mesh', resourceVersion: mesh.metadata.resourceVersion, generation: 2 });
+    expect(effective.provenance['backoff.jitter']).toEqual({ kind: 'Default' });
   });
 });
 
-describe('merging level by level', () => {
-  it('keeps fields a more specific policy leaves out, and fills the rest from the schema defaults', () => {
-    const effective = effectiveRetry([retry('mesh', MESH, { attempts: 5, backoff: { maxInterval: '1s' } }), retry('rt', RT, { perTryTimeout: '2s', backoff: { baseInterval: '100ms' } })])!;
+describe('layered merge', () => {
+  it('keeps the Mesh attempts under a Route policy that sets only perTryTimeout, and fills the rest from the defaults', () => {
+    const effective = effectiveRetry([retry('mesh', MESH, { attempts: 5 }), retry('rt', RT, { perTryTimeout: '2s' })])!;
+    expect(fields(effective, ['attempts', 'perTryTimeout', 'backoff.baseInterval'])).toEqual({
+      attempts: [5, 'default/mesh'],
+      perTryTimeout: ['2s', 'default/rt'],
+      'backoff.baseInterval': ['25ms', 'Default'],
+    });
     expect(effective.config).toEqual({
       attempts: 5,
       perTryTimeout: '2s',
-      backoff: { baseInterval: '100ms', maxInterval: '1s', jitter: 'full' },
+      backoff: { baseInterval: '25ms', jitter: 'full' },
       retryOn: ['gateway-error', 'connect-failure', 'reset'],
       retryNonIdempotent: false,
       budget: { percent: 20, minRetryConcurrency: 3 },
     });
-    expect(Object.fromEntries(Object.entries(effective.provenance).map(([path, source]) => [path, setter(source)]))).toEqual({
-      attempts: 'mesh',
-      'backoff.baseInterval': 'rt',
-      'backoff.jitter': 'Default',
-      'backoff.maxInterval': 'mesh',
-      'budget.minRetryConcurrency': 'Default',
-      'budget.percent': 'Default',
-      perTryTimeout: 'rt',
-      retryNonIdempotent: 'Default',
-      retryOn: 'Default',
-    });
+    expect(Object.keys(effective.provenance)).toEqual([
+      'attempts',
+      'backoff.baseInterval',
+      'backoff.jitter',
+      'budget.minRetryConcurrency',
+      'budget.percent',
+      'perTryTimeout',
+      'retryNonIdempotent',
+      'retryOn',
+    ]);
     expect(effective.applied.map((source) => source.name)).toEqual(['mesh', 'rt']);
-    expect(effective.provenance.attempts).toMatchObject({ kind: 'RetryPolicy', namespace: 'default', name: 'mesh', generation: 1 });
   });
 
   it('replaces arrays wholesale, as JSON merge patch does', () => {
     const effective = effectiveRetry([retry('mesh', MESH, { retryOn: ['5xx', 'reset'] }), retry('rt', RT, { retryOn: ['connect-failure'] })])!;
-    expect(effective.config.retryOn).toEqual(['connect-failure']);
-    expect(setter(effective.provenance.retryOn)).toBe('rt');
+    expect(fields(effective, ['retryOn'])).toEqual({ retryOn: [['connect-failure'], 'default/rt'] });
+    expect(Object.keys(effective.provenance)).not.toContain('retryOn.0');
   });
 
-  it('leaves a kind unconfigured (null) when no policy of it applies', () => {
-    const config = resolveGateway(buildResolutionIndex([...base, retry('mesh', MESH, {})], 1), { name: 'gw', zone: 'a', pool: 'edge' });
-    expect(config.routes[0].retry).not.toBeNull();
-    expect(config.routes[0].rateLimit).toBeNull();
-    expect(config.routes[0].timeout).toBeNull();
-    expect(config.routes[0].circuitBreaker).toBeNull();
+  it('leaves a kind unconfigured (null) when no policy of it applies, and applies no defaults for it', () => {
+    const [effective] = resolveGateway(buildResolutionIndex([...base, retry('mesh', MESH, {})], 1), gateway()).routes;
+    expect(effective.retry!.config.attempts).toBe(3);
+    expect(effective.rateLimit).toBeNull();
+    expect(effective.timeout).toBeNull();
+    expect(effective.circuitBreaker).toBeNull();
   });
 
   it('resolves every policy kind with its own defaults', () => {
@@ -150,27 +244,45 @@ describe('merging level by level', () => {
       policy('CircuitBreakerPolicy', 'cb', MESH, { outlierDetection: { consecutive5xx: 3 } }),
       policy('TimeoutPolicy', 'to', RT, { requestTimeout: '1s' }),
     ];
-    const [effective] = resolveGateway(buildResolutionIndex([...base, ...resources], 1), { name: 'gw', zone: 'a', pool: 'edge' }).routes;
+    const [effective] = resolveGateway(buildResolutionIndex([...base, ...resources], 1), gateway()).routes;
     expect(effective.rateLimit!.config).toEqual({ scope: 'gateway', key: { type: 'none' }, limits: [{ requests: 100, interval: '60s' }], onLimit: { statusCode: 429 } });
-    expect(effective.circuitBreaker!.config.outlierDetection).toEqual({
-      consecutive5xx: 3,
-      interval: '10s',
-      baseEjectionTime: '30s',
-      maxEjectionTime: '300s',
-      maxEjectionPercent: 10,
-      panicThresholdPercent: 50,
+    expect(fields(effective.rateLimit, ['limits', 'scope'])).toEqual({ limits: [[{ requests: 100, interval: '60s' }], 'default/rl'], scope: ['gateway', 'Default'] });
+    expect(effective.circuitBreaker!.config).toEqual({
+      errorRate: { minimumRequests: 10, failureRatePercent: 50, window: '10s', openDuration: '5s', halfOpenProbes: 1 },
+      connectionLimits: { maxConcurrentRequests: 1024, maxPendingRequests: 1024 },
+      outlierDetection: { consecutive5xx: 3, interval: '10s', baseEjectionTime: '30s', maxEjectionTime: '300s', maxEjectionPercent: 10, panicThresholdPercent: 50 },
     });
-    expect(effective.circuitBreaker!.config.errorRate).toEqual({ minimumRequests: 10, failureRatePercent: 50, window: '10s', openDuration: '5s', halfOpenProbes: 1 });
-    expect(effective.timeout!.config).toEqual({ requestTimeout: '1s', idleTimeout: '5m', connectTimeout: '5s' });
-    expect(setter(effective.timeout!.provenance.requestTimeout)).toBe('to');
-    expect(setter(effective.timeout!.provenance.idleTimeout)).toBe('Default');
+    expect(fields(effective.circuitBreaker, ['outlierDetection.consecutive5xx', 'outlierDetection.interval'])).toEqual({
+      'outlierDetection.consecutive5xx': [3, 'default/cb'],
+      'outlierDetection.interval': ['10s', 'Default'],
+    });
+    expect(fields(effective.timeout, ['requestTimeout', 'idleTimeout', 'connectTimeout'])).toEqual({
+      requestTimeout: ['1s', 'default/to'],
+      idleTimeout: ['5m', 'Default'],
+      connectTimeout: ['5s', 'Default'],
+    });
   });
 });
 
-describe('routes, services and gateways', () => {
-  it('resolves the backend service, its port and endpoints', () => {
-    const [effective] = resolveGateway(buildResolutionIndex(base, 3), { name: 'gw', zone: 'a', pool: 'edge' }).routes;
-    expect(effective.pathPrefix).toBe('/checkout');
+describe('routes and backends', () => {
+  it('resolves the match, the backend port and the endpoints with their defaults', () => {
+    const resources = [
+      service('checkout'),
+      route('checkout', 'checkout', 'default', {
+        hostnames: ['shop.example.com'],
+        match: { headers: [{ name: 'x-canary', value: '1' }, { name: 'x-user', value: '^a', type: 'RegularExpression' }] },
+      }),
+    ];
+    const [effective] = resolveGateway(buildResolutionIndex(resources, 3), gateway()).routes;
+    expect(effective).toMatchObject({
+      route: { kind: 'Route', namespace: 'default', name: 'checkout', resourceVersion: 'rv-checkout' },
+      hostnames: ['shop.example.com'],
+      pathPrefix: '/',
+      headers: [
+        { name: 'x-canary', value: '1', type: 'Exact' },
+        { name: 'x-user', value: '^a', type: 'RegularExpression' },
+      ],
+    });
     expect(effective.backend).toEqual({
       service: { kind: 'Service', namespace: 'default', name: 'checkout' },
       found: true,
@@ -182,64 +294,152 @@ describe('routes, services and gateways', () => {
     });
   });
 
-  it('marks a route whose service does not exist', () => {
-    const [effective] = resolveGateway(buildResolutionIndex([route('orphan', 'ghost')], 1), { name: 'gw', zone: 'a', pool: 'edge' }).routes;
-    expect(effective.backend).toMatchObject({ found: false, port: null, endpoints: [] });
+  it('uses the port the Route names over the first service port', () => {
+    const resources = [service('checkout'), route('checkout', 'checkout', 'default', { backendRef: { name: 'checkout', port: 8443 }, match: { pathPrefix: '/pay' } })];
+    const [effective] = resolveGateway(buildResolutionIndex(resources, 3), gateway()).routes;
+    expect(effective.pathPrefix).toBe('/pay');
+    expect(effective.backend.port).toBe(8443);
+    expect(effective.backend.endpoints.map((endpoint) => endpoint.port)).toEqual([8443, 9090]);
+  });
+
+  it('marks a route whose service does not exist, even when one of that name exists in another namespace', () => {
+    const resources = [route('orphan', 'ghost'), service('ghost', {}, 'shop'), retry('mesh', MESH, { attempts: 1 })];
+    const [effective] = resolveGateway(buildResolutionIndex(resources, 1), gateway()).routes;
+    expect(effective.backend).toEqual({ service: { kind: 'Service', namespace: 'default', name: 'ghost' }, found: false, port: null, endpoints: [] });
+    expect(effective.retry!.config.attempts).toBe(1);
   });
 
   it('serves only the routes a gateway names, sorted by namespace then name', () => {
-    const resources = [...base, route('b', 'checkout', 'shop'), route('a', 'checkout', 'shop'), route('z', 'checkout')];
+    const resources = [...base, route('b', 'checkout', 'shop'), route('a', 'checkout', 'shop'), route('z', 'checkout'), route('a', 'checkout', 'zoo')];
     const index = buildResolutionIndex(resources, 1);
-    expect(resolveGateway(index, { name: 'gw', zone: 'a', pool: 'edge' }).routes.map((r) => `${r.route.namespace}/${r.route.name}`)).toEqual([
-      'default/checkout',
-      'default/z',
-      'shop/a',
-      'shop/b',
-    ]);
-    const some = resolveGateway(index, { name: 'gw', zone: 'a', pool: 'edge', routes: [{ kind: 'Route', namespace: 'shop', name: 'b' }] });
-    expect(some.routes.map((r) => r.route.name)).toEqual(['b']);
-    expect(some).toMatchObject({ revision: 1, gateway: { name: 'gw', zone: 'a', pool: 'edge' } });
+    const names = (identity: GatewayIdentity) => resolveGateway(index, identity).routes.map((r) => `${r.route.namespace}/${r.route.name}`);
+    expect(names(gateway())).toEqual(['default/checkout', 'default/z', 'shop/a', 'shop/b', 'zoo/a']);
+    const some = [
+      { kind: 'Route', namespace: 'zoo', name: 'a' },
+      { kind: 'Route', namespace: 'shop', name: 'b' },
+      { kind: 'Route', namespace: 'shop', name: 'b' },
+      { kind: 'Route', namespace: 'shop', name: 'missing' },
+    ];
+    expect(names(gateway('a', some))).toEqual(['shop/b', 'zoo/a']);
+    expect(names(gateway('a', []))).toEqual([]);
+    expect(resolveGateway(index, { name: 'gw-7', zone: 'a', pool: 'edge' })).toMatchObject({ revision: 1, gateway: { name: 'gw-7', zone: 'a', pool: 'edge' } });
+  });
+});
+
+describe('zones', () => {
+  const resources = [...base, retry('mesh', MESH, { attempts: 1 }), retry('mesh-a', zoned(MESH, 'a'), { attempts: 2 }), retry('rt-b', zoned(RT, 'b'), { attempts: 3 })];
+  const index = buildResolutionIndex(resources, 1);
+  const attempts = (zone: string) => {
+    const retryPolicy = resolveGateway(index, gateway(zone)).routes[0].retry!;
+    return [retryPolicy.config.attempts, retryPolicy.applied.map((source) => source.name)];
+  };
+
+  it('applies a zoned policy only to gateways of its zone', () => {
+    expect(index.zones).toEqual(['a', 'b']);
+    expect(attempts('a')).toEqual([2, ['mesh', 'mesh-a']]);
+    expect(attempts('b')).toEqual([3, ['mesh', 'rt-b']]);
+    expect(attempts('c')).toEqual([1, ['mesh']]);
   });
 
-  it('is deterministic whatever the order of its input', () => {
-    const resources = [
-      ...base,
-      route('extra', 'checkout'),
-      retry('mesh', MESH, { attempts: 1 }),
-      retry('svc', SVC, { attempts: 2, backoff: { baseInterval: '1s' } }),
-      retry('rt-a', zoned(RT, 'a'), { perTryTimeout: '1s' }),
-      policy('TimeoutPolicy', 'to', MESH, { requestTimeout: '3s' }),
+  it('gives gateways of zones no policy names one shared result', () => {
+    expect(resolveGateway(index, gateway('c')).routes[0]).toBe(resolveGateway(index, gateway('d')).routes[0]);
+    expect(resolveGateway(index, gateway('c')).routes[0]).not.toBe(resolveGateway(index, gateway('a')).routes[0]);
+  });
+});
+
+describe('determinism and memoization', () => {
+  const resources = [
+    ...base,
+    service('search'),
+    route('search', 'search'),
+    route('extra', 'checkout', 'shop'),
+    service('checkout', {}, 'shop'),
+    retry('mesh', MESH, { attempts: 1 }),
+    retry('mesh-2', MESH, { attempts: 4 }, { created: FEB }),
+    retry('svc', SVC, { attempts: 2, backoff: { baseInterval: '1s' } }),
+    retry('rt-a', zoned(RT, 'a'), { perTryTimeout: '1s' }),
+    policy('TimeoutPolicy', 'to', MESH, { requestTimeout: '3s' }),
+    policy('TimeoutPolicy', 'to', MESH, { idleTimeout: '1m' }, { namespace: 'shop' }),
+    policy('RateLimitPolicy', 'rl', { kind: 'Service', name: 'checkout' }, { limits: [{ requests: 5, interval: '1s' }] }, { namespace: 'shop' }),
+  ];
+
+  it('gives the same output, down to key order, whatever the order of its input', () => {
+    const resolveAll = (input: Resource[]) => {
+      const index = buildResolutionIndex(input, 9);
+      return [resolveGateway(index, gateway('a')), resolveGateway(index, gateway('b')), [...policyContributions(index)]];
+    };
+    const expected = resolveAll(resources);
+    const n = resources.length;
+    const permutations = [
+      [...resources].reverse(),
+      ...[3, 5, 7].map((step) => resources.map((_, i) => resources[(i * step) % n])),
+      [...resources.filter((_, i) => i % 2), ...resources.filter((_, i) => !(i % 2))],
     ];
-    const expected = JSON.stringify(resolveGateway(buildResolutionIndex(resources, 9), { name: 'gw', zone: 'a', pool: 'edge' }));
-    for (let i = 0; i < 10; i++) {
-      const shuffled = [...resources].sort(() => Math.random() - 0.5);
-      expect(JSON.stringify(resolveGateway(buildResolutionIndex(shuffled, 9), { name: 'gw', zone: 'a', pool: 'edge' }))).toBe(expected);
+    for (const shuffled of permutations) {
+      expect(new Set(shuffled).size).toBe(n);
+      const actual = resolveAll(shuffled);
+      expect(actual).toStrictEqual(expected);
+      expect(JSON.stringify(actual)).toBe(JSON.stringify(expected));
     }
   });
 
-  it('shares one result between gateways of a zone, frozen so no caller can corrupt another', () => {
-    const index = buildResolutionIndex([...base, retry('mesh', MESH, { attempts: 1 })], 1);
+  it('shares frozen results between gateways, so one caller cannot corrupt another', () => {
+    const index = buildResolutionIndex(resources, 1);
     const first = resolveGateway(index, { name: 'gw-1', zone: 'a', pool: 'edge' });
     const second = resolveGateway(index, { name: 'gw-2', zone: 'a', pool: 'edge' });
-    expect(second.routes[0]).toBe(first.routes[0]);
     expect(second.routes).toBe(first.routes);
+    expect(second.gateway).not.toBe(first.gateway);
     expect(Object.isFrozen(first.routes)).toBe(true);
-    const narrower = resolveGateway(index, { name: 'gw-4', zone: 'a', pool: 'edge', routes: [{ kind: 'Route', namespace: 'default', name: 'checkout' }] });
-    expect(narrower.routes).not.toBe(first.routes);
-    expect(narrower.routes[0]).toBe(first.routes[0]);
     expect(() => {
       (first.routes[0].retry!.config as { attempts: number }).attempts = 99;
     }).toThrow(TypeError);
-    expect(second.routes[0].retry!.config.attempts).toBe(1);
-    expect(resolveGateway(index, { name: 'gw-3', zone: 'b', pool: 'edge' }).routes[0]).not.toBe(first.routes[0]);
+    expect(() => first.routes[0].retry!.config.retryOn!.push('5xx')).toThrow(TypeError);
+    expect(() => first.routes[0].backend.endpoints.pop()).toThrow(TypeError);
+    expect(() => {
+      (first.routes[0].retry!.provenance.attempts as { name: string }).name = 'hijacked';
+    }).toThrow(TypeError);
+    expect(() => first.routes.pop()).toThrow(TypeError);
+
+    const narrower = resolveGateway(index, { name: 'gw-3', zone: 'a', pool: 'edge', routes: [{ kind: 'Route', namespace: 'default', name: 'checkout' }] });
+    expect(narrower.routes[0]).toBe(first.routes[0]);
+    expect(second.routes[0].retry!.config).toMatchObject({ attempts: 2, retryOn: ['gateway-error', 'connect-failure', 'reset'] });
+    expect(who(second.routes[0].retry!.provenance.attempts)).toBe('default/svc');
+  });
+
+  it('neither freezes nor changes the resources it was given', () => {
+    const input = structuredClone(resources);
+    const index = buildResolutionIndex(input, 1);
+    resolveGateway(index, gateway('a'));
+    policyContributions(index);
+    expect(input).toEqual(resources);
+    for (const resource of input) {
+      expect(Object.isFrozen(resource.spec)).toBe(false);
+      expect(Object.isFrozen(resource.metadata)).toBe(false);
+    }
+  });
+
+  it('resolves 10,000 gateways sharing routes from one memoized result per route and zone', () => {
+    const index = buildResolutionIndex(resources, 1);
+    const served = [{ kind: 'Route', namespace: 'default', name: 'search' }];
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 10_000; i++) {
+      const config = resolveGateway(index, { name: `gw-${i}`, zone: ['a', 'b', 'c'][i % 3], pool: 'edge', routes: i % 2 ? served : undefined });
+      for (const effective of config.routes) seen.add(effective);
+    }
+    // 3 routes x 2 zones: a, which rt-a names, and the one standing for b and c, which no policy names.
+    expect(seen.size).toBe(3 * 2);
+  });
+
+  it('refuses an index it did not build', () => {
+    expect(() => resolveGateway({ revision: 1, zones: [] } as ResolutionIndex, gateway())).toThrow(TypeError);
   });
 });
 
 describe('policyContributions (the Overridden condition)', () => {
-  const key = (kind: string, name: string) => `${kind}/default/${name}`;
+  const key = (kind: string, name: string, namespace = 'default') => `${kind}/${namespace}/${name}`;
 
-  it('finds a Service policy that a Route policy shadows entirely', () => {
-    const index = buildResolutionIndex([...base, retry('svc', SVC, { attempts: 2 }), retry('rt', RT, { attempts: 3 })], 1);
+  it('finds a Service policy that a Route policy shadows entirely on the only route', () => {
+    const index = buildResolutionIndex([...base, retry('svc', SVC, { attempts: 2, perTryTimeout: '1s' }), retry('rt', RT, { attempts: 3, perTryTimeout: '2s' })], 1);
     const contributions = policyContributions(index);
     expect(contributions.get(key('RetryPolicy', 'svc'))).toEqual({ contexts: 1, contributing: 0 });
     expect(contributions.get(key('RetryPolicy', 'rt'))).toEqual({ contexts: 1, contributing: 1 });
@@ -250,15 +450,26 @@ describe('policyContributions (the Overridden condition)', () => {
     expect(policyContributions(index).get(key('RetryPolicy', 'svc'))).toEqual({ contexts: 1, contributing: 1 });
   });
 
-  it('counts zones: a policy overridden only in one zone still contributes in the others', () => {
-    const index = buildResolutionIndex([...base, retry('mesh', MESH, { attempts: 2 }), retry('rt-a', zoned(RT, 'a'), { attempts: 3 })], 1);
-    const contributions = policyContributions(index);
-    expect(contributions.get(key('RetryPolicy', 'mesh'))).toEqual({ contexts: 2, contributing: 1 });
+  it('counts one context per route and zone: the zones policies name plus one for all others', () => {
+    const resources = [
+      ...base,
+      route('search', 'search'),
+      retry('mesh', MESH, { attempts: 2 }),
+      retry('rt-a', zoned(RT, 'a'), { attempts: 3 }),
+      policy('TimeoutPolicy', 'to-b', zoned(MESH, 'b'), {}),
+    ];
+    const contributions = policyContributions(buildResolutionIndex(resources, 1));
+    // 2 routes x 3 zones (a, b, other); on checkout in zone a, rt-a overrides mesh.
+    expect(contributions.get(key('RetryPolicy', 'mesh'))).toEqual({ contexts: 6, contributing: 5 });
     expect(contributions.get(key('RetryPolicy', 'rt-a'))).toEqual({ contexts: 1, contributing: 1 });
+    // A policy that sets nothing applies, but every field comes from the defaults.
+    expect(contributions.get(key('TimeoutPolicy', 'to-b'))).toEqual({ contexts: 2, contributing: 0 });
   });
 
-  it('reports a policy whose target matches no route as applying nowhere', () => {
-    const index = buildResolutionIndex([...base, retry('lonely', { kind: 'Service', name: 'nothing-routes-here' }, { attempts: 1 })], 1);
-    expect(policyContributions(index).get(key('RetryPolicy', 'lonely'))).toEqual({ contexts: 0, contributing: 0 });
+  it('reports a policy whose target matches no route as applying nowhere, and lists every policy by key', () => {
+    const resources = [...base, retry('lonely', { kind: 'Service', name: 'nothing-routes-here' }, { attempts: 1 }), retry('mesh', MESH, {}, { namespace: 'shop' })];
+    const contributions = policyContributions(buildResolutionIndex(resources, 1));
+    expect([...contributions.keys()]).toEqual([key('RetryPolicy', 'lonely'), key('RetryPolicy', 'mesh', 'shop')]);
+    expect(contributions.get(key('RetryPolicy', 'lonely'))).toEqual({ contexts: 0, contributing: 0 });
   });
 });

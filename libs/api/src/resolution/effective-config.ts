@@ -1,40 +1,31 @@
 /**
- * Resolution of the effective configuration of a gateway, with provenance: for every effective
- * field, the policy (and its resourceVersion) that set it, or `Default`. Pure and deterministic;
- * this is what gets pushed to gateways and what "explain" shows. The rules are in docs/policies.md.
+ * The effective configuration of a gateway, with provenance: for every effective field, the policy
+ * (and its resourceVersion) that set it, or `Default`. Pure and deterministic; this is what gets
+ * pushed to gateways and what "explain" shows. The rules are in docs/policies.md.
  *
- * Cost model: `buildResolutionIndex` runs once per mesh revision and indexes policies by target;
- * per-(route, zone) results and whole route lists per gateway shape (zone and routes served) are
- * computed on first use and memoized in the index, so 10,000 gateways of a few shapes cost a
- * handful of merges and one map lookup each.
+ * Cost model: buildResolutionIndex runs once per mesh revision and files policies by kind and
+ * target, each list already in merge order. The result of a (route, zone) pair is computed on
+ * first use and memoized in the index, as is the route list of each gateway shape (zone and
+ * routes served), so 10,000 gateways of a few shapes cost a handful of merges plus one map lookup
+ * each.
  */
-import type { TSchema } from '@sinclair/typebox';
-import { schemaDefaults } from '../defaults.js';
-import { kindDefinition, POLICY_KINDS, type PolicyKind } from '../kinds/index.js';
+import { POLICY_KINDS, type PolicyKind } from '../kinds/index.js';
 import type { CircuitBreakerPolicySpec } from '../kinds/circuit-breaker-policy.js';
 import type { RateLimitPolicySpec } from '../kinds/rate-limit-policy.js';
 import type { RetryPolicySpec } from '../kinds/retry-policy.js';
-import type { RouteSpec } from '../kinds/route.js';
-import type { ServiceSpec } from '../kinds/service.js';
+import { RouteSpecSchema, type RouteSpec } from '../kinds/route.js';
+import { ServiceSpecSchema, type ServiceSpec } from '../kinds/service.js';
 import type { TimeoutPolicySpec } from '../kinds/timeout-policy.js';
-import { isJsonObject } from '../merge-patch.js';
+import type { JsonObject } from '../merge-patch.js';
 import { DEFAULT_NAMESPACE, type Resource, type TargetRef } from '../meta.js';
+import { comparePrecedence, precedenceKey, type PrecedenceKey } from './precedence.js';
+import { CONFIG_DEFAULTS, mergeWithProvenance, type FieldSource, type PolicySource, type Provenance } from './provenance-merge.js';
 
 export interface ObjectRef {
   kind: string;
   namespace: string;
   name: string;
 }
-
-export interface PolicySource {
-  kind: PolicyKind;
-  namespace: string;
-  name: string;
-  resourceVersion: string;
-  generation: number;
-}
-
-export type FieldSource = PolicySource | { kind: 'Default' };
 
 export interface EffectivePolicy<T> {
   /** The merged configuration (spec without targetRef), schema defaults filled in. */
@@ -71,57 +62,61 @@ export interface GatewayIdentity {
   name: string;
   zone: string;
   pool: string;
-  /** Routes the gateway serves; undefined means every Route. */
+  /** Routes the gateway serves, matched by namespace and name; undefined means every Route. */
   routes?: ObjectRef[];
 }
 
+/**
+ * Everything under `routes` is deeply frozen and shared with every other gateway of the revision
+ * in the same zone; see resolveRoute for why it is frozen rather than cloned.
+ */
 export interface EffectiveConfig {
   revision: number;
   gateway: { name: string; zone: string; pool: string };
-  routes: readonly EffectiveRoute[];
+  routes: EffectiveRoute[];
 }
 
-const POLICY_FIELD: Record<PolicyKind, 'rateLimit' | 'retry' | 'circuitBreaker' | 'timeout'> = {
+export interface PolicyContribution {
+  /** (route, zone) contexts the policy applies to. */
+  contexts: number;
+  /** Of those, the ones where it is the provenance of at least one effective field. */
+  contributing: number;
+}
+
+/** Built once per mesh revision by buildResolutionIndex; its memo makes later resolutions cheap. */
+export interface ResolutionIndex {
+  readonly revision: number;
+  /** Every zone some policy's targetRef names, sorted. */
+  readonly zones: readonly string[];
+}
+
+type RouteResource = Resource<'Route', RouteSpec>;
+type ServiceResource = Resource<'Service', ServiceSpec>;
+type PolicyField = 'rateLimit' | 'retry' | 'circuitBreaker' | 'timeout';
+
+const POLICY_FIELD: Record<PolicyKind, PolicyField> = {
   RateLimitPolicy: 'rateLimit',
   RetryPolicy: 'retry',
   CircuitBreakerPolicy: 'circuitBreaker',
   TimeoutPolicy: 'timeout',
 };
 
-const TARGET_RANK = { Mesh: 0, Service: 2, Route: 4 } as const;
-
-/** Mesh 0, Mesh+zone 1, Service 2, Service+zone 3, Route 4, Route+zone 5. */
-export function specificity(ref: TargetRef): number {
-  return TARGET_RANK[ref.kind] + (ref.zone ? 1 : 0);
-}
-
-const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+// Route and endpoint defaults come from the schemas, like policy defaults, so the two cannot drift.
+const DEFAULT_PATH_PREFIX: string = RouteSpecSchema.properties.match.properties.pathPrefix.default;
+const DEFAULT_HEADER_MATCH: 'Exact' | 'RegularExpression' = RouteSpecSchema.properties.match.properties.headers.items.properties.type.default;
+const DEFAULT_ENDPOINT_WEIGHT: number = ServiceSpecSchema.properties.endpoints.items.properties.weight.default;
 
 /**
- * Merge order: less specific first. At equal specificity the policy that must win goes last:
- * the oldest creationTimestamp, then the alphabetically first name, then namespace.
+ * Stands for every zone no policy names: such zones all resolve alike, so they share one memo
+ * entry. Not a valid zone name, so it cannot collide with one.
  */
-export function comparePolicies(a: Resource, b: Resource): number {
-  return (
-    specificity(targetOf(a)) - specificity(targetOf(b)) ||
-    compareText(b.metadata.creationTimestamp ?? '', a.metadata.creationTimestamp ?? '') ||
-    compareText(b.metadata.name, a.metadata.name) ||
-    compareText(b.metadata.namespace ?? DEFAULT_NAMESPACE, a.metadata.namespace ?? DEFAULT_NAMESPACE)
-  );
-}
-
-function targetOf(policy: Resource): TargetRef {
-  return (policy.spec as { targetRef: TargetRef }).targetRef;
-}
-
-const namespaceOf = (resource: Resource) => resource.metadata.namespace ?? DEFAULT_NAMESPACE;
-const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const OTHER_ZONE = '*';
 
 interface IndexedPolicy {
-  resource: Resource;
+  precedence: PrecedenceKey;
   source: PolicySource;
-  target: TargetRef;
-  config: Record<string, unknown>;
+  zone: string | undefined;
+  config: Readonly<Record<string, unknown>>;
 }
 
 interface PolicyBuckets {
@@ -130,114 +125,30 @@ interface PolicyBuckets {
   byRoute: Map<string, IndexedPolicy[]>;
 }
 
-/** Zone value standing for "a zone no policy names"; not a valid zone name, so it never collides. */
-const OTHER_ZONE = '*';
-
-export class ResolutionIndex {
-  /** @internal memo of (route, zone) results, shared by every gateway of this revision. */
-  readonly memo = new Map<string, EffectiveRoute>();
-  /** @internal memo of whole route lists per gateway shape (zone and routes served). */
-  readonly shapes = new Map<string, readonly EffectiveRoute[]>();
-
-  constructor(
-    readonly revision: number,
-    /** @internal */ readonly routes: readonly Resource<'Route', RouteSpec>[],
-    /** @internal */ readonly services: ReadonlyMap<string, Resource<'Service', ServiceSpec>>,
-    /** @internal */ readonly policies: ReadonlyMap<PolicyKind, PolicyBuckets>,
-    /** Every zone some policy's targetRef names, sorted. */
-    readonly zones: readonly string[],
-  ) {}
+interface IndexState {
+  /** Sorted by namespace, then name. */
+  routes: RouteResource[];
+  services: Map<string, ServiceResource>;
+  policies: Map<PolicyKind, PolicyBuckets>;
+  zones: Set<string>;
+  /** `${namespace}/${name}\0${zone}` -> resolved route. */
+  memo: Map<string, EffectiveRoute>;
+  /** `${zone}\0${served routes}` -> the route list of every gateway of that shape. */
+  shapes: Map<string, EffectiveRoute[]>;
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V) {
-  const list = map.get(key);
-  if (list) list.push(value);
-  else map.set(key, [value]);
+// Kept off the index object so callers cannot reach (and corrupt) the memo through it.
+const states = new WeakMap<ResolutionIndex, IndexState>();
+
+function stateOf(index: ResolutionIndex): IndexState {
+  const state = states.get(index);
+  if (!state) throw new TypeError('not a ResolutionIndex: build one with buildResolutionIndex');
+  return state;
 }
 
-export function buildResolutionIndex(resources: readonly Resource[], revision: number): ResolutionIndex {
-  const routes: Resource<'Route', RouteSpec>[] = [];
-  const services = new Map<string, Resource<'Service', ServiceSpec>>();
-  const policies = new Map<PolicyKind, PolicyBuckets>(POLICY_KINDS.map((kind) => [kind as PolicyKind, { mesh: [], byService: new Map(), byRoute: new Map() }]));
-  const zones = new Set<string>();
-  for (const resource of resources) {
-    if (resource.kind === 'Route') routes.push(resource as Resource<'Route', RouteSpec>);
-    else if (resource.kind === 'Service') services.set(keyOf(namespaceOf(resource), resource.metadata.name), resource as Resource<'Service', ServiceSpec>);
-    const buckets = policies.get(resource.kind as PolicyKind);
-    if (!buckets) continue;
-    const { targetRef, ...config } = resource.spec as { targetRef: TargetRef } & Record<string, unknown>;
-    const indexed: IndexedPolicy = {
-      resource,
-      target: targetRef,
-      config,
-      source: {
-        kind: resource.kind as PolicyKind,
-        namespace: namespaceOf(resource),
-        name: resource.metadata.name,
-        resourceVersion: resource.metadata.resourceVersion ?? '',
-        generation: resource.metadata.generation ?? 0,
-      },
-    };
-    if (targetRef.zone) zones.add(targetRef.zone);
-    if (targetRef.kind === 'Mesh') buckets.mesh.push(indexed);
-    else push(targetRef.kind === 'Service' ? buckets.byService : buckets.byRoute, keyOf(namespaceOf(resource), targetRef.name ?? ''), indexed);
-  }
-  routes.sort((a, b) => compareText(namespaceOf(a), namespaceOf(b)) || compareText(a.metadata.name, b.metadata.name));
-  return new ResolutionIndex(revision, routes, services, policies, [...zones].sort());
-}
-
-/** JSON merge patch that records, for every leaf it writes, the source that wrote it. */
-function mergeLayer(target: Record<string, unknown>, patch: Record<string, unknown>, source: FieldSource, provenance: Map<string, FieldSource>, prefix: string) {
-  const forget = (path: string) => {
-    for (const key of provenance.keys()) if (key === path || key.startsWith(`${path}.`)) provenance.delete(key);
-  };
-  for (const [key, value] of Object.entries(patch)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (value === null || value === undefined) {
-      delete target[key];
-      forget(path);
-    } else if (isJsonObject(value)) {
-      if (!isJsonObject(target[key])) {
-        target[key] = {};
-        forget(path);
-      }
-      mergeLayer(target[key] as Record<string, unknown>, value, source, provenance, path);
-    } else {
-      target[key] = structuredClone(value);
-      forget(path);
-      provenance.set(path, source);
-    }
-  }
-}
-
-const defaultsCache = new Map<PolicyKind, Record<string, unknown>>();
-
-function defaultsOf(kind: PolicyKind): Record<string, unknown> {
-  let defaults = defaultsCache.get(kind);
-  if (!defaults) {
-    const specSchema = (kindDefinition(kind)!.schema as unknown as { properties: { spec: TSchema } }).properties.spec;
-    defaults = (schemaDefaults(specSchema) as Record<string, unknown> | undefined) ?? {};
-    defaultsCache.set(kind, defaults);
-  }
-  return defaults;
-}
-
-function resolvePolicy(kind: PolicyKind, layers: IndexedPolicy[]): EffectivePolicy<any> | null {
-  if (layers.length === 0) return null;
-  const config: Record<string, unknown> = {};
-  const provenance = new Map<string, FieldSource>();
-  mergeLayer(config, defaultsOf(kind), { kind: 'Default' }, provenance, '');
-  for (const layer of layers) mergeLayer(config, layer.config, layer.source, provenance, '');
-  return {
-    config,
-    provenance: Object.fromEntries([...provenance.entries()].sort(([a], [b]) => compareText(a, b))),
-    applied: layers.map((layer) => layer.source),
-  };
-}
-
-function applies(policy: IndexedPolicy, zone: string): boolean {
-  return !policy.target.zone || policy.target.zone === zone;
-}
+const namespaceOf = (resource: Resource) => resource.metadata.namespace ?? DEFAULT_NAMESPACE;
+const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -247,108 +158,178 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+function indexPolicy(policy: Resource): IndexedPolicy {
+  const { targetRef, ...config } = policy.spec as { targetRef: TargetRef } & Record<string, unknown>;
+  return {
+    precedence: precedenceKey(policy),
+    source: Object.freeze({
+      kind: policy.kind as PolicyKind,
+      namespace: namespaceOf(policy),
+      name: policy.metadata.name,
+      resourceVersion: policy.metadata.resourceVersion ?? '',
+      generation: policy.metadata.generation ?? 0,
+    }),
+    zone: targetRef.zone,
+    config,
+  };
+}
+
+export function buildResolutionIndex(resources: readonly Resource[], revision: number): ResolutionIndex {
+  const state: IndexState = {
+    routes: [],
+    services: new Map(),
+    policies: new Map(POLICY_KINDS.map((kind) => [kind as PolicyKind, { mesh: [], byService: new Map(), byRoute: new Map() }])),
+    zones: new Set(),
+    memo: new Map(),
+    shapes: new Map(),
+  };
+  for (const resource of resources) {
+    if (resource.kind === 'Route') state.routes.push(resource as RouteResource);
+    else if (resource.kind === 'Service') state.services.set(keyOf(namespaceOf(resource), resource.metadata.name), resource as ServiceResource);
+    const buckets = state.policies.get(resource.kind as PolicyKind);
+    if (!buckets) continue;
+    const policy = indexPolicy(resource);
+    const { kind, name } = (resource.spec as { targetRef: TargetRef }).targetRef;
+    if (policy.zone) state.zones.add(policy.zone);
+    if (kind === 'Mesh') buckets.mesh.push(policy);
+    else append(kind === 'Service' ? buckets.byService : buckets.byRoute, keyOf(policy.source.namespace, name ?? ''), policy);
+  }
+  state.routes.sort((a, b) => compareText(namespaceOf(a), namespaceOf(b)) || compareText(a.metadata.name, b.metadata.name));
+  const byPrecedence = (a: IndexedPolicy, b: IndexedPolicy) => comparePrecedence(a.precedence, b.precedence);
+  for (const buckets of state.policies.values()) {
+    buckets.mesh.sort(byPrecedence);
+    for (const list of buckets.byService.values()) list.sort(byPrecedence);
+    for (const list of buckets.byRoute.values()) list.sort(byPrecedence);
+  }
+  const index: ResolutionIndex = Object.freeze({ revision, zones: Object.freeze([...state.zones].sort(compareText)) });
+  states.set(index, state);
+  return index;
+}
+
+function resolvePolicy<T>(kind: PolicyKind, layers: readonly IndexedPolicy[]): EffectivePolicy<T> | null {
+  if (layers.length === 0) return null;
+  const config: JsonObject = {};
+  const provenance: Provenance = new Map();
+  mergeWithProvenance(config, CONFIG_DEFAULTS.get(kind)!, { kind: 'Default' }, provenance);
+  for (const layer of layers) mergeWithProvenance(config, layer.config, layer.source, provenance);
+  return {
+    config: config as T,
+    provenance: Object.fromEntries([...provenance].sort(([a], [b]) => compareText(a, b))),
+    applied: layers.map((layer) => layer.source),
+  };
+}
+
 /**
- * The effective configuration of one route as seen by gateways in `zone`. Results are frozen
- * rather than copied: they are shared by every gateway of the revision, and freezing makes an
- * accidental mutation throw instead of silently corrupting other gateways' snapshots.
+ * The effective configuration of one route for gateways in `zone` (already canonical: a zone
+ * some policy names, or OTHER_ZONE).
+ *
+ * Results are deep-frozen rather than cloned per caller: they are shared by every gateway of the
+ * revision, cloning them for each of 10,000 gateways would cost what the memo saves, and in
+ * strict-mode code a write to a frozen object throws, so a careless caller fails loudly instead of
+ * silently changing another gateway's configuration.
  */
-export function resolveRoute(index: ResolutionIndex, route: Resource<'Route', RouteSpec>, zone: string): EffectiveRoute {
+function resolveRoute(state: IndexState, route: RouteResource, zone: string): EffectiveRoute {
   const namespace = namespaceOf(route);
   const memoKey = `${keyOf(namespace, route.metadata.name)}\u0000${zone}`;
-  const memoized = index.memo.get(memoKey);
+  const memoized = state.memo.get(memoKey);
   if (memoized) return memoized;
 
-  const spec = route.spec;
-  const service = index.services.get(keyOf(namespace, spec.backendRef.name));
-  const port = service ? (spec.backendRef.port ?? service.spec.ports[0]?.port ?? null) : null;
+  const { spec } = route;
+  const service = state.services.get(keyOf(namespace, spec.backendRef.name));
+  const port = service ? (spec.backendRef.port ?? service.spec.ports[0].port) : null;
   const effective: EffectiveRoute = {
     route: { kind: 'Route', namespace, name: route.metadata.name, resourceVersion: route.metadata.resourceVersion ?? '' },
     hostnames: [...(spec.hostnames ?? [])],
-    pathPrefix: spec.match?.pathPrefix ?? '/',
-    headers: (spec.match?.headers ?? []).map((header) => ({ name: header.name, value: header.value, type: header.type ?? 'Exact' })),
+    pathPrefix: spec.match?.pathPrefix ?? DEFAULT_PATH_PREFIX,
+    headers: (spec.match?.headers ?? []).map((header) => ({ name: header.name, value: header.value, type: header.type ?? DEFAULT_HEADER_MATCH })),
     backend: {
       service: { kind: 'Service', namespace, name: spec.backendRef.name },
-      found: !!service,
+      found: service !== undefined,
       port,
-      endpoints: service
-        ? (service.spec.endpoints ?? []).map((endpoint) => ({
-            address: endpoint.address,
-            port: endpoint.port ?? port!,
-            ...(endpoint.zone ? { zone: endpoint.zone } : {}),
-            weight: endpoint.weight ?? 1,
-          }))
-        : [],
+      endpoints: (service?.spec.endpoints ?? []).map((endpoint) => ({
+        address: endpoint.address,
+        port: endpoint.port ?? port!,
+        ...(endpoint.zone ? { zone: endpoint.zone } : {}),
+        weight: endpoint.weight ?? DEFAULT_ENDPOINT_WEIGHT,
+      })),
     },
     rateLimit: null,
     retry: null,
     circuitBreaker: null,
     timeout: null,
   };
-  for (const [kind, buckets] of index.policies) {
+  for (const [kind, buckets] of state.policies) {
+    // Each bucket is sorted and the buckets' specificities (0-1, 2-3, 4-5) do not overlap, so the
+    // concatenation is already in merge order.
     const layers = [
       ...buckets.mesh,
       ...(buckets.byService.get(keyOf(namespace, spec.backendRef.name)) ?? []),
       ...(buckets.byRoute.get(keyOf(namespace, route.metadata.name)) ?? []),
-    ]
-      .filter((policy) => applies(policy, zone))
-      .sort((a, b) => comparePolicies(a.resource, b.resource));
-    effective[POLICY_FIELD[kind]] = resolvePolicy(kind, layers);
+    ].filter((policy) => policy.zone === undefined || policy.zone === zone);
+    (effective as Record<PolicyField, EffectivePolicy<unknown> | null>)[POLICY_FIELD[kind]] = resolvePolicy(kind, layers);
   }
-  index.memo.set(memoKey, deepFreeze(effective));
+  state.memo.set(memoKey, deepFreeze(effective));
   return effective;
 }
 
+function canonicalZone(state: IndexState, zone: string): string {
+  return state.zones.has(zone) ? zone : OTHER_ZONE;
+}
+
 export function resolveGateway(index: ResolutionIndex, gateway: GatewayIdentity): EffectiveConfig {
-  const served = gateway.routes?.map((ref) => keyOf(ref.namespace, ref.name)).sort();
-  // Gateways of one shape (zone and routes served) share one frozen route list.
-  const shapeKey = `${gateway.zone}\u0000${served ? served.join('\u0000') : '*'}`;
-  let routes = index.shapes.get(shapeKey);
+  const state = stateOf(index);
+  const zone = canonicalZone(state, gateway.zone);
+  const served = gateway.routes && [...new Set(gateway.routes.map((ref) => keyOf(ref.namespace, ref.name)))].sort(compareText);
+  // Every served key contains a "/", so "*" (all routes) cannot collide with a list of them.
+  const shapeKey = `${zone}\u0000${served?.join('\u0000') ?? '*'}`;
+  let routes = state.shapes.get(shapeKey);
   if (!routes) {
-    const wanted = served ? new Set(served) : undefined;
+    const wanted = served && new Set(served);
     routes = Object.freeze(
-      index.routes
+      state.routes
         .filter((route) => !wanted || wanted.has(keyOf(namespaceOf(route), route.metadata.name)))
-        .map((route) => resolveRoute(index, route, gateway.zone)),
-    );
-    index.shapes.set(shapeKey, routes);
+        .map((route) => resolveRoute(state, route, zone)),
+    ) as EffectiveRoute[];
+    state.shapes.set(shapeKey, routes);
   }
   return { revision: index.revision, gateway: { name: gateway.name, zone: gateway.zone, pool: gateway.pool }, routes };
 }
 
-export interface PolicyContribution {
-  /** (route, zone) combinations the policy applies to. */
-  contexts: number;
-  /** Of those, the ones where it sets at least one effective field. */
-  contributing: number;
-}
-
 /**
- * For every policy (`Kind/namespace/name`), where it applies and where it actually sets
- * something. Zones range over every zone a policy names plus one standing for all others. A
- * policy with contexts > 0 and contributing 0 is entirely overridden.
+ * For every policy (`Kind/namespace/name`, sorted), how many (route, zone) contexts it applies to
+ * and in how many it sets at least one effective field. Zones range over every zone a policy
+ * names plus one standing for all others. contexts > 0 with contributing 0 means Overridden.
  */
 export function policyContributions(index: ResolutionIndex): Map<string, PolicyContribution> {
-  const result = new Map<string, PolicyContribution>();
+  const state = stateOf(index);
   const sourceKey = (source: PolicySource) => `${source.kind}/${source.namespace}/${source.name}`;
-  for (const [, buckets] of index.policies) {
-    for (const policy of [...buckets.mesh, ...[...buckets.byService.values()].flat(), ...[...buckets.byRoute.values()].flat()]) {
-      result.set(sourceKey(policy.source), { contexts: 0, contributing: 0 });
+  const counts = new Map<string, PolicyContribution>();
+  for (const buckets of state.policies.values()) {
+    for (const policy of [buckets.mesh, ...buckets.byService.values(), ...buckets.byRoute.values()].flat()) {
+      counts.set(sourceKey(policy.source), { contexts: 0, contributing: 0 });
     }
   }
-  for (const route of index.routes) {
-    for (const zone of [...index.zones, OTHER_ZONE]) {
-      const effective = resolveRoute(index, route, zone);
+  for (const route of state.routes) {
+    for (const zone of [...state.zones, OTHER_ZONE]) {
+      const effective = resolveRoute(state, route, zone);
       for (const field of Object.values(POLICY_FIELD)) {
-        const policy = effective[field];
-        if (!policy) continue;
-        const setters = new Set(Object.values(policy.provenance).map((source) => (source.kind === 'Default' ? '' : sourceKey(source as PolicySource))));
-        for (const applied of policy.applied) {
-          const entry = result.get(sourceKey(applied))!;
+        const resolved = effective[field];
+        if (!resolved) continue;
+        // Provenance holds the very source objects listed in applied, so identity is enough.
+        const setters = new Set(Object.values(resolved.provenance));
+        for (const applied of resolved.applied) {
+          const entry = counts.get(sourceKey(applied))!;
           entry.contexts++;
-          if (setters.has(sourceKey(applied))) entry.contributing++;
+          if (setters.has(applied)) entry.contributing++;
         }
       }
     }
   }
-  return result;
+  return new Map([...counts].sort(([a], [b]) => compareText(a, b)));
 }

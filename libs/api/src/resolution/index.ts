@@ -1,1 +1,15 @@
-export * from './effective-config.js';
+export {
+  buildResolutionIndex,
+  policyContributions,
+  resolveGateway,
+  type EffectiveConfig,
+  type EffectiveEndpoint,
+  type EffectivePolicy,
+  type EffectiveRoute,
+  type GatewayIdentity,
+  type ObjectRef,
+  type PolicyContribution,
+  type ResolutionIndex,
+} from './effective-config.js';
+export { comparePolicies, specificity } from './precedence.js';
+export type { FieldSource, PolicySource } from './provenance-merge.js';

@@ -1,0 +1,71 @@
+/**
+ * RFC 7386 merge patch that also records, for every leaf it writes, who wrote it. Kept apart from
+ * merge-patch.ts because provenance needs to see each leaf as it is written, which a function
+ * returning only the merged document cannot report.
+ */
+import { Type, type TObject } from '@sinclair/typebox';
+import { schemaDefaults } from '../defaults.js';
+import { kindDefinition, POLICY_KINDS, type PolicyKind } from '../kinds/index.js';
+import { isJsonObject, type JsonObject } from '../merge-patch.js';
+
+export interface PolicySource {
+  kind: PolicyKind;
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  generation: number;
+}
+
+export type FieldSource = PolicySource | { kind: 'Default' };
+
+/** Dotted leaf path (`backoff.baseInterval`) -> the layer that set it. */
+export type Provenance = Map<string, FieldSource>;
+
+/** Drops `path` and everything below it: the value there was deleted or replaced whole. */
+function forget(provenance: Provenance, path: string): void {
+  provenance.delete(path);
+  const below = `${path}.`;
+  for (const key of provenance.keys()) if (key.startsWith(below)) provenance.delete(key);
+}
+
+/**
+ * Applies `patch` to `target` in place with RFC 7386 semantics; arrays and scalars are leaves.
+ * Leaves are cloned, so `target` never shares objects with `patch`. A key whose value is
+ * `undefined` is treated as absent, as JSON has no undefined and typed callers use it for
+ * "not set".
+ */
+export function mergeWithProvenance(target: JsonObject, patch: Readonly<Record<string, unknown>>, source: FieldSource, provenance: Provenance, prefix = ''): void {
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (value === null) {
+      delete target[key];
+      forget(provenance, path);
+    } else if (isJsonObject(value)) {
+      let child = target[key];
+      if (!isJsonObject(child)) {
+        forget(provenance, path);
+        child = target[key] = {};
+      }
+      mergeWithProvenance(child, value, source, provenance, path);
+    } else {
+      if (isJsonObject(target[key])) forget(provenance, path);
+      target[key] = structuredClone(value) as JsonObject[string];
+      provenance.set(path, source);
+    }
+  }
+}
+
+/** The defaults of a policy's configuration: every default its spec schema declares outside targetRef. */
+export function configDefaults(specSchema: TObject): JsonObject {
+  const { targetRef: _targetRef, ...config } = specSchema.properties;
+  return (schemaDefaults(Type.Object(config)) as JsonObject | undefined) ?? {};
+}
+
+/**
+ * Schema defaults of each policy kind's configuration (spec without targetRef), computed once.
+ * Only ever read as a patch, whose leaves mergeWithProvenance clones.
+ */
+export const CONFIG_DEFAULTS: ReadonlyMap<PolicyKind, JsonObject> = new Map(
+  POLICY_KINDS.map((kind) => [kind as PolicyKind, configDefaults(kindDefinition(kind)!.schema.properties.spec as TObject)]),
+);
