@@ -13,7 +13,11 @@ import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
 import { AppModule } from './app.module';
+import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
+import { attachAgentStream } from './distribution/agent-stream';
+import { DistributionService } from './distribution/distribution.service';
+import { EmbeddedNodeRegistry } from './registry/embedded-node-registry';
 import type { BootConfig } from './config/boot-config';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { renderKubeconfig } from './kubeconfig';
@@ -29,6 +33,9 @@ export interface RunningControlPlane {
   caPem: string;
   /** Set when no token was configured and an admin token was generated. */
   adminTokenFile?: string;
+  /** Set when no bootstrap token was configured and one was generated. */
+  bootstrapTokenFile?: string;
+  caFile: string;
   kubeconfigFile: string;
   /** Every HTTP route the API serves, as "METHOD /path/:param" (for the role-matrix test and debugging). */
   routes: string[];
@@ -49,9 +56,11 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
   const store = new SqliteResourceStore(db);
   const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, db);
+  const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
+  const registry = new EmbeddedNodeRegistry(db, { settings: config.registry });
   const metrics = new MetricsRegistry();
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, tokens, metrics }), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics }), {
     httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
     bodyParser: false,
     logger: new JsonLogger(logger),
@@ -79,6 +88,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   app.enableShutdownHooks();
   await app.listen(config.apiPort, config.host);
+  const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
   const apiPort = (app.getHttpServer().address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const apiUrl = `https://${host}:${apiPort}`;
@@ -116,12 +126,16 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     routes,
     caPem: certificate.caPem,
     adminTokenFile: tokens.generatedAdminTokenFile,
+    bootstrapTokenFile: bootstrapToken.file,
+    caFile: certificate.caFile,
     kubeconfigFile,
     close: async () => {
       await new Promise<void>((resolve) => (opsServer ? opsServer.close(() => resolve()) : resolve()));
       opsServer?.closeAllConnections();
+      await closeAgentStreams();
       app.getHttpServer().closeAllConnections?.();
       await app.close();
+      await registry.close();
       await store.close();
     },
   };

@@ -2,6 +2,8 @@
  * Every route against every identity: no token, a wrong token, viewer, editor, admin. A route is
  * refused (401 without a valid token, 403 with too small a role) exactly when the role may not use
  * it. The matrix must name every route the server has, so a new route cannot slip in unchecked.
+ * Agent routes: registration takes the bootstrap token (or an admin's); node routes take only the
+ * node's own credential, so every user identity gets 401 there.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +13,11 @@ import { GROUP_PATH, nsPath } from './support/api-client';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
 
 const TOKENS = { viewer: 'viewer-token-0123456789', editor: 'editor-token-0123456789', admin: 'admin-token-01234567890' };
-type Needs = 'public' | 'viewer' | 'editor' | 'admin';
-const RANK: Record<Needs, number> = { public: 0, viewer: 1, editor: 2, admin: 3 };
+const BOOTSTRAP = 'bootstrap-token-0123456789';
+type Needs = 'public' | 'viewer' | 'editor' | 'admin' | 'bootstrap' | 'node';
+const RANK: Record<Needs, number> = { public: 0, viewer: 1, editor: 2, admin: 3, bootstrap: 3, node: 99 };
+const gatewayRegistration = (name: string) => ({ role: 'gateway', name, zone: 'zone-a', pool: 'edge', address: '127.0.0.1:1', version: 'test' });
+let node: { id: string; credential: string };
 
 const policy = (name: string) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
@@ -59,6 +64,12 @@ const MATRIX: RouteCase[] = [
   },
   { route: `POST ${G}/namespaces/:namespace/:plural/:name/rollback`, needs: 'editor', method: 'POST', path: () => `${nsPath('ratelimitpolicies', 'seed')}/rollback`, body: () => ({ revision: 1 }) },
   { route: `DELETE ${G}/namespaces/:namespace/:plural/:name`, needs: 'editor', method: 'DELETE', path: (run) => nsPath('ratelimitpolicies', `victim-${run}`) },
+  { route: 'POST /agent/v1/register', needs: 'bootstrap', method: 'POST', path: () => '/agent/v1/register', body: (run) => gatewayRegistration(`gw-${run}`.toLowerCase()) },
+  { route: 'POST /agent/v1/nodes/:id/heartbeat', needs: 'node', method: 'POST', path: () => `/agent/v1/nodes/${node.id}/heartbeat`, body: () => ({}) },
+  { route: 'GET /agent/v1/nodes/:id/snapshot', needs: 'node', method: 'GET', path: () => `/agent/v1/nodes/${node.id}/snapshot?wait=1ms` },
+  { route: 'POST /agent/v1/nodes/:id/acks', needs: 'node', method: 'POST', path: () => `/agent/v1/nodes/${node.id}/acks`, body: () => ({ version: 'x', revision: 0, status: 'ACK' }) },
+  { route: 'POST /agent/v1/nodes/:id/drain', needs: 'node', method: 'POST', path: () => `/agent/v1/nodes/${node.id}/drain?wait=1ms` },
+  { route: 'DELETE /agent/v1/nodes/:id', needs: 'node', method: 'DELETE', path: () => `/agent/v1/nodes/${node.id}` },
   { route: 'GET /v1/whoami', needs: 'viewer', method: 'GET', path: () => '/v1/whoami' },
   { route: 'GET /v1/tokens', needs: 'admin', method: 'GET', path: () => '/v1/tokens' },
   { route: 'POST /v1/tokens', needs: 'admin', method: 'POST', path: () => '/v1/tokens', body: (run) => ({ name: `t-${run}`, role: 'viewer' }) },
@@ -78,8 +89,11 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-tokens-'));
   const file = join(dir, 'tokens.yaml');
   writeFileSync(file, `tokens:\n${Object.entries(TOKENS).map(([role, token]) => `  - {name: ${role}-user, role: ${role}, token: ${token}}`).join('\n')}\n`);
-  cp = await startInProcess({ PORTOLAN_TOKENS_FILE: file }, TOKENS.admin);
+  cp = await startInProcess({ PORTOLAN_TOKENS_FILE: file, PORTOLAN_BOOTSTRAP_TOKEN: BOOTSTRAP }, TOKENS.admin);
   expect((await cp.client.call('POST', nsPath('ratelimitpolicies'), policy('seed'))).status).toBe(201);
+  const registered = await cp.client.withToken(BOOTSTRAP).call('POST', '/agent/v1/register', gatewayRegistration('matrix-gateway'));
+  expect(registered.status).toBe(201);
+  node = registered.body;
 });
 afterAll(async () => {
   await cp?.stop();
@@ -101,17 +115,28 @@ describe('the role matrix', () => {
       const needed = RANK[routeCase.needs];
       if (needed === 0) {
         expect(response.status).toBeLessThan(400);
-      } else if (rank < 0) {
+      } else if (rank < 0 || routeCase.needs === 'node') {
         expect(response.status).toBe(401);
         expect(response.body).toMatchObject({ kind: 'Status', reason: 'Unauthorized', code: 401 });
       } else if (rank < needed) {
         expect(response.status).toBe(403);
         expect(response.body).toMatchObject({ kind: 'Status', reason: 'Forbidden', code: 403 });
-        expect(response.body.message).toContain(`needs role ${routeCase.needs}`);
+        expect(response.body.message).toContain(`needs role ${routeCase.needs === 'bootstrap' ? 'admin or the bootstrap token' : routeCase.needs}`);
       } else {
         expect([401, 403]).not.toContain(response.status);
       }
     });
+  });
+
+  it('lets the bootstrap token register and nothing else; a node credential works only on its own node routes', async () => {
+    const bootstrap = cp.client.withToken(BOOTSTRAP);
+    expect((await bootstrap.call('GET', nsPath('ratelimitpolicies'))).status).toBe(401);
+    expect((await bootstrap.call('POST', '/agent/v1/register', gatewayRegistration('by-bootstrap'))).status).toBe(201);
+    const credential = cp.client.withToken(node.credential);
+    expect((await credential.call('POST', `/agent/v1/nodes/${node.id}/heartbeat`, {})).status).toBe(200);
+    expect((await credential.call('GET', nsPath('ratelimitpolicies'))).status).toBe(401);
+    const other = (await bootstrap.call('POST', '/agent/v1/register', gatewayRegistration('another-gateway'))).body;
+    expect((await credential.call('POST', `/agent/v1/nodes/${other.id}/heartbeat`, {})).status).toBe(401);
   });
 
   it('refuses writes by a viewer without changing anything', async () => {

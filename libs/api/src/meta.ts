@@ -75,15 +75,23 @@ export const TargetRefSchema = Type.Object(
 );
 export type TargetRef = Static<typeof TargetRefSchema>;
 
-/** The envelope shared by every kind; `spec` is the kind's own schema. */
-export function resourceSchema<K extends string, S extends TSchema>(kind: K, spec: S, description: string) {
+/**
+ * The envelope shared by every kind; `spec` is the kind's own schema. Kinds whose status carries
+ * more than conditions (the registry's GatewayNode and ServiceInstance) pass their own status.
+ */
+export function resourceSchema<K extends string, S extends TSchema, T extends TSchema = typeof ResourceStatusSchema>(
+  kind: K,
+  spec: S,
+  description: string,
+  status?: T,
+) {
   return Type.Object(
     {
       apiVersion: StringEnum([GROUP_VERSION], { description: `Always ${GROUP_VERSION}.` }),
       kind: StringEnum([kind], { description: `Always ${kind}.` }),
       metadata: ObjectMetaSchema,
       spec,
-      status: Type.Optional(ResourceStatusSchema),
+      status: Type.Optional((status ?? ResourceStatusSchema) as T),
     },
     { description },
   );

@@ -62,7 +62,23 @@ function errorResponses() {
   };
 }
 
+/** Registry kinds are read-only: only get, list and watch are served. */
+function readOnlyPaths(paths: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  const kept: Record<string, unknown> = {};
+  for (const [path, operations] of Object.entries(paths)) {
+    if (path.endsWith('/history') || path.endsWith('/rollback')) continue;
+    const { post: _post, put: _put, patch: _patch, delete: _delete, ...reads } = operations;
+    kept[path] = reads;
+  }
+  return kept;
+}
+
 function kindPaths(definition: KindDefinition): Record<string, unknown> {
+  const paths = allKindPaths(definition);
+  return definition.managedBy === 'registry' ? readOnlyPaths(paths) : paths;
+}
+
+function allKindPaths(definition: KindDefinition): Record<string, Record<string, unknown>> {
   const ref = { $ref: `#/components/schemas/${schemaComponentName(definition.kind)}` };
   const listRef = { $ref: `#/components/schemas/${schemaComponentName(`${definition.kind}List`)}` };
   const json = (schema: unknown) => ({ 'application/json': { schema } });

@@ -1,26 +1,38 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ApiError } from '../errors/api-error';
 import { currentContext } from '../telemetry/request-context';
 import { ACCESS_METADATA, allows, type AccessLevel, type Principal } from './roles';
+import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
+import { BootstrapToken } from './bootstrap-token';
 import { TokenService } from './token-service';
 
-export type AuthenticatedRequest = Request & { principal?: Principal };
+export type AuthenticatedRequest = Request & { principal?: Principal; node?: RegisteredNode };
+
+function bearerOf(request: Request): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
+}
 
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
+    private readonly bootstrap: BootstrapToken,
+    @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
     const needed = this.reflector.getAllAndOverride<AccessLevel>(ACCESS_METADATA, [context.getHandler(), context.getClass()]) ?? 'admin';
     if (needed === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization ?? '';
-    const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+    const token = bearerOf(request);
+    if (needed === 'node') return this.authenticateNode(request, token);
+    if (needed === 'bootstrap' && token && this.bootstrap.matches(token)) {
+      request.principal = { name: 'bootstrap', role: 'viewer' };
+      return true;
+    }
     const principal = token ? this.tokens.authenticate(token) : undefined;
     if (!principal) {
       throw ApiError.of(401, 'Unauthorized', token ? 'Unauthorized: the bearer token is not valid' : 'Unauthorized: send a bearer token (Authorization: Bearer <token>)');
@@ -28,13 +40,30 @@ export class AuthGuard implements CanActivate {
     request.principal = principal;
     const requestContext = currentContext();
     if (requestContext) requestContext.principal = principal.name;
-    if (!allows(principal.role, needed)) {
+    const neededRole = needed === 'bootstrap' ? 'admin' : needed;
+    if (!allows(principal.role, neededRole)) {
       throw ApiError.of(
         403,
         'Forbidden',
-        `forbidden: "${principal.name}" has role ${principal.role} and cannot ${request.method} ${request.path}: it needs role ${needed}`,
+        `forbidden: "${principal.name}" has role ${principal.role} and cannot ${request.method} ${request.path}: it needs role ${neededRole}${needed === 'bootstrap' ? ' or the bootstrap token' : ''}`,
       );
     }
+    return true;
+  }
+
+  private authenticateNode(request: AuthenticatedRequest, token: string | undefined): boolean {
+    const id = (request.params as Record<string, string>).id;
+    const node = token ? this.registry.authenticate(id, token) : undefined;
+    if (!node) {
+      if (token && this.registry.get(id) === undefined) {
+        throw ApiError.of(404, 'NotFound', `node ${id} is not registered (removed, or registered again under a new id): register again`);
+      }
+      throw ApiError.of(401, 'Unauthorized', `Unauthorized: node ${id} needs its registration credential (Authorization: Bearer <credential>)`);
+    }
+    request.node = node;
+    request.principal = { name: `${node.role}/${node.namespace}/${node.name}`, role: 'viewer' };
+    const requestContext = currentContext();
+    if (requestContext) requestContext.principal = request.principal.name;
     return true;
   }
 }

@@ -7,7 +7,11 @@ import { SetMetadata } from '@nestjs/common';
 
 export const ROLES = ['viewer', 'editor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
-export type AccessLevel = 'public' | Role;
+/**
+ * Besides user roles: `bootstrap` routes take the bootstrap token (or an admin's), `node` routes
+ * take the credential of the node named by the route's `:id`.
+ */
+export type AccessLevel = 'public' | Role | 'bootstrap' | 'node';
 
 export const ACCESS_METADATA = 'portolan:access';
 export const Access = (level: AccessLevel) => SetMetadata(ACCESS_METADATA, level);
@@ -16,8 +20,8 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
 
-/** Whether `role` may use a route that requires `needed`. */
-export function allows(role: Role, needed: AccessLevel): boolean {
+/** Whether `role` may use a route that requires `needed` (a user role, or public). */
+export function allows(role: Role, needed: 'public' | Role): boolean {
   return needed === 'public' || ROLES.indexOf(role) >= ROLES.indexOf(needed);
 }
 

@@ -4,6 +4,7 @@
  * docs/configuration.md lists the same variables; boot-config.spec.ts fails if the two drift.
  */
 import { resolve } from 'node:path';
+import { parseDuration } from '@portolan/api';
 
 export interface BootConfig {
   /** Where the embedded store, the CA and the generated admin token live. */
@@ -18,6 +19,17 @@ export interface BootConfig {
   tokensFile?: string;
   adminToken?: string;
   logLevel: string;
+  /** Token gateways and instances register with; generated into <data dir>/bootstrap.token when unset. */
+  bootstrapToken?: string;
+  registry: RegistrySettings;
+}
+
+export interface RegistrySettings {
+  heartbeatIntervalMs: number;
+  /** Missing heartbeats for this long makes a node Offline. */
+  ttlMs: number;
+  /** An Offline node is removed this long after it went Offline. */
+  removeAfterMs: number;
 }
 
 export const BOOT_CONFIG_VARIABLES = {
@@ -29,6 +41,10 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_TOKENS_FILE: { default: '', description: 'YAML or JSON file of static tokens: `tokens: [{name, role, token}]`.' },
   PORTOLAN_ADMIN_TOKEN: { default: '', description: 'An admin token. When no token is configured, one is generated into <data dir>/admin.token.' },
   PORTOLAN_LOG_LEVEL: { default: 'info', description: 'trace, debug, info, warn, error.' },
+  PORTOLAN_BOOTSTRAP_TOKEN: { default: '', description: 'Token gateways and service instances register with. When unset, one is generated into <data dir>/bootstrap.token.' },
+  PORTOLAN_HEARTBEAT_INTERVAL: { default: '2s', description: 'How often nodes heartbeat (they add ±10% jitter).' },
+  PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals).' },
+  PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
 } as const;
 
 type Variable = keyof typeof BOOT_CONFIG_VARIABLES;
@@ -47,6 +63,15 @@ function port(env: NodeJS.ProcessEnv, name: Variable, allowOff: boolean): number
   return value;
 }
 
+function duration(env: NodeJS.ProcessEnv, name: Variable): number {
+  const raw = env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  try {
+    return parseDuration(raw);
+  } catch {
+    throw new BootConfigError(`${name}=${raw} is not a duration: use e.g. 500ms, 2s, 5m`);
+  }
+}
+
 export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig {
   const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
   return {
@@ -58,5 +83,11 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     tokensFile: read('PORTOLAN_TOKENS_FILE') || undefined,
     adminToken: read('PORTOLAN_ADMIN_TOKEN') || undefined,
     logLevel: read('PORTOLAN_LOG_LEVEL'),
+    bootstrapToken: read('PORTOLAN_BOOTSTRAP_TOKEN') || undefined,
+    registry: {
+      heartbeatIntervalMs: duration(env, 'PORTOLAN_HEARTBEAT_INTERVAL'),
+      ttlMs: duration(env, 'PORTOLAN_NODE_TTL'),
+      removeAfterMs: duration(env, 'PORTOLAN_NODE_REMOVE_AFTER'),
+    },
   };
 }

@@ -69,7 +69,7 @@ export class DiscoveryController {
         singularName: definition.singular,
         namespaced: true,
         kind: definition.kind,
-        verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+        verbs: definition.managedBy === 'registry' ? ['get', 'list', 'watch'] : ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
         shortNames: definition.shortNames,
         categories: definition.categories,
       })),

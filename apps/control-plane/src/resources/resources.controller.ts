@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { GROUP_VERSION, isJsonObject, type Resource } from '@portolan/api';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { Access } from '../auth/roles';
+import { RegistryResourcesService } from '../registry/registry-resources.service';
 import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
 import { ApiError } from '../errors/api-error';
 import { APPLY_PATCH, parseApplyBody, patchTypeOf } from './patch';
@@ -57,6 +58,7 @@ export class ResourcesController {
   constructor(
     private readonly resources: ResourcesService,
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
+    private readonly registryResources: RegistryResourcesService,
   ) {}
 
   @Get(`${BASE}/:plural`)
@@ -178,7 +180,7 @@ export class ResourcesController {
       const byField = fieldSelector(query.fieldSelector);
       const timeoutSeconds = query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined;
       return streamWatch(
-        this.store,
+        definition.managedBy === 'registry' ? this.registryResources.watchSource() : this.store,
         {
           kind: definition.kind,
           namespace,

@@ -21,6 +21,7 @@ import {
 import { ApiError, fromStoreError } from '../errors/api-error';
 import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
 import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
+import { RegistryResourcesService } from '../registry/registry-resources.service';
 import { PolicyStatusService } from './policy-status.service';
 import { fieldSelector, labelSelector } from './selectors';
 
@@ -59,11 +60,26 @@ export class ResourcesService {
   constructor(
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
     private readonly policyStatus: PolicyStatusService,
+    private readonly registryResources: RegistryResourcesService,
   ) {}
 
   definition(plural: string): KindDefinition {
     const definition = kindByPlural(plural);
     if (!definition) throw ApiError.of(404, 'NotFound', `the server could not find the requested resource: ${plural} is not a resource of ${GROUP_VERSION}`);
+    return definition;
+  }
+
+  /** Registry kinds (GatewayNode, ServiceInstance) are read-only: nodes manage themselves. */
+  writableDefinition(plural: string): KindDefinition {
+    const definition = this.definition(plural);
+    if (definition.managedBy === 'registry') {
+      throw ApiError.of(
+        405,
+        'MethodNotAllowed',
+        `${definition.plural} are read-only: ${definition.kind} objects are written by the registry as nodes register, heartbeat and deregister through the agent protocol (docs/agent-protocol.md)`,
+        { kind: definition.plural, group: API_GROUP },
+      );
+    }
     return definition;
   }
 
@@ -74,6 +90,11 @@ export class ResourcesService {
 
   async get(plural: string, namespace: string, name: string): Promise<Resource> {
     const definition = this.definition(plural);
+    if (definition.managedBy === 'registry') {
+      const node = this.registryResources.get(definition.kind, namespace, name);
+      if (!node) throw ApiError.notFound(plural, name, API_GROUP);
+      return node;
+    }
     const found = await this.store.get({ kind: definition.kind, namespace, name });
     if (!found) throw ApiError.notFound(plural, name, API_GROUP);
     return this.policyStatus.withStatus(found);
@@ -83,13 +104,14 @@ export class ResourcesService {
     const definition = this.definition(plural);
     const byLabel = labelSelector(selectors.label);
     const byField = fieldSelector(selectors.field);
-    const { items, revision } = await this.store.list({ kind: definition.kind, namespace });
+    const { items, revision } =
+      definition.managedBy === 'registry' ? this.registryResources.list(definition.kind, namespace) : await this.store.list({ kind: definition.kind, namespace });
     const selected = items.filter((item) => byLabel(item) && byField(item));
     return { definition, items: await Promise.all(selected.map((item) => this.policyStatus.withStatus(item))), revision };
   }
 
   async create(plural: string, namespace: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
-    const definition = this.definition(plural);
+    const definition = this.writableDefinition(plural);
     const { object, warnings } = this.admit(definition, namespace, undefined, body, undefined, request);
     if (request.dryRun) {
       const existing = await this.store.get({ kind: definition.kind, namespace, name: object.metadata.name });
@@ -106,7 +128,7 @@ export class ResourcesService {
   }
 
   async replace(plural: string, namespace: string, name: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
-    const definition = this.definition(plural);
+    const definition = this.writableDefinition(plural);
     const key = { kind: definition.kind, namespace, name };
     const current = await this.store.get(key);
     if (!current) throw ApiError.notFound(plural, name, API_GROUP);
@@ -115,7 +137,7 @@ export class ResourcesService {
   }
 
   async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest): Promise<WriteResult> {
-    const definition = this.definition(plural);
+    const definition = this.writableDefinition(plural);
     const key = { kind: definition.kind, namespace, name };
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.get(key);
@@ -137,7 +159,7 @@ export class ResourcesService {
   }
 
   async delete(plural: string, namespace: string, name: string, options: { actor: string; dryRun: boolean; expectedResourceVersion?: string }): Promise<Resource> {
-    const definition = this.definition(plural);
+    const definition = this.writableDefinition(plural);
     const key = { kind: definition.kind, namespace, name };
     if (options.dryRun) {
       const current = await this.store.get(key);
@@ -154,7 +176,7 @@ export class ResourcesService {
   }
 
   async history(plural: string, namespace: string, name: string): Promise<Change[]> {
-    const definition = this.definition(plural);
+    const definition = this.writableDefinition(plural);
     const changes = await this.store.history({ kind: definition.kind, namespace, name });
     if (changes.length === 0) throw ApiError.notFound(plural, name, API_GROUP);
     return changes;
@@ -180,7 +202,7 @@ export class ResourcesService {
     const actor = { ...request, actor: `${request.actor} (rollback to revision ${revision})` };
     const current = await this.store.get(target.key);
     if (!current) return this.create(plural, namespace, restored, actor);
-    return this.commitUpdate(this.definition(plural), target.key, current, restored, current.metadata.resourceVersion, actor);
+    return this.commitUpdate(this.writableDefinition(plural), target.key, current, restored, current.metadata.resourceVersion, actor);
   }
 
   private async commitUpdate(

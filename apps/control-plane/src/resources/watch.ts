@@ -17,7 +17,7 @@ export interface WatchRequest {
   decorate: (resource: Resource) => Promise<Resource>;
 }
 
-export async function streamWatch(store: ResourceStore, request: WatchRequest, response: Response): Promise<void> {
+export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, request: WatchRequest, response: Response): Promise<void> {
   response.status(200);
   response.setHeader('Content-Type', 'application/json');
   response.setHeader('Cache-Control', 'no-cache');

@@ -13,6 +13,8 @@ import forge from 'node-forge';
 
 export interface ServingCertificate {
   caPem: string;
+  /** Path of the CA certificate, for gateways and other clients that must trust the API. */
+  caFile: string;
   certPem: string;
   keyPem: string;
 }
@@ -96,5 +98,5 @@ export function ensureServingCertificate(dataDir: string, extraNames: string[]):
     writeFileSync(files.key, serving.keyPem, { mode: 0o600 });
     writeFileSync(files.cert, serving.certPem);
   }
-  return { caPem: ca.certPem, certPem: readFileSync(files.cert, 'utf8'), keyPem: readFileSync(files.key, 'utf8') };
+  return { caPem: ca.certPem, caFile: files.caCert, certPem: readFileSync(files.cert, 'utf8'), keyPem: readFileSync(files.key, 'utf8') };
 }

@@ -12,6 +12,8 @@ import { RetryPolicySchema, type RetryPolicySpec } from './retry-policy.js';
 import { RouteSchema, type RouteSpec } from './route.js';
 import { ServiceSchema, type ServiceSpec } from './service.js';
 import { TimeoutPolicySchema, type TimeoutPolicySpec } from './timeout-policy.js';
+import { GatewayNodeSchema, type GatewayNode } from './gateway-node.js';
+import { ServiceInstanceSchema, type ServiceInstance } from './service-instance.js';
 import type { TargetRef } from '../meta.js';
 
 /** A column of `kubectl get` output (a Kubernetes Table column). */
@@ -30,6 +32,11 @@ export interface KindDefinition {
   categories: string[];
   /** Policies carry spec.targetRef and take part in resolution. */
   isPolicy: boolean;
+  /**
+   * `registry`: objects the node registry owns (nodes register themselves through the agent
+   * protocol); the API serves them read-only. Absent: user-written objects in the resource store.
+   */
+  managedBy?: 'registry';
   schema: TObject;
   printerColumns: PrinterColumn[];
 }
@@ -128,6 +135,40 @@ export const KINDS: readonly KindDefinition[] = [
       { name: 'Backend', type: 'string', description: 'Service receiving the traffic', cell: (r) => (r.spec as RouteSpec).backendRef.name },
     ],
   },
+  {
+    kind: 'GatewayNode',
+    plural: 'gatewaynodes',
+    singular: 'gatewaynode',
+    shortNames: ['gwn'],
+    categories: ['mesh', 'registry'],
+    isPolicy: false,
+    managedBy: 'registry',
+    schema: GatewayNodeSchema,
+    printerColumns: [
+      { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as GatewayNode).spec.zone },
+      { name: 'Pool', type: 'string', description: 'Pool', cell: (r) => (r as GatewayNode).spec.pool },
+      { name: 'Address', type: 'string', description: 'Where the gateway accepts traffic', cell: (r) => (r as GatewayNode).spec.address },
+      { name: 'Phase', type: 'string', description: 'Lifecycle state', cell: (r) => (r as GatewayNode).status?.phase ?? '' },
+      { name: 'Applied', type: 'string', description: 'Mesh revision of the last ACKed snapshot', cell: (r) => String((r as GatewayNode).status?.appliedRevision ?? '') },
+      { name: 'Synced', type: 'string', description: 'Whether it ACKed the snapshot it should run', cell: (r) => ((r as GatewayNode).status?.synced ? 'True' : 'False') },
+    ],
+  },
+  {
+    kind: 'ServiceInstance',
+    plural: 'serviceinstances',
+    singular: 'serviceinstance',
+    shortNames: ['msi'],
+    categories: ['mesh', 'registry'],
+    isPolicy: false,
+    managedBy: 'registry',
+    schema: ServiceInstanceSchema,
+    printerColumns: [
+      { name: 'Service', type: 'string', description: 'Service it backs', cell: (r) => (r as ServiceInstance).spec.service },
+      { name: 'Address', type: 'string', description: 'address:port', cell: (r) => `${(r as ServiceInstance).spec.address}:${(r as ServiceInstance).spec.port}` },
+      { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as ServiceInstance).spec.zone },
+      { name: 'Phase', type: 'string', description: 'Lifecycle state', cell: (r) => (r as ServiceInstance).status?.phase ?? '' },
+    ],
+  },
 ];
 
 const byKind = new Map(KINDS.map((definition) => [definition.kind, definition]));
@@ -144,6 +185,9 @@ export function kindByPlural(plural: string): KindDefinition | undefined {
 export const POLICY_KINDS = KINDS.filter((definition) => definition.isPolicy).map((definition) => definition.kind);
 
 export * from './circuit-breaker-policy.js';
+export * from './gateway-node.js';
+export * from './registry-status.js';
+export * from './service-instance.js';
 export * from './rate-limit-policy.js';
 export * from './retry-policy.js';
 export * from './route.js';

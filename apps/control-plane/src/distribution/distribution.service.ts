@@ -1,0 +1,257 @@
+/**
+ * Keeps every gateway's snapshot current and delivers it. A store change (new mesh revision) or a
+ * registry change (a node joined, left, drained or changed phase) schedules one rebuild; changes
+ * arriving during a rebuild are folded into the next one. After a rebuild, each gateway whose
+ * snapshot changed gets it pushed on its WebSocket, or handed to its pending long-poll.
+ *
+ * ACK/NACK bookkeeping lives here too: per gateway, the version it should run, the last version it
+ * ACKed and its last NACK. A NACK marks the gateway Degraded until it ACKs a later version.
+ */
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { buildResolutionIndex, type ResolutionIndex } from '@portolan/api';
+import type { AckRequest, NackError } from '@portolan/agent-client';
+import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
+import { isRoutable } from '../registry/lifecycle';
+import { RESOURCE_STORE, type ResourceStore, type Unsubscribe } from '../store/resource-store';
+import { buildSnapshots, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
+
+export type Transport = 'websocket' | 'long-poll';
+
+/** Where a gateway's snapshots go: an open WebSocket or a pending long-poll. */
+export interface SnapshotSink {
+  transport: Transport;
+  deliver(snapshot: GatewaySnapshot): void;
+  /** The gateway's registration is gone: end the connection. */
+  close(): void;
+}
+
+export interface GatewaySyncState {
+  desired?: GatewaySnapshot;
+  applied?: { version: string; revision: number; at: string };
+  lastNack?: { version: string; revision: number; time: string; errors: NackError[] };
+  /** How the gateway last fetched config, and when (long-poll counts as connected for a TTL). */
+  transport?: { kind: Transport; connected: boolean; lastSeen: number };
+}
+
+export interface PolicyRollout {
+  /** Gateways whose snapshot contains the policy. */
+  gateways: number;
+  /** Of those, gateways that ACKed the snapshot they should run. */
+  synced: number;
+  /** Of those, gateways whose last NACK is for the snapshot they should run. */
+  nacked: number;
+}
+
+export interface Propagation {
+  propagated: boolean;
+  /** Names of gateways that had not ACKed the change when the wait ended. */
+  pending: string[];
+}
+
+function timestamp(): string {
+  return new Date().toISOString();
+}
+
+@Injectable()
+export class DistributionService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('distribution');
+  private current: BuildResult = { gateways: new Map(), shapes: new Map() };
+  private index: ResolutionIndex | undefined;
+  private readonly sync = new Map<string, GatewaySyncState>();
+  private readonly sinks = new Map<string, Set<SnapshotSink>>();
+  private readonly ackWaiters = new Set<() => void>();
+  private rebuilding: Promise<void> | undefined;
+  private rebuildAgain = false;
+  private builds = 0;
+  private rolloutCache: { key: string; rollouts: Map<string, PolicyRollout> } | undefined;
+  private ackChanges = 0;
+  private readonly unsubscribers: Unsubscribe[] = [];
+
+  constructor(
+    @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
+    @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.rebuild();
+    this.unsubscribers.push(await this.store.watch(await this.store.revision(), () => this.scheduleRebuild()));
+    this.unsubscribers.push(
+      this.registry.onChange((change) => {
+        if (change.type === 'DELETED' && change.node.role === 'gateway') this.forget(change.node.id);
+        this.scheduleRebuild();
+      }),
+    );
+  }
+
+  onApplicationShutdown(): void {
+    for (const unsubscribe of this.unsubscribers) unsubscribe();
+    for (const wake of this.ackWaiters) wake();
+  }
+
+  /** The resolution index of the latest build, shared with policy status and explain. */
+  async resolutionIndex(): Promise<ResolutionIndex> {
+    await this.settled();
+    return this.index!;
+  }
+
+  /** Resolves once every change seen so far is in the current build. */
+  async settled(): Promise<void> {
+    while (this.rebuilding) await this.rebuilding;
+  }
+
+  snapshotOf(gatewayId: string): GatewaySnapshot | undefined {
+    return this.current.gateways.get(gatewayId);
+  }
+
+  syncState(gatewayId: string): GatewaySyncState {
+    let state = this.sync.get(gatewayId);
+    if (!state) this.sync.set(gatewayId, (state = {}));
+    state.desired = this.current.gateways.get(gatewayId);
+    return state;
+  }
+
+  /** Records that the gateway fetched config over `transport` just now. */
+  noteFetch(gatewayId: string, transport: Transport): void {
+    const state = this.syncState(gatewayId);
+    state.transport = { kind: transport, connected: state.transport?.connected ?? false, lastSeen: Date.now() };
+  }
+
+  /** Connected now, or fetched (long-poll) within the node TTL. */
+  isListening(gatewayId: string): boolean {
+    const transport = this.sync.get(gatewayId)?.transport;
+    return !!transport && (transport.connected || Date.now() - transport.lastSeen < this.registry.settings.ttlMs);
+  }
+
+  /** Registers a sink; the current snapshot is delivered at once when `sendCurrent`. */
+  attach(gatewayId: string, sink: SnapshotSink, sendCurrent: boolean): () => void {
+    let set = this.sinks.get(gatewayId);
+    if (!set) this.sinks.set(gatewayId, (set = new Set()));
+    set.add(sink);
+    this.syncState(gatewayId).transport = { kind: sink.transport, connected: true, lastSeen: Date.now() };
+    const snapshot = this.current.gateways.get(gatewayId);
+    if (sendCurrent && snapshot) sink.deliver(snapshot);
+    return () => {
+      set!.delete(sink);
+      const state = this.sync.get(gatewayId);
+      if (state?.transport) state.transport = { ...state.transport, connected: set!.size > 0, lastSeen: Date.now() };
+    };
+  }
+
+  /** Records an ACK or NACK from a gateway. */
+  acknowledge(gatewayId: string, ack: AckRequest): void {
+    const state = this.syncState(gatewayId);
+    if (ack.status === 'ACK') {
+      state.applied = { version: ack.version, revision: ack.revision, at: timestamp() };
+      if (state.lastNack && state.lastNack.revision <= ack.revision) this.registry.setDegraded(gatewayId, 'ConfigRejected', false);
+    } else {
+      state.lastNack = { version: ack.version, revision: ack.revision, time: timestamp(), errors: ack.errors ?? [] };
+      this.registry.setDegraded(gatewayId, 'ConfigRejected', true);
+      const gateway = this.registry.get(gatewayId);
+      this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
+    }
+    this.ackChanges++;
+    for (const wake of [...this.ackWaiters]) wake();
+  }
+
+  /**
+   * Waits until every routable gateway has answered (ACK or NACK) the snapshot it should run, as of
+   * the latest rebuild, or until `timeoutMs`. Used by drain so that a node leaves only after the
+   * other gateways stopped routing to it.
+   */
+  async waitForPropagation(timeoutMs: number, exclude?: string): Promise<Propagation> {
+    await this.settled();
+    const targets = [...this.current.gateways.values()].filter((snapshot) => {
+      const node = this.registry.get(snapshot.gateway.id);
+      return snapshot.gateway.id !== exclude && node !== undefined && isRoutable(node.lifecycle.phase) && this.isListening(snapshot.gateway.id);
+    });
+    const pending = () =>
+      targets.filter((snapshot) => {
+        const state = this.sync.get(snapshot.gateway.id);
+        const answered = state?.applied?.version === snapshot.version || state?.lastNack?.version === snapshot.version;
+        return !answered && this.registry.get(snapshot.gateway.id) !== undefined;
+      });
+    const deadline = Date.now() + timeoutMs;
+    while (pending().length > 0 && Date.now() < deadline) await this.nextAckOrTimeout(deadline);
+    const left = pending().map((snapshot) => snapshot.gateway.name);
+    return { propagated: left.length === 0, pending: left };
+  }
+
+  private nextAckOrTimeout(deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.ackWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, deadline - Date.now()));
+      this.ackWaiters.add(wake);
+    });
+  }
+
+  /** For every policy (`Kind/namespace/name`): how many gateways run it and how many ACKed. */
+  rollouts(): Map<string, PolicyRollout> {
+    const key = `${this.builds}:${this.ackChanges}`;
+    if (this.rolloutCache?.key === key) return this.rolloutCache.rollouts;
+    const rollouts = new Map<string, PolicyRollout>();
+    for (const snapshot of this.current.gateways.values()) {
+      const node = this.registry.get(snapshot.gateway.id);
+      if (!node || !isRoutable(node.lifecycle.phase)) continue;
+      const state = this.sync.get(snapshot.gateway.id);
+      const synced = state?.applied?.version === snapshot.version;
+      const nacked = state?.lastNack?.version === snapshot.version;
+      for (const policy of snapshot.shape.policies) {
+        let rollout = rollouts.get(policy);
+        if (!rollout) rollouts.set(policy, (rollout = { gateways: 0, synced: 0, nacked: 0 }));
+        rollout.gateways++;
+        if (synced) rollout.synced++;
+        if (nacked) rollout.nacked++;
+      }
+    }
+    this.rolloutCache = { key, rollouts };
+    return rollouts;
+  }
+
+  scheduleRebuild(): void {
+    if (this.rebuilding) {
+      this.rebuildAgain = true;
+      return;
+    }
+    this.rebuilding = this.rebuildLoop().finally(() => {
+      this.rebuilding = undefined;
+    });
+  }
+
+  private async rebuildLoop(): Promise<void> {
+    do {
+      this.rebuildAgain = false;
+      // Let a burst of changes land before resolving once for all of them.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        await this.rebuild();
+      } catch (error) {
+        this.logger.error(`snapshot rebuild failed: ${(error as Error).stack ?? error}`);
+      }
+    } while (this.rebuildAgain);
+  }
+
+  private async rebuild(): Promise<void> {
+    const revision = await this.store.revision();
+    if (!this.index || this.index.revision !== revision) {
+      const { items, revision: listed } = await this.store.list({});
+      this.index = buildResolutionIndex(items, listed);
+    }
+    const previous = this.current;
+    this.current = buildSnapshots(this.index, this.registry.nodes(), previous);
+    this.builds++;
+    for (const [id, snapshot] of this.current.gateways) {
+      if (previous.gateways.get(id)?.version === snapshot.version) continue;
+      for (const sink of this.sinks.get(id) ?? []) sink.deliver(snapshot);
+    }
+  }
+
+  private forget(gatewayId: string): void {
+    this.sync.delete(gatewayId);
+    for (const sink of this.sinks.get(gatewayId) ?? []) sink.close();
+    this.sinks.delete(gatewayId);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The node registry contract: gateways and upstream service instances register, heartbeat, drain
+ * and deregister here. The embedded implementation keeps registrations in the local database; the
+ * Consul one (a later issue) keeps them in Consul's catalog. Both must pass
+ * node-registry.contract.ts.
+ *
+ * Heartbeats change liveness only; they are not registry changes. A change (and a new epoch) is a
+ * node joining, leaving, starting to drain, or changing phase, which is what gateways must hear of.
+ */
+import type { GatewayNodeSpec, ServiceInstanceSpec } from '@portolan/api';
+import type { HeartbeatRequest, HeartbeatStats, RegisterRequest } from '@portolan/agent-client';
+import type { RegistrySettings } from '../config/boot-config';
+import type { LifecycleView } from './lifecycle';
+
+interface NodeBase {
+  id: string;
+  namespace: string;
+  name: string;
+  registeredAt: number;
+  lastHeartbeat: number;
+  draining: boolean;
+  /** Why the node is Degraded (NACKed config, open breakers); empty when it is not. */
+  degradedBecause: string[];
+  /** Counters of the last heartbeat period. */
+  stats?: HeartbeatStats;
+  lifecycle: LifecycleView;
+}
+
+export interface RegisteredGateway extends NodeBase {
+  role: 'gateway';
+  spec: GatewayNodeSpec;
+}
+
+export interface RegisteredInstance extends NodeBase {
+  role: 'instance';
+  spec: ServiceInstanceSpec;
+}
+
+export type RegisteredNode = RegisteredGateway | RegisteredInstance;
+
+export interface RegistryChange {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** The node as of this change (for DELETED, as it was when removed). */
+  node: RegisteredNode;
+  /** Registry epoch after this change. */
+  epoch: number;
+}
+
+export type Unsubscribe = () => void;
+
+export interface NodeRegistry {
+  readonly settings: RegistrySettings;
+  /** Registers a node, replacing a registration of the same role, namespace and name. */
+  register(request: RegisterRequest): Promise<{ node: RegisteredNode; credential: string }>;
+  /** The node whose id and credential these are; undefined when either is wrong. */
+  authenticate(id: string, credential: string): RegisteredNode | undefined;
+  /** NodeNotFoundError when the node is gone (removed, or replaced by a newer registration). */
+  heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode>;
+  drain(id: string): Promise<RegisteredNode>;
+  deregister(id: string): Promise<RegisteredNode>;
+  /** Adds or clears one reason for the node to be Degraded. */
+  setDegraded(id: string, reason: string, degraded: boolean): void;
+  get(id: string): RegisteredNode | undefined;
+  /** Every registered node, in role, namespace, name order. */
+  nodes(): RegisteredNode[];
+  /** Counts registry changes; it never goes backwards while the process runs. */
+  epoch(): number;
+  /** Calls `listener` for every change from now on. */
+  onChange(listener: (change: RegistryChange) => void): Unsubscribe;
+  close(): Promise<void>;
+}
+
+export class NodeNotFoundError extends Error {
+  readonly code = 'PORTOLAN_NODE_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`node ${id} is not registered (it was removed or registered again under a new id): register again`);
+  }
+}
+
+export class InvalidRegistrationError extends Error {
+  readonly code = 'PORTOLAN_INVALID_REGISTRATION';
+  constructor(
+    readonly kind: string,
+    readonly objectName: string,
+    readonly causes: Array<{ field: string; message: string }>,
+  ) {
+    super(`${kind} "${objectName}" is invalid: ${causes.map((cause) => `${cause.field}: ${cause.message}`).join(', ')}`);
+  }
+}
+
+export const NODE_REGISTRY = Symbol('NodeRegistry');

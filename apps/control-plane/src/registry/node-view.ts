@@ -1,0 +1,63 @@
+/**
+ * How registered nodes look through the resource API: GatewayNode and ServiceInstance objects,
+ * composed from the registration, its liveness and (for gateways) the config sync state.
+ */
+import { GROUP_VERSION, type Condition, type GatewayNode, type ServiceInstance } from '@portolan/api';
+import type { GatewaySyncState } from '../distribution/distribution.service';
+import type { RegisteredNode } from './node-registry';
+
+const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function readyCondition(node: RegisteredNode): Condition {
+  const { phase } = node.lifecycle;
+  const reason = phase === 'Degraded' ? node.degradedBecause.join(',') : phase;
+  const messages: Record<string, string> = {
+    Healthy: 'Heartbeating; routed to.',
+    Degraded: `Serving, but: ${node.degradedBecause.join(', ')}.`,
+    Draining: 'Leaving: no longer routed to; finishing in-flight requests.',
+    Offline: 'Missed heartbeats for its TTL: no longer routed to.',
+  };
+  return {
+    type: 'Ready',
+    status: phase === 'Healthy' || phase === 'Degraded' ? 'True' : 'False',
+    reason,
+    message: messages[phase],
+    lastTransitionTime: rfc3339(node.lifecycle.offlineSince ?? node.lastHeartbeat),
+  };
+}
+
+/** `listening`: the gateway is connected, or long-polled within its TTL. */
+export function toResource(node: RegisteredNode, now: number, sync?: GatewaySyncState, listening = false): GatewayNode | ServiceInstance {
+  const { lifecycle } = node;
+  const common = {
+    phase: lifecycle.phase,
+    registeredAt: rfc3339(node.registeredAt),
+    lastHeartbeat: rfc3339(node.lastHeartbeat),
+    ...(lifecycle.offlineSince !== undefined ? { offlineSince: rfc3339(lifecycle.offlineSince) } : {}),
+    ...(lifecycle.removalAt !== undefined
+      ? { removalAt: rfc3339(lifecycle.removalAt), removalInSeconds: Math.max(0, Math.ceil((lifecycle.removalAt - now) / 1000)) }
+      : {}),
+    conditions: [readyCondition(node)],
+  };
+  const metadata = { name: node.name, namespace: node.namespace, uid: node.id, creationTimestamp: rfc3339(node.registeredAt) };
+  if (node.role === 'instance') {
+    return { apiVersion: GROUP_VERSION, kind: 'ServiceInstance', metadata, spec: node.spec, status: common };
+  }
+  const desired = sync?.desired;
+  const transport = sync?.transport;
+  return {
+    apiVersion: GROUP_VERSION,
+    kind: 'GatewayNode',
+    metadata,
+    spec: node.spec,
+    status: {
+      ...common,
+      ...(desired ? { desiredVersion: desired.version } : {}),
+      ...(sync?.applied ? { appliedVersion: sync.applied.version, appliedRevision: sync.applied.revision } : {}),
+      synced: !!desired && sync?.applied?.version === desired.version,
+      transport: transport && listening ? transport.kind : 'none',
+      ...(sync?.lastNack ? { lastNack: sync.lastNack } : {}),
+      ...(node.stats ? { stats: node.stats } : {}),
+    },
+  };
+}

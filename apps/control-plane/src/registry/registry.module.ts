@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { DistributionModule } from '../distribution/distribution.module';
+import { AgentRegistryController } from './agent-registry.controller';
+import { RegistryResourcesService } from './registry-resources.service';
+
+/** Node registration, heartbeats, drain and deregistration; GatewayNode/ServiceInstance views. */
+@Module({
+  imports: [DistributionModule],
+  controllers: [AgentRegistryController],
+  providers: [RegistryResourcesService],
+  exports: [RegistryResourcesService],
+})
+export class RegistryModule {}
