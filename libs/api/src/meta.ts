@@ -51,6 +51,16 @@ export const ResourceStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ description: 'metadata.generation the status reflects.' })),
     conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'Current conditions of the object.' })),
+    rollout: Type.Optional(
+      Type.Object(
+        {
+          gateways: Type.Integer({ description: 'Routable gateways whose configuration contains this policy.' }),
+          acked: Type.Integer({ description: 'Of those, gateways that ACKed the configuration they should run.' }),
+          nacked: Type.Integer({ description: 'Of those, gateways that rejected (NACKed) it.' }),
+        },
+        { description: 'Policies only: how far the current configuration has reached the gateways.' },
+      ),
+    ),
   },
   { description: 'Written by the control plane; ignored when sent by clients.' },
 );

@@ -79,6 +79,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       this.registry.onChange((change) => {
         if (change.type === 'DELETED' && change.node.role === 'gateway') this.forget(change.node.id);
         this.scheduleRebuild();
+        // A gateway that left or went Offline is no longer awaited by drains in progress.
+        for (const wake of [...this.ackWaiters]) wake();
       }),
     );
   }
@@ -168,7 +170,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       targets.filter((snapshot) => {
         const state = this.sync.get(snapshot.gateway.id);
         const answered = state?.applied?.version === snapshot.version || state?.lastNack?.version === snapshot.version;
-        return !answered && this.registry.get(snapshot.gateway.id) !== undefined;
+        const node = this.registry.get(snapshot.gateway.id);
+        return !answered && node !== undefined && isRoutable(node.lifecycle.phase);
       });
     const deadline = Date.now() + timeoutMs;
     while (pending().length > 0 && Date.now() < deadline) await this.nextAckOrTimeout(deadline);

@@ -268,7 +268,9 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
 
   private emit(type: RegistryChange['type'], node: RegisteredNode): void {
     this.changes++;
-    const change: RegistryChange = { type, node, epoch: this.changes };
+    // A copy: listeners may keep the change while the live node moves on.
+    const asOfNow = { ...node, lifecycle: { ...node.lifecycle }, degradedBecause: [...node.degradedBecause] } as RegisteredNode;
+    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes };
     for (const listener of this.listeners) listener(change);
   }
 }

@@ -12,6 +12,7 @@ import {
   type Condition,
   type Resource,
 } from '@portolan/api';
+import { DistributionService, type PolicyRollout } from '../distribution/distribution.service';
 import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
 
 interface Snapshot {
@@ -26,7 +27,10 @@ export class PolicyStatusService {
   /** When each policy's Overridden condition last changed value, for lastTransitionTime. */
   private readonly transitions = new Map<string, { overridden: boolean; since: string }>();
 
-  constructor(@Inject(RESOURCE_STORE) private readonly store: ResourceStore) {}
+  constructor(
+    @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
+    private readonly distribution: DistributionService,
+  ) {}
 
   async withStatus(resource: Resource): Promise<Resource> {
     if (!kindDefinition(resource.kind)?.isPolicy) return resource;
@@ -51,8 +55,25 @@ export class PolicyStatusService {
             observedGeneration: generation,
             lastTransitionTime: since,
           },
+      this.rolloutCondition(this.distribution.rollouts().get(key), generation, now),
     ];
-    return { ...resource, status: { observedGeneration: generation, conditions } };
+    const rollout = this.distribution.rollouts().get(key) ?? { gateways: 0, synced: 0, nacked: 0 };
+    return {
+      ...resource,
+      status: { observedGeneration: generation, conditions, rollout: { gateways: rollout.gateways, acked: rollout.synced, nacked: rollout.nacked } },
+    };
+  }
+
+  /** `Synced`: whether every gateway running the policy ACKed the configuration it should run. */
+  private rolloutCondition(rollout: PolicyRollout | undefined, generation: number | undefined, now: string): Condition {
+    const base = { type: 'Synced', observedGeneration: generation, lastTransitionTime: now };
+    if (!rollout || rollout.gateways === 0) {
+      return { ...base, status: 'Unknown', reason: 'NoGateways', message: 'No routable gateway runs a route this policy applies to.' };
+    }
+    const summary = `ACKed by ${rollout.synced} of ${rollout.gateways} gateways`;
+    if (rollout.nacked > 0) return { ...base, status: 'False', reason: 'Rejected', message: `${summary}; ${rollout.nacked} rejected it (see their GatewayNode status.lastNack).` };
+    if (rollout.synced < rollout.gateways) return { ...base, status: 'False', reason: 'Pending', message: `${summary}; waiting for the rest.` };
+    return { ...base, status: 'True', reason: 'AllGatewaysACKed', message: `${summary}.` };
   }
 
   private async current(): Promise<Snapshot> {

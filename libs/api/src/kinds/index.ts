@@ -41,6 +41,13 @@ export interface KindDefinition {
   printerColumns: PrinterColumn[];
 }
 
+const rolloutColumn: PrinterColumn = {
+  name: 'Rollout',
+  type: 'string',
+  description: 'Gateways that ACKed / gateways running the policy',
+  cell: (r) => (r.status?.rollout ? `${r.status.rollout.acked}/${r.status.rollout.gateways}` : ''),
+};
+
 const targetColumn: PrinterColumn = {
   name: 'Target',
   type: 'string',
@@ -68,6 +75,7 @@ export const KINDS: readonly KindDefinition[] = [
     schema: RateLimitPolicySchema,
     printerColumns: [
       targetColumn,
+      rolloutColumn,
       { name: 'Rate', type: 'string', description: 'Requests per interval of each bucket', cell: (r) => describeRate(r.spec as RateLimitPolicySpec) },
       { name: 'Scope', type: 'string', description: 'gateway or mesh', cell: (r) => (r.spec as RateLimitPolicySpec).scope ?? 'gateway' },
     ],
@@ -82,6 +90,7 @@ export const KINDS: readonly KindDefinition[] = [
     schema: RetryPolicySchema,
     printerColumns: [
       targetColumn,
+      rolloutColumn,
       { name: 'Attempts', type: 'string', description: 'Retries after the first try', cell: (r) => String((r.spec as RetryPolicySpec).attempts ?? '') },
     ],
   },
@@ -93,7 +102,7 @@ export const KINDS: readonly KindDefinition[] = [
     categories: ['mesh', 'policies'],
     isPolicy: true,
     schema: CircuitBreakerPolicySchema,
-    printerColumns: [targetColumn],
+    printerColumns: [targetColumn, rolloutColumn],
   },
   {
     kind: 'TimeoutPolicy',
@@ -105,6 +114,7 @@ export const KINDS: readonly KindDefinition[] = [
     schema: TimeoutPolicySchema,
     printerColumns: [
       targetColumn,
+      rolloutColumn,
       { name: 'Request', type: 'string', description: 'Request timeout', cell: (r) => (r.spec as TimeoutPolicySpec).requestTimeout ?? '' },
     ],
   },

@@ -1,0 +1,270 @@
+/**
+ * The server side of the agent protocol, spoken by hand (raw WebSocket and HTTP) so the wire
+ * format itself is under test: registration, push on every revision, long-poll with ETag,
+ * ACK/NACK bookkeeping shown on GatewayNode and in policy status, lifecycle, drain.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { nsPath } from './support/api-client';
+import { startInProcess, type InProcessControlPlane } from './support/in-process';
+
+const BOOTSTRAP = 'bootstrap-token-for-agent-tests';
+
+const service = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Service', metadata: { name: 'orders' }, spec: { ports: [{ port: 8080 }], endpoints: [{ address: '127.0.0.1', port: 9001, zone: 'zone-a' }] } };
+const route = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Route', metadata: { name: 'orders' }, spec: { match: { pathPrefix: '/orders' }, backendRef: { name: 'orders' } } };
+const rateLimit = (requests: number) => ({
+  apiVersion: 'mesh.portolan.dev/v1alpha1',
+  kind: 'RateLimitPolicy',
+  metadata: { name: 'orders-limit' },
+  spec: { targetRef: { kind: 'Service', name: 'orders' }, scope: 'mesh', limits: [{ requests, interval: '60s' }] },
+});
+
+interface Registered {
+  id: string;
+  name: string;
+  credential: string;
+}
+
+let cp: InProcessControlPlane;
+
+async function register(body: Record<string, unknown>): Promise<Registered> {
+  const response = await cp.client.withToken(BOOTSTRAP).call('POST', '/agent/v1/register', body);
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body;
+}
+
+const gateway = (name: string, zone = 'zone-a') => register({ role: 'gateway', name, zone, pool: 'edge', address: '127.0.0.1:18080', version: 'test' });
+
+/** A raw WebSocket agent that heartbeats, records every snapshot and can answer ACK or NACK. */
+class RawAgent {
+  readonly snapshots: any[] = [];
+  private waiters: Array<() => void> = [];
+  readonly socket: WebSocket;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(readonly node: Registered) {
+    const client = cp.client.withToken(node.credential);
+    this.heartbeat = setInterval(() => void client.call('POST', `/agent/v1/nodes/${node.id}/heartbeat`, {}).catch(() => undefined), 100);
+    this.socket = new WebSocket(`${cp.running.apiUrl.replace('https', 'wss')}/agent/v1/nodes/${node.id}/stream`, {
+      ca: cp.running.caPem,
+      headers: { authorization: `Bearer ${node.credential}` },
+    });
+    this.socket.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      this.snapshots.push(message.snapshot);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  async next(predicate: (snapshot: any) => boolean = () => true): Promise<any> {
+    for (;;) {
+      const found = this.snapshots.find(predicate);
+      if (found) return found;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  ack(snapshot: any, status: 'ACK' | 'NACK' = 'ACK', errors?: unknown[]) {
+    this.socket.send(JSON.stringify({ type: 'ack', ack: { version: snapshot.version, revision: snapshot.revision, status, errors } }));
+  }
+
+  close() {
+    clearInterval(this.heartbeat);
+    this.socket.terminate();
+  }
+}
+
+async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  do {
+    last = await read();
+    if (accept(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } while (Date.now() < deadline);
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
+beforeAll(async () => {
+  cp = await startInProcess({ PORTOLAN_BOOTSTRAP_TOKEN: BOOTSTRAP, PORTOLAN_HEARTBEAT_INTERVAL: '200ms', PORTOLAN_NODE_TTL: '600ms', PORTOLAN_NODE_REMOVE_AFTER: '1s' });
+  for (const object of [service, route]) expect((await cp.client.call('POST', nsPath(`${object.kind.toLowerCase()}s`), object)).status).toBe(201);
+});
+afterAll(async () => {
+  await cp?.stop();
+});
+
+describe('the agent protocol', () => {
+  it('rejects a bad registration with a Status naming the field, and a wrong bootstrap token with 401', async () => {
+    const bad = await cp.client.withToken(BOOTSTRAP).call('POST', '/agent/v1/register', { role: 'gateway', zone: 'Not A Zone!', pool: 'edge', address: 'x:1', version: 't' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.details.causes.map((cause: { field: string }) => cause.field)).toContain('spec.zone');
+    expect((await cp.client.withToken('nope').call('POST', '/agent/v1/register', { role: 'gateway' })).status).toBe(401);
+  });
+
+  it('pushes the current snapshot on connect and a new one on every change, and counts ACKs in policy status', async () => {
+    const node = await gateway('push-a');
+    const agent = new RawAgent(node);
+    try {
+      const first = await agent.next();
+      expect(first.gateway).toMatchObject({ id: node.id, name: 'push-a', zone: 'zone-a', pool: 'edge' });
+      expect(first.routes.map((r: any) => r.route.name)).toEqual(['orders']);
+      expect(first.routes[0].backend.endpoints).toEqual([{ address: '127.0.0.1', port: 9001, zone: 'zone-a', weight: 1 }]);
+      agent.ack(first);
+
+      const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), rateLimit(100));
+      const revision = Number(created.body.metadata.resourceVersion);
+      const pushed = await agent.next((snapshot) => snapshot.revision === revision);
+      expect(pushed.routes[0].rateLimit.config.limits).toEqual([{ requests: 100, interval: '60s' }]);
+      expect(pushed.routes[0].rateLimit.provenance.limits).toMatchObject({ kind: 'RateLimitPolicy', name: 'orders-limit' });
+
+      const pending = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'orders-limit'))).body;
+      expect(pending.status.conditions.find((c: any) => c.type === 'Synced')).toMatchObject({ status: 'False', reason: 'Pending' });
+      agent.ack(pushed);
+      const synced = await eventually(
+        async () => (await cp.client.call('GET', nsPath('ratelimitpolicies', 'orders-limit'))).body,
+        (policy) => policy.status.rollout.acked === 1,
+        'the ACK to show in policy status',
+      );
+      expect(synced.status.rollout).toEqual({ gateways: 1, acked: 1, nacked: 0 });
+      expect(synced.status.conditions.find((c: any) => c.type === 'Synced')).toMatchObject({ status: 'True', message: 'ACKed by 1 of 1 gateways.' });
+
+      const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'push-a'))).body;
+      expect(view.status).toMatchObject({ phase: 'Healthy', synced: true, appliedRevision: revision, transport: 'websocket' });
+    } finally {
+      agent.close();
+      await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'orders-limit'));
+    }
+  });
+
+  it('pushes nothing when a new revision does not change what the gateway runs', async () => {
+    const agent = new RawAgent(await gateway('quiet-a'));
+    try {
+      const first = await agent.next();
+      const unrelated = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Service', metadata: { name: 'unrouted' }, spec: { ports: [{ port: 1 }] } };
+      expect((await cp.client.call('POST', nsPath('services'), unrelated)).status).toBe(201);
+      // A later, relevant change proves the stream is alive and ordered after the unrelated one.
+      const policy = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(7), metadata: { name: 'quiet-limit' } });
+      await agent.next((snapshot) => snapshot.revision === Number(policy.body.metadata.resourceVersion));
+      expect(agent.snapshots.map((snapshot) => snapshot.version)).toEqual([first.version, agent.snapshots[1].version]);
+    } finally {
+      agent.close();
+      await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'quiet-limit'));
+      await cp.client.call('DELETE', nsPath('services', 'unrouted'));
+    }
+  });
+
+  it('serves long-poll: at once when the version differs, 304 when nothing changes, and wakes on a change', async () => {
+    const node = await gateway('poll-a');
+    const client = cp.client.withToken(node.credential);
+    const first = await client.call('GET', `/agent/v1/nodes/${node.id}/snapshot?wait=5s`);
+    expect(first.status).toBe(200);
+    const etag = first.headers.etag as string;
+    expect(etag).toBe(`"${first.body.version}"`);
+
+    const unchanged = await client.call('GET', `/agent/v1/nodes/${node.id}/snapshot?wait=300ms`, undefined, undefined, { 'if-none-match': etag });
+    expect(unchanged.status).toBe(304);
+
+    const waiting = client.call('GET', `/agent/v1/nodes/${node.id}/snapshot?wait=20s`, undefined, undefined, { 'if-none-match': etag });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(5), metadata: { name: 'poll-limit' } });
+    const woken = await waiting;
+    expect(woken.status).toBe(200);
+    expect(woken.body.revision).toBe(Number(created.body.metadata.resourceVersion));
+    expect(woken.headers['x-portolan-revision']).toBe(created.body.metadata.resourceVersion);
+
+    expect((await client.call('POST', `/agent/v1/nodes/${node.id}/acks`, { version: woken.body.version, revision: woken.body.revision, status: 'ACK' })).status).toBe(204);
+    const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'poll-a'))).body;
+    expect(view.status).toMatchObject({ synced: true, transport: 'long-poll', appliedVersion: woken.body.version });
+    await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'poll-limit'));
+    await client.call('DELETE', `/agent/v1/nodes/${node.id}`);
+  });
+
+  it('records a NACK with its reasons, marks the gateway Degraded, and clears it on a later ACK', async () => {
+    const node = await gateway('nack-a');
+    const agent = new RawAgent(node);
+    try {
+      const first = await agent.next();
+      const errors = [{ resource: 'Route/default/orders', field: 'spec.match.headers[0].value', message: 'Invalid regular expression' }];
+      agent.ack(first, 'NACK', errors);
+      const degraded = await eventually(async () => (await cp.client.call('GET', nsPath('gatewaynodes', 'nack-a'))).body, (g) => g.status.phase === 'Degraded', 'Degraded');
+      expect(degraded.status.lastNack).toMatchObject({ version: first.version, errors });
+      expect(degraded.status.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'ConfigRejected' });
+
+      const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(9), metadata: { name: 'nack-limit' } });
+      const rejected = await eventually(
+        async () => (await cp.client.call('GET', nsPath('ratelimitpolicies', 'nack-limit'))).body,
+        () => true,
+        'policy',
+      );
+      expect(rejected.status.rollout.gateways).toBeGreaterThanOrEqual(1);
+      const next = await agent.next((snapshot) => snapshot.revision === Number(created.body.metadata.resourceVersion));
+      agent.ack(next);
+      await eventually(async () => (await cp.client.call('GET', nsPath('gatewaynodes', 'nack-a'))).body, (g) => g.status.phase === 'Healthy', 'Healthy after ACK');
+    } finally {
+      agent.close();
+      await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'nack-limit'));
+    }
+  });
+
+  it('gives each pool member its share slot and re-divides when one drains; drain waits for the others to ACK', async () => {
+    const names = ['share-1', 'share-2', 'share-3'];
+    const nodes = await Promise.all(names.map((name) => register({ role: 'gateway', name, zone: 'zone-a', pool: 'shares', address: '127.0.0.1:1', version: 't' })));
+    const agents = nodes.map((node) => new RawAgent(node));
+    const acking = agents.map((agent) => {
+      let acked = 0;
+      return setInterval(() => {
+        while (acked < agent.snapshots.length) agent.ack(agent.snapshots[acked++]);
+      }, 20);
+    });
+    try {
+      const shares = await Promise.all(agents.map((agent) => agent.next((s) => s.share.size === 3)));
+      expect(shares.map((s) => s.share.index).sort()).toEqual([0, 1, 2]);
+
+      const started = Date.now();
+      const drained = await cp.client.withToken(nodes[0].credential).call('POST', `/agent/v1/nodes/${nodes[0].id}/drain?wait=10s`);
+      expect(drained.status).toBe(200);
+      expect(drained.body).toMatchObject({ lifecycle: 'Draining', propagated: true, pending: [] });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      for (const agent of agents.slice(1)) expect(agent.snapshots.at(-1).share.size).toBe(2);
+      expect(agents.slice(1).map((agent) => agent.snapshots.at(-1).share.index).sort()).toEqual([0, 1]);
+      expect((await cp.client.call('GET', nsPath('gatewaynodes', 'share-1'))).body.status.phase).toBe('Draining');
+
+      expect((await cp.client.withToken(nodes[0].credential).call('DELETE', `/agent/v1/nodes/${nodes[0].id}`)).status).toBe(200);
+      expect((await cp.client.call('GET', nsPath('gatewaynodes', 'share-1'))).status).toBe(404);
+    } finally {
+      acking.forEach(clearInterval);
+      agents.forEach((agent) => agent.close());
+    }
+  });
+
+  it('adds registered instances to the service endpoints and drops them when they go Offline, then removes them', async () => {
+    const agent = new RawAgent(await gateway('instances-a'));
+    try {
+      await agent.next();
+      const instance = await register({ role: 'instance', service: { namespace: 'default', name: 'orders' }, zone: 'zone-b', address: '127.0.0.1', port: 9002 });
+      const withInstance = await agent.next((s) => s.routes[0].backend.endpoints.length === 2);
+      expect(withInstance.routes[0].backend.endpoints[1]).toEqual({ address: '127.0.0.1', port: 9002, zone: 'zone-b', weight: 1 });
+      const listed = (await cp.client.call('GET', nsPath('serviceinstances'))).body.items;
+      expect(listed.map((item: any) => item.metadata.name)).toContain(instance.name);
+
+      // No heartbeats: after the TTL (600 ms) it is Offline and leaves the endpoints...
+      const seen = agent.snapshots.indexOf(withInstance);
+      await agent.next((s) => agent.snapshots.indexOf(s) > seen && s.routes[0].backend.endpoints.length === 1);
+      const offline = (await cp.client.call('GET', nsPath('serviceinstances', instance.name))).body;
+      expect(offline.status.phase).toBe('Offline');
+      expect(offline.status.removalInSeconds).toBeGreaterThanOrEqual(0);
+      // ...and after the removal grace (1 s) it is gone.
+      await eventually(async () => (await cp.client.call('GET', nsPath('serviceinstances', instance.name))).status, (status) => status === 404, 'removal');
+      expect((await cp.client.withToken(instance.credential).call('POST', `/agent/v1/nodes/${instance.id}/heartbeat`, {})).status).toBe(404);
+    } finally {
+      agent.close();
+    }
+  });
+
+  it('keeps registry kinds read-only', async () => {
+    const write = await cp.client.call('POST', nsPath('gatewaynodes'), { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'GatewayNode', metadata: { name: 'fake' }, spec: {} });
+    expect(write.status).toBe(405);
+    expect(write.body).toMatchObject({ kind: 'Status', reason: 'MethodNotAllowed' });
+    expect(write.body.message).toContain('agent protocol');
+  });
+});
