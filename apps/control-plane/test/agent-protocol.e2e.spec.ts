@@ -261,6 +261,39 @@ describe('the agent protocol', () => {
     }
   });
 
+  it('explains a gateway\'s effective config field by field, and a dry run lists the gateways a change would reach', async () => {
+    const a = new RawAgent(await gateway('explain-a', 'zone-a'));
+    const b = new RawAgent(await gateway('explain-b', 'zone-b'));
+    try {
+      await Promise.all([a.next(), b.next()]);
+      const retry = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'RetryPolicy', metadata: { name: 'explain-retry' }, spec: { targetRef: { kind: 'Service', name: 'orders' }, attempts: 2 } };
+      const created = await cp.client.call('POST', nsPath('retrypolicies'), retry);
+      await a.next((s) => s.revision === Number(created.body.metadata.resourceVersion));
+      const explained = (await cp.client.call('GET', `${nsPath('gatewaynodes', 'explain-a')}/effective-config`)).body;
+      const fields = explained.routes.find((r: any) => r.route === 'default/orders').fields;
+      expect(fields).toContainEqual({ path: 'retry.attempts', value: 2, setBy: `RetryPolicy/default/explain-retry@${created.body.metadata.resourceVersion}` });
+      expect(fields).toContainEqual({ path: 'retry.backoff.baseInterval', value: '25ms', setBy: 'Default' });
+
+      const zoned = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'TimeoutPolicy', metadata: { name: 'zone-b-timeout' }, spec: { targetRef: { kind: 'Route', name: 'orders', zone: 'zone-b' }, requestTimeout: '3s' } };
+      const dryRun = await cp.client.call('POST', `${nsPath('timeoutpolicies')}?dryRun=All`, zoned);
+      expect(dryRun.status).toBe(201);
+      const radius = dryRun.body.status.blastRadius;
+      expect(radius.shapes.map((shape: any) => shape.zone)).toEqual(['zone-b']);
+      expect(radius.shapes[0].gateways).toContain('explain-b');
+      expect(radius.shapes[0].changes).toContainEqual({ route: 'default/orders', path: 'timeout.requestTimeout', before: null, after: '3s', setBy: 'TimeoutPolicy/default/zone-b-timeout@dry-run' });
+      expect((await cp.client.call('GET', nsPath('timeoutpolicies', 'zone-b-timeout'))).status).toBe(404);
+
+      const deletion = await cp.client.call('DELETE', `${nsPath('retrypolicies', 'explain-retry')}?dryRun=All`);
+      const removed = deletion.body.status.blastRadius;
+      expect(removed.affected).toBeGreaterThanOrEqual(2);
+      expect(removed.shapes.flatMap((shape: any) => shape.changes.map((change: any) => change.path))).toContain('retry.attempts');
+    } finally {
+      a.close();
+      b.close();
+      await cp.client.call('DELETE', nsPath('retrypolicies', 'explain-retry'));
+    }
+  });
+
   it('keeps registry kinds read-only', async () => {
     const write = await cp.client.call('POST', nsPath('gatewaynodes'), { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'GatewayNode', metadata: { name: 'fake' }, spec: {} });
     expect(write.status).toBe(405);

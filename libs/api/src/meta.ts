@@ -61,6 +61,11 @@ export const ResourceStatusSchema = Type.Object(
         { description: 'Policies only: how far the current configuration has reached the gateways.' },
       ),
     ),
+    blastRadius: Type.Optional(
+      Type.Unknown({
+        description: 'Dry runs only: the gateways whose configuration the change would alter, per zone, with every field that would change and the policy that would set it.',
+      }),
+    ),
   },
   { description: 'Written by the control plane; ignored when sent by clients.' },
 );

@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AgentConfigController } from './agent-config.controller';
+import { BlastRadiusService } from './blast-radius.service';
 import { DistributionService } from './distribution.service';
+import { ExplainController } from './explain.controller';
 
 /** Snapshot building, push (WebSocket, attached in control-plane.ts) and long-poll, ACK/NACK. */
 @Module({
-  controllers: [AgentConfigController],
-  providers: [DistributionService],
-  exports: [DistributionService],
+  controllers: [AgentConfigController, ExplainController],
+  providers: [DistributionService, BlastRadiusService],
+  exports: [DistributionService, BlastRadiusService],
 })
 export class DistributionModule {}

@@ -21,6 +21,7 @@ import {
 import { ApiError, fromStoreError } from '../errors/api-error';
 import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
 import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
+import { BlastRadiusService } from '../distribution/blast-radius.service';
 import { RegistryResourcesService } from '../registry/registry-resources.service';
 import { PolicyStatusService } from './policy-status.service';
 import { fieldSelector, labelSelector } from './selectors';
@@ -61,6 +62,7 @@ export class ResourcesService {
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
     private readonly policyStatus: PolicyStatusService,
     private readonly registryResources: RegistryResourcesService,
+    private readonly blastRadius: BlastRadiusService,
   ) {}
 
   definition(plural: string): KindDefinition {
@@ -116,7 +118,7 @@ export class ResourcesService {
     if (request.dryRun) {
       const existing = await this.store.get({ kind: definition.kind, namespace, name: object.metadata.name });
       if (existing) throw fromStoreError(new StoreAlreadyExistsError(keyOf(object)), plural, API_GROUP);
-      return { object, warnings, created: true };
+      return { object: await this.withBlastRadius(object, null, object), warnings, created: true };
     }
     try {
       const stored = await this.store.create(object, { actor: request.actor });
@@ -164,7 +166,7 @@ export class ResourcesService {
     if (options.dryRun) {
       const current = await this.store.get(key);
       if (!current) throw ApiError.notFound(plural, name, API_GROUP);
-      return current;
+      return this.withBlastRadius(current, current, null);
     }
     try {
       const deleted = await this.store.delete(key, { actor: options.actor, expectedResourceVersion: options.expectedResourceVersion });
@@ -219,7 +221,8 @@ export class ResourcesService {
     }
     const unchanged = isDeepStrictEqual(comparable(object), comparable(current));
     if (request.dryRun || unchanged) {
-      return { object: await this.policyStatus.withStatus(unchanged ? current : { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata.resourceVersion } }), warnings, created: false };
+      const answer = await this.policyStatus.withStatus(unchanged ? current : { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata.resourceVersion } });
+      return { object: request.dryRun ? await this.withBlastRadius(answer, current, object) : answer, warnings, created: false };
     }
     try {
       const stored = await this.store.update(object, { actor: request.actor, expectedResourceVersion: expectedResourceVersion ?? current.metadata.resourceVersion });
@@ -228,6 +231,12 @@ export class ResourcesService {
     } catch (error) {
       throw fromStoreError(error, definition.plural, API_GROUP);
     }
+  }
+
+  /** A dry run answers, besides the object, which gateways the change would reach and how. */
+  private async withBlastRadius(answer: Resource, before: Resource | null, after: Resource | null): Promise<Resource> {
+    const blastRadius = await this.blastRadius.of(before, after);
+    return { ...answer, status: { ...answer.status, blastRadius } } as Resource;
   }
 
   private recordWrite(resource: Resource, change: Change['type'], actor: string): void {
