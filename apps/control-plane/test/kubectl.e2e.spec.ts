@@ -77,8 +77,9 @@ describe('kubectl against Portolan', () => {
     const result = await kubectl(['get', 'ratelimitpolicies']);
     expect(result.code).toBe(0);
     const [header, row] = result.stdout.trim().split('\n');
-    expect(header.split(/\s+/)).toEqual(['NAME', 'TARGET', 'RATE', 'SCOPE', 'AGE']);
-    expect(row.split(/\s+/).slice(0, 4)).toEqual(['checkout-limits', 'Service/checkout', '50/1m', 'gateway']);
+    expect(header.split(/\s+/)).toEqual(['NAME', 'TARGET', 'ROLLOUT', 'RATE', 'SCOPE', 'AGE']);
+    // No gateway runs it yet: ROLLOUT is ACKed/running = 0/0.
+    expect(row.split(/\s+/).slice(0, 5)).toEqual(['checkout-limits', 'Service/checkout', '0/0', '50/1m', 'gateway']);
     const short = await kubectl(['get', 'rlp,rtp', '-l', 'team=payments', '-o', 'name']);
     expect(lines(short.stdout)).toEqual(['ratelimitpolicy.mesh.portolan.dev/checkout-limits', 'retrypolicy.mesh.portolan.dev/checkout-retries']);
   });

@@ -1,0 +1,119 @@
+/**
+ * One gateway process: the proxy, its admin listener and the agent, wired together.
+ *
+ * Start order serves traffic as early as possible: the last good configuration on disk (if any)
+ * is applied before the control plane is even contacted, so a gateway restarted during a
+ * control-plane outage serves at once (fail static). Registration and config sync then run in the
+ * background, retrying with backoff for as long as it takes.
+ *
+ * Stop order (SIGTERM) is the one that avoids 503s during rollouts: drain at the control plane and
+ * wait until the other gateways heard of it, stop accepting, finish in-flight requests, deregister.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentClient, type Snapshot } from '@portolan/agent-client';
+import type { GatewayConfig } from './config.js';
+import { LastGoodConfig } from './last-good-config.js';
+import { AdminServer } from './admin-server.js';
+import { ProxyServer } from './proxy/proxy-server.js';
+import { HeartbeatStatsCollector } from './telemetry/heartbeat-stats.js';
+import { GatewayMetrics } from './telemetry/metrics.js';
+import { log } from './telemetry/log.js';
+import { GATEWAY_VERSION } from './version.js';
+
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  readonly stats = new HeartbeatStatsCollector();
+  readonly proxy: ProxyServer;
+  private readonly admin: AdminServer;
+  private readonly lastGood: LastGoodConfig;
+  private agent: AgentClient | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly config: GatewayConfig) {
+    this.proxy = new ProxyServer({ zone: config.zone, metrics: this.metrics, stats: this.stats });
+    this.admin = new AdminServer({ metrics: this.metrics, proxy: this.proxy, ready: () => this.proxy.hasConfig() && !this.stopping });
+    this.lastGood = new LastGoodConfig(config.stateDir);
+  }
+
+  async start(): Promise<{ proxyUrl: string; adminUrl: string }> {
+    const persisted = this.lastGood.load();
+    if (persisted) {
+      const { errors } = this.proxy.apply(persisted);
+      log.info({ version: persisted.version, revision: persisted.revision, rejected: errors.length }, 'serving the last good configuration from disk until the control plane answers');
+      this.metrics.appliedRevision.set(persisted.revision);
+    }
+    const proxyAddress = await this.proxy.listen(this.config.listen.host, this.config.listen.port);
+    const adminAddress = await this.admin.listen(this.config.adminListen.host, this.config.adminListen.port);
+    const urls = { proxyUrl: `http://${proxyAddress}`, adminUrl: `http://${adminAddress}` };
+    mkdirSync(this.config.stateDir, { recursive: true });
+    writeFileSync(join(this.config.stateDir, 'listening.json'), `${JSON.stringify({ ...urls, pid: process.pid })}\n`);
+
+    this.agent = new AgentClient({
+      controlPlaneUrl: this.config.controlPlane,
+      caPem: this.config.caPem,
+      bootstrapToken: this.config.bootstrapToken,
+      transport: this.config.transport,
+      registration: {
+        role: 'gateway',
+        name: this.config.name,
+        zone: this.config.zone,
+        pool: this.config.pool,
+        address: proxyAddress,
+        version: GATEWAY_VERSION,
+      },
+      onSnapshot: async (snapshot) => this.applySnapshot(snapshot),
+      collectStats: () => this.stats.collect(...this.proxy.healthReport()),
+      onEvent: (event) => this.onAgentEvent(event),
+    });
+    this.agent.start().catch((error: Error) =>
+      log.error({ error: error.message }, 'the control plane refused the registration; serving the last good configuration (if any) without updates'),
+    );
+    return urls;
+  }
+
+  /** Graceful stop; see the file comment for the order. Resolves when everything is closed. */
+  stop(): Promise<void> {
+    this.stopping ??= this.drainAndStop();
+    return this.stopping;
+  }
+
+  private applySnapshot(snapshot: Snapshot) {
+    const { errors } = this.proxy.apply(snapshot);
+    this.lastGood.save(snapshot);
+    this.metrics.appliedRevision.set(snapshot.revision);
+    if (errors.length > 0) {
+      this.metrics.configRejections.inc();
+      log.warn({ version: snapshot.version, revision: snapshot.revision, errors }, 'parts of the snapshot were rejected; keeping their last good version');
+      return { status: 'NACK' as const, errors };
+    }
+    log.info({ version: snapshot.version, revision: snapshot.revision, routes: snapshot.routes.length }, 'applied snapshot');
+    return { status: 'ACK' as const };
+  }
+
+  private onAgentEvent(event: { type: string; [key: string]: unknown }): void {
+    if (event.type === 'connected') this.metrics.controlPlaneConnected.set(1);
+    if (event.type === 'disconnected') this.metrics.controlPlaneConnected.set(0);
+    log.debug(event, 'agent event');
+  }
+
+  private async drainAndStop(): Promise<void> {
+    const agent = this.agent;
+    if (agent) {
+      try {
+        const propagation = await agent.drain({ waitMs: this.config.propagationWaitMs });
+        log.info(propagation, 'draining: the control plane no longer routes to this gateway');
+      } catch (error) {
+        log.warn({ error: (error as Error).message }, 'could not announce the drain (control plane unreachable); stopping anyway');
+      }
+    }
+    const finished = await this.proxy.drain(this.config.drainTimeoutMs);
+    log.info(finished, 'stopped accepting; in-flight requests done');
+    if (agent) {
+      await agent.deregister().catch((error: Error) => log.warn({ error: error.message }, 'could not deregister; the control plane will mark this gateway Offline'));
+      await agent.stop();
+    }
+    await this.admin.close();
+    await this.proxy.close();
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The data path. Every request goes through a fixed chain, each step compiled per config change
+ * (enforcement/), never per request:
+ *
+ *   route match -> rate limit -> connection limit -> circuit breaker -> [retry loop: pick endpoint
+ *   (zone preference, outlier ejection, least request) -> per-try timeout -> upstream] -> response
+ *
+ * Bodies are streamed both ways. A request body is held in memory only while it may still be
+ * needed for a retry, and only up to RETRY_BUFFER_LIMIT; a larger body is streamed once and not
+ * retried (undici's rule too: never resend a body that was already streamed).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import type { HeartbeatStats, NackError, Snapshot } from '@portolan/agent-client';
+import { compileSnapshot, type CompiledRoute, type RouteTable } from './route-runtime.js';
+import type { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
+import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { continueTrace, downstreamHeaders, upstreamHeaders, type TraceContext } from './forwarded-headers.js';
+import { UpstreamPools } from './upstream-pools.js';
+
+/** Envoy's default per-request buffer for retries is 1 MiB; 64 KiB covers API calls without letting retries hold much memory. */
+const RETRY_BUFFER_LIMIT = 64 * 1024;
+
+type TryOutcome =
+  | { kind: 'response'; status: number; response: Dispatcher.ResponseData }
+  | { kind: 'error'; cause: 'connect-failure' | 'reset' | 'timeout'; message: string };
+
+interface ProxyOptions {
+  zone: string;
+  metrics: GatewayMetrics;
+  stats: HeartbeatStatsCollector;
+  clock?: () => number;
+  random?: () => number;
+}
+
+class RequestBody {
+  /** Buffered chunks while the body may be replayed; undefined once it must be streamed. */
+  private chunks: Buffer[] | undefined = [];
+  /** Chunks already read from a body too large to replay; sent before the rest of the stream. */
+  private prefix: Buffer[] = [];
+  private streamed = false;
+
+  private constructor(
+    private readonly source: AsyncIterator<Buffer>,
+    readonly empty: boolean,
+  ) {}
+
+  /**
+   * Reads up to the retry limit; the rest, if any, stays unread in the request. The iterator is
+   * advanced by hand, not with for-await, because leaving a for-await loop destroys the stream.
+   */
+  static async read(request: IncomingMessage): Promise<RequestBody> {
+    const length = request.headers['content-length'];
+    const empty = length === undefined ? request.headers['transfer-encoding'] === undefined : Number(length) === 0;
+    const body = new RequestBody(request[Symbol.asyncIterator]() as AsyncIterator<Buffer>, empty);
+    if (empty) return body;
+    if (Number(length) > RETRY_BUFFER_LIMIT) {
+      body.chunks = undefined;
+      return body;
+    }
+    let size = 0;
+    for (;;) {
+      const { value, done } = await body.source.next();
+      if (done) return body;
+      body.chunks!.push(value);
+      size += value.length;
+      if (size > RETRY_BUFFER_LIMIT) {
+        body.prefix = body.chunks!;
+        body.chunks = undefined;
+        return body;
+      }
+    }
+  }
+
+  get replayable(): boolean {
+    return this.empty || this.chunks !== undefined;
+  }
+
+  /** The body for one try: the buffered copy, or (once) the live stream. */
+  forTry(): Buffer | Readable | undefined {
+    if (this.empty) return undefined;
+    if (this.chunks) return Buffer.concat(this.chunks);
+    if (this.streamed) throw new Error('the request body was already streamed');
+    this.streamed = true;
+    const { prefix, source } = this;
+    return Readable.from(
+      (async function* () {
+        yield* prefix;
+        for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+      })(),
+    );
+  }
+}
+
+function errorCause(error: unknown): 'connect-failure' | 'reset' | 'timeout' {
+  const code = (error as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'connect-failure';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (error as Error).name === 'AbortError' || code === 'UND_ERR_ABORTED') return 'timeout';
+  return 'reset';
+}
+
+const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
+
+export class ProxyServer {
+  private table: RouteTable | undefined;
+  private snapshot: Snapshot | undefined;
+  private readonly pools = new UpstreamPools();
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private inFlight = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: ProxyOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.server = createServer((request, response) => void this.handle(request, response));
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Compiles and swaps in a snapshot; parts that fail keep their previous version. */
+  apply(snapshot: Snapshot): { errors: NackError[] } {
+    const { table, errors } = compileSnapshot(snapshot, this.options.zone, this.table, { clock: this.clock, random: this.random, metrics: this.options.metrics });
+    this.table = table;
+    this.snapshot = snapshot;
+    this.pools.retainOnly(table.origins());
+    return { errors };
+  }
+
+  hasConfig(): boolean {
+    return this.table !== undefined;
+  }
+
+  currentSnapshot(): Snapshot | undefined {
+    return this.snapshot;
+  }
+
+  /** Breakers that are not closed and ejected endpoints, for heartbeats. */
+  healthReport(): [HeartbeatStats['breakers'], HeartbeatStats['ejectedEndpoints']] {
+    return this.table ? this.table.health(this.clock()) : [[], []];
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    await new Promise<void>((resolve, reject) => this.server.once('error', reject).listen(port, host, resolve));
+    const address = this.server.address() as AddressInfo;
+    return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  }
+
+  /**
+   * Stops accepting connections, lets requests already on open connections finish (answering them
+   * with `Connection: close`), closes idle keep-alive connections, and resolves when nothing is in
+   * flight or `timeoutMs` passed.
+   */
+  async drain(timeoutMs: number): Promise<{ inFlightAtStart: number; timedOut: boolean }> {
+    this.draining = true;
+    const inFlightAtStart = this.inFlight;
+    this.server.close();
+    this.server.closeIdleConnections();
+    let timedOut = false;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, timeoutMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return { inFlightAtStart, timedOut };
+  }
+
+  async close(): Promise<void> {
+    this.server.close();
+    for (const socket of this.sockets) socket.destroy();
+    await this.pools.close();
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = this.clock();
+    this.inFlight++;
+    let finished = false;
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      this.inFlight--;
+      if (this.draining) this.server.closeIdleConnections();
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+    response.on('close', done);
+    if (this.draining) response.setHeader('connection', 'close');
+    const trace = continueTrace(request.headers.traceparent);
+    response.setHeader('x-portolan-trace-id', trace.traceId);
+    let route: CompiledRoute | undefined;
+    try {
+      route = await this.serve(request, response, trace, started);
+    } catch (error) {
+      if (!response.headersSent) this.reject(response, 502, `upstream failed: ${(error as Error).message}`);
+      else response.destroy(error as Error);
+    } finally {
+      const status = response.statusCode;
+      const seconds = (this.clock() - started) / 1000;
+      this.options.metrics.requestDuration
+        .labels(route?.name ?? 'none', route?.serviceName ?? 'none', statusClass(status), this.options.zone)
+        .observe(seconds);
+      this.options.stats.recordResponse(status, seconds * 1000);
+    }
+  }
+
+  private reject(response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+    const body = JSON.stringify({ error: message, status });
+    response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
+  }
+
+  /** Runs the chain for one request; returns the route it matched, for metrics. */
+  private async serve(request: IncomingMessage, response: ServerResponse, trace: TraceContext, started: number): Promise<CompiledRoute | undefined> {
+    const { stats, metrics } = this.options;
+    if (!this.table) {
+      stats.recordError('noRoute');
+      this.reject(response, 503, 'the gateway has no configuration yet');
+      return undefined;
+    }
+    const host = request.headers.host;
+    const path = request.url ?? '/';
+    const route = this.table.match(host, path, request.headers);
+    if (!route) {
+      stats.recordError('noRoute');
+      this.reject(response, 404, `no route for host ${JSON.stringify(host ?? '')} and path ${JSON.stringify(path.split('?')[0])}`);
+      return undefined;
+    }
+
+    const limited = route.checkRateLimit(request, this.clock());
+    if (limited) {
+      stats.recordError('rateLimited');
+      metrics.rateLimited.labels(route.name).inc();
+      this.reject(response, limited.statusCode, `rate limited by ${limited.policy}`, limited.headers);
+      return route;
+    }
+
+    const admission = route.admit(this.clock());
+    if (!admission.admitted) {
+      stats.recordError('breakerOpen');
+      metrics.breakerRejections.labels(route.name, route.serviceName, admission.reason).inc();
+      this.reject(response, 503, admission.message, { 'x-portolan-breaker': `${route.serviceName} ${admission.reason}`, ...(admission.retryAfterSeconds ? { 'retry-after': String(admission.retryAfterSeconds) } : {}) });
+      return route;
+    }
+
+    let outcomeIsFailure = true;
+    try {
+      const body = await RequestBody.read(request);
+      outcomeIsFailure = await this.forward(route, request, response, body, trace, started);
+    } finally {
+      admission.release(outcomeIsFailure, this.clock());
+    }
+    return route;
+  }
+
+  /** The retry loop; returns whether the request failed (for the breaker). */
+  private async forward(route: CompiledRoute, request: IncomingMessage, response: ServerResponse, body: RequestBody, trace: TraceContext, started: number): Promise<boolean> {
+    const { stats, metrics } = this.options;
+    const requestDeadline = started + route.timeouts.requestTimeoutMs;
+    const headers = upstreamHeaders(request.headers, { remoteAddress: request.socket.remoteAddress ?? '', protocol: 'http', host: request.headers.host }, trace);
+    const method = request.method ?? 'GET';
+    const retry = route.startRetries(method, body.replayable);
+    const tried = new Set<string>();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const endpoint = route.pickEndpoint(tried);
+        if (!endpoint) {
+          stats.recordError('noEndpoint');
+          this.reject(response, 503, `no healthy endpoint for service ${route.serviceName}`);
+          return true;
+        }
+        tried.add(endpoint.key);
+        const now = this.clock();
+        if (now >= requestDeadline) {
+          stats.recordError('timeout');
+          this.reject(response, 504, `request timeout (${route.timeouts.requestTimeoutMs} ms) expired`);
+          return true;
+        }
+        const tryDeadline = Math.min(requestDeadline, retry.perTryTimeoutMs ? now + retry.perTryTimeoutMs : requestDeadline);
+        const outcome = await this.tryOnce(route, endpoint, method, request.url ?? '/', headers, body, tryDeadline);
+        const upstreamFailed = outcome.kind === 'error' || outcome.status >= 500;
+        route.recordEndpointResult(endpoint, !upstreamFailed, this.clock());
+
+        const decision = retry.next(outcome.kind === 'error' ? { error: outcome.cause } : { status: outcome.status, retryAfter: outcome.response.headers['retry-after'] as string | undefined });
+        if (decision.retry && this.clock() + decision.delayMs < requestDeadline) {
+          if (outcome.kind === 'response') await outcome.response.body.dump().catch(() => undefined);
+          stats.recordRetry();
+          metrics.retries.labels(route.name, route.serviceName).inc();
+          if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+          continue;
+        }
+        if (decision.budgetExhausted) metrics.retriesBudgetExhausted.labels(route.name, route.serviceName).inc();
+
+        if (outcome.kind === 'error') {
+          const timedOut = outcome.cause === 'timeout';
+          stats.recordError(timedOut ? 'timeout' : 'connectFailure');
+          this.reject(response, timedOut ? 504 : outcome.cause === 'connect-failure' ? 503 : 502, `upstream ${endpoint.key}: ${outcome.message}`);
+          return true;
+        }
+        response.writeHead(outcome.status, downstreamHeaders(outcome.response.headers));
+        await pipeline(outcome.response.body, response);
+        return upstreamFailed;
+      }
+    } finally {
+      retry.finish();
+    }
+  }
+
+  private async tryOnce(
+    route: CompiledRoute,
+    endpoint: { key: string; origin: string },
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    body: RequestBody,
+    deadline: number,
+  ): Promise<TryOutcome> {
+    const pool = this.pools.get(endpoint.origin, route.timeouts.connectTimeoutMs);
+    const remaining = Math.max(1, deadline - this.clock());
+    const signal = AbortSignal.timeout(remaining);
+    try {
+      const response = await pool.request({
+        method: method as Dispatcher.HttpMethod,
+        path,
+        headers,
+        body: body.forTry(),
+        signal,
+        headersTimeout: Math.min(remaining, route.timeouts.idleTimeoutMs),
+        bodyTimeout: route.timeouts.idleTimeoutMs,
+      });
+      return { kind: 'response', status: response.statusCode, response };
+    } catch (error) {
+      return { kind: 'error', cause: signal.aborted ? 'timeout' : errorCause(error), message: (error as Error).message };
+    }
+  }
+}

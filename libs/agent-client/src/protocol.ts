@@ -1,0 +1,166 @@
+/**
+ * The agent protocol: what a gateway (or an upstream service instance) and the control plane say
+ * to each other. docs/agent-protocol.md is the prose version of this file; both sides import these
+ * types, so the wire format is declared once.
+ *
+ * All paths are under the control plane's HTTPS API port. Registration authenticates with a
+ * bootstrap token; every later call with the per-node credential registration returned.
+ */
+import type { EffectiveRoute } from '@portolan/api';
+
+export const AGENT_API_PREFIX = '/agent/v1';
+export const PATHS = {
+  register: `${AGENT_API_PREFIX}/register`,
+  node: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}`,
+  heartbeat: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/heartbeat`,
+  snapshot: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/snapshot`,
+  stream: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/stream`,
+  acks: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/acks`,
+  drain: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/drain`,
+} as const;
+
+/** Defaults every side agrees on; the control plane may override them in RegisterResponse. */
+export const PROTOCOL_DEFAULTS = {
+  heartbeatIntervalMs: 2_000,
+  /** A node is Offline after this many intervals without a heartbeat. */
+  ttlIntervals: 3,
+  /** Longest long-poll wait the control plane honours. */
+  maxWaitMs: 60_000,
+  /** WebSocket ping period; a peer silent for two periods is considered gone. */
+  pingIntervalMs: 10_000,
+  /** Reconnect backoff: 1 s doubling to 30 s, full jitter (field notes: 1, 2, 4, 8 s ... capped). */
+  reconnectBaseMs: 1_000,
+  reconnectMaxMs: 30_000,
+} as const;
+
+export type NodeRole = 'gateway' | 'instance';
+
+/** POST /agent/v1/register, `Authorization: Bearer <bootstrap token>`. */
+export type RegisterRequest = GatewayRegistration | InstanceRegistration;
+
+export interface GatewayRegistration {
+  role: 'gateway';
+  /** Stable name; re-registering with the same name replaces the old registration (a restart). */
+  name?: string;
+  zone: string;
+  pool: string;
+  /** host:port where the gateway accepts traffic. */
+  address: string;
+  version: string;
+  /** Routes the gateway serves; omitted means every Route. */
+  routes?: Array<{ namespace: string; name: string }>;
+}
+
+export interface InstanceRegistration {
+  role: 'instance';
+  name?: string;
+  /** The Service this instance backs, by namespace and name. */
+  service: { namespace: string; name: string };
+  zone: string;
+  address: string;
+  port: number;
+  weight?: number;
+  version?: string;
+}
+
+export interface RegisterResponse {
+  id: string;
+  name: string;
+  /** Bearer credential for every later call of this node; shown only here. */
+  credential: string;
+  heartbeatIntervalMs: number;
+  ttlMs: number;
+}
+
+export type Lifecycle = 'Healthy' | 'Degraded' | 'Draining' | 'Offline';
+
+export interface LatencySummary {
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Counters since the previous heartbeat (deltas, not totals), so a lost heartbeat loses only its own. */
+export interface HeartbeatStats {
+  periodMs: number;
+  requests: number;
+  /** Responses by status class: 2xx, 3xx, 4xx, 5xx. */
+  responses: Record<'2xx' | '3xx' | '4xx' | '5xx', number>;
+  /** Failures the gateway itself produced, by cause. */
+  errors: Record<'rateLimited' | 'breakerOpen' | 'timeout' | 'connectFailure' | 'noRoute' | 'noEndpoint', number>;
+  retries: number;
+  latency: LatencySummary | null;
+  /** Breaker of each service that is not closed, and endpoints currently ejected. */
+  breakers: Array<{ service: string; state: BreakerState }>;
+  ejectedEndpoints: Array<{ service: string; endpoint: string }>;
+}
+
+/** POST /agent/v1/nodes/{id}/heartbeat with the node credential. */
+export interface HeartbeatRequest {
+  /** The node says it is draining; the control plane stops routing to it. */
+  draining?: boolean;
+  appliedRevision?: number;
+  stats?: HeartbeatStats;
+}
+
+export interface HeartbeatResponse {
+  lifecycle: Lifecycle;
+  heartbeatIntervalMs: number;
+  ttlMs: number;
+}
+
+/**
+ * POST /agent/v1/nodes/{id}/drain?wait=10s: answered once every other connected gateway has ACKed
+ * a snapshot without this node, or when the wait ends.
+ */
+export interface DrainResponse {
+  lifecycle: Lifecycle;
+  propagated: boolean;
+  /** Names of gateways that had not ACKed the change when the wait ended. */
+  pending: string[];
+}
+
+/** Pool membership of the receiving gateway: what a mesh-scoped rate limit is divided by. */
+export interface PoolShare {
+  pool: string;
+  /** Routable (Healthy or Degraded) gateways of the pool, this one included. */
+  size: number;
+  /** This gateway's position among them, 0-based, in name order; -1 while it is not routable. */
+  index: number;
+}
+
+/**
+ * The configuration of one gateway. `version` identifies it (the ETag); `revision` is the mesh
+ * revision it was computed at. `routes` is the same for every gateway of the same zone and routes
+ * served, so the control plane serializes it once and shares the bytes.
+ */
+export interface Snapshot {
+  version: string;
+  revision: number;
+  gateway: { id: string; name: string; zone: string; pool: string };
+  share: PoolShare;
+  routes: EffectiveRoute[];
+}
+
+/** What an agent reports about a snapshot it received. */
+export interface AckRequest {
+  version: string;
+  revision: number;
+  /** ACK: applied in full. NACK: at least one part was rejected and the previous one kept. */
+  status: 'ACK' | 'NACK';
+  errors?: NackError[];
+}
+
+export interface NackError {
+  /** `Kind/namespace/name` of the resource whose configuration could not be applied. */
+  resource: string;
+  /** Field path inside that resource, when known. */
+  field?: string;
+  message: string;
+}
+
+/** Messages on the WebSocket stream (`GET /agent/v1/nodes/{id}/stream`, JSON text frames). */
+export type ServerMessage = { type: 'snapshot'; snapshot: Snapshot };
+export type ClientMessage = { type: 'ack'; ack: AckRequest };
