@@ -81,9 +81,19 @@ function responsiblePolicy(policy: EffectivePolicy<unknown>, field: string, fall
   return describeSource(exact?.[1], last ? `${last.kind}/${last.namespace}/${last.name}` : fallback);
 }
 
-function breakerSettings(config: NonNullable<EffectiveRoute['circuitBreaker']>['config']): BreakerSettings | undefined {
-  const errorRate = config.errorRate;
-  if (!errorRate) return undefined;
+/**
+ * Whether some policy (not just the defaults) sets a field under `block`. The resolver fills every
+ * default, so without this check a CircuitBreakerPolicy that only asks for outlier detection would
+ * also switch on an error-rate breaker; a block is on when a policy names it, and its unset
+ * fields then take their defaults.
+ */
+function configured(policy: EffectivePolicy<unknown>, block: string): boolean {
+  return Object.entries(policy.provenance).some(([path, source]) => source.kind !== 'Default' && (path === block || path.startsWith(`${block}.`)));
+}
+
+function breakerSettings(policy: NonNullable<EffectiveRoute['circuitBreaker']>): BreakerSettings | undefined {
+  const errorRate = policy.config.errorRate;
+  if (!errorRate || !configured(policy, 'errorRate')) return undefined;
   return {
     minimumRequests: errorRate.minimumRequests ?? 10,
     failureRatePercent: errorRate.failureRatePercent ?? 50,
@@ -93,9 +103,9 @@ function breakerSettings(config: NonNullable<EffectiveRoute['circuitBreaker']>['
   };
 }
 
-function outlierSettings(config: NonNullable<EffectiveRoute['circuitBreaker']>['config']): (OutlierSettings & { panicThresholdPercent: number }) | undefined {
-  const outlier = config.outlierDetection;
-  if (!outlier) return undefined;
+function outlierSettings(policy: NonNullable<EffectiveRoute['circuitBreaker']>): (OutlierSettings & { panicThresholdPercent: number }) | undefined {
+  const outlier = policy.config.outlierDetection;
+  if (!outlier || !configured(policy, 'outlierDetection')) return undefined;
   return {
     consecutive5xx: outlier.consecutive5xx ?? 5,
     intervalMs: parseDuration(outlier.interval ?? '10s'),
@@ -265,9 +275,9 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
   part(
     route.circuitBreaker as EffectivePolicy<unknown> | null,
     () => {
-      const config = route.circuitBreaker?.config;
-      if (!config) return;
-      const settings = breakerSettings(config);
+      const policy = route.circuitBreaker;
+      if (!policy) return;
+      const settings = breakerSettings(policy);
       if (settings) {
         runtime.breaker =
           previous?.breaker && isDeepStrictEqual(previous.breaker.settings, settings)
@@ -276,14 +286,14 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
                 if (to === 'open') metrics.breakerOpens.labels(runtime.name, runtime.serviceName).inc();
               });
       }
-      const limits = config.connectionLimits;
-      if (limits) {
+      const limits = policy.config.connectionLimits;
+      if (limits && configured(policy, 'connectionLimits')) {
         // Envoy separates requests in flight from those waiting for a connection; the pool here queues
         // both, so the limit admitted is their sum.
         runtime.concurrencyLimit = (limits.maxConcurrentRequests ?? 1024) + (limits.maxPendingRequests ?? 1024);
         runtime.concurrency = previous?.concurrency && previous.concurrencyLimit === runtime.concurrencyLimit ? previous.concurrency : new ConcurrencyLimiter(runtime.concurrencyLimit);
       }
-      const outlier = outlierSettings(config);
+      const outlier = outlierSettings(policy);
       if (outlier) {
         const { panicThresholdPercent, ...detector } = outlier;
         runtime.panicThresholdPercent = panicThresholdPercent;
