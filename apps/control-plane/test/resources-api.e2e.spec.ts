@@ -33,7 +33,7 @@ describe('create, read, list', () => {
     expect(new Date(metadata.creationTimestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
     const fetched = await cp.client.call('GET', nsPath('ratelimitpolicies', 'create-me'));
     expect(fetched.body.spec).toEqual(created.body.spec);
-    expect(fetched.body.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Accepted', 'Overridden']);
+    expect(fetched.body.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Accepted', 'Overridden', 'Synced']);
   });
 
   it('answers 409 AlreadyExists for a second create', async () => {
@@ -65,9 +65,9 @@ describe('create, read, list', () => {
       accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
     });
     expect(table.body.kind).toBe('Table');
-    expect(table.body.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Target', 'Rate', 'Scope', 'Age']);
+    expect(table.body.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Target', 'Rollout', 'Rate', 'Scope', 'Age']);
     const row = table.body.rows.find((r: any) => r.cells[0] === 'twice');
-    expect(row.cells.slice(1, 4)).toEqual(['Service/checkout', '100/1m', 'gateway']);
+    expect(row.cells.slice(1, 5)).toEqual(['Service/checkout', '0/0', '100/1m', 'gateway']);
     expect(row.object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'twice', namespace: 'default' } });
   });
 

@@ -14,7 +14,7 @@ function leaves(schema: any, path: string, out: Array<[string, any]>): Array<[st
 }
 
 describe('the OpenAPI v3 document', () => {
-  it.each(KINDS.map((k) => [k.kind, k]))('describes %s for kubectl validation and explain', (kind, definition) => {
+  it.each(KINDS.filter((k) => !k.managedBy).map((k) => [k.kind, k]))('describes %s for kubectl validation and explain', (kind, definition) => {
     const schema = document.components.schemas[schemaComponentName(kind)];
     expect(schema['x-kubernetes-group-version-kind']).toEqual([{ group: 'mesh.portolan.dev', version: 'v1alpha1', kind }]);
     const item = document.paths[`/apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/${definition.plural}/{name}`];
@@ -25,6 +25,14 @@ describe('the OpenAPI v3 document', () => {
       'application/json-patch+json',
       'application/merge-patch+json',
     ]);
+  });
+
+  it.each(KINDS.filter((k) => k.managedBy === 'registry').map((k) => [k.kind, k]))('describes %s as read-only: get, list and watch only', (kind, definition) => {
+    expect(document.components.schemas[schemaComponentName(kind)]['x-kubernetes-group-version-kind']).toEqual([{ group: 'mesh.portolan.dev', version: 'v1alpha1', kind }]);
+    const item = document.paths[`/apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/${definition.plural}/{name}`];
+    expect(Object.keys(item).sort()).toEqual(['get', 'parameters']);
+    expect(Object.keys(document.paths[`/apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/${definition.plural}`]).sort()).toEqual(['get', 'parameters']);
+    expect(document.paths[`/apis/mesh.portolan.dev/v1alpha1/namespaces/{namespace}/${definition.plural}/{name}/history`]).toBeUndefined();
   });
 
   it('is a structural schema: no anyOf or patternProperties left', () => {

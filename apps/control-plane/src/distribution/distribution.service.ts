@@ -13,6 +13,7 @@ import type { AckRequest, NackError } from '@portolan/agent-client';
 import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type Unsubscribe } from '../store/resource-store';
+import { MetricsRegistry } from '../telemetry/metrics';
 import { buildSnapshots, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
 
 export type Transport = 'websocket' | 'long-poll';
@@ -70,6 +71,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   constructor(
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
+    private readonly metrics: MetricsRegistry,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -147,6 +149,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       if (state.lastNack && state.lastNack.revision <= ack.revision) this.registry.setDegraded(gatewayId, 'ConfigRejected', false);
     } else {
       state.lastNack = { version: ack.version, revision: ack.revision, time: timestamp(), errors: ack.errors ?? [] };
+      this.metrics.configNacks.inc();
       this.registry.setDegraded(gatewayId, 'ConfigRejected', true);
       const gateway = this.registry.get(gatewayId);
       this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
@@ -238,17 +241,25 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   }
 
   private async rebuild(): Promise<void> {
+    const stopTimer = this.metrics.snapshotBuild.startTimer();
     const revision = await this.store.revision();
     if (!this.index || this.index.revision !== revision) {
       const { items, revision: listed } = await this.store.list({});
       this.index = buildResolutionIndex(items, listed);
     }
     const previous = this.current;
-    this.current = buildSnapshots(this.index, this.registry.nodes(), previous);
+    const nodes = this.registry.nodes();
+    this.current = buildSnapshots(this.index, nodes, previous);
     this.builds++;
+    stopTimer();
+    this.metrics.registeredNodes.reset();
+    for (const node of nodes) this.metrics.registeredNodes.labels(node.role, node.lifecycle.phase).inc();
     for (const [id, snapshot] of this.current.gateways) {
       if (previous.gateways.get(id)?.version === snapshot.version) continue;
-      for (const sink of this.sinks.get(id) ?? []) sink.deliver(snapshot);
+      for (const sink of this.sinks.get(id) ?? []) {
+        sink.deliver(snapshot);
+        this.metrics.snapshotsSent.labels(sink.transport).inc();
+      }
     }
   }
 

@@ -36,8 +36,9 @@ describe('toTable', () => {
 
   it('has the kind\'s columns, and rows with partial metadata by default', () => {
     const table = toTable(kindDefinition('RateLimitPolicy')!, [policy], '7', 'Metadata', Date.parse('2026-01-01T00:05:00Z'));
-    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Target', 'Rate', 'Scope', 'Age']);
-    expect(table.rows[0].cells).toEqual(['limits', 'Service/checkout@eu-1', '100/1m,10/1s', 'gateway', '5m']);
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Target', 'Rollout', 'Rate', 'Scope', 'Age']);
+    // No status yet: the rollout cell is empty rather than a made-up 0/0.
+    expect(table.rows[0].cells).toEqual(['limits', 'Service/checkout@eu-1', '', '100/1m,10/1s', 'gateway', '5m']);
     expect(table.rows[0].object).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: policy.metadata });
     expect(table.metadata.resourceVersion).toBe('7');
   });

@@ -3,7 +3,7 @@
  * route template (never the raw path, to bound label cardinality) and status code.
  */
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 @Injectable()
 export class MetricsRegistry {
@@ -20,6 +20,33 @@ export class MetricsRegistry {
   readonly meshRevision = new Gauge({
     name: 'portolan_mesh_revision',
     help: 'Current mesh-wide revision of the resource store.',
+    registers: [this.registry],
+  });
+
+  readonly snapshotBuild = new Histogram({
+    name: 'portolan_snapshot_build_seconds',
+    help: 'Time to rebuild every gateway snapshot after a change (resolution once, serialization once per gateway shape).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly snapshotsSent = new Counter({
+    name: 'portolan_snapshots_sent_total',
+    help: 'Snapshots delivered to gateways, by transport.',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly configNacks = new Counter({
+    name: 'portolan_config_nacks_total',
+    help: 'Snapshots gateways rejected (NACK).',
+    registers: [this.registry],
+  });
+
+  readonly registeredNodes = new Gauge({
+    name: 'portolan_registered_nodes',
+    help: 'Registered nodes by role (gateway, instance) and lifecycle phase.',
+    labelNames: ['role', 'phase'] as const,
     registers: [this.registry],
   });
 
