@@ -53,8 +53,15 @@ afterAll(async () => {
 describe('RetryPolicy', () => {
   it('retries an upstream that fails twice: the client sees 200, the upstream saw 3 tries with growing gaps', async () => {
     upstreams.flaky.respond = (_request, index) => ({ status: index < 2 ? 503 : 200 });
-    const response = await send(gateway.proxyUrl, '/flaky');
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await send(gateway.proxyUrl, '/flaky', { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     expect(response.status).toBe(200);
+    expect(response.headers['x-portolan-trace-id']).toBe(traceId);
+    // Every try carries the trace on, and the usual forwarding headers.
+    for (const tried of upstreams.flaky.requests) {
+      expect(tried.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      expect(tried.headers).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' });
+    }
     const times = upstreams.flaky.requests.map((request) => request.at);
     expect(times).toHaveLength(3);
     const [first, second] = [times[1] - times[0], times[2] - times[1]];

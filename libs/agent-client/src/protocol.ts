@@ -6,7 +6,7 @@
  * All paths are under the control plane's HTTPS API port. Registration authenticates with a
  * bootstrap token; every later call with the per-node credential registration returned.
  */
-import type { EffectiveRoute } from '@portolan/api';
+import type { EffectiveRoute, GatewayNodeSpec, Lifecycle, ServiceInstanceSpec } from '@portolan/api';
 
 export const AGENT_API_PREFIX = '/agent/v1';
 export const PATHS = {
@@ -38,30 +38,20 @@ export type NodeRole = 'gateway' | 'instance';
 /** POST /agent/v1/register, `Authorization: Bearer <bootstrap token>`. */
 export type RegisterRequest = GatewayRegistration | InstanceRegistration;
 
-export interface GatewayRegistration {
+/** A gateway registers with the spec its GatewayNode will show (zone, pool, address, version, routes). */
+export type GatewayRegistration = GatewayNodeSpec & {
   role: 'gateway';
   /** Stable name; re-registering with the same name replaces the old registration (a restart). */
   name?: string;
-  zone: string;
-  pool: string;
-  /** host:port where the gateway accepts traffic. */
-  address: string;
-  version: string;
-  /** Routes the gateway serves; omitted means every Route. */
-  routes?: Array<{ namespace: string; name: string }>;
-}
+};
 
-export interface InstanceRegistration {
+/** An instance registers with its ServiceInstance spec, naming its Service with a namespace. */
+export type InstanceRegistration = Omit<ServiceInstanceSpec, 'service'> & {
   role: 'instance';
   name?: string;
   /** The Service this instance backs, by namespace and name. */
   service: { namespace: string; name: string };
-  zone: string;
-  address: string;
-  port: number;
-  weight?: number;
-  version?: string;
-}
+};
 
 export interface RegisterResponse {
   id: string;
@@ -72,7 +62,8 @@ export interface RegisterResponse {
   ttlMs: number;
 }
 
-export type Lifecycle = 'Healthy' | 'Degraded' | 'Draining' | 'Offline';
+/** The node lifecycle, declared once with the GatewayNode kind in libs/api. */
+export type { Lifecycle } from '@portolan/api';
 
 export interface LatencySummary {
   p50Ms: number;

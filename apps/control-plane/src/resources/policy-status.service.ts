@@ -26,6 +26,8 @@ export class PolicyStatusService {
   private building: Promise<Snapshot> | undefined;
   /** When each policy's Overridden condition last changed value, for lastTransitionTime. */
   private readonly transitions = new Map<string, { overridden: boolean; since: string }>();
+  /** When each policy's Synced condition last changed status, for lastTransitionTime. */
+  private readonly syncedTransitions = new Map<string, { status: Condition['status']; since: string }>();
 
   constructor(
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
@@ -55,7 +57,7 @@ export class PolicyStatusService {
             observedGeneration: generation,
             lastTransitionTime: since,
           },
-      this.rolloutCondition(this.distribution.rollouts().get(key), generation, now),
+      this.rolloutCondition(key, this.distribution.rollouts().get(key), generation, now),
     ];
     const rollout = this.distribution.rollouts().get(key) ?? { gateways: 0, synced: 0, nacked: 0 };
     return {
@@ -65,15 +67,19 @@ export class PolicyStatusService {
   }
 
   /** `Synced`: whether every gateway running the policy ACKed the configuration it should run. */
-  private rolloutCondition(rollout: PolicyRollout | undefined, generation: number | undefined, now: string): Condition {
-    const base = { type: 'Synced', observedGeneration: generation, lastTransitionTime: now };
-    if (!rollout || rollout.gateways === 0) {
-      return { ...base, status: 'Unknown', reason: 'NoGateways', message: 'No routable gateway runs a route this policy applies to.' };
-    }
-    const summary = `ACKed by ${rollout.synced} of ${rollout.gateways} gateways`;
-    if (rollout.nacked > 0) return { ...base, status: 'False', reason: 'Rejected', message: `${summary}; ${rollout.nacked} rejected it (see their GatewayNode status.lastNack).` };
-    if (rollout.synced < rollout.gateways) return { ...base, status: 'False', reason: 'Pending', message: `${summary}; waiting for the rest.` };
-    return { ...base, status: 'True', reason: 'AllGatewaysACKed', message: `${summary}.` };
+  private rolloutCondition(key: string, rollout: PolicyRollout | undefined, generation: number | undefined, now: string): Condition {
+    const summary = rollout ? `ACKed by ${rollout.synced} of ${rollout.gateways} gateways` : '';
+    const condition: Omit<Condition, 'lastTransitionTime'> =
+      !rollout || rollout.gateways === 0
+        ? { type: 'Synced', status: 'Unknown', reason: 'NoGateways', message: 'No routable gateway runs a route this policy applies to.' }
+        : rollout.nacked > 0
+          ? { type: 'Synced', status: 'False', reason: 'Rejected', message: `${summary}; ${rollout.nacked} rejected it (see their GatewayNode status.lastNack).` }
+          : rollout.synced < rollout.gateways
+            ? { type: 'Synced', status: 'False', reason: 'Pending', message: `${summary}; waiting for the rest.` }
+            : { type: 'Synced', status: 'True', reason: 'AllGatewaysACKed', message: `${summary}.` };
+    const previous = this.syncedTransitions.get(key);
+    if (!previous || previous.status !== condition.status) this.syncedTransitions.set(key, { status: condition.status, since: now });
+    return { ...condition, observedGeneration: generation, lastTransitionTime: this.syncedTransitions.get(key)!.since };
   }
 
   private async current(): Promise<Snapshot> {
@@ -83,6 +89,7 @@ export class PolicyStatusService {
       const { items, revision: listed } = await this.store.list({});
       const contributions = policyContributions(buildResolutionIndex(items, listed));
       for (const key of this.transitions.keys()) if (!contributions.has(key)) this.transitions.delete(key);
+      for (const key of this.syncedTransitions.keys()) if (!contributions.has(key)) this.syncedTransitions.delete(key);
       return { revision: listed, contributions };
     })().finally(() => {
       this.building = undefined;
