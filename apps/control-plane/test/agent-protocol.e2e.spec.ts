@@ -207,6 +207,9 @@ describe('the agent protocol', () => {
   });
 
   it('gives each pool member its share slot and re-divides when one drains; drain waits for the others to ACK', async () => {
+    // Shares are sent only where a mesh-scoped limit uses them.
+    const meshLimit = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(100), metadata: { name: 'shares-limit' } });
+    expect(meshLimit.status).toBe(201);
     const names = ['share-1', 'share-2', 'share-3'];
     const nodes = await Promise.all(names.map((name) => register({ role: 'gateway', name, zone: 'zone-a', pool: 'shares', address: '127.0.0.1:1', version: 't' })));
     const agents = nodes.map((node) => new RawAgent(node));
@@ -217,7 +220,7 @@ describe('the agent protocol', () => {
       }, 20);
     });
     try {
-      const shares = await Promise.all(agents.map((agent) => agent.next((s) => s.share.size === 3)));
+      const shares = await Promise.all(agents.map((agent) => agent.next((s) => s.share?.size === 3)));
       expect(shares.map((s) => s.share.index).sort()).toEqual([0, 1, 2]);
 
       const started = Date.now();
@@ -234,6 +237,7 @@ describe('the agent protocol', () => {
     } finally {
       acking.forEach(clearInterval);
       agents.forEach((agent) => agent.close());
+      await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'shares-limit'));
     }
   });
 

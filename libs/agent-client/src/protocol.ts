@@ -131,7 +131,8 @@ export interface Snapshot {
   version: string;
   revision: number;
   gateway: { id: string; name: string; zone: string; pool: string };
-  share: PoolShare;
+  /** Only when some route has a mesh-scoped rate limit; null otherwise. */
+  share: PoolShare | null;
   routes: EffectiveRoute[];
 }
 

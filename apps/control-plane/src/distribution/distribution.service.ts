@@ -242,6 +242,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
 
   private async rebuild(): Promise<void> {
     const stopTimer = this.metrics.snapshotBuild.startTimer();
+    const stopFanoutTimer = this.metrics.snapshotFanout.startTimer();
     const revision = await this.store.revision();
     if (!this.index || this.index.revision !== revision) {
       const { items, revision: listed } = await this.store.list({});
@@ -261,6 +262,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
         this.metrics.snapshotsSent.labels(sink.transport).inc();
       }
     }
+    stopFanoutTimer();
   }
 
   private forget(gatewayId: string): void {

@@ -61,8 +61,8 @@ describe('buildSnapshots', () => {
       gateway('d', 'a', { lifecycle: { phase: 'Degraded', remove: false } }),
     ];
     const { gateways } = buildSnapshots(buildResolutionIndex(MESH, 4), nodes);
-    expect(Object.fromEntries([...gateways.values()].map((s) => [s.gateway.name, s.share.index]))).toEqual({ a: 0, b: -1, c: 1, d: 2 });
-    expect(gateways.get('id-a')!.share.size).toBe(3);
+    expect(Object.fromEntries([...gateways.values()].map((s) => [s.gateway.name, s.share!.index]))).toEqual({ a: 0, b: -1, c: 1, d: 2 });
+    expect(gateways.get('id-a')!.share!.size).toBe(3);
   });
 
   it('keeps version and revision when a new revision changes nothing for the gateway', () => {
@@ -75,6 +75,17 @@ describe('buildSnapshots', () => {
     const third = buildSnapshots(buildResolutionIndex(changed, 6), nodes, second);
     expect(third.gateways.get('id-a1')!.revision).toBe(6);
     expect(third.gateways.get('id-a1')!.version).not.toBe(first.gateways.get('id-a1')!.version);
+  });
+
+  it('sends no pool share where no mesh-scoped limit needs it, so joins do not re-push such gateways', () => {
+    const withoutMeshLimit = MESH.filter((r) => r.kind !== 'RateLimitPolicy');
+    const first = buildSnapshots(buildResolutionIndex(withoutMeshLimit, 4), [gateway('a1', 'a')]);
+    expect(first.gateways.get('id-a1')!.share).toBeNull();
+    const joined = buildSnapshots(buildResolutionIndex(withoutMeshLimit, 4), [gateway('a1', 'a'), gateway('a2', 'a')], first);
+    expect(joined.gateways.get('id-a1')!.version).toBe(first.gateways.get('id-a1')!.version);
+    const withMeshLimit = buildSnapshots(buildResolutionIndex(MESH, 4), [gateway('a1', 'a')]);
+    const joinedWithLimit = buildSnapshots(buildResolutionIndex(MESH, 4), [gateway('a1', 'a'), gateway('a2', 'a')], withMeshLimit);
+    expect(joinedWithLimit.gateways.get('id-a1')!.version).not.toBe(withMeshLimit.gateways.get('id-a1')!.version);
   });
 
   it('adds routable registered instances to the service endpoints', () => {

@@ -21,6 +21,8 @@ export interface ShapeSnapshot {
   routesHash: string;
   /** `Kind/namespace/name` of every policy applied somewhere in these routes. */
   policies: ReadonlySet<string>;
+  /** Some route has a mesh-scoped rate limit, so gateways of this shape need their pool share. */
+  needsShare: boolean;
 }
 
 /** What one gateway should run. */
@@ -28,7 +30,8 @@ export interface GatewaySnapshot {
   version: string;
   revision: number;
   gateway: { id: string; name: string; zone: string; pool: string };
-  share: PoolShare;
+  /** Only for shapes with a mesh-scoped rate limit; see ShapeSnapshot.needsShare. */
+  share: PoolShare | null;
   shape: ShapeSnapshot;
 }
 
@@ -81,6 +84,10 @@ function shapeKeyOf(gateway: RegisteredGateway): string {
   return `${gateway.spec.zone}\u0000${routes}`;
 }
 
+function sameShare(a: PoolShare | null, b: PoolShare | null): boolean {
+  return a === b || (a !== null && b !== null && a.pool === b.pool && a.size === b.size && a.index === b.index);
+}
+
 /** Each pool's routable gateways in name order: a gateway's index there is its share slot. */
 function poolShares(gateways: readonly RegisteredGateway[]): Map<string, PoolShare> {
   const members = new Map<string, RegisteredGateway[]>();
@@ -90,10 +97,14 @@ function poolShares(gateways: readonly RegisteredGateway[]): Map<string, PoolSha
     if (list) list.push(gateway);
     else members.set(gateway.spec.pool, [gateway]);
   }
+  const slots = new Map<string, number>();
+  for (const pool of members.values()) {
+    pool.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    pool.forEach((gateway, index) => slots.set(gateway.id, index));
+  }
   const shares = new Map<string, PoolShare>();
   for (const gateway of gateways) {
-    const pool = (members.get(gateway.spec.pool) ?? []).sort((a, b) => a.name.localeCompare(b.name));
-    shares.set(gateway.id, { pool: gateway.spec.pool, size: pool.length, index: pool.indexOf(gateway) });
+    shares.set(gateway.id, { pool: gateway.spec.pool, size: members.get(gateway.spec.pool)?.length ?? 0, index: slots.get(gateway.id) ?? -1 });
   }
   return shares;
 }
@@ -118,13 +129,23 @@ export function buildSnapshots(index: ResolutionIndex, nodes: readonly Registere
       const routesHash = shortHash(routesJson);
       const earlier = previous?.shapes.get(key);
       // Same bytes as before: keep the old shape object so unchanged gateways compare equal cheaply.
-      shape = earlier && earlier.routesHash === routesHash ? earlier : { key, routes, routesJson, routesHash, policies: policiesOf(routes) };
+      shape =
+        earlier && earlier.routesHash === routesHash
+          ? earlier
+          : { key, routes, routesJson, routesHash, policies: policiesOf(routes), needsShare: routes.some((route) => route.rateLimit?.config.scope === 'mesh') };
       shapes.set(key, shape);
     }
-    const share = shares.get(gateway.id)!;
+    // Pool membership changes with every join and leave; sending it only where a mesh-scoped limit
+    // uses it keeps a join from re-pushing every other gateway of the pool.
+    const share = shape.needsShare ? shares.get(gateway.id)! : null;
+    const earlier = previous?.gateways.get(gateway.id);
+    // The common case after a join or leave elsewhere: same shape object, same share. No hashing.
+    if (earlier && earlier.shape === shape && sameShare(earlier.share, share)) {
+      result.set(gateway.id, earlier);
+      continue;
+    }
     const identity = { id: gateway.id, name: gateway.name, zone: gateway.spec.zone, pool: gateway.spec.pool };
     const contentHash = shortHash(shape.routesHash, JSON.stringify(share), JSON.stringify(identity));
-    const earlier = previous?.gateways.get(gateway.id);
     if (earlier && earlier.version.endsWith(`.${contentHash}`)) {
       result.set(gateway.id, { ...earlier, shape });
     } else {

@@ -30,6 +30,13 @@ export class MetricsRegistry {
     registers: [this.registry],
   });
 
+  readonly snapshotFanout = new Histogram({
+    name: 'portolan_snapshot_fanout_seconds',
+    help: 'Time from the start of a rebuild until every changed snapshot was handed to its gateway connections.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   readonly snapshotsSent = new Counter({
     name: 'portolan_snapshots_sent_total',
     help: 'Snapshots delivered to gateways, by transport.',

@@ -25,6 +25,8 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 /** Envoy's route timeout default, and the schema defaults of TimeoutPolicy. */
 const DEFAULT_TIMEOUTS = { requestTimeoutMs: 15_000, idleTimeoutMs: 300_000, connectTimeoutMs: 5_000 };
 const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
+/** The control plane sends a pool share only where a mesh-scoped limit needs it. */
+const SOLE_MEMBER: PoolShare = { pool: '', size: 1, index: 0 };
 
 export interface RuntimeDependencies {
   clock: () => number;
@@ -361,7 +363,7 @@ export function compileSnapshot(snapshot: Snapshot, ownZone: string, previous: R
   const routes: RuntimeRoute[] = [];
   for (const route of snapshot.routes) {
     const name = `${route.route.namespace}/${route.route.name}`;
-    const compiled = compileRoute(route, snapshot.share, ownZone, earlier.get(name), deps, errors);
+    const compiled = compileRoute(route, snapshot.share ?? SOLE_MEMBER, ownZone, earlier.get(name), deps, errors);
     if (compiled) routes.push(compiled);
   }
   return { table: new CompiledTable(routes), errors };
