@@ -1,29 +1,10 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useFakeControlPlane } from './testing/harness.js';
 import type { HeartbeatStats } from './protocol.js';
-import { FakeControlPlane, testSnapshot, type FakeControlPlaneOptions } from './testing/fake-control-plane.js';
-import { createTestCertificate, type TestCertificate } from './testing/test-certificate.js';
-import { testAgent, type TestAgent } from './testing/test-agent.js';
+import { testSnapshot } from './testing/fake-control-plane.js';
 
-let certificate: TestCertificate;
-let controlPlane: FakeControlPlane;
-let agents: TestAgent[] = [];
-
-beforeAll(() => {
-  certificate = createTestCertificate();
-});
-
-afterEach(async () => {
-  await Promise.all(agents.map(({ client }) => client.stop()));
-  agents = [];
-  await controlPlane.close();
-});
-
-async function setUp(agentOptions: Parameters<typeof testAgent>[2] = {}, serverOptions: Partial<FakeControlPlaneOptions> = {}): Promise<TestAgent> {
-  controlPlane = await FakeControlPlane.start({ certificate, ...serverOptions });
-  const agent = testAgent(controlPlane, certificate, agentOptions);
-  agents.push(agent);
-  return agent;
-}
+const harness = useFakeControlPlane();
+const { setUp } = harness;
 
 function statsNumber(requests: number): HeartbeatStats {
   return {
@@ -45,32 +26,32 @@ describe('heartbeats', () => {
     const registeredAt = performance.now();
     await client.start();
 
-    await expect.poll(() => controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
 
-    const times = controlPlane.heartbeats.slice(0, 5).map((heartbeat) => heartbeat.at);
+    const times = harness.controlPlane.heartbeats.slice(0, 5).map((heartbeat) => heartbeat.at);
     expect(times[0] - registeredAt).toBeGreaterThanOrEqual(105);
     const gaps = times.slice(1).map((at, index) => at - times[index]);
     const averageGap = gaps.reduce((sum, gap) => sum + gap, 0) / gaps.length;
     expect(averageGap).toBeGreaterThanOrEqual(105);
     expect(averageGap).toBeLessThan(1_000);
-    const heartbeatRequests = controlPlane.requests.filter((request) => request.path === '/agent/v1/nodes/node-1/heartbeat');
+    const heartbeatRequests = harness.controlPlane.requests.filter((request) => request.path === '/agent/v1/nodes/node-1/heartbeat');
     expect(heartbeatRequests.every((request) => request.headers.authorization === 'Bearer credential-1')).toBe(true);
   });
 
   it('carry the applied revision, the draining flag and the stats of each period', async () => {
     let period = 0;
     const { client } = await setUp({ collectStats: () => statsNumber(++period) });
-    controlPlane.publish(testSnapshot(5));
+    harness.controlPlane.publish(testSnapshot(5));
     await client.start();
     await expect.poll(() => client.state.applied?.revision, { timeout: 10_000 }).toBe(5);
-    const appliedFrom = controlPlane.heartbeats.length;
-    await expect.poll(() => controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(appliedFrom + 1);
+    const appliedFrom = harness.controlPlane.heartbeats.length;
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(appliedFrom + 1);
 
     await client.drain();
-    const drainedFrom = controlPlane.heartbeats.length;
-    await expect.poll(() => controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(drainedFrom + 1);
+    const drainedFrom = harness.controlPlane.heartbeats.length;
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(drainedFrom + 1);
 
-    const bodies = controlPlane.heartbeats.map((heartbeat) => heartbeat.body);
+    const bodies = harness.controlPlane.heartbeats.map((heartbeat) => heartbeat.body);
     // One collectStats() call per heartbeat: each period's counters are sent once.
     expect(bodies.map((body) => body.stats?.requests)).toEqual(bodies.map((_, index) => index + 1));
     expect(bodies.slice(appliedFrom + 1).every((body) => body.appliedRevision === 5)).toBe(true);
@@ -81,35 +62,35 @@ describe('heartbeats', () => {
 
   it('register again and resubscribe when the control plane answers 404', async () => {
     const { client, events } = await setUp();
-    controlPlane.publish(testSnapshot(3));
+    harness.controlPlane.publish(testSnapshot(3));
     await client.start();
-    await expect.poll(() => controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => harness.controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
 
-    controlPlane.removeNode('node-1');
+    harness.controlPlane.removeNode('node-1');
 
-    await expect.poll(() => controlPlane.heartbeats.filter((heartbeat) => heartbeat.nodeId === 'node-2').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => controlPlane.upgrades.filter((upgrade) => upgrade.nodeId === 'node-2' && upgrade.status === 101).length, { timeout: 10_000 }).toBe(1);
-    await expect.poll(() => controlPlane.acks.filter((ack) => ack.nodeId === 'node-2').map((ack) => ack.ack), { timeout: 10_000 }).toEqual([{ version: '3.v', revision: 3, status: 'ACK' }]);
+    await expect.poll(() => harness.controlPlane.heartbeats.filter((heartbeat) => heartbeat.nodeId === 'node-2').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => harness.controlPlane.upgrades.filter((upgrade) => upgrade.nodeId === 'node-2' && upgrade.status === 101).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => harness.controlPlane.acks.filter((ack) => ack.nodeId === 'node-2').map((ack) => ack.ack), { timeout: 10_000 }).toEqual([{ version: '3.v', revision: 3, status: 'ACK' }]);
     expect(client.state).toMatchObject({ node: { id: 'node-2', name: 'edge-1' }, connection: 'connected', transport: 'websocket' });
     const renewal = events.filter((event) => event.type === 'node-removed' || (event.type === 'registered' && event.renewal));
     expect(renewal).toEqual([
       { type: 'node-removed', id: 'node-1' },
       { type: 'registered', id: 'node-2', name: 'edge-1', renewal: true },
     ]);
-    expect(controlPlane.heartbeats.filter((heartbeat) => heartbeat.nodeId === 'node-2').every((heartbeat) => heartbeat.body.appliedRevision === 3)).toBe(true);
+    expect(harness.controlPlane.heartbeats.filter((heartbeat) => heartbeat.nodeId === 'node-2').every((heartbeat) => heartbeat.body.appliedRevision === 3)).toBe(true);
   });
 
   it('that fail are reported and do not stop anything', async () => {
     const { client, eventsOf } = await setUp();
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
     await expect.poll(() => client.state.connection, { timeout: 10_000 }).toBe('connected');
 
-    controlPlane.heartbeatStatus = 503;
+    harness.controlPlane.heartbeatStatus = 503;
     await expect.poll(() => eventsOf('heartbeat-failed').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
-    controlPlane.heartbeatStatus = undefined;
-    const recoveredFrom = controlPlane.heartbeats.length;
-    await expect.poll(() => controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(recoveredFrom + 1);
+    harness.controlPlane.heartbeatStatus = undefined;
+    const recoveredFrom = harness.controlPlane.heartbeats.length;
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(recoveredFrom + 1);
 
     expect(eventsOf('heartbeat-failed').slice(0, 3).map((event) => [event.consecutiveFailures, event.error.code, event.error.statusCode])).toEqual([
       [1, 'PORTOLAN_AGENT_UNAVAILABLE', 503],
@@ -117,7 +98,7 @@ describe('heartbeats', () => {
       [3, 'PORTOLAN_AGENT_UNAVAILABLE', 503],
     ]);
     expect(client.state.connection).toBe('connected');
-    expect(controlPlane.registrations).toHaveLength(1);
+    expect(harness.controlPlane.registrations).toHaveLength(1);
   });
 
   it('are all a client without onSnapshot does (a service instance): no config stream', async () => {
@@ -127,9 +108,9 @@ describe('heartbeats', () => {
     });
     await client.start();
 
-    await expect.poll(() => controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    expect(controlPlane.upgrades).toEqual([]);
-    expect(controlPlane.requests.some((request) => request.path.endsWith('/snapshot'))).toBe(false);
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(harness.controlPlane.upgrades).toEqual([]);
+    expect(harness.controlPlane.requests.some((request) => request.path.endsWith('/snapshot'))).toBe(false);
     expect(client.state).toMatchObject({ transport: undefined, connection: 'disconnected' });
   });
 });

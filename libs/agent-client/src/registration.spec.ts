@@ -1,29 +1,12 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useFakeControlPlane } from './testing/harness.js';
 import { AgentClientError } from './errors.js';
 import { BOOTSTRAP_TOKEN, FakeControlPlane } from './testing/fake-control-plane.js';
-import { createTestCertificate, type TestCertificate } from './testing/test-certificate.js';
-import { testAgent, type TestAgent } from './testing/test-agent.js';
+import { createTestCertificate } from './testing/test-certificate.js';
+import { testAgent } from './testing/test-agent.js';
 
-let certificate: TestCertificate;
-let controlPlane: FakeControlPlane;
-let agents: TestAgent[] = [];
-
-beforeAll(() => {
-  certificate = createTestCertificate();
-});
-
-afterEach(async () => {
-  await Promise.all(agents.map(({ client }) => client.stop()));
-  agents = [];
-  await controlPlane.close();
-});
-
-async function setUp(options: Parameters<typeof testAgent>[2] = {}): Promise<TestAgent> {
-  controlPlane = await FakeControlPlane.start({ certificate });
-  const agent = testAgent(controlPlane, certificate, options);
-  agents.push(agent);
-  return agent;
-}
+const harness = useFakeControlPlane();
+const { setUp } = harness;
 
 describe('register', () => {
   it('sends the registration with the bootstrap token over HTTPS trusting the given CA', async () => {
@@ -32,7 +15,7 @@ describe('register', () => {
     const response = await client.register();
 
     expect(response).toMatchObject({ id: 'node-1', name: 'edge-1', credential: 'credential-1', heartbeatIntervalMs: 50 });
-    expect(controlPlane.registrations).toEqual([
+    expect(harness.controlPlane.registrations).toEqual([
       { authorization: `Bearer ${BOOTSTRAP_TOKEN}`, body: { role: 'gateway', name: 'edge-1', zone: 'zone-a', pool: 'edge', address: '127.0.0.1:8080', version: 'test' } },
     ]);
     expect(client.state.node).toEqual({ id: 'node-1', name: 'edge-1' });
@@ -47,7 +30,7 @@ describe('register', () => {
     expect(error).toBeInstanceOf(AgentClientError);
     expect(error).toMatchObject({ code: 'PORTOLAN_AGENT_UNAUTHORIZED', statusCode: 401, reason: 'Unauthorized' });
     expect((error as Error).message).toBe('POST /agent/v1/register answered 401: Unauthorized: the bearer token is not valid');
-    expect(controlPlane.registrations).toHaveLength(1);
+    expect(harness.controlPlane.registrations).toHaveLength(1);
   });
 
   it('does not retry an invalid registration, and surfaces its field causes', async () => {
@@ -58,16 +41,16 @@ describe('register', () => {
       statusCode: 422,
       causes: [{ field: 'spec.zone', message: 'Required value', reason: 'FieldValueRequired' }],
     });
-    expect(controlPlane.registrations).toHaveLength(1);
+    expect(harness.controlPlane.registrations).toHaveLength(1);
   });
 
   it('retries with backoff while the control plane cannot answer', async () => {
     const { client, eventsOf } = await setUp();
-    controlPlane.unavailableRegistrations = 3;
+    harness.controlPlane.unavailableRegistrations = 3;
 
     await client.register();
 
-    expect(controlPlane.registrations).toHaveLength(4);
+    expect(harness.controlPlane.registrations).toHaveLength(4);
     expect(eventsOf('registration-failed').map((event) => [event.attempt, event.error.code])).toEqual([
       [1, 'PORTOLAN_AGENT_UNAVAILABLE'],
       [2, 'PORTOLAN_AGENT_UNAVAILABLE'],
@@ -79,12 +62,12 @@ describe('register', () => {
   });
 
   it('retries while the control plane is unreachable, until aborted', async () => {
-    controlPlane = await FakeControlPlane.start({ certificate });
-    const url = controlPlane.url;
-    await controlPlane.close();
-    const agent = testAgent(controlPlane, certificate, { controlPlaneUrl: url });
-    agents.push(agent);
-    controlPlane = await FakeControlPlane.start({ certificate });
+    harness.controlPlane = await FakeControlPlane.start({ certificate: harness.certificate });
+    const url = harness.controlPlane.url;
+    await harness.controlPlane.close();
+    const agent = testAgent(harness.controlPlane, harness.certificate, { controlPlaneUrl: url });
+    harness.track(agent);
+    harness.controlPlane = await FakeControlPlane.start({ certificate: harness.certificate });
     const abort = new AbortController();
 
     const registering = agent.client.register(abort.signal);
@@ -106,15 +89,15 @@ describe('register', () => {
 
     await expect(registering).rejects.toMatchObject({ code: 'PORTOLAN_AGENT_ABORTED' });
     expect(eventsOf('registration-failed')[0].error).toMatchObject({ code: 'PORTOLAN_AGENT_UNREACHABLE', message: expect.stringMatching(/certificate/i) });
-    expect(controlPlane.registrations).toHaveLength(0);
+    expect(harness.controlPlane.registrations).toHaveLength(0);
   });
 
   it('start() resolves without registering when stopped first', async () => {
     const { client } = await setUp();
-    controlPlane.unavailableRegistrations = 1_000;
+    harness.controlPlane.unavailableRegistrations = 1_000;
 
     const starting = client.start();
-    await expect.poll(() => controlPlane.registrations.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => harness.controlPlane.registrations.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     await client.stop();
 
     await expect(starting).resolves.toBeUndefined();

@@ -1,51 +1,32 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useFakeControlPlane } from './testing/harness.js';
 import type { NackError, Snapshot } from './protocol.js';
-import { FakeControlPlane, testSnapshot, type FakeControlPlaneOptions } from './testing/fake-control-plane.js';
-import { createTestCertificate, type TestCertificate } from './testing/test-certificate.js';
-import { testAgent, type TestAgent } from './testing/test-agent.js';
+import { testSnapshot } from './testing/fake-control-plane.js';
 
-let certificate: TestCertificate;
-let controlPlane: FakeControlPlane;
-let agents: TestAgent[] = [];
+const harness = useFakeControlPlane();
+const { setUp } = harness;
 
-beforeAll(() => {
-  certificate = createTestCertificate();
-});
-
-afterEach(async () => {
-  await Promise.all(agents.map(({ client }) => client.stop()));
-  agents = [];
-  await controlPlane.close();
-});
-
-async function setUp(agentOptions: Parameters<typeof testAgent>[2] = {}, serverOptions: Partial<FakeControlPlaneOptions> = {}): Promise<TestAgent> {
-  controlPlane = await FakeControlPlane.start({ certificate, ...serverOptions });
-  const agent = testAgent(controlPlane, certificate, agentOptions);
-  agents.push(agent);
-  return agent;
-}
-
-const acceptedUpgrades = () => controlPlane.upgrades.filter((upgrade) => upgrade.status === 101).length;
+const acceptedUpgrades = () => harness.controlPlane.upgrades.filter((upgrade) => upgrade.status === 101).length;
 
 describe('config sync over WebSocket', () => {
   it('hands the pushed snapshot to onSnapshot and answers with an ACK frame', async () => {
     const { client, applied } = await setUp();
-    controlPlane.publish(testSnapshot(4));
+    harness.controlPlane.publish(testSnapshot(4));
     await client.start();
 
-    await expect.poll(() => controlPlane.acks, { timeout: 10_000 }).toEqual([{ nodeId: 'node-1', transport: 'websocket', ack: { version: '4.v', revision: 4, status: 'ACK' } }]);
+    await expect.poll(() => harness.controlPlane.acks, { timeout: 10_000 }).toEqual([{ nodeId: 'node-1', transport: 'websocket', ack: { version: '4.v', revision: 4, status: 'ACK' } }]);
     expect(applied.map((snapshot) => snapshot.version)).toEqual(['4.v']);
-    expect(controlPlane.upgrades).toEqual([{ nodeId: 'node-1', authorization: 'Bearer credential-1', status: 101 }]);
+    expect(harness.controlPlane.upgrades).toEqual([{ nodeId: 'node-1', authorization: 'Bearer credential-1', status: 101 }]);
     expect(client.state).toMatchObject({ transport: 'websocket', connection: 'connected', applied: { version: '4.v', revision: 4 } });
   });
 
   it('answers a NACK with the errors onSnapshot returned', async () => {
     const errors: NackError[] = [{ resource: 'Route/default/orders', field: 'spec.match.headers[0].value', message: 'invalid regex' }];
     const { client, eventsOf } = await setUp({ onSnapshot: () => ({ status: 'NACK', errors }) });
-    controlPlane.publish(testSnapshot(9));
+    harness.controlPlane.publish(testSnapshot(9));
     await client.start();
 
-    await expect.poll(() => controlPlane.acks.map((ack) => ack.ack), { timeout: 10_000 }).toEqual([{ version: '9.v', revision: 9, status: 'NACK', errors }]);
+    await expect.poll(() => harness.controlPlane.acks.map((ack) => ack.ack), { timeout: 10_000 }).toEqual([{ version: '9.v', revision: 9, status: 'NACK', errors }]);
     expect(eventsOf('snapshot-applied')).toEqual([{ type: 'snapshot-applied', version: '9.v', revision: 9, status: 'NACK' }]);
   });
 
@@ -63,28 +44,28 @@ describe('config sync over WebSocket', () => {
         return { status: 'ACK' };
       },
     });
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
     await expect.poll(() => order, { timeout: 10_000 }).toEqual([1]);
 
-    for (const revision of [2, 3, 4, 5]) controlPlane.publish(testSnapshot(revision));
+    for (const revision of [2, 3, 4, 5]) harness.controlPlane.publish(testSnapshot(revision));
 
-    await expect.poll(() => controlPlane.acks.map((ack) => ack.ack.revision), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5]);
+    await expect.poll(() => harness.controlPlane.acks.map((ack) => ack.ack.revision), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5]);
     expect(order).toEqual([1, 2, 3, 4, 5]);
     expect(mostAtOnce).toBe(1);
   });
 
   it('reconnects with backoff when the server drops the socket, and gets the current snapshot', async () => {
     const { client, applied, eventsOf } = await setUp();
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
-    await expect.poll(() => controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => harness.controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
 
-    controlPlane.dropStreams();
-    controlPlane.publish(testSnapshot(2));
+    harness.controlPlane.dropStreams();
+    harness.controlPlane.publish(testSnapshot(2));
 
     await expect.poll(() => applied.map((snapshot) => snapshot.revision), { timeout: 10_000 }).toEqual([1, 2]);
-    await expect.poll(() => controlPlane.acks.map((ack) => ack.ack.revision), { timeout: 10_000 }).toEqual([1, 2]);
+    await expect.poll(() => harness.controlPlane.acks.map((ack) => ack.ack.revision), { timeout: 10_000 }).toEqual([1, 2]);
     expect(acceptedUpgrades()).toBe(2);
     const [drop] = eventsOf('disconnected');
     expect(drop).toMatchObject({ transport: 'websocket', error: { code: 'PORTOLAN_AGENT_STREAM_CLOSED' } });
@@ -94,13 +75,13 @@ describe('config sync over WebSocket', () => {
 
   it('does not hand over again the snapshot it already runs, but ACKs it again', async () => {
     const { client, applied } = await setUp();
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
-    await expect.poll(() => controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => harness.controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
 
-    controlPlane.dropStreams();
+    harness.controlPlane.dropStreams();
 
-    await expect.poll(() => controlPlane.acks.map((ack) => ack.ack), { timeout: 10_000 }).toEqual([
+    await expect.poll(() => harness.controlPlane.acks.map((ack) => ack.ack), { timeout: 10_000 }).toEqual([
       { version: '1.v', revision: 1, status: 'ACK' },
       { version: '1.v', revision: 1, status: 'ACK' },
     ]);
@@ -109,7 +90,7 @@ describe('config sync over WebSocket', () => {
 
   it('drops a peer silent for two ping periods and reconnects', async () => {
     const { client, eventsOf } = await setUp({ pingIntervalMs: 100 }, { autoPong: false });
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
 
     await expect.poll(() => acceptedUpgrades(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
@@ -120,7 +101,7 @@ describe('config sync over WebSocket', () => {
 
   it('keeps a peer that pings but sends nothing else', async () => {
     const { client, eventsOf } = await setUp({ pingIntervalMs: 100 }, { autoPong: false, pingIntervalMs: 50 });
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
     await expect.poll(() => client.state.connection, { timeout: 10_000 }).toBe('connected');
 
@@ -132,16 +113,16 @@ describe('config sync over WebSocket', () => {
 
   it('backs off exponentially up to the cap, and resets once a connection stayed up', async () => {
     const { client, eventsOf } = await setUp({ transport: 'websocket', random: () => 0.999, stableAfterMs: 100 });
-    controlPlane.refuseUpgrades = 502;
-    controlPlane.publish(testSnapshot(1));
+    harness.controlPlane.refuseUpgrades = 502;
+    harness.controlPlane.publish(testSnapshot(1));
     await client.start();
     await expect.poll(() => eventsOf('disconnected').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(6);
 
-    controlPlane.refuseUpgrades = undefined;
+    harness.controlPlane.refuseUpgrades = undefined;
     await expect.poll(() => client.state.connection, { timeout: 10_000 }).toBe('connected');
     const failures = eventsOf('disconnected').length;
     await new Promise((resolve) => setTimeout(resolve, 150));
-    controlPlane.dropStreams();
+    harness.controlPlane.dropStreams();
     await expect.poll(() => eventsOf('disconnected').length, { timeout: 10_000 }).toBe(failures + 1);
 
     const delays = eventsOf('disconnected').map((event) => event.retryInMs);
@@ -149,6 +130,6 @@ describe('config sync over WebSocket', () => {
     expect(delays.at(-1)).toBe(19);
     expect(eventsOf('disconnected')[0].error).toMatchObject({ code: 'PORTOLAN_AGENT_UPGRADE_REFUSED', statusCode: 502 });
     // Forced WebSocket never falls back.
-    expect(controlPlane.requests.some((request) => request.path.endsWith('/snapshot'))).toBe(false);
+    expect(harness.controlPlane.requests.some((request) => request.path.endsWith('/snapshot'))).toBe(false);
   });
 });
