@@ -5,31 +5,29 @@
  * and the control plane reports the NACK.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane, eventually, GatewayProcess, RecordingUpstream, route, send, service, tempDir } from './support/mesh.js';
+import { eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess } from './support/mesh.js';
 
+let mesh: TestMesh;
 let controlPlane: ControlPlane;
-let upstream: RecordingUpstream;
-const gateways: GatewayProcess[] = [];
+let gateways: GatewayProcess[];
 
 beforeAll(async () => {
-  const root = tempDir('portolan-distribution-');
-  controlPlane = new ControlPlane(root, {});
-  await controlPlane.start();
-  upstream = await new RecordingUpstream('orders').start();
-  await controlPlane.apply(service('orders', [{ port: upstream.port, zone: 'zone-a' }]));
-  await controlPlane.apply(route('orders', '/orders'));
-  for (const [name, transport] of [['ws-1', 'websocket'], ['ws-2', 'websocket'], ['poll-1', 'long-poll']] as const) {
-    const gateway = new GatewayProcess(name, controlPlane, { zone: 'zone-a', transport, root });
-    await gateway.start();
-    gateways.push(gateway);
-  }
+  mesh = await TestMesh.start('portolan-distribution-', {
+    upstreams: ['orders'],
+    gateways: [
+      { name: 'ws-1', transport: 'websocket' },
+      { name: 'ws-2', transport: 'websocket' },
+      { name: 'poll-1', transport: 'long-poll' },
+    ],
+    configure: async ({ controlPlane, upstreams }) => {
+      await controlPlane.apply(service('orders', [{ port: upstreams.orders.port, zone: 'zone-a' }]));
+      await controlPlane.apply(route('orders', '/orders'));
+    },
+  });
+  ({ controlPlane, gateways } = mesh);
 });
 
-afterAll(async () => {
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
-  await upstream?.close();
-  await controlPlane?.stop();
-});
+afterAll(() => mesh?.stop());
 
 describe('policy distribution', () => {
   it('reaches every gateway over WebSocket and long-poll; every gateway ACKs the revision and the status shows it', async () => {

@@ -5,33 +5,32 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
-import { ControlPlane, eventually, GatewayProcess, RecordingUpstream, route, send, service, tempDir } from './support/mesh.js';
+import { eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess, type RecordingUpstream } from './support/mesh.js';
 
+let mesh: TestMesh;
 let controlPlane: ControlPlane;
 let upstream: RecordingUpstream;
-let root: string;
-const gateways: GatewayProcess[] = [];
+let gateways: GatewayProcess[];
 
 beforeAll(async () => {
-  root = tempDir('portolan-fail-static-');
-  controlPlane = new ControlPlane(root, {});
-  await controlPlane.start();
-  upstream = await new RecordingUpstream('orders').start();
-  await controlPlane.apply(service('orders', [{ port: upstream.port }]));
-  const stored = await controlPlane.apply(route('orders', '/orders'));
-  for (const [name, transport] of [['static-ws', 'websocket'], ['static-poll', 'long-poll']] as const) {
-    const gateway = new GatewayProcess(name, controlPlane, { zone: 'zone-a', transport, root });
-    await gateway.start();
-    gateways.push(gateway);
-    await eventually(`${name} configured`, () => gateway.config(), (c) => c?.revision >= Number(stored.metadata.resourceVersion));
-  }
+  mesh = await TestMesh.start('portolan-fail-static-', {
+    upstreams: ['orders'],
+    gateways: [
+      { name: 'static-ws', transport: 'websocket' },
+      { name: 'static-poll', transport: 'long-poll' },
+    ],
+    configure: async ({ controlPlane, upstreams }) => {
+      await controlPlane.apply(service('orders', [{ port: upstreams.orders.port }]));
+      await controlPlane.apply(route('orders', '/orders'));
+    },
+  });
+  ({ controlPlane, gateways } = mesh);
+  upstream = mesh.upstreams.orders;
+  const revision = Number((await controlPlane.get('Route', 'orders')).metadata.resourceVersion);
+  for (const gateway of gateways) await eventually(`${gateway.name} configured`, () => gateway.config(), (c) => c?.revision >= revision);
 });
 
-afterAll(async () => {
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
-  await upstream?.close();
-  await controlPlane?.stop();
-});
+afterAll(() => mesh?.stop());
 
 describe('fail static', () => {
   it('keeps serving without the control plane, serves from disk after a restart, and converges when it returns', async () => {

@@ -4,11 +4,11 @@
  * leaves, the two left still admit 100 together.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ControlPlane, eventually, GatewayProcess, RecordingUpstream, route, send, service, tempDir } from './support/mesh.js';
+import { eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess } from './support/mesh.js';
 
+let mesh: TestMesh;
 let controlPlane: ControlPlane;
-let upstream: RecordingUpstream;
-const gateways: GatewayProcess[] = [];
+let gateways: GatewayProcess[];
 
 const limit = (name: string, scope: 'gateway' | 'mesh', routeName: string) => ({
   kind: 'RateLimitPolicy',
@@ -21,30 +21,24 @@ const limit = (name: string, scope: 'gateway' | 'mesh', routeName: string) => ({
   },
 });
 
-async function waitForRevision(revision: number, among = gateways) {
+async function waitForRevision(revision: number, among: GatewayProcess[] = gateways) {
   for (const gateway of among) await eventually(`${gateway.name} at revision ${revision}`, () => gateway.config(), (c) => c?.revision >= revision);
 }
 
 beforeAll(async () => {
-  const root = tempDir('portolan-rate-limit-');
-  controlPlane = new ControlPlane(root, {});
-  await controlPlane.start();
-  upstream = await new RecordingUpstream('api').start();
-  await controlPlane.apply(service('api', [{ port: upstream.port }]));
-  await controlPlane.apply(route('local', '/local', 'api'));
-  await controlPlane.apply(route('shared', '/shared', 'api'));
-  for (const name of ['edge-1', 'edge-2', 'edge-3']) {
-    const gateway = new GatewayProcess(name, controlPlane, { zone: 'zone-a', pool: 'edge', root });
-    await gateway.start();
-    gateways.push(gateway);
-  }
+  mesh = await TestMesh.start('portolan-rate-limit-', {
+    upstreams: ['api'],
+    gateways: ['edge-1', 'edge-2', 'edge-3'].map((name) => ({ name, pool: 'edge' })),
+    configure: async ({ controlPlane, upstreams }) => {
+      await controlPlane.apply(service('api', [{ port: upstreams.api.port }]));
+      await controlPlane.apply(route('local', '/local', 'api'));
+      await controlPlane.apply(route('shared', '/shared', 'api'));
+    },
+  });
+  ({ controlPlane, gateways } = mesh);
 });
 
-afterAll(async () => {
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
-  await upstream?.close();
-  await controlPlane?.stop();
-});
+afterAll(() => mesh?.stop());
 
 describe('RateLimitPolicy', () => {
   it('admits exactly 100 requests per 60 s on a gateway; the 101st gets 429 with Retry-After and RateLimit headers', async () => {

@@ -5,11 +5,12 @@
  * endpoint until its ejection time passes) and timeouts (504), through a real gateway.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ControlPlane, eventually, GatewayProcess, RecordingUpstream, route, send, service, tempDir } from './support/mesh.js';
+import { eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess, type RecordingUpstream } from './support/mesh.js';
 
+let mesh: TestMesh;
 let controlPlane: ControlPlane;
 let gateway: GatewayProcess;
-const upstreams: Record<string, RecordingUpstream> = {};
+let upstreams: Record<string, RecordingUpstream>;
 
 async function applyAndWait(resource: Parameters<ControlPlane['apply']>[0]) {
   const stored = await controlPlane.apply(resource);
@@ -19,17 +20,19 @@ async function applyAndWait(resource: Parameters<ControlPlane['apply']>[0]) {
 }
 
 beforeAll(async () => {
-  const root = tempDir('portolan-resilience-');
-  controlPlane = new ControlPlane(root, {});
-  await controlPlane.start();
-  for (const name of ['flaky', 'broken', 'pair-good', 'pair-bad', 'slow']) upstreams[name] = await new RecordingUpstream(name).start();
-  await controlPlane.apply(service('flaky', [{ port: upstreams.flaky.port }]));
-  await controlPlane.apply(service('broken', [{ port: upstreams.broken.port }]));
-  await controlPlane.apply(service('pair', [{ port: upstreams['pair-good'].port }, { port: upstreams['pair-bad'].port }]));
-  await controlPlane.apply(service('slow', [{ port: upstreams.slow.port }]));
-  for (const name of ['flaky', 'broken', 'pair', 'slow']) await controlPlane.apply(route(name, `/${name}`));
-  gateway = new GatewayProcess('resilience-gw', controlPlane, { zone: 'zone-a', root });
-  await gateway.start();
+  mesh = await TestMesh.start('portolan-resilience-', {
+    upstreams: ['flaky', 'broken', 'pair-good', 'pair-bad', 'slow'],
+    gateways: [{ name: 'resilience-gw' }],
+    configure: async ({ controlPlane, upstreams }) => {
+      await controlPlane.apply(service('flaky', [{ port: upstreams.flaky.port }]));
+      await controlPlane.apply(service('broken', [{ port: upstreams.broken.port }]));
+      await controlPlane.apply(service('pair', [{ port: upstreams['pair-good'].port }, { port: upstreams['pair-bad'].port }]));
+      await controlPlane.apply(service('slow', [{ port: upstreams.slow.port }]));
+      for (const name of ['flaky', 'broken', 'pair', 'slow']) await controlPlane.apply(route(name, `/${name}`));
+    },
+  });
+  ({ controlPlane, upstreams } = mesh);
+  gateway = mesh.gateways[0];
   await applyAndWait({
     kind: 'RetryPolicy',
     metadata: { name: 'flaky-retries' },
@@ -44,11 +47,7 @@ beforeEach(() => {
   }
 });
 
-afterAll(async () => {
-  await gateway?.stop();
-  await Promise.all(Object.values(upstreams).map((upstream) => upstream.close()));
-  await controlPlane?.stop();
-});
+afterAll(() => mesh?.stop());
 
 describe('RetryPolicy', () => {
   it('retries an upstream that fails twice: the client sees 200, the upstream saw 3 tries with growing gaps', async () => {

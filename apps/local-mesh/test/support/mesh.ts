@@ -305,3 +305,43 @@ export const route = (name: string, pathPrefix: string, backend = name) => ({
   metadata: { name },
   spec: { match: { pathPrefix }, backendRef: { name: backend } },
 });
+
+export interface GatewaySpec {
+  name: string;
+  zone?: string;
+  pool?: string;
+  transport?: 'websocket' | 'long-poll' | 'auto';
+}
+
+/** A control plane, recording upstreams and gateways started together and stopped together. */
+export class TestMesh {
+  readonly gateways: GatewayProcess[] = [];
+  readonly upstreams: Record<string, RecordingUpstream> = {};
+
+  private constructor(
+    readonly root: string,
+    readonly controlPlane: ControlPlane,
+  ) {}
+
+  /** `configure` runs after the upstreams start and before the gateways do (services, routes). */
+  static async start(prefix: string, options: { upstreams: string[]; gateways: GatewaySpec[]; configure?: (mesh: TestMesh) => Promise<void> }): Promise<TestMesh> {
+    const root = tempDir(prefix);
+    const mesh = new TestMesh(root, new ControlPlane(root, {}));
+    await mesh.controlPlane.start();
+    for (const name of options.upstreams) mesh.upstreams[name] = await new RecordingUpstream(name).start();
+    await options.configure?.(mesh);
+    for (const spec of options.gateways) {
+      const gateway = new GatewayProcess(spec.name, mesh.controlPlane, { zone: spec.zone ?? 'zone-a', pool: spec.pool, transport: spec.transport, root });
+      await gateway.start();
+      mesh.gateways.push(gateway);
+    }
+    return mesh;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.gateways.map((gateway) => gateway.stop()));
+    await Promise.all(Object.values(this.upstreams).map((upstream) => upstream.close()));
+    await this.controlPlane.stop();
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
