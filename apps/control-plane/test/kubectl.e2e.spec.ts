@@ -160,6 +160,21 @@ describe('kubectl against Portolan', () => {
     expect(after.stderr.trim()).toBe('No resources found in default namespace.');
   });
 
+  it('shows registered gateways read-only, with their phase and sync state', async () => {
+    const bootstrap = readFileSync(join(dataDir, 'bootstrap.token'), 'utf8').trim();
+    const registered = await cp.client.withToken(bootstrap).call('POST', '/agent/v1/register', { role: 'gateway', name: 'edge-kubectl', zone: 'zone-a', pool: 'edge', address: '127.0.0.1:8080', version: '1.0.0' });
+    expect(registered.status).toBe(201);
+    const listed = await kubectl(['get', 'gatewaynodes']);
+    expect(listed.code).toBe(0);
+    const [header, row] = listed.stdout.trim().split('\n');
+    expect(header.split(/\s+/)).toEqual(['NAME', 'ZONE', 'POOL', 'ADDRESS', 'PHASE', 'APPLIED', 'SYNCED', 'AGE']);
+    expect(row.split(/\s+/).slice(0, 5)).toEqual(['edge-kubectl', 'zone-a', 'edge', '127.0.0.1:8080', 'Healthy']);
+    const removal = await kubectl(['delete', 'gatewaynode', 'edge-kubectl']);
+    expect(removal.code).not.toBe(0);
+    expect(removal.stderr).toMatch(/read-only|MethodNotAllowed|not allowed/i);
+    expect((await kubectl(['get', 'gwn', 'edge-kubectl', '-o', 'name'])).stdout.trim()).toBe('gatewaynode.mesh.portolan.dev/edge-kubectl');
+  });
+
   it('tells the user to log in when the token is wrong', async () => {
     const config = readFileSync(join(work, 'kubeconfig'), 'utf8').replace(cp.adminToken, 'ptl_wrong_token_0000000000');
     writeFileSync(join(work, 'bad-kubeconfig'), config);

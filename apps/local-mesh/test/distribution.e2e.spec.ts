@@ -53,6 +53,20 @@ describe('policy distribution', () => {
     expect((await send(gateways[2].proxyUrl, '/orders/1')).status).toBe(200);
   });
 
+  it('reports traffic counters of each heartbeat period on the GatewayNode', async () => {
+    for (let i = 0; i < 20; i++) await send(gateways[1].proxyUrl, '/orders/stats');
+    await send(gateways[1].proxyUrl, '/nowhere');
+    const node = await eventually(
+      'a heartbeat with the traffic',
+      () => controlPlane.gatewayNode('ws-2'),
+      (n) => (n.status.stats?.responses['2xx'] ?? 0) > 0,
+      15_000,
+    );
+    expect(node.status.stats).toMatchObject({ latency: { p50Ms: expect.any(Number), p99Ms: expect.any(Number) }, breakers: [], ejectedEndpoints: [] });
+    expect(await gateways[1].metrics()).toMatch(/portolan_gateway_request_duration_seconds_count\{route="default\/orders",service="default\/orders",status_class="2xx",zone="zone-a"\} \d+/);
+    expect(await gateways[1].metrics()).toMatch(/portolan_gateway_applied_revision \d+/);
+  });
+
   it('NACKs a route it cannot compile, naming it; keeps serving the old version of that route; the control plane reports it', async () => {
     const good = await controlPlane.apply({
       kind: 'Route',
