@@ -320,6 +320,11 @@ export class ProxyServer {
     }
   }
 
+  /**
+   * One try. The deadline is enforced by undici's own timers (headersTimeout until the answer
+   * starts, then one plain timer while the body streams) rather than an AbortSignal per request:
+   * AbortSignal.timeout cost about a tenth of the gateway's CPU in the proxy benchmark.
+   */
   private async tryOnce(
     route: CompiledRoute,
     endpoint: { key: string; origin: string },
@@ -331,20 +336,21 @@ export class ProxyServer {
   ): Promise<TryOutcome> {
     const pool = this.pools.get(endpoint.origin, route.timeouts.connectTimeoutMs);
     const remaining = Math.max(1, deadline - this.clock());
-    const signal = AbortSignal.timeout(remaining);
     try {
       const response = await pool.request({
         method: method as Dispatcher.HttpMethod,
         path,
         headers,
         body: body.forTry(),
-        signal,
         headersTimeout: Math.min(remaining, route.timeouts.idleTimeoutMs),
         bodyTimeout: route.timeouts.idleTimeoutMs,
       });
+      const left = deadline - this.clock();
+      const timer = setTimeout(() => response.body.destroy(Object.assign(new Error(`request deadline passed while streaming the answer`), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, left));
+      response.body.once('close', () => clearTimeout(timer));
       return { kind: 'response', status: response.statusCode, response };
     } catch (error) {
-      return { kind: 'error', cause: signal.aborted ? 'timeout' : errorCause(error), message: (error as Error).message };
+      return { kind: 'error', cause: errorCause(error), message: (error as Error).message };
     }
   }
 }
