@@ -1,20 +1,16 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { AuthGuard } from './auth/auth.guard';
+import { AuthModule } from './auth/auth.module';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
-import { TokensController } from './auth/tokens.controller';
-import { DiscoveryController } from './discovery/discovery.controller';
+import { DiscoveryModule } from './discovery/discovery.module';
 import { DistributionModule } from './distribution/distribution.module';
-import { HealthController } from './health/health.controller';
+import { HealthModule } from './health/health.module';
 import { NODE_REGISTRY, type NodeRegistry } from './registry/node-registry';
 import { RegistryModule } from './registry/registry.module';
-import { PolicyStatusService } from './resources/policy-status.service';
-import { ResourcesController } from './resources/resources.controller';
-import { ResourcesService } from './resources/resources.service';
+import { ResourcesModule } from './resources/resources.module';
 import { RESOURCE_STORE, type ResourceStore } from './store/resource-store';
-import { MetricsController } from './telemetry/metrics.controller';
 import { MetricsRegistry } from './telemetry/metrics';
+import { TelemetryModule } from './telemetry/telemetry.module';
 
 export interface AppDependencies {
   store: ResourceStore;
@@ -40,14 +36,13 @@ class EdgesModule {
   }
 }
 
+/** The root: the I/O edges plus one module per feature. */
 @Module({})
 export class AppModule {
   static register(dependencies: AppDependencies): DynamicModule {
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), DistributionModule, RegistryModule],
-      controllers: [DiscoveryController, ResourcesController, HealthController, MetricsController, TokensController],
-      providers: [{ provide: APP_GUARD, useClass: AuthGuard }, ResourcesService, PolicyStatusService],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule],
     };
   }
 }
