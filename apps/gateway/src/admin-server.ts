@@ -1,7 +1,7 @@
 /**
  * The gateway's admin listener, apart from proxied traffic: `/metrics` (Prometheus), `/healthz`
  * (the process is up), `/ready` (it has a configuration and is not draining: load balancers in
- * front of gateways should use this one), `/config` (the snapshot it runs, with provenance).
+ * front of gateways should use this one), `/config` (the last snapshot, with provenance, and the parts it rejected and runs in their previous version).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -91,6 +91,7 @@ describe('policy distribution', () => {
     ]);
     expect(node.status.phase).toBe('Degraded');
     expect(node.status.synced).toBe(false);
+    expect((await gateways[0].config()).rejected).toEqual(node.status.lastNack.errors);
     // The old version of the route still serves.
     expect((await send(gateways[0].proxyUrl, '/orders', { headers: { 'x-tenant': 'acme' } })).status).toBe(200);
     expect((await send(gateways[0].proxyUrl, '/orders', { headers: { 'x-tenant': 'other' } })).status).toBe(404);

@@ -107,6 +107,7 @@ const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 export class ProxyServer {
   private table: RouteTable | undefined;
   private snapshot: Snapshot | undefined;
+  private rejected: NackError[] = [];
   private readonly pools = new UpstreamPools();
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -132,6 +133,7 @@ export class ProxyServer {
     const { table, errors } = compileSnapshot(snapshot, this.options.zone, this.table, { clock: this.clock, random: this.random, metrics: this.options.metrics });
     this.table = table;
     this.snapshot = snapshot;
+    this.rejected = errors;
     this.pools.retainOnly(table.origins());
     return { errors };
   }
@@ -140,8 +142,9 @@ export class ProxyServer {
     return this.table !== undefined;
   }
 
-  currentSnapshot(): Snapshot | undefined {
-    return this.snapshot;
+  /** The last snapshot received, with the parts that were rejected (and run in their previous version). */
+  currentSnapshot(): (Snapshot & { rejected: NackError[] }) | undefined {
+    return this.snapshot && { ...this.snapshot, rejected: this.rejected };
   }
 
   /** Breakers that are not closed and ejected endpoints, for heartbeats. */
