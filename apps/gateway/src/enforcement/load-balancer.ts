@@ -43,6 +43,9 @@ export function endpointKey(endpoint: { address: string; port: number }): string
   return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
 }
 
+/** Envoy's healthy_panic_threshold default, for routes without outlier detection settings. */
+export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
+
 const NO_UNHEALTHY: ReadonlySet<string> = new Set();
 
 export class LoadBalancer {
