@@ -298,6 +298,20 @@ describe('the agent protocol', () => {
     }
   });
 
+  it('watches GatewayNodes from a list\'s resourceVersion without missing a change in between', async () => {
+    const listed = await cp.client.call('GET', nsPath('gatewaynodes'));
+    const from = listed.body.metadata.resourceVersion;
+    const node = await gateway('watched-a');
+    await cp.client.withToken(node.credential).call('POST', `/agent/v1/nodes/${node.id}/drain?wait=1ms`);
+    const watched = await cp.client.call('GET', `${nsPath('gatewaynodes')}?watch=true&resourceVersion=${from}&timeoutSeconds=1`);
+    const events = String(watched.body).trim().split('\n').map((line) => JSON.parse(line)).filter((event) => event.object.metadata.name === 'watched-a');
+    // (The TTL here is 600 ms, so it may also go Offline before the watch ends.)
+    expect(events.slice(0, 2).map((event) => [event.type, event.object.status.phase])).toEqual([
+      ['ADDED', 'Healthy'],
+      ['MODIFIED', 'Draining'],
+    ]);
+  });
+
   it('keeps registry kinds read-only', async () => {
     const write = await cp.client.call('POST', nsPath('gatewaynodes'), { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'GatewayNode', metadata: { name: 'fake' }, spec: {} });
     expect(write.status).toBe(405);

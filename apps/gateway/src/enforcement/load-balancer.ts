@@ -102,7 +102,9 @@ export class LoadBalancer {
     if (count === 1) return endpoints[this.candidates[0]];
     const first = endpoints[this.draw(count, totalWeight, random)];
     const second = endpoints[this.draw(count, totalWeight, random)];
-    return (second.load.active + 1) / second.weight < (first.load.active + 1) / first.weight ? second : first;
+    // Active requests per unit of weight, compared without dividing; a tie keeps the first draw, so
+    // idle endpoints share traffic in proportion to their weights.
+    return second.load.active * first.weight < first.load.active * second.weight ? second : first;
   }
 
   start(endpoint: UpstreamEndpoint): void {
