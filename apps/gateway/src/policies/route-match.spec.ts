@@ -36,6 +36,11 @@ describe('route matching', () => {
     expect(() => compileMatcher(bad)).toThrow(expect.objectContaining({ field: 'spec.match.headers[1].value' }));
   });
 
+  it('rejects a value that would break out of the anchors', () => {
+    const escaping = route('escape', '/', { headers: [{ name: 'x', value: 'a)|(b', type: 'RegularExpression' }] });
+    expect(() => compileMatcher(escaping)).toThrow(expect.objectContaining({ field: 'spec.match.headers[0].value' }));
+  });
+
   it.each([
     ['example.com:80', 'example.com'],
     ['[::1]:8080', '[::1]'],

@@ -32,6 +32,9 @@ export function compileMatcher(route: EffectiveRoute): RouteMatcher {
     if (header.type !== 'RegularExpression') return { name, test: (value: string) => value === header.value };
     let pattern: RegExp;
     try {
+      // Compiled alone first: a value like `a)|(b` would otherwise close the anchoring group and
+      // match anywhere.
+      new RegExp(header.value);
       pattern = new RegExp(`^(?:${header.value})$`);
     } catch (error) {
       throw new RouteMatchError(`spec.match.headers[${index}].value`, `invalid regular expression for header ${header.name}: ${(error as Error).message}`);
