@@ -8,11 +8,12 @@
  * computed per shape and lists the gateways of each.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { buildResolutionIndex, resolveGateway, type Resource } from '@portolan/api';
-import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
+import { buildResolutionIndex, resolveGateway, type GatewayIdentity, type Resource } from '@portolan/api';
+import { NODE_REGISTRY, type NodeRegistry, type RegisteredGateway } from '../registry/node-registry';
 import { RESOURCE_STORE, keyOf, type ResourceStore } from '../store/resource-store';
 import { DistributionService } from './distribution.service';
 import { diffRoutes, type FieldChange } from './effective-config-view';
+import { identityOf, shapeKeyOf } from './snapshot-builder';
 
 /** Field changes listed per shape at most; the count is always exact. */
 const MAX_CHANGES_LISTED = 200;
@@ -53,24 +54,21 @@ export class BlastRadiusService {
     const proposedItems = [...items.filter((item) => !sameKey(item)), ...(after ? [{ ...after, metadata: { ...after.metadata, resourceVersion: 'dry-run' } }] : [])];
     const proposed = buildResolutionIndex(proposedItems, revision + 1);
 
-    const gateways = this.registry.nodes().filter((node) => node.role === 'gateway');
-    const byShape = new Map<string, { zone: string; routes?: Array<{ kind: string; namespace: string; name: string }>; names: string[] }>();
+    const gateways = this.registry.nodes().filter((node): node is RegisteredGateway => node.role === 'gateway');
+    const byShape = new Map<string, { identity: GatewayIdentity; names: string[] }>();
     for (const gateway of gateways) {
-      if (gateway.role !== 'gateway') continue;
-      const routes = gateway.spec.routes?.map((ref) => ({ kind: 'Route', ...ref }));
-      const key = `${gateway.spec.zone}\u0000${routes?.map((ref) => `${ref.namespace}/${ref.name}`).sort().join(',') ?? '*'}`;
-      const shape = byShape.get(key) ?? { zone: gateway.spec.zone, routes, names: [] };
+      const key = shapeKeyOf(gateway);
+      const shape = byShape.get(key) ?? { identity: identityOf(gateway), names: [] };
       shape.names.push(gateway.name);
       byShape.set(key, shape);
     }
     const shapes: ShapeImpact[] = [];
-    for (const shape of byShape.values()) {
-      const identity = { name: shape.names[0], zone: shape.zone, pool: '', routes: shape.routes };
+    for (const { identity, names } of byShape.values()) {
       const changes = diffRoutes(resolveGateway(current, identity).routes, resolveGateway(proposed, identity).routes);
       if (changes.length === 0) continue;
       shapes.push({
-        zone: shape.zone,
-        gateways: shape.names.sort(),
+        zone: identity.zone,
+        gateways: names.sort(),
         changes: changes.slice(0, MAX_CHANGES_LISTED),
         ...(changes.length > MAX_CHANGES_LISTED ? { moreChanges: changes.length - MAX_CHANGES_LISTED } : {}),
       });

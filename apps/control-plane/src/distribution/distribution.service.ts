@@ -92,9 +92,17 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     for (const wake of this.ackWaiters) wake();
   }
 
-  /** The resolution index of the latest build, shared with policy status and explain. */
+  /**
+   * The resolution index of the store's current revision: one index per revision, shared by
+   * snapshots, policy status and blast radius. Rebuilds first if the store is ahead of the last
+   * build (a store whose change notifications arrive late).
+   */
   async resolutionIndex(): Promise<ResolutionIndex> {
     await this.settled();
+    if (!this.index || this.index.revision < (await this.store.revision())) {
+      this.scheduleRebuild();
+      await this.settled();
+    }
     return this.index!;
   }
 

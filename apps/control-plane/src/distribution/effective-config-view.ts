@@ -3,7 +3,7 @@
  * its value and the policy that set it ("explain"), and the field-by-field difference between two
  * configurations ("blast radius" of a change). Pure functions over resolved routes.
  */
-import type { EffectivePolicy, EffectiveRoute, FieldSource } from '@portolan/api';
+import { policyRef, type EffectivePolicy, type EffectiveRoute, type FieldSource } from '@portolan/api';
 
 export interface ExplainedField {
   /** `retry.backoff.baseInterval`, `backend.endpoints`, … */
@@ -30,7 +30,7 @@ export interface FieldChange {
 const POLICY_FIELDS = ['rateLimit', 'retry', 'circuitBreaker', 'timeout'] as const;
 
 function describeSource(source: FieldSource): string {
-  return source.kind === 'Default' ? 'Default' : `${source.kind}/${source.namespace}/${source.name}@${source.resourceVersion}`;
+  return source.kind === 'Default' ? 'Default' : `${policyRef(source)}@${source.resourceVersion}`;
 }
 
 function valueAt(config: unknown, path: string): unknown {

@@ -7,7 +7,7 @@
  * small envelope written around the shared bytes at send time; see `snapshotFrames`.
  */
 import { createHash } from 'node:crypto';
-import { resolveGateway, type EffectiveEndpoint, type EffectiveRoute, type ResolutionIndex } from '@portolan/api';
+import { policyRef, resolveGateway, type EffectiveEndpoint, type GatewayIdentity, type EffectiveRoute, type ResolutionIndex } from '@portolan/api';
 import type { PoolShare } from '@portolan/agent-client';
 import { isRoutable } from '../registry/lifecycle';
 import type { RegisteredGateway, RegisteredNode } from '../registry/node-registry';
@@ -66,20 +66,26 @@ function instanceEndpoints(nodes: readonly RegisteredNode[]): Map<string, Effect
 function withInstances(route: EffectiveRoute, instances: Map<string, EffectiveEndpoint[]>): EffectiveRoute {
   const registered = instances.get(serviceKey(route.backend.service.namespace, route.backend.service.name));
   if (!registered) return route;
-  return { ...route, backend: { ...route.backend, found: route.backend.found, endpoints: [...route.backend.endpoints, ...registered] } };
+  return { ...route, backend: { ...route.backend, endpoints: [...route.backend.endpoints, ...registered] } };
 }
 
 function policiesOf(routes: readonly EffectiveRoute[]): Set<string> {
   const keys = new Set<string>();
   for (const route of routes) {
     for (const policy of [route.rateLimit, route.retry, route.circuitBreaker, route.timeout]) {
-      for (const source of policy?.applied ?? []) keys.add(`${source.kind}/${source.namespace}/${source.name}`);
+      for (const source of policy?.applied ?? []) keys.add(policyRef(source));
     }
   }
   return keys;
 }
 
-function shapeKeyOf(gateway: RegisteredGateway): string {
+/** What resolution needs to know of a gateway: its zone and the routes it serves. */
+export function identityOf(gateway: RegisteredGateway): GatewayIdentity {
+  return { name: gateway.name, zone: gateway.spec.zone, pool: gateway.spec.pool, routes: gateway.spec.routes?.map((ref) => ({ kind: 'Route', ...ref })) };
+}
+
+/** Gateways with the same key get the same routes. */
+export function shapeKeyOf(gateway: RegisteredGateway): string {
   const routes = gateway.spec.routes?.map((ref) => serviceKey(ref.namespace, ref.name)).sort().join(',') ?? '*';
   return `${gateway.spec.zone}\u0000${routes}`;
 }
@@ -123,7 +129,7 @@ export function buildSnapshots(index: ResolutionIndex, nodes: readonly Registere
     const key = shapeKeyOf(gateway);
     let shape = shapes.get(key);
     if (!shape) {
-      const resolved = resolveGateway(index, { name: gateway.name, zone: gateway.spec.zone, pool: gateway.spec.pool, routes: gateway.spec.routes?.map((ref) => ({ kind: 'Route', ...ref })) });
+      const resolved = resolveGateway(index, identityOf(gateway));
       const routes = resolved.routes.map((route) => withInstances(route, instances));
       const routesJson = Buffer.from(JSON.stringify(routes));
       const routesHash = shortHash(routesJson);

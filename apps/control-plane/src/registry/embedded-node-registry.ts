@@ -12,6 +12,7 @@ import type { RegistrySettings } from '../config/boot-config';
 import { lifecycleAt } from './lifecycle';
 import {
   InvalidRegistrationError,
+  KIND_OF_ROLE,
   NodeNotFoundError,
   type NodeRegistry,
   type RegisteredNode,
@@ -44,7 +45,6 @@ interface Row {
 }
 
 const digest = (credential: string) => createHash('sha256').update(credential).digest();
-const KIND_OF_ROLE = { gateway: 'GatewayNode', instance: 'ServiceInstance' } as const;
 /** Registration names become object names: DNS-1123, at most 63 characters here. */
 const toObjectName = (raw: string) =>
   raw.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63).replace(/[^a-z0-9]+$/, '') || 'node';

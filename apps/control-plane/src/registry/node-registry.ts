@@ -89,3 +89,6 @@ export class InvalidRegistrationError extends Error {
 }
 
 export const NODE_REGISTRY = Symbol('NodeRegistry');
+
+/** The resource kind each node role is shown as. */
+export const KIND_OF_ROLE = { gateway: 'GatewayNode', instance: 'ServiceInstance' } as const;

@@ -3,10 +3,10 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Resource } from '@portolan/api';
 import type { Change, ResourceStore } from '../store/resource-store';
 import { DistributionService } from '../distribution/distribution.service';
-import { NODE_REGISTRY, type NodeRegistry, type RegistryChange } from './node-registry';
+import { KIND_OF_ROLE, NODE_REGISTRY, type NodeRegistry, type RegistryChange } from './node-registry';
 import { toResource } from './node-view';
 
-const ROLE_OF_KIND: Record<string, 'gateway' | 'instance'> = { GatewayNode: 'gateway', ServiceInstance: 'instance' };
+const ROLE_OF_KIND = Object.fromEntries(Object.entries(KIND_OF_ROLE).map(([role, kind]) => [kind, role])) as Record<string, keyof typeof KIND_OF_ROLE>;
 /** Registry changes kept for watches that start from a list's resourceVersion. */
 const KEPT_CHANGES = 1_000;
 
@@ -66,7 +66,7 @@ export class RegistryResourcesService implements OnModuleDestroy {
   }
 
   private toWatchEvent({ type, node, epoch }: RegistryChange): Change | undefined {
-    const key = { kind: node.role === 'gateway' ? 'GatewayNode' : 'ServiceInstance', namespace: node.namespace, name: node.name };
+    const key = { kind: KIND_OF_ROLE[node.role], namespace: node.namespace, name: node.name };
     const now = Date.now();
     const rendered = type === 'DELETED' ? (toResource(node, now) as Resource) : this.render(node.id, now);
     if (!rendered) return undefined;

@@ -1,19 +1,12 @@
 /**
  * Policy status is derived, not stored: the conditions of a policy follow from the whole mesh at
- * the current revision, so they are computed from the resolution index (rebuilt once per
- * revision) and attached when a policy is read. Writing them back would bump the revision and
+ * the current revision, so they are computed from the resolution index (built once per revision
+ * by the distribution module, and shared) and attached when a policy is read. Writing them back would bump the revision and
  * make every gateway resync for nothing.
  */
-import { Inject, Injectable } from '@nestjs/common';
-import {
-  buildResolutionIndex,
-  kindDefinition,
-  policyContributions,
-  type Condition,
-  type Resource,
-} from '@portolan/api';
+import { Injectable } from '@nestjs/common';
+import { DEFAULT_NAMESPACE, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
 import { DistributionService, type PolicyRollout } from '../distribution/distribution.service';
-import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
 
 interface Snapshot {
   revision: number;
@@ -23,21 +16,17 @@ interface Snapshot {
 @Injectable()
 export class PolicyStatusService {
   private snapshot: Snapshot | undefined;
-  private building: Promise<Snapshot> | undefined;
   /** When each policy's Overridden condition last changed value, for lastTransitionTime. */
   private readonly transitions = new Map<string, { overridden: boolean; since: string }>();
   /** When each policy's Synced condition last changed status, for lastTransitionTime. */
   private readonly syncedTransitions = new Map<string, { status: Condition['status']; since: string }>();
 
-  constructor(
-    @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
-    private readonly distribution: DistributionService,
-  ) {}
+  constructor(private readonly distribution: DistributionService) {}
 
   async withStatus(resource: Resource): Promise<Resource> {
     if (!kindDefinition(resource.kind)?.isPolicy) return resource;
     const snapshot = await this.current();
-    const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
+    const key = policyRef({ kind: resource.kind as PolicyKind, namespace: resource.metadata.namespace ?? DEFAULT_NAMESPACE, name: resource.metadata.name });
     const contribution = snapshot.contributions.get(key);
     const overridden = !!contribution && contribution.contexts > 0 && contribution.contributing === 0;
     const generation = resource.metadata.generation;
@@ -82,19 +71,14 @@ export class PolicyStatusService {
     return { ...condition, observedGeneration: generation, lastTransitionTime: this.syncedTransitions.get(key)!.since };
   }
 
+  /** Contributions are computed once per revision, from the index distribution already built. */
   private async current(): Promise<Snapshot> {
-    const revision = await this.store.revision();
-    if (this.snapshot?.revision === revision) return this.snapshot;
-    this.building ??= (async () => {
-      const { items, revision: listed } = await this.store.list({});
-      const contributions = policyContributions(buildResolutionIndex(items, listed));
-      for (const key of this.transitions.keys()) if (!contributions.has(key)) this.transitions.delete(key);
-      for (const key of this.syncedTransitions.keys()) if (!contributions.has(key)) this.syncedTransitions.delete(key);
-      return { revision: listed, contributions };
-    })().finally(() => {
-      this.building = undefined;
-    });
-    this.snapshot = await this.building;
+    const index = await this.distribution.resolutionIndex();
+    if (this.snapshot?.revision === index.revision) return this.snapshot;
+    const contributions = policyContributions(index);
+    for (const key of this.transitions.keys()) if (!contributions.has(key)) this.transitions.delete(key);
+    for (const key of this.syncedTransitions.keys()) if (!contributions.has(key)) this.syncedTransitions.delete(key);
+    this.snapshot = { revision: index.revision, contributions };
     return this.snapshot;
   }
 }

@@ -24,7 +24,8 @@ import { UpstreamPools } from './upstream-pools.js';
 /** Envoy's default per-request buffer for retries is 1 MiB; 64 KiB covers API calls without letting retries hold much memory. */
 const RETRY_BUFFER_LIMIT = 64 * 1024;
 
-type TryOutcome =
+/** What one upstream try produced (the retry policy sees it as a TryOutcome). */
+type UpstreamResult =
   | { kind: 'response'; status: number; response: Dispatcher.ResponseData }
   | { kind: 'error'; cause: 'connect-failure' | 'reset' | 'timeout'; message: string };
 
@@ -336,7 +337,7 @@ export class ProxyServer {
     headers: Record<string, string | string[]>,
     body: RequestBody,
     deadline: number,
-  ): Promise<TryOutcome> {
+  ): Promise<UpstreamResult> {
     const pool = this.pools.get(endpoint.origin, route.timeouts.connectTimeoutMs);
     const remaining = Math.max(1, deadline - this.clock());
     try {

@@ -12,12 +12,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
-import { parseDuration, type EffectivePolicy, type EffectiveRoute, type FieldSource } from '@portolan/api';
+import { parseDuration, policyRef, type EffectivePolicy, type EffectiveRoute, type FieldSource } from '@portolan/api';
 import type { HeartbeatStats, NackError, PoolShare, Snapshot } from '@portolan/agent-client';
 import { CircuitBreaker, ConcurrencyLimiter, type BreakerSettings } from '../policies/circuit-breaker.js';
 import { pickEndpoint } from '../policies/load-balancer.js';
 import { OutlierDetector, type OutlierSettings } from '../policies/outlier-detector.js';
-import { compileRateLimit, RateLimiter, type CompiledRateLimit, type RateLimitConfig } from '../policies/rate-limiter.js';
+import { compileRateLimit, RateLimiter, type RateLimitConfig } from '../policies/rate-limiter.js';
 import { compileRetry, isIdempotent, RequestRetries, RetryBudget, type CompiledRetry, type RetryConfig } from '../policies/retry.js';
 import { compileMatcher, firstMatch, orderForMatching, RouteMatchError, type RouteMatcher } from '../policies/route-match.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
@@ -72,7 +72,7 @@ export interface RouteTable {
 const originOf = (address: string, port: number) => `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
 function describeSource(source: FieldSource | undefined, fallback: string): string {
-  return source && source.kind !== 'Default' ? `${source.kind}/${source.namespace}/${source.name}` : fallback;
+  return source && source.kind !== 'Default' ? policyRef(source) : fallback;
 }
 
 /** The policy that set `field` (`spec.limits[0].interval` looks up `limits`), for NACK errors. */
@@ -80,7 +80,7 @@ function responsiblePolicy(policy: EffectivePolicy<unknown>, field: string, fall
   const path = field.replace(/^spec\./, '');
   const exact = Object.entries(policy.provenance).find(([key]) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`));
   const last = policy.applied.at(-1);
-  return describeSource(exact?.[1], last ? `${last.kind}/${last.namespace}/${last.name}` : fallback);
+  return describeSource(exact?.[1], last ? policyRef(last) : fallback);
 }
 
 /**
@@ -126,7 +126,6 @@ class RuntimeRoute implements CompiledRoute {
   endpoints: Endpoint[] = [];
   rateLimiter?: RateLimiter;
   rateLimitPolicy = '';
-  rateLimitCompiled?: CompiledRateLimit;
   breaker?: CircuitBreaker;
   concurrency?: ConcurrencyLimiter;
   concurrencyLimit?: number;
@@ -260,7 +259,6 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
       if (!route.rateLimit) return;
       const compiled = compileRateLimit(route.rateLimit.config as RateLimitConfig, share);
       runtime.rateLimitPolicy = describeSource(route.rateLimit.applied.at(-1) as FieldSource | undefined, runtime.name);
-      runtime.rateLimitCompiled = compiled;
       if (previous?.rateLimiter) {
         previous.rateLimiter.update(compiled, now);
         runtime.rateLimiter = previous.rateLimiter;

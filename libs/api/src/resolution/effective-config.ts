@@ -19,7 +19,7 @@ import type { TimeoutPolicySpec } from '../kinds/timeout-policy.js';
 import type { JsonObject } from '../merge-patch.js';
 import { DEFAULT_NAMESPACE, type Resource, type TargetRef } from '../meta.js';
 import { comparePrecedence, precedenceKey, type PrecedenceKey } from './precedence.js';
-import { CONFIG_DEFAULTS, mergeWithProvenance, type FieldSource, type PolicySource, type Provenance } from './provenance-merge.js';
+import { CONFIG_DEFAULTS, mergeWithProvenance, policyRef, type FieldSource, type PolicySource, type Provenance } from './provenance-merge.js';
 
 export interface ObjectRef {
   kind: string;
@@ -308,11 +308,10 @@ export function resolveGateway(index: ResolutionIndex, gateway: GatewayIdentity)
  */
 export function policyContributions(index: ResolutionIndex): Map<string, PolicyContribution> {
   const state = stateOf(index);
-  const sourceKey = (source: PolicySource) => `${source.kind}/${source.namespace}/${source.name}`;
   const counts = new Map<string, PolicyContribution>();
   for (const buckets of state.policies.values()) {
     for (const policy of [buckets.mesh, ...buckets.byService.values(), ...buckets.byRoute.values()].flat()) {
-      counts.set(sourceKey(policy.source), { contexts: 0, contributing: 0 });
+      counts.set(policyRef(policy.source), { contexts: 0, contributing: 0 });
     }
   }
   for (const route of state.routes) {
@@ -324,7 +323,7 @@ export function policyContributions(index: ResolutionIndex): Map<string, PolicyC
         // Provenance holds the very source objects listed in applied, so identity is enough.
         const setters = new Set(Object.values(resolved.provenance));
         for (const applied of resolved.applied) {
-          const entry = counts.get(sourceKey(applied))!;
+          const entry = counts.get(policyRef(applied))!;
           entry.contexts++;
           if (setters.has(applied)) entry.contributing++;
         }

@@ -12,4 +12,4 @@ export {
   type ResolutionIndex,
 } from './effective-config.js';
 export { comparePolicies, specificity } from './precedence.js';
-export type { FieldSource, PolicySource } from './provenance-merge.js';
+export { policyRef, type FieldSource, type PolicySource } from './provenance-merge.js';

@@ -18,6 +18,11 @@ export interface PolicySource {
 
 export type FieldSource = PolicySource | { kind: 'Default' };
 
+/** `Kind/namespace/name`: how a policy is named in status, rollouts, NACKs and explain. */
+export function policyRef(source: Pick<PolicySource, 'kind' | 'namespace' | 'name'>): string {
+  return `${source.kind}/${source.namespace}/${source.name}`;
+}
+
 /** Dotted leaf path (`backoff.baseInterval`) -> the layer that set it. */
 export type Provenance = Map<string, FieldSource>;
 
