@@ -4,7 +4,9 @@
  * docs/configuration.md lists the same variables; boot-config.spec.ts fails if the two drift.
  */
 import { resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { parseDuration } from '@portolan/api';
+import type { ConsulSettings } from '../consul/consul-client';
 
 export interface BootConfig {
   /** Where the embedded store, the CA and the generated admin token live. */
@@ -22,6 +24,21 @@ export interface BootConfig {
   /** Token gateways and instances register with; generated into <data dir>/bootstrap.token when unset. */
   bootstrapToken?: string;
   registry: RegistrySettings;
+  /** Where resources and the registry live: the embedded database, or Consul for several replicas. */
+  backend: EmbeddedBackend | ConsulBackend;
+}
+
+export interface EmbeddedBackend {
+  kind: 'embedded';
+}
+
+export interface ConsulBackend {
+  kind: 'consul';
+  consul: ConsulSettings;
+  /** This replica's name in the leader lock and logs. */
+  replicaName: string;
+  leaderSessionTtlMs: number;
+  leaderLockDelayMs: number;
 }
 
 export interface RegistrySettings {
@@ -45,6 +62,17 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_HEARTBEAT_INTERVAL: { default: '2s', description: 'How often nodes heartbeat (they add ±10% jitter).' },
   PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals).' },
   PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
+  PORTOLAN_STORE: { default: 'embedded', description: '`embedded` (one process, data in the data directory) or `consul` (several replicas on one Consul).' },
+  PORTOLAN_CONSUL_PREFIX: { default: 'portolan', description: 'Consul KV prefix for resources, the change log and the leader lock.' },
+  PORTOLAN_REPLICA_NAME: { default: '(host name and pid)', description: 'This replica\'s name in the leader lock and in logs.' },
+  PORTOLAN_LEADER_SESSION_TTL: { default: '15s', description: 'TTL of the Consul session behind the leader lock (Consul accepts 10s to 24h).' },
+  PORTOLAN_LEADER_LOCK_DELAY: { default: '15s', description: 'Consul lock-delay: after a leader is lost, no replica may take the lock for this long.' },
+  CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS.' },
+  CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token (needs key_prefix write on the prefix, session write, service write, node read).' },
+  CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
+  CONSUL_CACERT: { default: '', description: 'PEM file of the CA that signed Consul\'s certificate.' },
+  CONSUL_CLIENT_CERT: { default: '', description: 'PEM client certificate, when Consul verifies clients.' },
+  CONSUL_CLIENT_KEY: { default: '', description: 'PEM key of CONSUL_CLIENT_CERT.' },
 } as const;
 
 type Variable = keyof typeof BOOT_CONFIG_VARIABLES;
@@ -72,9 +100,46 @@ function duration(env: NodeJS.ProcessEnv, name: Variable): number {
   }
 }
 
+function backend(env: NodeJS.ProcessEnv, bootstrapToken: string | undefined): EmbeddedBackend | ConsulBackend {
+  const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const kind = read('PORTOLAN_STORE');
+  if (kind === 'embedded') return { kind };
+  if (kind !== 'consul') throw new BootConfigError(`PORTOLAN_STORE=${kind} is not a store: use embedded or consul`);
+  if (!bootstrapToken) {
+    throw new BootConfigError('PORTOLAN_STORE=consul runs several replicas: set PORTOLAN_BOOTSTRAP_TOKEN so that every replica admits the same gateways');
+  }
+  const rawAddress = read('CONSUL_HTTP_ADDR');
+  const ssl = read('CONSUL_HTTP_SSL') === 'true';
+  const address = rawAddress.includes('://') ? rawAddress : `${ssl ? 'https' : 'http'}://${rawAddress}`;
+  try {
+    new URL(address);
+  } catch {
+    throw new BootConfigError(`CONSUL_HTTP_ADDR=${rawAddress} is not an address: use host:port or a URL such as https://consul:8501`);
+  }
+  const sessionTtlMs = duration(env, 'PORTOLAN_LEADER_SESSION_TTL');
+  if (sessionTtlMs < 10_000 || sessionTtlMs > 86_400_000) {
+    throw new BootConfigError(`PORTOLAN_LEADER_SESSION_TTL=${read('PORTOLAN_LEADER_SESSION_TTL')} is outside what Consul accepts for a session TTL: use 10s to 24h`);
+  }
+  return {
+    kind,
+    consul: {
+      address,
+      token: read('CONSUL_HTTP_TOKEN') || undefined,
+      caFile: read('CONSUL_CACERT') || undefined,
+      certFile: read('CONSUL_CLIENT_CERT') || undefined,
+      keyFile: read('CONSUL_CLIENT_KEY') || undefined,
+      prefix: read('PORTOLAN_CONSUL_PREFIX'),
+    },
+    replicaName: env.PORTOLAN_REPLICA_NAME || `${hostname()}-${process.pid}`,
+    leaderSessionTtlMs: sessionTtlMs,
+    leaderLockDelayMs: duration(env, 'PORTOLAN_LEADER_LOCK_DELAY'),
+  };
+}
+
 export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig {
   const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
   return {
+    backend: backend(env, read('PORTOLAN_BOOTSTRAP_TOKEN') || undefined),
     dataDir: resolve(read('PORTOLAN_DATA_DIR')),
     host: read('PORTOLAN_HOST'),
     apiPort: port(env, 'PORTOLAN_API_PORT', false),

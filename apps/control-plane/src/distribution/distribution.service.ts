@@ -49,6 +49,8 @@ export interface Propagation {
   pending: string[];
 }
 
+const REBUILD_RETRY_MS = 1_000;
+
 function timestamp(): string {
   return new Date().toISOString();
 }
@@ -67,6 +69,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   private rolloutCache: { key: string; rollouts: Map<string, PolicyRollout> } | undefined;
   private ackChanges = 0;
   private readonly unsubscribers: Unsubscribe[] = [];
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
@@ -88,6 +92,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   }
 
   onApplicationShutdown(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     for (const wake of this.ackWaiters) wake();
   }
@@ -244,6 +250,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
         await this.rebuild();
       } catch (error) {
         this.logger.error(`snapshot rebuild failed: ${(error as Error).stack ?? error}`);
+        this.retryRebuildLater();
       }
     } while (this.rebuildAgain);
   }
@@ -251,10 +258,18 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   private async rebuild(): Promise<void> {
     const stopTimer = this.metrics.snapshotBuild.startTimer();
     const stopFanoutTimer = this.metrics.snapshotFanout.startTimer();
-    const revision = await this.store.revision();
-    if (!this.index || this.index.revision !== revision) {
-      const { items, revision: listed } = await this.store.list({});
-      this.index = buildResolutionIndex(items, listed);
+    try {
+      const revision = await this.store.revision();
+      if (!this.index || this.index.revision !== revision) {
+        const { items, revision: listed } = await this.store.list({});
+        this.index = buildResolutionIndex(items, listed);
+      }
+    } catch (error) {
+      // The store is unreachable (Consul down): registry changes still reach gateways, resolved
+      // against the last revision this replica read; the store is read again once it answers.
+      if (!this.index) throw error;
+      this.logger.warn(`store unavailable, building snapshots from revision ${this.index.revision}: ${(error as Error).message}`);
+      this.retryRebuildLater();
     }
     const previous = this.current;
     const nodes = this.registry.nodes();
@@ -271,6 +286,16 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       }
     }
     stopFanoutTimer();
+  }
+
+  /** One pending retry at a time, a second apart, until a rebuild reads the store again. */
+  private retryRebuildLater(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.scheduleRebuild();
+    }, REBUILD_RETRY_MS);
+    this.retry.unref();
   }
 
   private forget(gatewayId: string): void {

@@ -3,6 +3,7 @@
  * store error, mapped below); the global filter in api-exception.filter.ts writes the Status.
  */
 import { failureStatus, type Status, type StatusCause, type StatusReason } from '@portolan/api';
+import { StoreContentionError, StoreObjectTooLargeError } from '../store/consul-resource-store';
 import { StoreAlreadyExistsError, StoreConflictError, StoreNotFoundError, StoreRevisionCompactedError } from '../store/resource-store';
 
 export class ApiError extends Error {
@@ -42,5 +43,7 @@ export function fromStoreError(error: unknown, resource: string, group: string):
     });
   }
   if (error instanceof StoreRevisionCompactedError) return ApiError.of(410, 'Expired', error.message);
+  if (error instanceof StoreObjectTooLargeError) return ApiError.of(413, 'RequestEntityTooLarge', error.message);
+  if (error instanceof StoreContentionError) return ApiError.of(409, 'Conflict', error.message, { name: error.key.name, kind: resource, group });
   return error;
 }

@@ -2,6 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import type { Response } from 'express';
 import type { Logger } from 'pino';
 import { failureStatus, type StatusReason } from '@portolan/api';
+import { ConsulAccessDeniedError, ConsulUnavailableError } from '../consul/consul-client';
 import { ApiError } from './api-error';
 
 const REASONS: Record<number, StatusReason> = {
@@ -34,6 +35,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const body = exception.getResponse();
       const message = typeof body === 'object' && body && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
       status = failureStatus(code, REASONS[code] ?? 'InternalError', code === 404 ? `the server could not find the requested resource: ${message}` : message);
+    } else if (exception instanceof ConsulUnavailableError) {
+      // Reads and writes need Consul; gateways keep running the configuration they were sent.
+      status = failureStatus(503, 'ServiceUnavailable', `${exception.message}: the control plane cannot read or change mesh state until Consul answers again; gateways keep running their last configuration; retry later`);
+    } else if (exception instanceof ConsulAccessDeniedError) {
+      this.logger.error({ err: exception }, 'Consul refused the control plane');
+      status = failureStatus(503, 'ServiceUnavailable', exception.message);
     } else if (isBodyParserError(exception)) {
       const code = exception.status;
       status = failureStatus(code, REASONS[code] ?? 'BadRequest', code === 413 ? `the request body is too large (limit ${exception.limit} bytes)` : `the request body could not be read: ${exception.message}`);

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GROUP_VERSION, type Resource } from '@portolan/api';
+import { startConsulTestTarget, type ConsulTestTarget } from '../consul/consul-test-target';
+import { ConsulResourceStore, StoreObjectTooLargeError } from './consul-resource-store';
+import { describeResourceStoreContract } from './resource-store.contract';
+import { StoreConflictError, type Change } from './resource-store';
+
+describeResourceStoreContract('consul', async () => {
+  const target = await startConsulTestTarget();
+  const client = target.client();
+  let store = await ConsulResourceStore.open(client);
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = await ConsulResourceStore.open(target.client());
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+      await target.close();
+    },
+  };
+});
+
+const service = (name: string, port: number): Resource => ({ apiVersion: GROUP_VERSION, kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port }] } });
+const key = (name: string) => ({ kind: 'Service', namespace: 'default', name });
+const actor = 'consul-spec';
+
+describe('ConsulResourceStore across replicas', () => {
+  let target: ConsulTestTarget | undefined;
+  const replicas: ConsulResourceStore[] = [];
+  const openReplicas = async (count: number) => {
+    target = await startConsulTestTarget();
+    for (let i = 0; i < count; i++) replicas.push(await ConsulResourceStore.open(target.client()));
+    return replicas;
+  };
+  afterEach(async () => {
+    for (const replica of replicas.splice(0)) await replica.close();
+    await target?.close();
+  });
+
+  it('lets exactly one of two replicas win a conditional update of the same object; the loser gets a conflict and nothing is lost', async () => {
+    const [a, b] = await openReplicas(2);
+    const created = await a.create(service('checkout', 80), { actor });
+    const outcomes = await Promise.allSettled([
+      a.update(service('checkout', 81), { actor: 'replica-a', expectedResourceVersion: created.metadata.resourceVersion }),
+      b.update(service('checkout', 82), { actor: 'replica-b', expectedResourceVersion: created.metadata.resourceVersion }),
+    ]);
+    const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const lost = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(StoreConflictError);
+    const winner = (won[0] as PromiseFulfilledResult<Resource>).value;
+    expect(await b.get(key('checkout'))).toEqual(winner);
+    expect((await a.history(key('checkout'))).map((change) => change.type)).toEqual(['ADDED', 'MODIFIED']);
+  });
+
+  it('keeps one gap-free revision sequence when replicas write different objects at once', async () => {
+    const [a, b, c] = await openReplicas(3);
+    const start = await a.revision();
+    const writes = [a, b, c].flatMap((replica, r) => Array.from({ length: 5 }, (_, i) => replica.create(service(`svc-${r}-${i}`, 80), { actor })));
+    const stored = await Promise.all(writes);
+    const versions = stored.map((resource) => Number(resource.metadata.resourceVersion)).sort((x, y) => x - y);
+    expect(versions).toEqual(Array.from({ length: 15 }, (_, i) => start + i + 1));
+    expect(await c.revision()).toBe(start + 15);
+  });
+
+  it('tells every replica of a change made through another, in revision order', async () => {
+    const [a, b, c] = await openReplicas(3);
+    const seenByB: Change[] = [];
+    const seenByC: Change[] = [];
+    await b.watch(await b.revision(), (change) => seenByB.push(change));
+    await c.watch(await c.revision(), (change) => seenByC.push(change));
+    await a.create(service('orders', 80), { actor });
+    await a.update(service('orders', 81), { actor });
+    await expect.poll(() => [seenByB.length, seenByC.length], { timeout: 10_000 }).toEqual([2, 2]);
+    expect(seenByB.map((change) => change.type)).toEqual(['ADDED', 'MODIFIED']);
+    expect(seenByC.map((change) => change.after!.spec)).toEqual([{ ports: [{ port: 80 }] }, { ports: [{ port: 81 }] }]);
+  });
+
+  it('resumes a watch after a restart from the revision it had reached, missing nothing', async () => {
+    const [a] = await openReplicas(1);
+    await a.create(service('one', 80), { actor });
+    const reached = await a.revision();
+    await a.close();
+    const writer = await ConsulResourceStore.open(target!.client());
+    replicas.push(writer);
+    await writer.create(service('two', 80), { actor });
+    await writer.delete(key('one'), { actor });
+    const restarted = await ConsulResourceStore.open(target!.client());
+    replicas.push(restarted);
+    const seen: Change[] = [];
+    await restarted.watch(reached, (change) => seen.push(change));
+    expect(seen.map((change) => [change.type, change.key.name])).toEqual([
+      ['ADDED', 'two'],
+      ['DELETED', 'one'],
+    ]);
+  });
+
+  it('refuses an object too large for a Consul transaction, storing nothing', async () => {
+    const [a] = await openReplicas(1);
+    const huge = { ...service('huge', 80), spec: { ports: [{ port: 80 }], description: 'x'.repeat(200 * 1024) } };
+    await expect(a.create(huge, { actor })).rejects.toBeInstanceOf(StoreObjectTooLargeError);
+    expect(await a.get(key('huge'))).toBeUndefined();
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * The resource store on Consul KV, for several control-plane replicas (PORTOLAN_STORE=consul).
+ *
+ * Layout under the prefix (see docs/adr/0006-consul-backend.md):
+ *   revision                           the mesh revision, a decimal counter
+ *   resources/<kind>/<ns>/<name>       the object as JSON; its resourceVersion is the revision that wrote it
+ *   log/<revision, 16 digits>          the change record of that revision (type, actor, time, before, after)
+ *   history/<kind>/<ns>/<name>/<rev>   empty markers: which log entries belong to one object
+ *
+ * Every write is one /v1/txn that check-and-sets the revision key AND the object key on the
+ * ModifyIndex read just before, and writes the log entry: two replicas can never overwrite each
+ * other, the revision goes up by exactly one per write across all replicas, and a change is in the
+ * log the moment the revision says it exists. That is why resourceVersion is the revision rather
+ * than the object's raw ModifyIndex: the same number means the same thing on the embedded store,
+ * and gateways compare revisions across kinds. The ModifyIndex is what the CAS checks.
+ *
+ * Change feed: one blocking query on the revision key per store (it returns within one round trip
+ * of any write by any replica), then the new log entries in batched transactions. A replica that
+ * restarts resumes from the revision it asks for, because the log is in Consul, not in memory.
+ */
+import type { Resource } from '@portolan/api';
+import { ConsulAbortedError, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import {
+  keyOf,
+  StoreAlreadyExistsError,
+  StoreConflictError,
+  StoreNotFoundError,
+  StoreRevisionCompactedError,
+  type Change,
+  type ChangeType,
+  type ListResult,
+  type ObjectKey,
+  type ResourceStore,
+  type Unsubscribe,
+  type WriteOptions,
+} from './resource-store';
+
+/**
+ * Consul refuses values over 512 KiB and, by default (txn_max_req_len), transactions over 512 KiB
+ * in all; one write carries the object and a log entry with before and after, so objects are kept
+ * to a quarter of that.
+ */
+export const CONSUL_MAX_OBJECT_BYTES = 128 * 1024;
+/** Consul accepts at most 64 operations per transaction (api-docs/txn). */
+const TXN_MAX_OPS = 64;
+/** Change records kept in memory for watches that start close to now. */
+const RECENT_CHANGES = 1_000;
+/** A write retried this often without winning the revision CAS gives up (extreme contention). */
+const MAX_WRITE_ATTEMPTS = 200;
+const FEED_WAIT = '30s';
+
+export class StoreObjectTooLargeError extends Error {
+  readonly code = 'PORTOLAN_STORE_TOO_LARGE';
+  constructor(readonly key: ObjectKey, readonly bytes: number) {
+    super(`${key.kind} ${key.namespace}/${key.name} is ${bytes} bytes; the Consul store keeps objects up to ${CONSUL_MAX_OBJECT_BYTES} bytes`);
+  }
+}
+
+export class StoreContentionError extends Error {
+  readonly code = 'PORTOLAN_STORE_CONTENTION';
+  constructor(readonly key: ObjectKey) {
+    super(`${key.kind} ${key.namespace}/${key.name} was not written: other replicas kept winning the revision for ${MAX_WRITE_ATTEMPTS} attempts; try again`);
+  }
+}
+
+const pad = (revision: number) => String(revision).padStart(16, '0');
+
+export interface ConsulStoreOptions {
+  /** Called when the change feed loses or regains Consul (for readiness and logs). */
+  onAvailability?: (available: boolean, error?: Error) => void;
+}
+
+export class ConsulResourceStore implements ResourceStore {
+  private readonly listeners = new Set<(change: Change) => void>();
+  private readonly recent: Change[] = [];
+  /** The highest revision whose change has been handed to listeners (and `recent`). */
+  private feedRevision = -1;
+  private feedIndex = 0;
+  private feed: Promise<void> | undefined;
+  private feedReady: Promise<void> | undefined;
+  private readonly stop = new AbortController();
+
+  private constructor(
+    private readonly consul: ConsulClient,
+    private readonly options: ConsulStoreOptions,
+  ) {}
+
+  /** Opens the store, creating the revision counter the first time a prefix is used. */
+  static async open(consul: ConsulClient, options: ConsulStoreOptions = {}): Promise<ConsulResourceStore> {
+    const store = new ConsulResourceStore(consul, options);
+    await consul.kvSet(store.revisionKey, '0', { cas: 0 });
+    return store;
+  }
+
+  private get revisionKey(): string {
+    return this.consul.key('revision');
+  }
+
+  private objectKey(key: ObjectKey): string {
+    return this.consul.key('resources', key.kind, key.namespace, key.name);
+  }
+
+  async get(key: ObjectKey): Promise<Resource | undefined> {
+    const { value } = await this.consul.kvGet(this.objectKey(key));
+    return value?.Value ? (JSON.parse(value.Value) as Resource) : undefined;
+  }
+
+  async list(filter: { kind?: string; namespace?: string }): Promise<ListResult> {
+    const tree = filter.kind
+      ? this.consul.key('resources', filter.kind, ...(filter.namespace ? [filter.namespace] : [])) + '/'
+      : this.consul.key('resources') + '/';
+    // One transaction: the objects and the revision they are consistent with.
+    const result = await this.consul.txn([
+      { Verb: 'get', Key: this.revisionKey },
+      { Verb: 'get-tree', Key: tree },
+    ]);
+    if (!result.ok) throw new Error(`reading ${tree} failed: ${result.errors.map((error) => error.What).join('; ')}`);
+    const [revisionEntry, ...entries] = result.entries;
+    const items = entries
+      .filter((entry) => entry.Value)
+      .map((entry) => JSON.parse(entry.Value!) as Resource)
+      .filter((resource) => !filter.namespace || resource.metadata.namespace === filter.namespace)
+      .sort(
+        (a, b) =>
+          (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') ||
+          a.metadata.name.localeCompare(b.metadata.name) ||
+          a.kind.localeCompare(b.kind),
+      );
+    return { items, revision: Number(revisionEntry.Value) };
+  }
+
+  async create(resource: Resource, options: WriteOptions): Promise<Resource> {
+    return this.write(keyOf(resource), 'ADDED', options, (current) => {
+      if (current) throw new StoreAlreadyExistsError(keyOf(resource));
+      return resource;
+    });
+  }
+
+  async update(resource: Resource, options: WriteOptions): Promise<Resource> {
+    return this.write(keyOf(resource), 'MODIFIED', options, (current) => {
+      if (!current) throw new StoreNotFoundError(keyOf(resource));
+      return resource;
+    });
+  }
+
+  async delete(key: ObjectKey, options: WriteOptions): Promise<Resource> {
+    let deleted: Resource | undefined;
+    await this.write(key, 'DELETED', options, (current) => {
+      if (!current) throw new StoreNotFoundError(key);
+      deleted = current;
+      return null;
+    });
+    return deleted!;
+  }
+
+  async revision(): Promise<number> {
+    const { value } = await this.consul.kvGet(this.revisionKey);
+    return Number(value?.Value ?? 0);
+  }
+
+  async history(key: ObjectKey): Promise<Change[]> {
+    const prefix = this.consul.key('history', key.kind, key.namespace, key.name) + '/';
+    const revisions = (await this.consul.kvKeys(prefix)).map((marker) => Number(marker.slice(prefix.length))).sort((a, b) => a - b);
+    return this.readLog(revisions);
+  }
+
+  async watch(fromRevision: number, listener: (change: Change) => void): Promise<Unsubscribe> {
+    await this.startFeed();
+    let cursor = fromRevision;
+    const deliver = (change: Change) => {
+      if (change.revision <= cursor) return;
+      cursor = change.revision;
+      listener(change);
+    };
+    // Catch up to the feed; the last check and the subscription happen in one synchronous step,
+    // so no change can fall between the backlog and the live stream.
+    while (cursor < this.feedRevision) {
+      const oldestRecent = this.recent[0]?.revision ?? Infinity;
+      if (oldestRecent <= cursor + 1) {
+        for (const change of this.recent) deliver(change);
+        continue;
+      }
+      const upTo = Math.min(this.feedRevision, cursor + TXN_MAX_OPS * 4);
+      for (const change of await this.readLog(range(cursor + 1, upTo))) deliver(change);
+    }
+    this.listeners.add(deliver);
+    return () => this.listeners.delete(deliver);
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    this.listeners.clear();
+    await this.feed;
+  }
+
+  /**
+   * One atomic write, retried while only the revision moved (another replica wrote something
+   * else). `decide` sees the current object and returns what to store, or null to delete.
+   */
+  private async write(key: ObjectKey, type: ChangeType, options: WriteOptions, decide: (current: Resource | undefined) => Resource | null): Promise<Resource> {
+    const objectKey = this.objectKey(key);
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const read = await this.consul.txn([
+        { Verb: 'get', Key: this.revisionKey },
+        // get-tree, not get: a transaction's `get` fails on a missing key.
+        { Verb: 'get-tree', Key: objectKey },
+      ]);
+      if (!read.ok) throw new Error(`reading ${objectKey} failed: ${read.errors.map((error) => error.What).join('; ')}`);
+      const [revisionEntry, ...tree] = read.entries;
+      const entry: KvEntry | undefined = tree.find((candidate) => candidate.Key === objectKey);
+      const current = entry?.Value ? (JSON.parse(entry.Value) as Resource) : undefined;
+      if (options.expectedResourceVersion !== undefined && current && current.metadata.resourceVersion !== options.expectedResourceVersion) {
+        throw new StoreConflictError(key, options.expectedResourceVersion, current.metadata.resourceVersion ?? '');
+      }
+      const next = decide(current);
+      const revision = Number(revisionEntry.Value) + 1;
+      const stored = next ? { ...next, metadata: { ...next.metadata, resourceVersion: String(revision) } } : null;
+      const body = stored ? JSON.stringify(stored) : '';
+      if (Buffer.byteLength(body) > CONSUL_MAX_OBJECT_BYTES) throw new StoreObjectTooLargeError(key, Buffer.byteLength(body));
+      const change: Change = { revision, type, key, actor: options.actor, time: new Date().toISOString(), before: current ?? null, after: stored };
+      const operations: TxnOperation[] = [
+        { Verb: 'cas', Key: this.revisionKey, Value: String(revision), Index: revisionEntry.ModifyIndex },
+        stored
+          ? { Verb: 'cas', Key: objectKey, Value: body, Index: entry?.ModifyIndex ?? 0 }
+          : { Verb: 'delete-cas', Key: objectKey, Index: entry!.ModifyIndex },
+        { Verb: 'set', Key: this.consul.key('log', pad(revision)), Value: JSON.stringify(change) },
+        { Verb: 'set', Key: this.consul.key('history', key.kind, key.namespace, key.name, pad(revision)), Value: '' },
+      ];
+      const result = await this.consul.txn(operations);
+      if (result.ok) return (stored ?? current)!;
+      // Lost a race: re-read. If the object itself moved, the precondition (or decide) now says so.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * (attempt + 1))));
+    }
+    throw new StoreContentionError(key);
+  }
+
+  private async readLog(revisions: number[]): Promise<Change[]> {
+    const changes: Change[] = [];
+    for (let start = 0; start < revisions.length; start += TXN_MAX_OPS) {
+      const batch = revisions.slice(start, start + TXN_MAX_OPS);
+      const result = await this.consul.txn(batch.map((revision) => ({ Verb: 'get', Key: this.consul.key('log', pad(revision)) })));
+      if (!result.ok) {
+        // A log entry that is gone was compacted away (by an operator; Portolan keeps the log).
+        const oldest = (await this.consul.kvKeys(this.consul.key('log') + '/'))[0];
+        throw new StoreRevisionCompactedError(batch[result.errors[0]?.OpIndex ?? 0], oldest ? Number(oldest.split('/').pop()) : 0);
+      }
+      changes.push(...result.entries.map((entry) => JSON.parse(entry.Value!) as Change));
+    }
+    return changes;
+  }
+
+  /** Starts the change feed once; resolves when it knows the current revision. */
+  private startFeed(): Promise<void> {
+    if (!this.feedReady) {
+      this.feedReady = (async () => {
+        const { value, index } = await this.consul.kvGet(this.revisionKey);
+        this.feedRevision = Number(value?.Value ?? 0);
+        this.feedIndex = index;
+        this.feed = this.runFeed();
+      })();
+      this.feedReady.catch(() => (this.feedReady = undefined));
+    }
+    return this.feedReady;
+  }
+
+  private async runFeed(): Promise<void> {
+    let failures = 0;
+    while (!this.stop.signal.aborted) {
+      try {
+        const { value, index } = await this.consul.kvGet(this.revisionKey, { index: this.feedIndex, wait: FEED_WAIT, signal: this.stop.signal });
+        // Consul's rule: an index that went backwards (a restored snapshot) means start over.
+        this.feedIndex = index < this.feedIndex ? 0 : index;
+        const revision = Number(value?.Value ?? 0);
+        if (revision > this.feedRevision) this.publish(await this.readLog(range(this.feedRevision + 1, revision)));
+        if (failures > 0) this.options.onAvailability?.(true);
+        failures = 0;
+      } catch (error) {
+        if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
+        if (failures === 0) this.options.onAvailability?.(false, error as Error);
+        failures++;
+        // Exponential backoff, 100 ms doubling to 5 s: back within seconds of Consul returning.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+      }
+    }
+  }
+
+  private publish(changes: Change[]): void {
+    for (const change of changes) {
+      if (change.revision <= this.feedRevision) continue;
+      this.feedRevision = change.revision;
+      this.recent.push(change);
+      if (this.recent.length > RECENT_CHANGES) this.recent.shift();
+      for (const listener of [...this.listeners]) listener(change);
+    }
+  }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, offset) => from + offset);
+}
