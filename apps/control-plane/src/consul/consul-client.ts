@@ -159,6 +159,12 @@ export class ConsulClient {
     return { value: value ?? undefined, index };
   }
 
+  /** Every key under a prefix with its value; blocking like kvGet. */
+  async kvList(prefix: string, options: BlockingOptions = {}): Promise<Indexed<KvEntry[]>> {
+    const { value, index } = await this.indexed<KvEntry[] | undefined>(`reading ${prefix}`, this.consul.kv.get.bind(this.consul.kv) as unknown as Call, { key: prefix, recurse: true }, options, true);
+    return { value: value ?? [], index };
+  }
+
   async kvKeys(prefix: string): Promise<string[]> {
     const { value } = await this.indexed<string[] | undefined>(`listing ${prefix}`, this.consul.kv.keys.bind(this.consul.kv) as unknown as Call, { key: prefix }, {}, true);
     return value ?? [];
@@ -166,11 +172,12 @@ export class ConsulClient {
 
   /** PUT on a key; false when a `cas`, `acquire` or `release` condition did not hold. */
   async kvSet(key: string, value: string, options: { cas?: number; acquire?: string; release?: string } = {}): Promise<boolean> {
-    return this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options } as never) as Promise<boolean>);
+    // The client resolves Consul's `false` body as undefined (it drops falsy bodies): compare with true.
+    return (await this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options } as never))) === true;
   }
 
   async kvDelete(key: string, options: { recurse?: boolean; cas?: number } = {}): Promise<boolean> {
-    return this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options } as never) as Promise<boolean>);
+    return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options } as never))) === true;
   }
 
   /** An atomic /v1/txn. A failed condition is `{ ok: false }`, not an error. */
