@@ -1,6 +1,7 @@
 /**
  * The control plane's Prometheus registry: process metrics plus the HTTP request duration by
- * route template (never the raw path, to bound label cardinality) and status code.
+ * route template (never the raw path, to bound label cardinality) and status code, snapshot
+ * distribution, and leader election (docs/metrics.md).
  */
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -54,6 +55,25 @@ export class MetricsRegistry {
     name: 'portolan_registered_nodes',
     help: 'Registered nodes by role (gateway, instance) and lifecycle phase.',
     labelNames: ['role', 'phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly leader = new Gauge({
+    name: 'portolan_leader',
+    help: 'Whether this replica is the leader that runs the act-once controllers (1) or a follower (0).',
+    registers: [this.registry],
+  });
+
+  readonly leaderTransitions = new Counter({
+    name: 'portolan_leader_transitions_total',
+    help: 'Times this replica became leader or stopped being leader.',
+    registers: [this.registry],
+  });
+
+  readonly leaderControllerRuns = new Counter({
+    name: 'portolan_leader_controller_runs_total',
+    help: 'Times a leader-only controller was started on this replica, by controller.',
+    labelNames: ['controller'] as const,
     registers: [this.registry],
   });
 
