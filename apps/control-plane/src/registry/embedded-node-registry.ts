@@ -5,20 +5,12 @@
  * control-plane restart does not mark the whole mesh Offline.
  */
 import type Database from 'better-sqlite3';
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_NAMESPACE, GROUP_VERSION, validateResource, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
+import { randomUUID } from 'node:crypto';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
 import { lifecycleAt } from './lifecycle';
-import {
-  InvalidRegistrationError,
-  KIND_OF_ROLE,
-  NodeNotFoundError,
-  type NodeRegistry,
-  type RegisteredNode,
-  type RegistryChange,
-  type Unsubscribe,
-} from './node-registry';
+import { NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { admit, credentialDigest, credentialMatches, newCredential } from './registration';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_nodes (
@@ -43,11 +35,6 @@ interface Row {
   registered_at: number;
   draining: number;
 }
-
-const digest = (credential: string) => createHash('sha256').update(credential).digest();
-/** Registration names become object names: DNS-1123, at most 63 characters here. */
-const toObjectName = (raw: string) =>
-  raw.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63).replace(/[^a-z0-9]+$/, '') || 'node';
 
 export interface EmbeddedRegistryOptions {
   settings: RegistrySettings;
@@ -102,8 +89,8 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   }
 
   async register(request: RegisterRequest): Promise<{ node: RegisteredNode; credential: string }> {
-    const { namespace, name, spec } = this.admit(request);
-    const credential = `ptn_${randomBytes(24).toString('base64url')}`;
+    const { namespace, name, spec } = admit(request);
+    const credential = newCredential();
     const now = this.clock();
     const replaced = this.statements.byName.get(request.role, namespace, name);
     const node = {
@@ -118,7 +105,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
       degradedBecause: [],
     } as unknown as RegisteredNode;
     node.lifecycle = lifecycleAt(node, now, this.settings);
-    const hash = digest(credential);
+    const hash = credentialDigest(credential);
     if (replaced) {
       this.statements.remove.run(replaced.id);
       const old = this.byId.get(replaced.id);
@@ -134,9 +121,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   }
 
   authenticate(id: string, credential: string): RegisteredNode | undefined {
-    const expected = this.credentialHashes.get(id);
-    if (!expected || !timingSafeEqual(expected, digest(credential))) return undefined;
-    return this.byId.get(id);
+    return credentialMatches(this.credentialHashes.get(id), credential) ? this.byId.get(id) : undefined;
   }
 
   async heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode> {
@@ -203,36 +188,6 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   /** Re-evaluates every lifecycle against the clock: nodes go Offline and are removed here. */
   sweep(): void {
     for (const node of [...this.byId.values()]) this.reevaluate(node);
-  }
-
-  private admit(request: RegisterRequest): { namespace: string; name: string; spec: GatewayNodeSpec | ServiceInstanceSpec } {
-    const role = (request as { role?: unknown }).role;
-    if (role !== 'gateway' && role !== 'instance') {
-      throw new InvalidRegistrationError('Registration', String(request.name ?? ''), [{ field: 'role', message: `Unsupported value: ${JSON.stringify(role)}: supported values: "gateway", "instance"` }]);
-    }
-    let namespace: string;
-    let name: string;
-    let spec: GatewayNodeSpec | ServiceInstanceSpec;
-    if (request.role === 'gateway') {
-      namespace = DEFAULT_NAMESPACE;
-      name = toObjectName(request.name ?? `${request.pool}-${request.zone}-${randomBytes(3).toString('hex')}`);
-      spec = { zone: request.zone, pool: request.pool, address: request.address, version: request.version, ...(request.routes ? { routes: request.routes } : {}) };
-    } else {
-      namespace = request.service?.namespace ?? DEFAULT_NAMESPACE;
-      name = toObjectName(request.name ?? `${request.service?.name}-${request.address}-${request.port}`);
-      spec = {
-        service: request.service?.name,
-        address: request.address,
-        port: request.port,
-        zone: request.zone,
-        ...(request.weight !== undefined ? { weight: request.weight } : {}),
-        ...(request.version !== undefined ? { version: request.version } : {}),
-      } as ServiceInstanceSpec;
-    }
-    const kind = KIND_OF_ROLE[request.role];
-    const { causes } = validateResource({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace }, spec });
-    if (causes.length > 0) throw new InvalidRegistrationError(kind, name, causes.map((cause) => ({ field: cause.field, message: cause.message })));
-    return { namespace, name, spec };
   }
 
   private require(id: string): RegisteredNode {

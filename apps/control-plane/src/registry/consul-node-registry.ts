@@ -1,0 +1,708 @@
+/**
+ * The registry in Consul's catalog. Every gateway and registered upstream instance is a service
+ * instance of the Consul agent this replica talks to (gateways as `portolan-gateway`, instances
+ * under their Portolan service name), with a TTL check the control plane passes on each heartbeat
+ * and DeregisterCriticalServiceAfter as the backstop for removal. Instances that other tools
+ * register under any service appear too, read-only, so they are routable like ours.
+ *
+ * The view (authenticate, get, nodes) is in memory, fed by blocking queries on catalog/services and
+ * health/service/<name>, and written through on local register, drain, deregister and heartbeat.
+ * Heartbeats are not changes: only joins, leaves, drains and phase changes are (as in the embedded
+ * registry).
+ *
+ * Agent endpoints act on the agent's own services, so every replica must talk to the same Consul
+ * agent: a replica cannot pass, drain or deregister a service registered through another agent.
+ */
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_NAMESPACE, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
+import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
+import type { RegistrySettings } from '../config/boot-config';
+import {
+  ConsulAbortedError,
+  ConsulNotFoundError,
+  ConsulUnavailableError,
+  consulDuration,
+  type ConsulClient,
+  type HealthCheck,
+  type ServiceHealth,
+  type ServiceRegistration,
+} from '../consul/consul-client';
+import type { LifecycleView } from './lifecycle';
+import { InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { admit, credentialDigest, credentialMatches, newCredential, toObjectName } from './registration';
+
+/** The Consul service every gateway is an instance of. */
+export const GATEWAY_SERVICE = 'portolan-gateway';
+/** Consul servers' own service (RPC, not HTTP): never an upstream. */
+const CONSUL_SERVICE = 'consul';
+/** Consul's check for a service in maintenance mode (api-docs/agent/service#enable-maintenance-mode). */
+const MAINTENANCE_CHECK_PREFIX = '_service_maintenance:';
+const DRAIN_REASON = 'draining';
+/** Consul raises a shorter DeregisterCriticalServiceAfter to its minimum, one minute. */
+const MIN_DEREGISTER_AFTER_MS = 60_000;
+/** How long a blocking query may wait for a change; close() aborts it sooner. */
+const WATCH_WAIT = '30s';
+const FIRST_RETRY_MS = 100;
+/** Consul limits Meta values to 512 characters and a service to 64 Meta pairs. */
+const META_VALUE_MAX = 512;
+const ROUTES_CHUNKS_MAX = 48;
+
+/** Meta keys; zone, pool, version and weight are plain so other tools can read (and write) them. */
+const META = {
+  role: 'portolan-role',
+  namespace: 'portolan-namespace',
+  name: 'portolan-name',
+  registeredAt: 'portolan-registered-at',
+  credentialSha256: 'portolan-credential-sha256',
+  routesChunk: (index: number) => `portolan-routes-${index}`,
+  zone: 'zone',
+  pool: 'pool',
+  version: 'version',
+  weight: 'weight',
+} as const;
+
+/** A node's lifecycle before its first evaluation: never Offline yet, so a grace holds it too. */
+const NOT_YET_EVALUATED: LifecycleView = Object.freeze({ phase: 'Healthy', remove: false });
+
+/** The TTL check of a node Portolan registered. */
+export const ttlCheckId = (id: string) => `service:${id}`;
+
+export interface ConsulRegistryOptions {
+  settings: RegistrySettings;
+  /** Whether this replica removes nodes that stayed Offline; leader election passes its own. Default: always. */
+  isLeader?: () => boolean;
+  clock?: () => number;
+}
+
+interface TrackedNode {
+  node: RegisteredNode;
+  /** The Consul service this node is an instance of. */
+  serviceName: string;
+  /** Undefined for instances other tools registered: they are read-only. */
+  credentialHash?: Buffer;
+  /** Its checks as Consul last reported them (none yet for a registration this replica just wrote). */
+  checks: HealthCheck[];
+  /** Whether a watch answer has listed it; until then an older answer may not know it yet. */
+  confirmed: boolean;
+  /** When it last heartbeated to this replica. */
+  localHeartbeat?: number;
+  /** Degraded reasons learnt here: open breakers from heartbeats, and setDegraded. */
+  localReasons: string[];
+  /** Consul could not be told of a heartbeat or drain; sent once Consul answers again. */
+  unsentPass: boolean;
+  unsentDrain: boolean;
+}
+
+export class ConsulNodeRegistry implements NodeRegistry {
+  readonly settings: RegistrySettings;
+  private readonly logger = new Logger(ConsulNodeRegistry.name);
+  private readonly clock: () => number;
+  private readonly isLeader: () => boolean;
+  private readonly byId = new Map<string, TrackedNode>();
+  /** Nodes removed here, by id -> service, ignored in watch answers until one no longer lists them. */
+  private readonly removedHere = new Map<string, string>();
+  private readonly removing = new Set<string>();
+  private readonly listeners = new Set<(change: RegistryChange) => void>();
+  private readonly stopping = new AbortController();
+  private readonly serviceWatches = new Map<string, { stop: AbortController; done: Promise<void> }>();
+  private catalogWatch: Promise<void> | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private changes = 0;
+  private unavailableSince: number | undefined;
+  /** Until then, a node Consul reports critical keeps the phase it had (see refresh). */
+  private holdUntil = 0;
+
+  constructor(
+    private readonly client: ConsulClient,
+    options: ConsulRegistryOptions,
+  ) {
+    this.settings = options.settings;
+    this.clock = options.clock ?? Date.now;
+    this.isLeader = options.isLeader ?? (() => true);
+  }
+
+  /**
+   * Loads the view, starts watching, and gives every node that is not critical a fresh TTL (its
+   * heartbeats may have failed while no control plane answered). Throws when Consul cannot be read.
+   */
+  async start(): Promise<void> {
+    const { value: services, index } = await this.client.catalogServices();
+    const names = Object.keys(services).filter((name) => name !== CONSUL_SERVICE);
+    const answers = await Promise.all(names.map((name) => this.client.healthService(name)));
+    // A (re)start is a recovery too: what Consul reports critical is held for the grace (see refresh).
+    this.holdUntil = this.clock() + this.recoveryGraceMs();
+    names.forEach((name, position) => this.applyService(name, answers[position].value));
+    const refreshed = [...this.byId.values()].filter((tracked) => tracked.credentialHash && !this.ttlCheckCritical(tracked));
+    await Promise.all(refreshed.map((tracked) => this.refreshTtl(tracked)));
+    this.catalogWatch = this.watchCatalog(index, new Map(names.map((name, position) => [name, answers[position].index])));
+    const sweepEvery = Math.min(1_000, Math.max(50, this.settings.heartbeatIntervalMs / 4));
+    this.sweeper = setInterval(() => this.sweep(), sweepEvery);
+    this.sweeper.unref();
+  }
+
+  async register(request: RegisterRequest): Promise<{ node: RegisteredNode; credential: string }> {
+    const { namespace, name, spec } = admit(request);
+    const credential = newCredential();
+    const credentialHash = credentialDigest(credential);
+    const now = this.clock();
+    const node = {
+      id: randomUUID(),
+      role: request.role,
+      namespace,
+      name,
+      spec,
+      registeredAt: now,
+      lastHeartbeat: now,
+      draining: false,
+      degradedBecause: [],
+      lifecycle: NOT_YET_EVALUATED,
+    } as RegisteredNode;
+    const registration = this.toRegistration(node, credentialHash);
+    const replaced = [...this.byId.values()].find(
+      (tracked) => tracked.credentialHash && tracked.node.role === node.role && tracked.node.namespace === namespace && tracked.node.name === name,
+    );
+    if (replaced) {
+      await this.deregisterInConsul(replaced.node.id);
+      this.removeHere(replaced);
+    }
+    await this.client.registerService(registration);
+    const tracked: TrackedNode = {
+      node,
+      serviceName: registration.Name,
+      credentialHash,
+      checks: [],
+      confirmed: false,
+      localHeartbeat: now,
+      localReasons: [],
+      unsentPass: false,
+      unsentDrain: false,
+    };
+    this.byId.set(node.id, tracked);
+    this.refresh(tracked);
+    this.emit('ADDED', node);
+    return { node, credential };
+  }
+
+  authenticate(id: string, credential: string): RegisteredNode | undefined {
+    const tracked = this.byId.get(id);
+    return tracked && credentialMatches(tracked.credentialHash, credential) ? tracked.node : undefined;
+  }
+
+  /**
+   * Passes the node's TTL check (warns, with the reasons as the note, when it is Degraded). When
+   * Consul is unavailable the heartbeat still counts here and the pass is sent once Consul answers.
+   */
+  async heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode> {
+    const tracked = this.requireOwn(id);
+    const { node } = tracked;
+    const now = this.clock();
+    tracked.localHeartbeat = now;
+    node.lastHeartbeat = now;
+    if (request.stats) node.stats = request.stats;
+    const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
+    tracked.localReasons = withReason(tracked.localReasons, 'BreakersOpen', breakersOpen.length > 0);
+    if (request.draining && !node.draining) {
+      node.draining = true;
+      tracked.unsentDrain = true;
+    }
+    tracked.unsentPass = true;
+    this.reevaluate(tracked);
+    await this.sendUnsent(tracked);
+    return node;
+  }
+
+  async drain(id: string): Promise<RegisteredNode> {
+    const tracked = this.requireOwn(id);
+    if (!tracked.node.draining) {
+      await this.enterMaintenance(tracked);
+      tracked.node.draining = true;
+      this.reevaluate(tracked, true);
+    }
+    return tracked.node;
+  }
+
+  async deregister(id: string): Promise<RegisteredNode> {
+    const tracked = this.requireOwn(id);
+    await this.deregisterInConsul(id);
+    this.removeHere(tracked);
+    return tracked.node;
+  }
+
+  /** Changes this replica's view at once; Consul hears of it with the node's next heartbeat. */
+  setDegraded(id: string, reason: string, degraded: boolean): void {
+    const tracked = this.byId.get(id);
+    if (!tracked) return;
+    tracked.localReasons = withReason(tracked.localReasons, reason, degraded);
+    this.reevaluate(tracked);
+  }
+
+  get(id: string): RegisteredNode | undefined {
+    return this.byId.get(id)?.node;
+  }
+
+  nodes(): RegisteredNode[] {
+    return [...this.byId.values()]
+      .map((tracked) => tracked.node)
+      .sort((a, b) => a.role.localeCompare(b.role) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  }
+
+  epoch(): number {
+    return this.changes;
+  }
+
+  onChange(listener: (change: RegistryChange) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.stopping.abort();
+    for (const watch of this.serviceWatches.values()) watch.stop.abort();
+    await Promise.allSettled([this.catalogWatch, ...[...this.serviceWatches.values()].map((watch) => watch.done)]);
+    this.listeners.clear();
+  }
+
+  /**
+   * Re-evaluates every lifecycle against the clock. Only the leader removes nodes that stayed
+   * Offline for removeAfter; Consul's DeregisterCriticalServiceAfter removes them if no leader does.
+   */
+  private sweep(): void {
+    for (const tracked of [...this.byId.values()]) this.reevaluate(tracked);
+  }
+
+  // --- watching Consul ---------------------------------------------------------------------------
+
+  private async watchCatalog(index: number, serviceIndexes: Map<string, number>): Promise<void> {
+    const signal = this.stopping.signal;
+    for (const [name, serviceIndex] of serviceIndexes) this.watchService(name, serviceIndex);
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const answer = await this.client.catalogServices({ index, wait: WATCH_WAIT, signal });
+        this.consulAnswered();
+        failures = 0;
+        index = nextIndex(index, answer.index);
+        const names = new Set(Object.keys(answer.value).filter((name) => name !== CONSUL_SERVICE));
+        for (const name of names) if (!this.serviceWatches.has(name)) this.watchService(name, 0);
+        for (const [name, watch] of this.serviceWatches) {
+          if (names.has(name)) continue;
+          watch.stop.abort();
+          this.serviceWatches.delete(name);
+          this.applyService(name, []);
+        }
+      } catch (error) {
+        if (!(await this.retryAfter(error, ++failures, signal))) return;
+      }
+    }
+  }
+
+  private watchService(name: string, initialIndex: number): void {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([this.stopping.signal, stop.signal]);
+    const done = (async () => {
+      let index = initialIndex;
+      let failures = 0;
+      while (!signal.aborted) {
+        try {
+          const answer = await this.client.healthService(name, { index, wait: WATCH_WAIT, signal });
+          if (signal.aborted) return;
+          this.consulAnswered();
+          failures = 0;
+          index = nextIndex(index, answer.index);
+          this.applyService(name, answer.value);
+        } catch (error) {
+          if (!(await this.retryAfter(error, ++failures, signal))) return;
+        }
+      }
+    })();
+    this.serviceWatches.set(name, { stop, done });
+  }
+
+  /** Waits before the next try (capped at a heartbeat interval, so a recovery is noticed in time); false once closing. */
+  private async retryAfter(error: unknown, failures: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted || error instanceof ConsulAbortedError) return false;
+    if (failures === 1 || error instanceof ConsulUnavailableError) this.consulFailed(error);
+    const delay = Math.min(this.settings.heartbeatIntervalMs, FIRST_RETRY_MS * 2 ** (failures - 1));
+    try {
+      await sleep(delay * (0.5 + Math.random() / 2), undefined, { signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** One watch answer for a service: its instances join, change or leave the view. */
+  private applyService(serviceName: string, entries: ServiceHealth[]): void {
+    const listed = new Set<string>();
+    for (const entry of entries) {
+      const id = idOf(entry);
+      listed.add(id);
+      if (this.removedHere.has(id)) continue;
+      const tracked = this.byId.get(id);
+      if (!tracked) {
+        const joined = this.fromConsul(entry);
+        this.byId.set(id, joined);
+        this.refresh(joined);
+        this.emit('ADDED', joined.node);
+        continue;
+      }
+      tracked.checks = entry.Checks;
+      tracked.confirmed = true;
+      // Our drains are for good; another tool's instance leaves maintenance when it says so.
+      tracked.node.draining = (tracked.credentialHash !== undefined && tracked.node.draining) || entry.Checks.some(isMaintenance);
+      // Only another tool's instance can change in place (re-registered under the same ID).
+      const spec = this.fromConsul(entry).node.spec;
+      const specChanged = JSON.stringify(spec) !== JSON.stringify(tracked.node.spec);
+      if (specChanged) tracked.node.spec = spec;
+      this.reevaluate(tracked, specChanged);
+    }
+    for (const [id, service] of this.removedHere) if (service === serviceName && !listed.has(id)) this.removedHere.delete(id);
+    const now = this.clock();
+    for (const tracked of [...this.byId.values()]) {
+      if (tracked.serviceName !== serviceName || listed.has(tracked.node.id)) continue;
+      // A registration written here may not be in an answer Consul computed just before it.
+      if (!tracked.confirmed && now < tracked.node.registeredAt + this.settings.ttlMs) continue;
+      this.byId.delete(tracked.node.id);
+      this.emit('DELETED', tracked.node);
+    }
+  }
+
+  // --- Consul outages ----------------------------------------------------------------------------
+  //
+  // While Consul cannot be reached the view stays as it last was: a failed watch says nothing about
+  // the nodes, so nothing is marked Offline for it. Heartbeats keep counting here (the node stays
+  // Healthy in this replica's view) and their passes are sent as soon as Consul answers again.
+  // Consul's TTLs ran on meanwhile, so its first answers may report critical checks that are stale:
+  //  - a node that heartbeated to this replica within its TTL is not Offline, whatever Consul says,
+  //    until its pass has landed (refresh: locallyAlive);
+  //  - a node heartbeating to another replica is being flushed by that replica, which notices the
+  //    recovery up to one retry (a heartbeat interval) after us: it keeps its last-known phase for one
+  //    TTL plus that interval before Offline is accepted (recoveryGraceMs).
+  // A (re)start is treated the same way: a node whose TTL ran out while no control plane answered
+  // heartbeats it again within the grace; Consul still reports it critical, as we do not pass a
+  // critical check on its behalf.
+
+  private recoveryGraceMs(): number {
+    return this.settings.ttlMs + this.settings.heartbeatIntervalMs;
+  }
+
+  private consulFailed(error: unknown): void {
+    if (!(error instanceof ConsulUnavailableError)) {
+      this.logger.error(`Watching Consul's catalog failed: ${(error as Error).message}`);
+      return;
+    }
+    if (this.unavailableSince !== undefined) return;
+    this.unavailableSince = this.clock();
+    this.logger.warn(`${error.message}: keeping the last known registry view; heartbeats are kept here until Consul answers`);
+  }
+
+  private consulAnswered(): void {
+    if (this.unavailableSince === undefined) return;
+    this.logger.log(`Consul answers again after ${this.clock() - this.unavailableSince} ms: sending the heartbeats kept meanwhile`);
+    this.unavailableSince = undefined;
+    this.holdUntil = this.clock() + this.recoveryGraceMs();
+    for (const tracked of this.byId.values()) {
+      if (!tracked.unsentPass && !tracked.unsentDrain) continue;
+      this.sendUnsent(tracked).catch((error: unknown) => {
+        // A node gone meanwhile hears so on its next heartbeat.
+        if (!(error instanceof NodeNotFoundError)) this.logger.error(`Sending the kept heartbeat of node ${tracked.node.id} failed: ${(error as Error).message}`);
+      });
+    }
+  }
+
+  /** Tells Consul of the drain and heartbeat it has not heard of; keeps them for later when it is unavailable. */
+  private async sendUnsent(tracked: TrackedNode): Promise<void> {
+    try {
+      if (tracked.unsentDrain) {
+        await this.enterMaintenance(tracked);
+        tracked.unsentDrain = false;
+      }
+      if (tracked.unsentPass) {
+        tracked.unsentPass = false;
+        await this.updateTtl(tracked, tracked.node.degradedBecause);
+      }
+      this.consulAnswered();
+    } catch (error) {
+      if (!(error instanceof ConsulUnavailableError)) throw error;
+      tracked.unsentPass = true;
+      this.consulFailed(error);
+    }
+  }
+
+  // --- writes ------------------------------------------------------------------------------------
+
+  /** A fresh TTL for a node this replica has not heard from, keeping the status Consul has for it. */
+  private async refreshTtl(tracked: TrackedNode): Promise<void> {
+    const check = tracked.checks.find((candidate) => candidate.CheckID === ttlCheckId(tracked.node.id));
+    if (!check) return;
+    try {
+      await this.updateTtl(tracked, check.Status === 'warning' ? reasonsOf(check) : []);
+    } catch (error) {
+      if (!(error instanceof ConsulUnavailableError || error instanceof NodeNotFoundError)) throw error;
+    }
+  }
+
+  private async updateTtl(tracked: TrackedNode, degradedBecause: readonly string[]): Promise<void> {
+    const { id } = tracked.node;
+    try {
+      await this.client.updateTtlCheck(ttlCheckId(id), degradedBecause.length > 0 ? 'warning' : 'passing', degradedBecause.join(','));
+    } catch (error) {
+      throw this.ownNodeGone(error, tracked);
+    }
+  }
+
+  private async enterMaintenance(tracked: TrackedNode): Promise<void> {
+    try {
+      await this.client.serviceMaintenance(tracked.node.id, true, DRAIN_REASON);
+    } catch (error) {
+      throw this.ownNodeGone(error, tracked);
+    }
+  }
+
+  /** The agent no longer knows the service (removed, or deregistered elsewhere): so does the view. */
+  private ownNodeGone(error: unknown, tracked: TrackedNode): unknown {
+    if (!(error instanceof ConsulNotFoundError)) return error;
+    if (this.byId.get(tracked.node.id) === tracked) this.removeHere(tracked);
+    return new NodeNotFoundError(tracked.node.id);
+  }
+
+  private async deregisterInConsul(id: string): Promise<void> {
+    try {
+      await this.client.deregisterService(id);
+    } catch (error) {
+      if (!(error instanceof ConsulNotFoundError)) throw error;
+    }
+  }
+
+  private async removeOffline(tracked: TrackedNode): Promise<void> {
+    const { id } = tracked.node;
+    if (this.removing.has(id)) return;
+    this.removing.add(id);
+    try {
+      await this.deregisterInConsul(id);
+      if (this.byId.get(id) === tracked) this.removeHere(tracked);
+    } catch (error) {
+      // Retried by the next sweep; Consul's DeregisterCriticalServiceAfter is the backstop.
+      if (!(error instanceof ConsulUnavailableError)) this.logger.error(`Removing node ${id} from Consul failed: ${(error as Error).message}`);
+    } finally {
+      this.removing.delete(id);
+    }
+  }
+
+  private removeHere(tracked: TrackedNode): void {
+    this.byId.delete(tracked.node.id);
+    this.removedHere.set(tracked.node.id, tracked.serviceName);
+    this.emit('DELETED', tracked.node);
+  }
+
+  // --- lifecycle ---------------------------------------------------------------------------------
+
+  /** Recomputes the lifecycle; a phase change (or `force`) is a registry change. */
+  private reevaluate(tracked: TrackedNode, force = false): void {
+    const before = tracked.node.lifecycle;
+    const after = this.refresh(tracked);
+    if (after.remove && this.isLeader()) void this.removeOffline(tracked);
+    if (force || before.phase !== after.phase) this.emit('MODIFIED', tracked.node);
+  }
+
+  /**
+   * Recomputes degradedBecause and the lifecycle. Phases from Consul's checks: any critical check (our TTL expired, the agent's node down, or
+   * another tool's check failing) -> Offline; maintenance mode or our drain -> Draining; a warning
+   * -> Degraded; all passing -> Healthy. What this replica knows first-hand overrides what Consul
+   * reports late, and during the grace after a recovery or a start a node Consul reports critical
+   * keeps the phase it had (see the outage notes above).
+   */
+  private refresh(tracked: TrackedNode): LifecycleView {
+    const { node } = tracked;
+    const now = this.clock();
+    const locallyAlive = tracked.localHeartbeat !== undefined && now < tracked.localHeartbeat + this.settings.ttlMs;
+    const critical = tracked.checks.some((check) => check.Status === 'critical' && !isMaintenance(check));
+    const warnedBy = locallyAlive ? [] : tracked.checks.filter((check) => check.Status === 'warning').flatMap((check) => (check.CheckID === ttlCheckId(node.id) ? reasonsOf(check) : [check.Name]));
+    node.degradedBecause = [...new Set([...tracked.localReasons, ...warnedBy])].sort();
+
+    const holdsPhase = locallyAlive || (now < this.holdUntil && node.lifecycle.phase !== 'Offline');
+    node.lifecycle = critical && !holdsPhase ? this.offline(tracked, now) : { phase: node.draining ? 'Draining' : node.degradedBecause.length > 0 ? 'Degraded' : 'Healthy', remove: false };
+    return node.lifecycle;
+  }
+
+  /** Only nodes Portolan registered are removed; other tools' instances stay until their tool (or Consul) removes them. */
+  private offline(tracked: TrackedNode, now: number): LifecycleView {
+    const { lifecycle } = tracked.node;
+    const offlineSince = lifecycle.offlineSince ?? (tracked.localHeartbeat !== undefined ? tracked.localHeartbeat + this.settings.ttlMs : now);
+    if (!tracked.credentialHash) return { phase: 'Offline', offlineSince, remove: false };
+    const removalAt = offlineSince + this.settings.removeAfterMs;
+    return { phase: 'Offline', offlineSince, removalAt, remove: now >= removalAt };
+  }
+
+  private ttlCheckCritical(tracked: TrackedNode): boolean {
+    return tracked.checks.some((check) => check.CheckID === ttlCheckId(tracked.node.id) && check.Status === 'critical');
+  }
+
+  private requireOwn(id: string): TrackedNode {
+    const tracked = this.byId.get(id);
+    if (!tracked?.credentialHash) throw new NodeNotFoundError(id);
+    return tracked;
+  }
+
+  private emit(type: RegistryChange['type'], node: RegisteredNode): void {
+    this.changes++;
+    // A copy: listeners may keep the change while the live node moves on.
+    const asOfNow = { ...node, lifecycle: { ...node.lifecycle }, degradedBecause: [...node.degradedBecause] } as RegisteredNode;
+    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes };
+    for (const listener of this.listeners) listener(change);
+  }
+
+  // --- the node <-> Consul service mapping ---------------------------------------------------------
+
+  private toRegistration(node: RegisteredNode, credentialHash: Buffer): ServiceRegistration {
+    const common = {
+      [META.role]: node.role,
+      [META.namespace]: node.namespace,
+      [META.name]: node.name,
+      [META.registeredAt]: String(node.registeredAt),
+      [META.credentialSha256]: credentialHash.toString('hex'),
+      [META.zone]: node.spec.zone,
+      ...(node.spec.version !== undefined ? { [META.version]: node.spec.version } : {}),
+    };
+    const check = {
+      CheckID: ttlCheckId(node.id),
+      Name: 'Portolan heartbeat',
+      TTL: consulDuration(this.settings.ttlMs),
+      Status: 'passing' as const,
+      DeregisterCriticalServiceAfter: consulDuration(Math.max(this.settings.removeAfterMs, MIN_DEREGISTER_AFTER_MS)),
+    };
+    if (node.role === 'instance') {
+      const { spec } = node;
+      return {
+        ID: node.id,
+        Name: spec.service,
+        Tags: [`zone:${spec.zone}`],
+        Address: spec.address,
+        Port: spec.port,
+        Meta: { ...common, ...(spec.weight !== undefined ? { [META.weight]: String(spec.weight) } : {}) },
+        Check: check,
+      };
+    }
+    const { spec } = node;
+    const { host, port } = splitHostPort(spec.address);
+    return {
+      ID: node.id,
+      Name: GATEWAY_SERVICE,
+      Tags: [`pool:${spec.pool}`, `zone:${spec.zone}`],
+      Address: host,
+      Port: port,
+      Meta: { ...common, [META.pool]: spec.pool, ...routesMeta(node.name, spec.routes) },
+      Check: check,
+    };
+  }
+
+  /** A node as Consul lists it: one Portolan registered (with its credential hash), or another tool's, read-only. */
+  private fromConsul(entry: ServiceHealth): TrackedNode {
+    const { Service: service } = entry;
+    const meta = service.Meta ?? {};
+    const role = meta[META.role];
+    const credentialHash = meta[META.credentialSha256];
+    const address = service.Address || entry.Node.Address;
+    const base = {
+      id: idOf(entry),
+      lastHeartbeat: this.clock(),
+      draining: entry.Checks.some(isMaintenance),
+      degradedBecause: [],
+      lifecycle: NOT_YET_EVALUATED,
+    };
+    const tracked = { serviceName: service.Service, checks: entry.Checks, confirmed: true, localReasons: [], unsentPass: false, unsentDrain: false };
+    if ((role === 'gateway' || role === 'instance') && credentialHash) {
+      const own = {
+        ...base,
+        namespace: meta[META.namespace] ?? DEFAULT_NAMESPACE,
+        name: meta[META.name] ?? toObjectName(service.ID),
+        registeredAt: Number(meta[META.registeredAt]) || this.clock(),
+      };
+      const node: RegisteredNode =
+        role === 'gateway'
+          ? { ...own, role, spec: { zone: meta[META.zone] ?? '', pool: meta[META.pool] ?? '', address: joinHostPort(address, service.Port), version: meta[META.version] ?? '', ...routesFromMeta(meta) } as GatewayNodeSpec }
+          : { ...own, role, spec: instanceSpec(service.Service, address, service.Port, meta) };
+      return { ...tracked, node, credentialHash: Buffer.from(credentialHash, 'hex') };
+    }
+    const node: RegisteredNode = {
+      ...base,
+      role: 'instance',
+      namespace: DEFAULT_NAMESPACE,
+      name: toObjectName(service.ID),
+      registeredAt: this.clock(),
+      spec: instanceSpec(toObjectName(service.Service), address, service.Port, meta),
+    };
+    return { ...tracked, node };
+  }
+}
+
+/** Our nodes have uuids; another tool's service ID is unique only on its own Consul node. */
+function idOf(entry: ServiceHealth): string {
+  return entry.Service.Meta?.[META.credentialSha256] ? entry.Service.ID : `${entry.Node.Node}/${entry.Service.ID}`;
+}
+
+/** Zone is optional for other tools' instances: without one they are in no gateway's zone (''). */
+function instanceSpec(service: string, address: string, port: number, meta: Record<string, string>): ServiceInstanceSpec {
+  const weight = Number(meta[META.weight]);
+  return {
+    service,
+    address,
+    port,
+    zone: meta[META.zone] ?? '',
+    ...(Number.isInteger(weight) && weight > 0 ? { weight } : {}),
+    ...(meta[META.version] !== undefined ? { version: meta[META.version] } : {}),
+  };
+}
+
+function isMaintenance(check: HealthCheck): boolean {
+  return check.CheckID.startsWith(MAINTENANCE_CHECK_PREFIX);
+}
+
+/** The reasons a replica wrote as the note of a warning; after a TTL expiry Consul prefixes the output. */
+function reasonsOf(check: HealthCheck): string[] {
+  return check.Output.split(',').map((reason) => reason.trim()).filter(Boolean);
+}
+
+function withReason(reasons: string[], reason: string, active: boolean): string[] {
+  const has = reasons.includes(reason);
+  if (active && !has) return [...reasons, reason].sort();
+  if (!active && has) return reasons.filter((existing) => existing !== reason);
+  return reasons;
+}
+
+/** api-docs/features/blocking: when the index goes backwards, start over from 0. */
+function nextIndex(previous: number, answered: number): number {
+  return answered < previous ? 0 : answered;
+}
+
+function splitHostPort(address: string): { host: string; port?: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);
+  return match ? { host: match[1], port: Number(match[2]) } : { host: address };
+}
+
+function joinHostPort(host: string, port: number): string {
+  if (!port) return host;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Routes as JSON over as many Meta values as it takes (Consul caps each at 512 characters). */
+function routesMeta(name: string, routes: GatewayNodeSpec['routes']): Record<string, string> {
+  if (!routes) return {};
+  const json = JSON.stringify(routes);
+  const chunks = Math.ceil(json.length / META_VALUE_MAX) || 1;
+  if (chunks > ROUTES_CHUNKS_MAX) {
+    throw new InvalidRegistrationError(KIND_OF_ROLE.gateway, name, [
+      { field: 'spec.routes', message: `Too long: ${json.length} characters of JSON; Consul service meta holds at most ${ROUTES_CHUNKS_MAX * META_VALUE_MAX}` },
+    ]);
+  }
+  return Object.fromEntries(Array.from({ length: chunks }, (_, index) => [META.routesChunk(index), json.slice(index * META_VALUE_MAX, (index + 1) * META_VALUE_MAX)]));
+}
+
+function routesFromMeta(meta: Record<string, string>): Pick<GatewayNodeSpec, 'routes'> {
+  let json = '';
+  for (let index = 0; meta[META.routesChunk(index)] !== undefined; index++) json += meta[META.routesChunk(index)];
+  return json ? { routes: JSON.parse(json) } : {};
+}

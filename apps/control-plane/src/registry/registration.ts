@@ -1,0 +1,59 @@
+/**
+ * What every NodeRegistry does with a registration before storing it, whatever the backend:
+ * validate it against the kind's schema, name it, and mint and hash its credential. The registry
+ * keeps only the hash; the credential is returned once and never leaves the process otherwise.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_NAMESPACE, GROUP_VERSION, validateResource, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
+import type { RegisterRequest } from '@portolan/agent-client';
+import { InvalidRegistrationError, KIND_OF_ROLE } from './node-registry';
+
+export interface Admitted {
+  namespace: string;
+  name: string;
+  spec: GatewayNodeSpec | ServiceInstanceSpec;
+}
+
+export const credentialDigest = (credential: string): Buffer => createHash('sha256').update(credential).digest();
+
+export const newCredential = (): string => `ptn_${randomBytes(24).toString('base64url')}`;
+
+/** Whether `credential` hashes to `expected` (compared in constant time). */
+export function credentialMatches(expected: Buffer | undefined, credential: string): boolean {
+  return expected !== undefined && timingSafeEqual(expected, credentialDigest(credential));
+}
+
+/** Registration names become object names: DNS-1123, at most 63 characters here. */
+export const toObjectName = (raw: string): string =>
+  raw.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63).replace(/[^a-z0-9]+$/, '') || 'node';
+
+/** The namespace, object name and spec of a registration; InvalidRegistrationError naming every bad field. */
+export function admit(request: RegisterRequest): Admitted {
+  const role = (request as { role?: unknown }).role;
+  if (role !== 'gateway' && role !== 'instance') {
+    throw new InvalidRegistrationError('Registration', String(request.name ?? ''), [{ field: 'role', message: `Unsupported value: ${JSON.stringify(role)}: supported values: "gateway", "instance"` }]);
+  }
+  let namespace: string;
+  let name: string;
+  let spec: GatewayNodeSpec | ServiceInstanceSpec;
+  if (request.role === 'gateway') {
+    namespace = DEFAULT_NAMESPACE;
+    name = toObjectName(request.name ?? `${request.pool}-${request.zone}-${randomBytes(3).toString('hex')}`);
+    spec = { zone: request.zone, pool: request.pool, address: request.address, version: request.version, ...(request.routes ? { routes: request.routes } : {}) };
+  } else {
+    namespace = request.service?.namespace ?? DEFAULT_NAMESPACE;
+    name = toObjectName(request.name ?? `${request.service?.name}-${request.address}-${request.port}`);
+    spec = {
+      service: request.service?.name,
+      address: request.address,
+      port: request.port,
+      zone: request.zone,
+      ...(request.weight !== undefined ? { weight: request.weight } : {}),
+      ...(request.version !== undefined ? { version: request.version } : {}),
+    } as ServiceInstanceSpec;
+  }
+  const kind = KIND_OF_ROLE[request.role];
+  const { causes } = validateResource({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace }, spec });
+  if (causes.length > 0) throw new InvalidRegistrationError(kind, name, causes.map((cause) => ({ field: cause.field, message: cause.message })));
+  return { namespace, name, spec };
+}
