@@ -661,7 +661,7 @@ function isMaintenance(check: HealthCheck): boolean {
   return check.CheckID.startsWith(MAINTENANCE_CHECK_PREFIX);
 }
 
-/** The reasons a replica wrote as the note of a warning; after a TTL expiry Consul prefixes the output. */
+/** The Degraded reasons a replica wrote as the note of its warning. */
 function reasonsOf(check: HealthCheck): string[] {
   return check.Output.split(',').map((reason) => reason.trim()).filter(Boolean);
 }
