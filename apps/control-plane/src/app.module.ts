@@ -3,8 +3,10 @@ import { AuthModule } from './auth/auth.module';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
 import { DiscoveryModule } from './discovery/discovery.module';
+import { ACK_LEDGER, type AckLedger } from './distribution/ack-ledger';
 import { DistributionModule } from './distribution/distribution.module';
 import { HealthModule } from './health/health.module';
+import { LEADERSHIP, type Leadership } from './leadership/leadership';
 import { NODE_REGISTRY, type NodeRegistry } from './registry/node-registry';
 import { RegistryModule } from './registry/registry.module';
 import { ResourcesModule } from './resources/resources.module';
@@ -18,6 +20,8 @@ export interface AppDependencies {
   tokens: TokenService;
   bootstrapToken: BootstrapToken;
   metrics: MetricsRegistry;
+  ackLedger: AckLedger;
+  leadership: Leadership;
 }
 
 /** The I/O edges, built by the bootstrap and handed in; every feature module may inject them. */
@@ -31,6 +35,8 @@ class EdgesModule {
       { provide: TokenService, useValue: dependencies.tokens },
       { provide: BootstrapToken, useValue: dependencies.bootstrapToken },
       { provide: MetricsRegistry, useValue: dependencies.metrics },
+      { provide: ACK_LEDGER, useValue: dependencies.ackLedger },
+      { provide: LEADERSHIP, useValue: dependencies.leadership },
     ];
     return { module: EdgesModule, providers, exports: providers.map((provider) => provider.provide) };
   }

@@ -1,5 +1,5 @@
 /**
- * Boots the control plane: data directory, TLS material, embedded store, tokens, the Nest app on
+ * Boots the control plane: data directory, TLS material, the backend (embedded or Consul), tokens, the Nest app on
  * HTTPS, and the plain-HTTP ops listener. Used by main.ts and by in-process tests.
  */
 import 'reflect-metadata';
@@ -13,15 +13,14 @@ import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
 import { AppModule } from './app.module';
+import { openBackend } from './backend';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
-import { EmbeddedNodeRegistry } from './registry/embedded-node-registry';
 import type { BootConfig } from './config/boot-config';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { renderKubeconfig } from './kubeconfig';
-import { openEmbeddedDatabase, SqliteResourceStore } from './store/sqlite-resource-store';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
 import { MetricsRegistry } from './telemetry/metrics';
 import { runWithContext, traceIdFrom } from './telemetry/request-context';
@@ -29,6 +28,8 @@ import { ensureServingCertificate } from './tls/certificates';
 
 export interface RunningControlPlane {
   apiUrl: string;
+  /** Which store the control plane runs on, for the start banner. */
+  backend: string;
   opsUrl?: string;
   caPem: string;
   /** Set when no token was configured and an admin token was generated. */
@@ -53,14 +54,13 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   const logger = createRootLogger(config.logLevel, options.logDestination);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const certificate = ensureServingCertificate(config.dataDir, config.tlsSans);
-  const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
-  const store = new SqliteResourceStore(db);
-  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, db);
-  const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
-  const registry = new EmbeddedNodeRegistry(db, { settings: config.registry });
   const metrics = new MetricsRegistry();
+  const backend = await openBackend(config, logger, metrics);
+  const { store, registry, leadership, ackLedger } = backend;
+  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.db);
+  const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics }), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger }), {
     httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
     bodyParser: false,
     logger: new JsonLogger(logger),
@@ -122,6 +122,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
 
   return {
     apiUrl,
+    backend: backend.describe,
     opsUrl,
     routes,
     caPem: certificate.caPem,
@@ -135,8 +136,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       await closeAgentStreams();
       app.getHttpServer().closeAllConnections?.();
       await app.close();
-      await registry.close();
-      await store.close();
+      await backend.close();
     },
   };
 }

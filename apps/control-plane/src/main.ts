@@ -9,6 +9,7 @@ export async function main(): Promise<void> {
     `Portolan control plane is up.`,
     `  API (HTTPS):  ${running.apiUrl}`,
     running.opsUrl ? `  Health:       ${running.opsUrl}/healthz   Metrics: ${running.opsUrl}/metrics` : undefined,
+    `  Store:        ${running.backend}`,
     `  Data:         ${config.dataDir}`,
     running.adminTokenFile ? `  Admin token:  ${running.adminTokenFile}` : undefined,
     running.adminTokenFile ? `  kubectl:      export KUBECONFIG=${running.kubeconfigFile}   (or: npx portolan kubeconfig > portolan.kubeconfig)` : `  kubectl:      npx portolan kubeconfig --token <your token> > portolan.kubeconfig`,

@@ -111,6 +111,12 @@ export interface SessionInfo {
 
 type Call = (options: Record<string, unknown>) => Promise<unknown>;
 
+/**
+ * Every call that is not a blocking query gives up after this long: a partitioned network must
+ * turn into ConsulUnavailableError (and a 503, a kept heartbeat) rather than a request that hangs.
+ */
+const CALL_TIMEOUT_MS = 10_000;
+
 interface ResponseLike {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
@@ -173,11 +179,11 @@ export class ConsulClient {
   /** PUT on a key; false when a `cas`, `acquire` or `release` condition did not hold. */
   async kvSet(key: string, value: string, options: { cas?: number; acquire?: string; release?: string } = {}): Promise<boolean> {
     // The client resolves Consul's `false` body as undefined (it drops falsy bodies): compare with true.
-    return (await this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options } as never))) === true;
+    return (await this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options, timeout: CALL_TIMEOUT_MS } as never))) === true;
   }
 
   async kvDelete(key: string, options: { recurse?: boolean; cas?: number } = {}): Promise<boolean> {
-    return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options } as never))) === true;
+    return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options, timeout: CALL_TIMEOUT_MS } as never))) === true;
   }
 
   /** An atomic /v1/txn. A failed condition is `{ ok: false }`, not an error. */
@@ -186,7 +192,7 @@ export class ConsulClient {
       KV: 'Value' in operation ? { ...operation, Value: Buffer.from(operation.Value).toString('base64') } : operation,
     }));
     try {
-      const result = (await this.run('a transaction', () => this.consul.transaction.create(body as never))) as {
+      const result = (await this.run('a transaction', () => this.consul.transaction.create(body as never, { timeout: CALL_TIMEOUT_MS } as never))) as {
         Results?: Array<{ KV: Omit<KvEntry, 'Value'> & { Value: string | null } }> | null;
       };
       return { ok: true, entries: (result.Results ?? []).map((item) => decodeEntry(item.KV)) };
@@ -200,7 +206,7 @@ export class ConsulClient {
 
   async sessionCreate(options: { name: string; ttl: string; lockDelay: string; behavior: 'release' | 'delete' }): Promise<string> {
     const created = await this.run('creating a session', () =>
-      this.consul.session.create({ name: options.name, ttl: options.ttl, lockdelay: options.lockDelay, behavior: options.behavior, checks: [] } as never),
+      this.consul.session.create({ name: options.name, ttl: options.ttl, lockdelay: options.lockDelay, behavior: options.behavior, checks: [], timeout: CALL_TIMEOUT_MS } as never),
     );
     return (created as { ID: string }).ID;
   }
@@ -208,7 +214,7 @@ export class ConsulClient {
   /** Renews a session; false when Consul no longer knows it (expired or destroyed). */
   async sessionRenew(id: string): Promise<boolean> {
     try {
-      await this.run(`renewing session ${id}`, () => this.consul.session.renew(id));
+      await this.run(`renewing session ${id}`, () => this.consul.session.renew({ id, timeout: CALL_TIMEOUT_MS } as never));
       return true;
     } catch (error) {
       if (error instanceof ConsulNotFoundError) return false;
@@ -217,33 +223,33 @@ export class ConsulClient {
   }
 
   async sessionDestroy(id: string): Promise<void> {
-    await this.run(`destroying session ${id}`, () => this.consul.session.destroy(id));
+    await this.run(`destroying session ${id}`, () => this.consul.session.destroy({ id, timeout: CALL_TIMEOUT_MS } as never));
   }
 
   async sessionInfo(id: string): Promise<SessionInfo | undefined> {
-    const info = await this.run(`reading session ${id}`, () => this.consul.session.info(id));
+    const info = await this.run(`reading session ${id}`, () => this.consul.session.info({ id, timeout: CALL_TIMEOUT_MS } as never));
     return (info as SessionInfo | undefined) ?? undefined;
   }
 
   async registerService(registration: ServiceRegistration): Promise<void> {
     await this.run(`registering service ${registration.ID}`, () =>
-      (this.consul.agent.service as unknown as { register(o: unknown): Promise<unknown> }).register(rawRegistration(registration)),
+      (this.consul.agent.service as unknown as { register(o: unknown): Promise<unknown> }).register({ ...rawRegistration(registration), timeout: CALL_TIMEOUT_MS }),
     );
   }
 
   async deregisterService(id: string): Promise<void> {
-    await this.run(`deregistering service ${id}`, () => this.consul.agent.service.deregister(id));
+    await this.run(`deregistering service ${id}`, () => this.consul.agent.service.deregister({ id, timeout: CALL_TIMEOUT_MS } as never));
   }
 
   async serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
-    await this.run(`setting maintenance of ${id}`, () => this.consul.agent.service.maintenance({ id, enable, reason } as never));
+    await this.run(`setting maintenance of ${id}`, () => this.consul.agent.service.maintenance({ id, enable, reason, timeout: CALL_TIMEOUT_MS } as never));
   }
 
   /** Sets a TTL check's status; ConsulNotFoundError when the agent does not know the check. */
   async updateTtlCheck(checkId: string, status: 'passing' | 'warning' | 'critical', note: string): Promise<void> {
     const check = this.consul.agent.check;
     const call = status === 'passing' ? check.pass : status === 'warning' ? check.warn : check.fail;
-    await this.run(`updating check ${checkId}`, () => call.call(check, { id: checkId, note } as never));
+    await this.run(`updating check ${checkId}`, () => call.call(check, { id: checkId, note, timeout: CALL_TIMEOUT_MS } as never));
   }
 
   /** Every instance of a service with all its checks (`passing` keeps only instances whose checks all pass). */
@@ -258,7 +264,7 @@ export class ConsulClient {
   }
 
   async leader(): Promise<string> {
-    return (await this.run('reading the leader', () => this.consul.status.leader())) as string;
+    return (await this.run('reading the leader', () => this.consul.status.leader({ timeout: CALL_TIMEOUT_MS } as never))) as string;
   }
 
   close(): void {
@@ -277,7 +283,7 @@ export class ConsulClient {
       // Consul may hold the call up to wait + wait/16; give the socket a margin past that.
       query.timeout = Math.ceil(durationMs(blocking.wait) * 1.1) + 5_000;
     } else {
-      query.timeout = 30_000;
+      query.timeout = CALL_TIMEOUT_MS;
     }
     try {
       const [response, body] = (await this.run(what, () => call(query))) as [ResponseLike, T];

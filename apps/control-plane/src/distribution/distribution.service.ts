@@ -14,6 +14,7 @@ import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type Unsubscribe } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
+import { ACK_LEDGER, type AckLedger, type GatewayAnswers } from './ack-ledger';
 import { buildSnapshots, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
 
 export type Transport = 'websocket' | 'long-poll';
@@ -76,6 +77,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     @Inject(RESOURCE_STORE) private readonly store: ResourceStore,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     private readonly metrics: MetricsRegistry,
+    @Inject(ACK_LEDGER) private readonly ledger: AckLedger,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -89,6 +91,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
         for (const wake of [...this.ackWaiters]) wake();
       }),
     );
+    this.unsubscribers.push(this.ledger.onRemote((gatewayId, answers) => this.noteRemoteAnswers(gatewayId, answers)));
   }
 
   onApplicationShutdown(): void {
@@ -168,6 +171,16 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       const gateway = this.registry.get(gatewayId);
       this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
     }
+    this.ledger.publish(gatewayId, { applied: state.applied, lastNack: state.lastNack });
+    this.ackChanges++;
+    for (const wake of [...this.ackWaiters]) wake();
+  }
+
+  /** A gateway connected to another replica answered; its Degraded mark travels through the registry. */
+  private noteRemoteAnswers(gatewayId: string, answers: GatewayAnswers): void {
+    const state = this.syncState(gatewayId);
+    if (answers.applied) state.applied = answers.applied;
+    if (answers.lastNack) state.lastNack = answers.lastNack;
     this.ackChanges++;
     for (const wake of [...this.ackWaiters]) wake();
   }
@@ -300,6 +313,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
 
   private forget(gatewayId: string): void {
     this.sync.delete(gatewayId);
+    this.ledger.forget(gatewayId);
     for (const sink of this.sinks.get(gatewayId) ?? []) sink.close();
     this.sinks.delete(gatewayId);
   }

@@ -48,13 +48,16 @@ const shortHash = (...parts: Array<string | Buffer>) => {
   return hash.digest('base64url').slice(0, 12);
 };
 
-/** Endpoints of registered instances, by service; only routable instances take traffic. */
+/**
+ * Endpoints of registered instances, by service. Only Healthy instances take traffic: that is
+ * Consul's `passing` set (a warning check is Degraded and left out, as `?passing` leaves it out).
+ */
 function instanceEndpoints(nodes: readonly RegisteredNode[]): Map<string, EffectiveEndpoint[]> {
   const byService = new Map<string, EffectiveEndpoint[]>();
   for (const node of nodes) {
-    if (node.role !== 'instance' || !isRoutable(node.lifecycle.phase)) continue;
+    if (node.role !== 'instance' || node.lifecycle.phase !== 'Healthy') continue;
     const key = serviceKey(node.namespace, node.spec.service);
-    const endpoint: EffectiveEndpoint = { address: node.spec.address, port: node.spec.port, zone: node.spec.zone, weight: node.spec.weight ?? 1 };
+    const endpoint: EffectiveEndpoint = { address: node.spec.address, port: node.spec.port, ...(node.spec.zone ? { zone: node.spec.zone } : {}), weight: node.spec.weight ?? 1 };
     const list = byService.get(key);
     if (list) list.push(endpoint);
     else byService.set(key, [endpoint]);

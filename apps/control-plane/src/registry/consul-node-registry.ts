@@ -564,7 +564,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
       [META.name]: node.name,
       [META.registeredAt]: String(node.registeredAt),
       [META.credentialSha256]: credentialHash.toString('hex'),
-      [META.zone]: node.spec.zone,
+      ...(node.spec.zone ? { [META.zone]: node.spec.zone } : {}),
       ...(node.spec.version !== undefined ? { [META.version]: node.spec.version } : {}),
     };
     const check = {
@@ -579,7 +579,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
       return {
         ID: node.id,
         Name: spec.service,
-        Tags: [`zone:${spec.zone}`],
+        Tags: spec.zone ? [`zone:${spec.zone}`] : [],
         Address: spec.address,
         Port: spec.port,
         Meta: { ...common, ...(spec.weight !== undefined ? { [META.weight]: String(spec.weight) } : {}) },
@@ -644,14 +644,14 @@ function idOf(entry: ServiceHealth): string {
   return entry.Service.Meta?.[META.credentialSha256] ? entry.Service.ID : `${entry.Node.Node}/${entry.Service.ID}`;
 }
 
-/** Zone is optional for other tools' instances: without one they are in no gateway's zone (''). */
+/** Zone is optional for other tools' instances: without one they are in no gateway's zone. */
 function instanceSpec(service: string, address: string, port: number, meta: Record<string, string>): ServiceInstanceSpec {
   const weight = Number(meta[META.weight]);
   return {
     service,
     address,
     port,
-    zone: meta[META.zone] ?? '',
+    ...(meta[META.zone] ? { zone: meta[META.zone] } : {}),
     ...(Number.isInteger(weight) && weight > 0 ? { weight } : {}),
     ...(meta[META.version] !== undefined ? { version: meta[META.version] } : {}),
   };

@@ -175,7 +175,7 @@ export const KINDS: readonly KindDefinition[] = [
     printerColumns: [
       { name: 'Service', type: 'string', description: 'Service it backs', cell: (r) => (r as ServiceInstance).spec.service },
       { name: 'Address', type: 'string', description: 'address:port', cell: (r) => `${(r as ServiceInstance).spec.address}:${(r as ServiceInstance).spec.port}` },
-      { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as ServiceInstance).spec.zone },
+      { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as ServiceInstance).spec.zone ?? '' },
       { name: 'Phase', type: 'string', description: 'Lifecycle state', cell: (r) => (r as ServiceInstance).status?.phase ?? '' },
     ],
   },

@@ -1,0 +1,127 @@
+/**
+ * Opens the state the control plane runs on, chosen by PORTOLAN_STORE: the embedded database (one
+ * process) or Consul (several replicas). Either way the rest of the control plane sees the same
+ * four edges: a ResourceStore, a NodeRegistry, a Leadership and an AckLedger.
+ *
+ * API tokens created through the API stay in the replica's own data directory in both modes (see
+ * docs/adr/0006-consul-backend.md); tokens every replica must accept come from PORTOLAN_ADMIN_TOKEN
+ * or PORTOLAN_TOKENS_FILE.
+ */
+import type Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { BootConfig, ConsulBackend } from './config/boot-config';
+import { ConsulClient } from './consul/consul-client';
+import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/ack-ledger';
+import { ConsulLeadership } from './leadership/consul-leadership';
+import { LeaderControllers } from './leadership/leader-controllers';
+import { SingleReplicaLeadership, type Leadership } from './leadership/leadership';
+import { ConsulNodeRegistry } from './registry/consul-node-registry';
+import { EmbeddedNodeRegistry } from './registry/embedded-node-registry';
+import type { NodeRegistry } from './registry/node-registry';
+import { ConsulResourceStore } from './store/consul-resource-store';
+import type { ResourceStore } from './store/resource-store';
+import { openEmbeddedDatabase, SqliteResourceStore } from './store/sqlite-resource-store';
+import type { MetricsRegistry } from './telemetry/metrics';
+
+export interface Backend {
+  store: ResourceStore;
+  registry: NodeRegistry;
+  leadership: Leadership;
+  ackLedger: AckLedger;
+  /** The local database: the whole store when embedded, API tokens only with Consul. */
+  db: Database.Database;
+  /** One line for the start banner and logs. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The act-once work of the registry (removing nodes Offline for PORTOLAN_NODE_REMOVE_AFTER) as a
+ * leader controller: the registry asks `active()` before removing, which is true only between the
+ * controller's start and the moment leadership is lost.
+ */
+function registryRemoval(controllers: LeaderControllers): { active: () => boolean } {
+  let active = false;
+  controllers.register({
+    name: 'registry-removal',
+    start: (signal) => {
+      active = true;
+      signal.addEventListener('abort', () => (active = false), { once: true });
+    },
+  });
+  return { active: () => active };
+}
+
+export async function openBackend(config: BootConfig, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
+  const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
+  if (config.backend.kind === 'embedded') {
+    const store = new SqliteResourceStore(db);
+    const registry = new EmbeddedNodeRegistry(db, { settings: config.registry });
+    // One process per data directory: it leads from start to stop, and its registry removes nodes itself.
+    const leadership = new SingleReplicaLeadership();
+    const controllers = new LeaderControllers(leadership, metrics);
+    controllers.start();
+    await leadership.start();
+    return {
+      store,
+      registry,
+      leadership,
+      ackLedger: new LocalAckLedger(),
+      db,
+      describe: `embedded store in ${config.dataDir}`,
+      close: async () => {
+        controllers.close();
+        await leadership.close();
+        await registry.close();
+        await store.close();
+        db.close();
+      },
+    };
+  }
+  try {
+    return await openConsulBackend(config, config.backend, db, logger, metrics);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+async function openConsulBackend(config: BootConfig, backend: ConsulBackend, db: Database.Database, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
+  const consul = new ConsulClient(backend.consul);
+  const log = logger.child({ component: 'consul', consul: consul.address, prefix: consul.prefix });
+  const store = await ConsulResourceStore.open(consul, {
+    onAvailability: (available, error) =>
+      available ? log.info('Consul answers again; the change feed resumed') : log.error({ err: error }, 'Consul is unreachable: serving gateways their last configuration, refusing writes'),
+  });
+  const leadership = new ConsulLeadership(consul, {
+    identity: backend.replicaName,
+    ttlMs: backend.leaderSessionTtlMs,
+    lockDelayMs: backend.leaderLockDelayMs,
+  });
+  const controllers = new LeaderControllers(leadership, metrics);
+  const removal = registryRemoval(controllers);
+  const registry = new ConsulNodeRegistry(consul, { settings: config.registry, isLeader: removal.active });
+  await registry.start();
+  controllers.start();
+  await leadership.start();
+  const ackLedger = new ConsulAckLedger(consul, backend.replicaName);
+  return {
+    store,
+    registry,
+    leadership,
+    ackLedger,
+    db,
+    describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
+    close: async () => {
+      // Leadership first, so another replica takes over while this one finishes closing.
+      controllers.close();
+      await leadership.close();
+      await ackLedger.close();
+      await registry.close();
+      await store.close();
+      consul.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Where gateways' ACKs and NACKs are shared between control-plane replicas. A gateway answers only
+ * the replica it is connected to, but policy status (`Synced`, rollout counts) and drains are asked
+ * of any replica, so every replica must know every gateway's answer.
+ *
+ * Embedded: one process, nothing to share. Consul: one KV key per gateway under `<prefix>/acks/`,
+ * written when the gateway answers and watched by every replica with a blocking query. A write that
+ * fails while Consul is down is kept (latest answer per gateway) and written when it returns.
+ */
+import { Logger } from '@nestjs/common';
+import type { NackError } from '@portolan/agent-client';
+import { ConsulAbortedError, type ConsulClient } from '../consul/consul-client';
+
+export interface GatewayAnswers {
+  applied?: { version: string; revision: number; at: string };
+  lastNack?: { version: string; revision: number; time: string; errors: NackError[] };
+}
+
+export interface AckLedger {
+  /** Shares this gateway's latest answers with the other replicas. */
+  publish(gatewayId: string, answers: GatewayAnswers): void;
+  /** Calls `listener` with answers other replicas published. */
+  onRemote(listener: (gatewayId: string, answers: GatewayAnswers) => void): () => void;
+  /** The gateway is gone; its record goes too. */
+  forget(gatewayId: string): void;
+  close(): Promise<void>;
+}
+
+export const ACK_LEDGER = Symbol('AckLedger');
+
+/** One replica: answers stay in the DistributionService's own memory. */
+export class LocalAckLedger implements AckLedger {
+  publish(): void {}
+  onRemote(): () => void {
+    return () => undefined;
+  }
+  forget(): void {}
+  async close(): Promise<void> {}
+}
+
+interface StoredAnswers extends GatewayAnswers {
+  /** The replica that wrote it, so a replica skips its own records. */
+  replica: string;
+}
+
+const FLUSH_RETRY_MS = 1_000;
+
+export class ConsulAckLedger implements AckLedger {
+  private readonly logger = new Logger('ack-ledger');
+  private readonly listeners = new Set<(gatewayId: string, answers: GatewayAnswers) => void>();
+  private readonly pending = new Map<string, GatewayAnswers | null>();
+  /** ModifyIndex of each record last seen, so only changed records are handed on. */
+  private readonly seen = new Map<string, number>();
+  private readonly stop = new AbortController();
+  private flushing: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly watching: Promise<void>;
+
+  constructor(
+    private readonly consul: ConsulClient,
+    private readonly replica: string,
+  ) {
+    this.watching = this.watch();
+  }
+
+  publish(gatewayId: string, answers: GatewayAnswers): void {
+    this.pending.set(gatewayId, answers);
+    this.flush();
+  }
+
+  onRemote(listener: (gatewayId: string, answers: GatewayAnswers) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  forget(gatewayId: string): void {
+    this.pending.set(gatewayId, null);
+    this.flush();
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    clearTimeout(this.retry);
+    await Promise.all([this.watching, this.flushing]);
+  }
+
+  private get prefix(): string {
+    return this.consul.key('acks') + '/';
+  }
+
+  /** Writes pending records one flush at a time; on failure keeps them and tries again later. */
+  private flush(): void {
+    if (this.flushing || this.stop.signal.aborted) return;
+    this.flushing = (async () => {
+      try {
+        while (this.pending.size > 0) {
+          const [gatewayId, answers] = this.pending.entries().next().value!;
+          const key = this.prefix + gatewayId;
+          if (answers) await this.consul.kvSet(key, JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers));
+          else await this.consul.kvDelete(key);
+          // A newer answer may have arrived while writing; keep it for the next round.
+          if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
+        }
+      } catch (error) {
+        this.logger.warn(`cannot share gateway answers yet (${this.pending.size} waiting): ${(error as Error).message}`);
+        this.retry = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
+        this.retry.unref();
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+  }
+
+  private async watch(): Promise<void> {
+    let index = 0;
+    let failures = 0;
+    while (!this.stop.signal.aborted) {
+      try {
+        const { value: entries, index: next } = await this.consul.kvList(this.prefix, { index, wait: '30s', signal: this.stop.signal });
+        index = next < index ? 0 : next;
+        failures = 0;
+        const present = new Set(entries.map((entry) => entry.Key));
+        for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
+        for (const entry of entries) {
+          if (!entry.Value || this.seen.get(entry.Key) === entry.ModifyIndex) continue;
+          this.seen.set(entry.Key, entry.ModifyIndex);
+          const record = JSON.parse(entry.Value) as StoredAnswers;
+          if (record.replica === this.replica) continue;
+          const gatewayId = entry.Key.slice(this.prefix.length);
+          for (const listener of this.listeners) listener(gatewayId, { applied: record.applied, lastNack: record.lastNack });
+        }
+      } catch (error) {
+        if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
+        failures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+      }
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Acceptance of the Consul backend: three control-plane replicas (real processes) on one Consul,
+ * gateways connected to different replicas, traffic through real gateways to a real upstream.
+ * Consul is the Consul HTTP API test double (@portolan/consul-test-server): the one part that
+ * cannot run on these machines. Its stop()/resume() is the outage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { request } from 'undici';
+import { ConsulTestServer } from '@portolan/consul-test-server';
+import { ControlPlane, eventually, GatewayProcess, RecordingUpstream, route, send, service, tempDir } from './support/mesh.js';
+
+const SESSION_TTL_MS = 10_000;
+const LOCK_DELAY_MS = 2_000;
+const REMOVE_AFTER = '5s';
+const OUTAGE_MS = 30_000;
+const POLICIES = '/apis/mesh.portolan.dev/v1alpha1/namespaces/default/timeoutpolicies';
+
+let consul: ConsulTestServer;
+let root: string;
+let upstream: RecordingUpstream;
+const replicas = new Map<string, ControlPlane>();
+const gateways = new Map<string, GatewayProcess>();
+
+function replica(name: string): ControlPlane {
+  return new ControlPlane(join(root, name), {
+    PORTOLAN_STORE: 'consul',
+    CONSUL_HTTP_ADDR: consul.address,
+    PORTOLAN_REPLICA_NAME: name,
+    PORTOLAN_LEADER_SESSION_TTL: `${SESSION_TTL_MS / 1000}s`,
+    PORTOLAN_LEADER_LOCK_DELAY: `${LOCK_DELAY_MS / 1000}s`,
+    PORTOLAN_NODE_REMOVE_AFTER: REMOVE_AFTER,
+  });
+}
+
+async function metricsText(controlPlane: ControlPlane): Promise<string> {
+  const response = await request(`${controlPlane.apiUrl}/metrics`, { dispatcher: controlPlane.dispatcher.agent });
+  return response.body.text();
+}
+
+/** Whether a replica's `portolan_leader` gauge is 1; false when it does not answer. */
+async function leads(controlPlane: ControlPlane): Promise<boolean> {
+  return /^portolan_leader 1$/m.test(await metricsText(controlPlane).catch(() => ''));
+}
+
+async function leaders(): Promise<string[]> {
+  const answers = await Promise.all(
+    [...replicas].map(async ([name, controlPlane]) => ((await leads(controlPlane)) ? name : undefined)),
+  );
+  return answers.filter((name): name is string => name !== undefined);
+}
+
+const timeoutPolicy = (name: string, requestTimeout: string) => ({ kind: 'TimeoutPolicy', metadata: { name }, spec: { targetRef: { kind: 'Mesh' }, requestTimeout } });
+
+beforeAll(async () => {
+  consul = await ConsulTestServer.start({ reapIntervalMs: 1_000 });
+  root = tempDir('portolan-consul-replicas-');
+  for (const name of ['a', 'b', 'c']) {
+    const controlPlane = replica(name);
+    await controlPlane.start();
+    replicas.set(name, controlPlane);
+  }
+  upstream = await new RecordingUpstream('orders').start();
+  const a = replicas.get('a')!;
+  await a.apply(service('orders', [{ port: upstream.port }]));
+  const applied = await a.apply(route('orders', '/orders'));
+  for (const [name, via, zone] of [['gw-b', 'b', 'zone-a'], ['gw-c', 'c', 'zone-b']] as const) {
+    const gateway = new GatewayProcess(name, replicas.get(via)!, { zone, root });
+    await gateway.start();
+    gateways.set(name, gateway);
+    await eventually(`${name} configured`, () => gateway.config(), (config) => config?.revision >= Number(applied.metadata.resourceVersion), 30_000);
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([...gateways.values()].map((gateway) => gateway.stop()));
+  await Promise.all([...replicas.values()].map((controlPlane) => controlPlane.stop()));
+  await upstream?.close();
+  await consul?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('three control-plane replicas on one Consul', () => {
+  it('pushes a change applied through replica A to gateways connected to B and C, which ACK it, and every replica reports the rollout', async () => {
+    const a = replicas.get('a')!;
+    const policy = await a.apply(timeoutPolicy('through-a', '7s'));
+    const revision = Number(policy.metadata.resourceVersion);
+    for (const [name, via] of [['gw-b', 'b'], ['gw-c', 'c']] as const) {
+      const gateway = gateways.get(name)!;
+      const config = await eventually(`${name} receives revision ${revision}`, () => gateway.config(), (c) => c?.revision >= revision, 30_000);
+      expect(config.routes[0].timeout.config.requestTimeout).toBe('7s');
+      await eventually(`${name} ACKed, as its replica ${via} reports`, () => replicas.get(via)!.gatewayNode(name), (node) => node.status?.synced === true, 30_000);
+    }
+    for (const controlPlane of replicas.values()) {
+      const synced = await eventually(
+        'the policy Synced on both gateways, as any replica reports',
+        () => controlPlane.get('TimeoutPolicy', 'through-a'),
+        (stored) => stored.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Synced' && c.status === 'True'),
+        30_000,
+      );
+      expect(synced.status.conditions.find((c: { type: string }) => c.type === 'Synced').message).toContain('ACKed by 2 of 2 gateways');
+    }
+    expect((await send(gateways.get('gw-b')!.proxyUrl, '/orders')).status).toBe(200);
+  });
+
+  it('lets one of two replicas win concurrent writes of the same resource; the other gets 409 Conflict and nothing is lost', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!);
+    const current = await a.get('TimeoutPolicy', 'through-a');
+    const write = (controlPlane: ControlPlane, requestTimeout: string) =>
+      controlPlane.call('PUT', `${POLICIES}/through-a`, { ...current, status: undefined, spec: { ...current.spec, requestTimeout } });
+    const [fromA, fromB] = await Promise.all([write(a, '8s'), write(b, '9s')]);
+    expect([fromA.status, fromB.status].sort()).toEqual([200, 409]);
+    const [winner, loser] = fromA.status === 200 ? [fromA, fromB] : [fromB, fromA];
+    expect(loser.body).toMatchObject({ kind: 'Status', reason: 'Conflict', details: { name: 'through-a' } });
+    const stored = await c.get('TimeoutPolicy', 'through-a');
+    expect(stored.spec.requestTimeout).toBe(winner.body.spec.requestTimeout);
+    expect(stored.metadata.resourceVersion).toBe(winner.body.metadata.resourceVersion);
+    // The loser re-reads and applies its change on top: both writes end up applied, in order.
+    const retried = await (loser === fromA ? a : b).call('PUT', `${POLICIES}/through-a`, { ...stored, status: undefined, spec: { ...stored.spec, requestTimeout: '10s' } });
+    expect(retried.status).toBe(200);
+    expect(Number(retried.body.metadata.resourceVersion)).toBeGreaterThan(Number(stored.metadata.resourceVersion));
+  });
+
+  it('elects a new leader within the session TTL plus lock-delay when the leader is killed, and never two at once', async () => {
+    const before = await eventually('one leader', leaders, (names) => names.length === 1, 30_000);
+    const [oldLeader] = before;
+    await replicas.get(oldLeader)!.kill();
+    const killedAt = Date.now();
+    const survivors = [...replicas].filter(([name]) => name !== oldLeader);
+    let newLeader: string | undefined;
+    // The double invalidates a session right at its TTL (real Consul may wait up to 2×TTL), then
+    // lock-delay; the margin covers the followers' 1 s retry and this loop's polling.
+    const bound = SESSION_TTL_MS + LOCK_DELAY_MS + 5_000;
+    while (!newLeader && Date.now() - killedAt < bound) {
+      const leading = (await Promise.all(survivors.map(async ([name, controlPlane]) => ((await leads(controlPlane)) ? name : undefined)))).filter(Boolean);
+      expect(leading.length).toBeLessThanOrEqual(1);
+      newLeader = leading[0];
+      if (!newLeader) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const tookMs = Date.now() - killedAt;
+    expect(newLeader, `no replica took the lock within ${bound} ms`).toBeDefined();
+    // The lock went to another replica only after the dead leader's session expired and lock-delay passed.
+    expect(tookMs).toBeGreaterThanOrEqual(LOCK_DELAY_MS);
+    console.info(`leader ${oldLeader} killed; ${newLeader} took the lock after ${tookMs} ms (session TTL ${SESSION_TTL_MS} ms + lock-delay ${LOCK_DELAY_MS} ms)`);
+
+    // The new leader runs the controllers: a gateway that dies is removed after REMOVE_AFTER, which
+    // only the leader's sweep does that soon (Consul's own reaper waits at least a minute).
+    const doomed = new GatewayProcess('gw-doomed', replicas.get(newLeader!)!, { zone: 'zone-c', root });
+    await doomed.start();
+    const viewer = replicas.get(survivors.find(([name]) => name !== newLeader)![0])!;
+    await eventually('gw-doomed registered', () => viewer.call('GET', '/apis/mesh.portolan.dev/v1alpha1/namespaces/default/gatewaynodes/gw-doomed'), (answer) => answer.status === 200, 30_000);
+    await doomed.stop();
+    await eventually('gw-doomed removed by the new leader', () => viewer.call('GET', '/apis/mesh.portolan.dev/v1alpha1/namespaces/default/gatewaynodes/gw-doomed'), (answer) => answer.status === 404, 45_000);
+
+    // The killed replica comes back as a follower.
+    await replicas.get(oldLeader)!.start();
+    await eventually('still one leader after the old one returned', leaders, (names) => names.length === 1 && names[0] === newLeader, 30_000);
+  });
+
+  it('keeps every request through the gateways succeeding while Consul is down for 30 s, answers writes with 503, and converges when Consul returns', async () => {
+    const a = replicas.get('a')!;
+    const statuses: number[] = [];
+    let running = true;
+    const traffic = (async () => {
+      while (running) {
+        for (const gateway of gateways.values()) {
+          statuses.push(await send(gateway.proxyUrl, '/orders').then((answer) => answer.status, () => -1));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+
+    await consul.stop();
+    const downAt = Date.now();
+    const refused = await a.call('POST', POLICIES, { apiVersion: 'mesh.portolan.dev/v1alpha1', ...timeoutPolicy('during-outage', '3s') });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ kind: 'Status', reason: 'ServiceUnavailable' });
+    expect(refused.body.message).toContain('Consul');
+    const ready = await request(`${a.apiUrl}/readyz`, { dispatcher: a.dispatcher.agent });
+    expect(ready.statusCode).toBe(503);
+    await ready.body.text();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - downAt))));
+    await consul.resume();
+
+    const applied = await eventually('a write succeeds again', () => a.apply(timeoutPolicy('after-outage', '4s')), (stored) => !!stored, 30_000);
+    const revision = Number(applied.metadata.resourceVersion);
+    for (const gateway of gateways.values()) {
+      await eventually(`${gateway.name} converges`, () => gateway.config(), (config) => config?.revision >= revision, 30_000);
+    }
+    for (const [name, via] of [['gw-b', 'b'], ['gw-c', 'c']] as const) {
+      await eventually(`${name} Healthy and synced again`, () => replicas.get(via)!.gatewayNode(name), (node) => node.status?.phase === 'Healthy' && node.status?.synced === true, 30_000);
+    }
+    running = false;
+    await traffic;
+    console.info(`Consul down ${OUTAGE_MS} ms: ${statuses.length} requests through the gateways, ${statuses.filter((status) => status !== 200).length} failed`);
+    expect(statuses.length).toBeGreaterThan(100);
+    expect(statuses.filter((status) => status !== 200)).toEqual([]);
+  });
+});
