@@ -30,7 +30,7 @@ import {
   type ServiceRegistration,
 } from '../consul/consul-client';
 import type { LifecycleView } from './lifecycle';
-import { InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential, toObjectName } from './registration';
 
 /** The Consul service every gateway is an instance of. */
@@ -245,7 +245,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
   nodes(): RegisteredNode[] {
     return [...this.byId.values()]
       .map((tracked) => tracked.node)
-      .sort((a, b) => a.role.localeCompare(b.role) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+      .sort(compareNodes);
   }
 
   epoch(): number {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
 import { lifecycleAt } from './lifecycle';
-import { NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { compareNodes, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential } from './registration';
 
 const SCHEMA = `
@@ -166,9 +166,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   }
 
   nodes(): RegisteredNode[] {
-    return [...this.byId.values()].sort(
-      (a, b) => a.role.localeCompare(b.role) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
-    );
+    return [...this.byId.values()].sort(compareNodes);
   }
 
   epoch(): number {

@@ -90,5 +90,10 @@ export class InvalidRegistrationError extends Error {
 
 export const NODE_REGISTRY = Symbol('NodeRegistry');
 
+/** The order of `nodes()`: role, then namespace, then name. */
+export function compareNodes(a: RegisteredNode, b: RegisteredNode): number {
+  return a.role.localeCompare(b.role) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+}
+
 /** The resource kind each node role is shown as. */
 export const KIND_OF_ROLE = { gateway: 'GatewayNode', instance: 'ServiceInstance' } as const;

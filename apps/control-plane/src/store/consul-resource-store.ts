@@ -21,17 +21,15 @@
 import type { Resource } from '@portolan/api';
 import { ConsulAbortedError, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
 import {
-  keyOf,
-  StoreAlreadyExistsError,
-  StoreConflictError,
-  StoreNotFoundError,
+  checkPrecondition,
   StoreRevisionCompactedError,
+  writeIntent,
   type Change,
-  type ChangeType,
   type ListResult,
   type ObjectKey,
   type ResourceStore,
   type Unsubscribe,
+  type WriteIntent,
   type WriteOptions,
 } from './resource-store';
 
@@ -130,27 +128,15 @@ export class ConsulResourceStore implements ResourceStore {
   }
 
   async create(resource: Resource, options: WriteOptions): Promise<Resource> {
-    return this.write(keyOf(resource), 'ADDED', options, (current) => {
-      if (current) throw new StoreAlreadyExistsError(keyOf(resource));
-      return resource;
-    });
+    return (await this.write(writeIntent.create(resource), options)).after!;
   }
 
   async update(resource: Resource, options: WriteOptions): Promise<Resource> {
-    return this.write(keyOf(resource), 'MODIFIED', options, (current) => {
-      if (!current) throw new StoreNotFoundError(keyOf(resource));
-      return resource;
-    });
+    return (await this.write(writeIntent.update(resource), options)).after!;
   }
 
   async delete(key: ObjectKey, options: WriteOptions): Promise<Resource> {
-    let deleted: Resource | undefined;
-    await this.write(key, 'DELETED', options, (current) => {
-      if (!current) throw new StoreNotFoundError(key);
-      deleted = current;
-      return null;
-    });
-    return deleted!;
+    return (await this.write(writeIntent.delete(key), options)).before!;
   }
 
   async revision(): Promise<number> {
@@ -195,9 +181,9 @@ export class ConsulResourceStore implements ResourceStore {
 
   /**
    * One atomic write, retried while only the revision moved (another replica wrote something
-   * else). `decide` sees the current object and returns what to store, or null to delete.
+   * else).
    */
-  private async write(key: ObjectKey, type: ChangeType, options: WriteOptions, decide: (current: Resource | undefined) => Resource | null): Promise<Resource> {
+  private async write({ key, type, decide }: WriteIntent, options: WriteOptions): Promise<Change> {
     const objectKey = this.objectKey(key);
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const read = await this.consul.txn([
@@ -209,9 +195,7 @@ export class ConsulResourceStore implements ResourceStore {
       const [revisionEntry, ...tree] = read.entries;
       const entry: KvEntry | undefined = tree.find((candidate) => candidate.Key === objectKey);
       const current = entry?.Value ? (JSON.parse(entry.Value) as Resource) : undefined;
-      if (options.expectedResourceVersion !== undefined && current && current.metadata.resourceVersion !== options.expectedResourceVersion) {
-        throw new StoreConflictError(key, options.expectedResourceVersion, current.metadata.resourceVersion ?? '');
-      }
+      checkPrecondition(key, current, options);
       const next = decide(current);
       const revision = Number(revisionEntry.Value) + 1;
       const stored = next ? { ...next, metadata: { ...next.metadata, resourceVersion: String(revision) } } : null;
@@ -227,7 +211,7 @@ export class ConsulResourceStore implements ResourceStore {
         { Verb: 'set', Key: this.consul.key('history', key.kind, key.namespace, key.name, pad(revision)), Value: '' },
       ];
       const result = await this.consul.txn(operations);
-      if (result.ok) return (stored ?? current)!;
+      if (result.ok) return change;
       // Lost a race: re-read. If the object itself moved, the precondition (or decide) now says so.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * (attempt + 1))));
     }

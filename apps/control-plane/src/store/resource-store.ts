@@ -97,6 +97,48 @@ export class StoreRevisionCompactedError extends Error {
   }
 }
 
+/** One create, update or delete, as every store carries it out inside its own transaction. */
+export interface WriteIntent {
+  key: ObjectKey;
+  type: ChangeType;
+  /** What to store given the stored object (null deletes); throws when the operation cannot apply. */
+  decide(current: Resource | undefined): Resource | null;
+}
+
+export const writeIntent = {
+  create: (resource: Resource): WriteIntent => ({
+    key: keyOf(resource),
+    type: 'ADDED',
+    decide: (current) => {
+      if (current) throw new StoreAlreadyExistsError(keyOf(resource));
+      return resource;
+    },
+  }),
+  update: (resource: Resource): WriteIntent => ({
+    key: keyOf(resource),
+    type: 'MODIFIED',
+    decide: (current) => {
+      if (!current) throw new StoreNotFoundError(keyOf(resource));
+      return resource;
+    },
+  }),
+  delete: (key: ObjectKey): WriteIntent => ({
+    key,
+    type: 'DELETED',
+    decide: (current) => {
+      if (!current) throw new StoreNotFoundError(key);
+      return null;
+    },
+  }),
+};
+
+/** The resourceVersion precondition: StoreConflictError unless the stored object has the expected one. */
+export function checkPrecondition(key: ObjectKey, current: Resource | undefined, options: WriteOptions): void {
+  if (options.expectedResourceVersion !== undefined && current && current.metadata.resourceVersion !== options.expectedResourceVersion) {
+    throw new StoreConflictError(key, options.expectedResourceVersion, current.metadata.resourceVersion ?? '');
+  }
+}
+
 export function keyOf(resource: Resource): ObjectKey {
   return { kind: resource.kind, namespace: resource.metadata.namespace ?? 'default', name: resource.metadata.name };
 }

@@ -8,16 +8,15 @@ import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import type { Resource } from '@portolan/api';
 import {
-  keyOf,
-  StoreAlreadyExistsError,
-  StoreConflictError,
-  StoreNotFoundError,
+  checkPrecondition,
+  writeIntent,
   type Change,
   type ChangeType,
   type ListResult,
   type ObjectKey,
   type ResourceStore,
   type Unsubscribe,
+  type WriteIntent,
   type WriteOptions,
 } from './resource-store';
 
@@ -125,27 +124,15 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async create(resource: Resource, options: WriteOptions): Promise<Resource> {
-    return this.write(keyOf(resource), 'ADDED', options, (current) => {
-      if (current) throw new StoreAlreadyExistsError(keyOf(resource));
-      return resource;
-    });
+    return (await this.write(writeIntent.create(resource), options)).after!;
   }
 
   async update(resource: Resource, options: WriteOptions): Promise<Resource> {
-    return this.write(keyOf(resource), 'MODIFIED', options, (current) => {
-      if (!current) throw new StoreNotFoundError(keyOf(resource));
-      return resource;
-    });
+    return (await this.write(writeIntent.update(resource), options)).after!;
   }
 
   async delete(key: ObjectKey, options: WriteOptions): Promise<Resource> {
-    let deleted: Resource | undefined;
-    await this.write(key, 'DELETED', options, (current) => {
-      if (!current) throw new StoreNotFoundError(key);
-      deleted = current;
-      return null;
-    });
-    return deleted!;
+    return (await this.write(writeIntent.delete(key), options)).before!;
   }
 
   async revision(): Promise<number> {
@@ -174,15 +161,13 @@ export class SqliteResourceStore implements ResourceStore {
 
   /**
    * One atomic write: checks the precondition, bumps the revision, stamps resourceVersion, stores
-   * the object and its change record. `decide` returns the object to store, or null to delete.
+   * the object and its change record.
    */
-  private write(key: ObjectKey, type: ChangeType, options: WriteOptions, decide: (current: Resource | undefined) => Resource | null): Resource {
+  private write({ key, type, decide }: WriteIntent, options: WriteOptions): Change {
     const commit = this.db.transaction((): Change => {
       const row = this.statements.get.get(key.kind, key.namespace, key.name);
       const current = row ? (JSON.parse(row.body) as Resource) : undefined;
-      if (options.expectedResourceVersion !== undefined && current && current.metadata.resourceVersion !== options.expectedResourceVersion) {
-        throw new StoreConflictError(key, options.expectedResourceVersion, current.metadata.resourceVersion ?? '');
-      }
+      checkPrecondition(key, current, options);
       const next = decide(current);
       const revision = this.currentRevision() + 1;
       this.statements.setRevision.run(String(revision));
@@ -205,7 +190,7 @@ export class SqliteResourceStore implements ResourceStore {
     });
     const change = commit.immediate();
     this.events.emit('change', change);
-    return (change.after ?? change.before)!;
+    return change;
   }
 }
 
