@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsulTestServer } from '@portolan/consul-test-server';
+import { ConsulAbortedError, ConsulAccessDeniedError, ConsulClient, ConsulUnavailableError } from './consul-client';
+
+describe('ConsulClient against the Consul API test double', () => {
+  let consul: ConsulTestServer | undefined;
+  const clients: ConsulClient[] = [];
+  const open = async (token?: string) => {
+    consul ??= await ConsulTestServer.start({ aclToken: 'right-token' });
+    const client = new ConsulClient({ address: consul.address, token, prefix: '/portolan/' });
+    clients.push(client);
+    return client;
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await consul?.close();
+    consul = undefined;
+  });
+
+  it('keeps keys under the prefix it was given, however it was written', async () => {
+    const client = await open('right-token');
+    expect(client.key('resources', 'Service')).toBe('portolan/resources/Service');
+  });
+
+  it('tells the operator which setting to fix when Consul refuses the ACL token', async () => {
+    const client = await open('wrong-token');
+    const refused = client.kvGet('portolan/revision');
+    await expect(refused).rejects.toBeInstanceOf(ConsulAccessDeniedError);
+    await expect(refused).rejects.toThrow(/CONSUL_HTTP_TOKEN/);
+  });
+
+  it('reports Consul unavailable (not a crash, not a 404) when nothing answers', async () => {
+    const client = await open('right-token');
+    await consul!.stop();
+    await expect(client.kvSet('portolan/x', '1')).rejects.toBeInstanceOf(ConsulUnavailableError);
+    await expect(client.kvGet('portolan/x')).rejects.toThrow(/Consul at http:\/\/127\.0\.0\.1:\d+ is unavailable/);
+    await consul!.resume();
+    expect(await client.kvSet('portolan/x', '1')).toBe(true);
+  });
+
+  it('answers a failed check-and-set with false and a failed transaction with the operation that failed', async () => {
+    const client = await open('right-token');
+    expect(await client.kvSet('portolan/a', '1', { cas: 0 })).toBe(true);
+    expect(await client.kvSet('portolan/a', '2', { cas: 0 })).toBe(false);
+    const { value } = await client.kvGet('portolan/a');
+    const result = await client.txn([
+      { Verb: 'set', Key: 'portolan/b', Value: 'b' },
+      { Verb: 'cas', Key: 'portolan/a', Value: '3', Index: value!.ModifyIndex - 1 },
+    ]);
+    expect(result).toMatchObject({ ok: false, errors: [{ OpIndex: 1 }] });
+    expect((await client.kvGet('portolan/b')).value).toBeUndefined();
+  });
+
+  it('holds a blocking read until the key changes, and lets an AbortSignal end it', async () => {
+    const client = await open('right-token');
+    await client.kvSet('portolan/watched', 'one');
+    const { index } = await client.kvGet('portolan/watched');
+    const held = client.kvGet('portolan/watched', { index, wait: '10s' });
+    await client.kvSet('portolan/watched', 'two');
+    const answer = await held;
+    expect(answer.value?.Value).toBe('two');
+    expect(answer.index).toBeGreaterThan(index);
+
+    const stop = new AbortController();
+    const cancelled = client.kvGet('portolan/watched', { index: answer.index, wait: '10s', signal: stop.signal });
+    stop.abort();
+    await expect(cancelled).rejects.toBeInstanceOf(ConsulAbortedError);
+  });
+});
