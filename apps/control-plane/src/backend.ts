@@ -93,6 +93,8 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, db:
   const store = await ConsulResourceStore.open(consul, {
     onAvailability: (available, error) =>
       available ? log.info('Consul answers again; the change feed resumed') : log.error({ err: error }, 'Consul is unreachable: serving gateways their last configuration, refusing writes'),
+    onRevisionRewound: (seen, now) =>
+      log.error({ seen, now }, 'the mesh revision in Consul went backwards (was a snapshot restored?); changes after it are gone and gateways will be sent the restored state'),
   });
   const leadership = new ConsulLeadership(consul, {
     identity: backend.replicaName,

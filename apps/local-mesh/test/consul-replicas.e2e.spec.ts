@@ -104,6 +104,24 @@ describe('three control-plane replicas on one Consul', () => {
     expect((await send(gateways.get('gw-b')!.proxyUrl, '/orders')).status).toBe(200);
   });
 
+  it('routes to an upstream another tool registered in Consul while its check passes, and stops when it does not', async () => {
+    const inventory = await new RecordingUpstream('inventory').start();
+    try {
+      const agent = (path: string, body?: unknown) => request(`${consul.address}${path}`, { method: 'PUT', body: body === undefined ? undefined : JSON.stringify(body) }).then((answer) => answer.body.text());
+      await agent('/v1/agent/service/register', { ID: 'inventory-1', Name: 'inventory', Address: '127.0.0.1', Port: inventory.port, Check: { CheckID: 'inventory-1-alive', TTL: '10m', Status: 'passing' } });
+      const a = replicas.get('a')!;
+      await a.apply({ kind: 'Service', metadata: { name: 'inventory' }, spec: { ports: [{ port: inventory.port }] } });
+      await a.apply(route('inventory', '/inventory'));
+      const gateway = gateways.get('gw-c')!;
+      await eventually('the gateway routes to the Consul-registered instance', () => send(gateway.proxyUrl, '/inventory'), (answer) => answer.status === 200, 30_000);
+      expect(inventory.requests.length).toBeGreaterThan(0);
+      await agent('/v1/agent/check/warn/inventory-1-alive?note=overloaded');
+      await eventually('the warning instance leaves the endpoints (Consul passing only)', () => send(gateway.proxyUrl, '/inventory'), (answer) => answer.status === 503, 30_000);
+    } finally {
+      await inventory.close();
+    }
+  });
+
   it('lets one of two replicas win concurrent writes of the same resource; the other gets 409 Conflict and nothing is lost', async () => {
     const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!);
     const current = await a.get('TimeoutPolicy', 'through-a');
@@ -140,8 +158,9 @@ describe('three control-plane replicas on one Consul', () => {
     }
     const tookMs = Date.now() - killedAt;
     expect(newLeader, `no replica took the lock within ${bound} ms`).toBeDefined();
-    // The lock went to another replica only after the dead leader's session expired and lock-delay passed.
-    expect(tookMs).toBeGreaterThanOrEqual(LOCK_DELAY_MS);
+    // The lock went to another replica only after the dead leader's session expired (it was renewed
+    // at most TTL/2 before the kill) and lock-delay passed.
+    expect(tookMs).toBeGreaterThanOrEqual(SESSION_TTL_MS / 2 + LOCK_DELAY_MS - 250);
     console.info(`leader ${oldLeader} killed; ${newLeader} took the lock after ${tookMs} ms (session TTL ${SESSION_TTL_MS} ms + lock-delay ${LOCK_DELAY_MS} ms)`);
 
     // The new leader runs the controllers: a gateway that dies is removed after REMOVE_AFTER, which

@@ -120,4 +120,13 @@ describe('transactions (api-docs/txn)', () => {
     expect((await consul.put('/v1/txn', { KV: {} })).status).toBe(400);
     expect((await consul.put('/v1/txn', [kv({ Verb: 'set', Key: 'a', Value: '%%%' })])).status).toBe(400);
   });
+
+  // agent configuration docs, txn_max_req_len: "the maximum number of bytes for a transaction request body ... defaults to 524288 (512 KiB)"
+  it('refuses a transaction whose body is over txn_max_req_len with 413, applying nothing', async () => {
+    const quarter = b64('x'.repeat(150 * 1024));
+    const tooBig = await consul.put('/v1/txn', [kv({ Verb: 'set', Key: 'big/1', Value: quarter }), kv({ Verb: 'set', Key: 'big/2', Value: quarter }), kv({ Verb: 'set', Key: 'big/3', Value: quarter })]);
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.text).toMatch(/too large, max size: 524288 bytes/);
+    expect((await consul.get('/v1/kv/big/1')).status).toBe(404);
+  });
 });

@@ -23,6 +23,8 @@ import type { ConsulState, KvEntry, KvView } from './state.js';
 
 /** The operation limit of Consul's HTTP endpoint (maxTxnOps = 64; some newer docs say 128). */
 export const MAX_TXN_OPS = 64;
+/** txn_max_req_len's default (agent configuration docs): the whole request body, 512 KiB. */
+export const MAX_TXN_REQUEST_BYTES = 512 * 1024;
 
 const WRITE_VERBS = new Set(['set', 'cas', 'lock', 'unlock', 'delete', 'delete-tree', 'delete-cas']);
 
@@ -140,8 +142,11 @@ function apply(state: ConsulState, view: KvView, index: number, op: KvOp): Array
   }
 }
 
-/** Decodes the body: 400 when malformed, 413 past 64 ops or a value over 512kB (as Consul's convertOps). */
+/** Decodes the body: 400 when malformed, 413 past txn_max_req_len, 64 ops or a value over 512kB (as Consul's txn endpoint and convertOps). */
 function parseOps(request: ConsulRequest): KvOp[] {
+  if (request.body.length > MAX_TXN_REQUEST_BYTES) {
+    throw new HttpError(413, `Request body(${request.body.length} bytes) too large, max size: ${MAX_TXN_REQUEST_BYTES} bytes. See https://developer.hashicorp.com/consul/docs/agent/config/config-files#txn_max_req_len.`);
+  }
   let raw: unknown;
   try {
     raw = jsonBody(request);

@@ -4,9 +4,9 @@
  * docs/configuration.md lists the same variables; boot-config.spec.ts fails if the two drift.
  */
 import { resolve } from 'node:path';
-import { hostname } from 'node:os';
 import { parseDuration } from '@portolan/api';
 import type { ConsulSettings } from '../consul/consul-client';
+import { defaultIdentity } from '../leadership/leadership';
 
 export interface BootConfig {
   /** Where the embedded store, the CA and the generated admin token live. */
@@ -64,11 +64,11 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
   PORTOLAN_STORE: { default: 'embedded', description: '`embedded` (one process, data in the data directory) or `consul` (several replicas on one Consul).' },
   PORTOLAN_CONSUL_PREFIX: { default: 'portolan', description: 'Consul KV prefix for resources, the change log and the leader lock.' },
-  PORTOLAN_REPLICA_NAME: { default: '(host name and pid)', description: 'This replica\'s name in the leader lock and in logs.' },
+  PORTOLAN_REPLICA_NAME: { default: '(host name:pid)', description: 'This replica\'s name in the leader lock, shared ACKs and logs; must differ between replicas (set it where every container is pid 1 on the same host name).' },
   PORTOLAN_LEADER_SESSION_TTL: { default: '15s', description: 'TTL of the Consul session behind the leader lock (Consul accepts 10s to 24h).' },
   PORTOLAN_LEADER_LOCK_DELAY: { default: '15s', description: 'Consul lock-delay: after a leader is lost, no replica may take the lock for this long.' },
-  CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS.' },
-  CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token (needs key_prefix write on the prefix, session write, service write, node read).' },
+  CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS. Every replica must use the same Consul agent (or the same server address): TTL checks live on the agent that registered them.' },
+  CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read.' },
   CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
   CONSUL_CACERT: { default: '', description: 'PEM file of the CA that signed Consul\'s certificate.' },
   CONSUL_CLIENT_CERT: { default: '', description: 'PEM client certificate, when Consul verifies clients.' },
@@ -130,7 +130,7 @@ function backend(env: NodeJS.ProcessEnv, bootstrapToken: string | undefined): Em
       keyFile: read('CONSUL_CLIENT_KEY') || undefined,
       prefix: read('PORTOLAN_CONSUL_PREFIX'),
     },
-    replicaName: env.PORTOLAN_REPLICA_NAME || `${hostname()}-${process.pid}`,
+    replicaName: env.PORTOLAN_REPLICA_NAME || defaultIdentity(),
     leaderSessionTtlMs: sessionTtlMs,
     leaderLockDelayMs: duration(env, 'PORTOLAN_LEADER_LOCK_DELAY'),
   };

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ConsulTestServer } from '@portolan/consul-test-server';
 import { ConsulAbortedError, ConsulAccessDeniedError, ConsulClient, ConsulUnavailableError } from './consul-client';
 
@@ -35,7 +37,8 @@ describe('ConsulClient against the Consul API test double', () => {
     await expect(client.kvSet('portolan/x', '1')).rejects.toBeInstanceOf(ConsulUnavailableError);
     await expect(client.kvGet('portolan/x')).rejects.toThrow(/Consul at http:\/\/127\.0\.0\.1:\d+ is unavailable/);
     await consul!.resume();
-    expect(await client.kvSet('portolan/x', '1')).toBe(true);
+    // The breaker lets a trial call through a second after the last failure.
+    await expect.poll(() => client.kvSet('portolan/x', '1').catch(() => false), { timeout: 5_000, interval: 200 }).toBe(true);
   });
 
   it('answers a failed check-and-set with false and a failed transaction with the operation that failed', async () => {
@@ -65,5 +68,28 @@ describe('ConsulClient against the Consul API test double', () => {
     const cancelled = client.kvGet('portolan/watched', { index: answer.index, wait: '10s', signal: stop.signal });
     stop.abort();
     await expect(cancelled).rejects.toBeInstanceOf(ConsulAbortedError);
+  });
+
+  it('during a partition, waits out one call and then fails the next ones at once until a trial gets through', async () => {
+    // A Consul address that accepts connections and never answers: packets dropped on the way back.
+    const sockets: Socket[] = [];
+    const blackhole = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const client = new ConsulClient({ address: `127.0.0.1:${(blackhole.address() as AddressInfo).port}`, prefix: 'portolan', callTimeoutMs: 300 });
+    clients.push(client);
+    try {
+      let started = Date.now();
+      await expect(client.kvSet('portolan/x', '1')).rejects.toBeInstanceOf(ConsulUnavailableError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const connections = sockets.length;
+      started = Date.now();
+      await expect(client.kvSet('portolan/x', '1')).rejects.toThrow(/not tried, Consul did not answer a moment ago/);
+      await expect(client.updateTtlCheck('service:x', 'passing', '')).rejects.toBeInstanceOf(ConsulUnavailableError);
+      expect(Date.now() - started).toBeLessThan(250);
+      expect(sockets.length).toBe(connections);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackhole.close(resolve));
+    }
   });
 });

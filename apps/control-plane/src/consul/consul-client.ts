@@ -8,6 +8,7 @@
  *    is wrong instead of crashing.
  * The store, the registry and leader election use it; nothing else imports `consul`.
  */
+import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
 import Consul from 'consul';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ export interface ConsulSettings {
   datacenter?: string;
   /** KV prefix under which Portolan keeps its resources, change log and locks. */
   prefix: string;
+  /** How long a call that is not a blocking query may take; default 5 s. */
+  callTimeoutMs?: number;
 }
 
 export class ConsulUnavailableError extends Error {
@@ -115,7 +118,8 @@ type Call = (options: Record<string, unknown>) => Promise<unknown>;
  * Every call that is not a blocking query gives up after this long: a partitioned network must
  * turn into ConsulUnavailableError (and a 503, a kept heartbeat) rather than a request that hangs.
  */
-const CALL_TIMEOUT_MS = 10_000;
+const DEFAULT_CALL_TIMEOUT_MS = 5_000;
+const BREAKER_TRIAL_AFTER_MS = 1_000;
 
 interface ResponseLike {
   statusCode: number;
@@ -135,12 +139,18 @@ interface ClientError extends Error {
 export class ConsulClient {
   readonly address: string;
   readonly prefix: string;
+  private readonly callTimeoutMs: number;
   private readonly consul: Consul;
+  private readonly breaker = circuitBreaker(
+    handleWhen((error) => error instanceof ConsulUnavailableError),
+    { halfOpenAfter: BREAKER_TRIAL_AFTER_MS, breaker: new ConsecutiveBreaker(1) },
+  );
 
   constructor(settings: ConsulSettings) {
     const url = new URL(settings.address.includes('://') ? settings.address : `http://${settings.address}`);
     this.address = url.origin;
     this.prefix = settings.prefix.replace(/^\/+|\/+$/g, '');
+    this.callTimeoutMs = settings.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const tls = {
       ca: settings.caFile ? readFileSync(settings.caFile) : undefined,
       cert: settings.certFile ? readFileSync(settings.certFile) : undefined,
@@ -179,11 +189,11 @@ export class ConsulClient {
   /** PUT on a key; false when a `cas`, `acquire` or `release` condition did not hold. */
   async kvSet(key: string, value: string, options: { cas?: number; acquire?: string; release?: string } = {}): Promise<boolean> {
     // The client resolves Consul's `false` body as undefined (it drops falsy bodies): compare with true.
-    return (await this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options, timeout: CALL_TIMEOUT_MS } as never))) === true;
+    return (await this.run(`writing ${key}`, () => this.consul.kv.set({ key, value, ...options, timeout: this.callTimeoutMs } as never))) === true;
   }
 
   async kvDelete(key: string, options: { recurse?: boolean; cas?: number } = {}): Promise<boolean> {
-    return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options, timeout: CALL_TIMEOUT_MS } as never))) === true;
+    return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options, timeout: this.callTimeoutMs } as never))) === true;
   }
 
   /** An atomic /v1/txn. A failed condition is `{ ok: false }`, not an error. */
@@ -192,7 +202,7 @@ export class ConsulClient {
       KV: 'Value' in operation ? { ...operation, Value: Buffer.from(operation.Value).toString('base64') } : operation,
     }));
     try {
-      const result = (await this.run('a transaction', () => this.consul.transaction.create(body as never, { timeout: CALL_TIMEOUT_MS } as never))) as {
+      const result = (await this.run('a transaction', () => this.consul.transaction.create(body as never, { timeout: this.callTimeoutMs } as never))) as {
         Results?: Array<{ KV: Omit<KvEntry, 'Value'> & { Value: string | null } }> | null;
       };
       return { ok: true, entries: (result.Results ?? []).map((item) => decodeEntry(item.KV)) };
@@ -206,7 +216,7 @@ export class ConsulClient {
 
   async sessionCreate(options: { name: string; ttl: string; lockDelay: string; behavior: 'release' | 'delete' }): Promise<string> {
     const created = await this.run('creating a session', () =>
-      this.consul.session.create({ name: options.name, ttl: options.ttl, lockdelay: options.lockDelay, behavior: options.behavior, checks: [], timeout: CALL_TIMEOUT_MS } as never),
+      this.consul.session.create({ name: options.name, ttl: options.ttl, lockdelay: options.lockDelay, behavior: options.behavior, checks: [], timeout: this.callTimeoutMs } as never),
     );
     return (created as { ID: string }).ID;
   }
@@ -214,7 +224,7 @@ export class ConsulClient {
   /** Renews a session; false when Consul no longer knows it (expired or destroyed). */
   async sessionRenew(id: string): Promise<boolean> {
     try {
-      await this.run(`renewing session ${id}`, () => this.consul.session.renew({ id, timeout: CALL_TIMEOUT_MS } as never));
+      await this.run(`renewing session ${id}`, () => this.consul.session.renew({ id, timeout: this.callTimeoutMs } as never));
       return true;
     } catch (error) {
       if (error instanceof ConsulNotFoundError) return false;
@@ -223,33 +233,33 @@ export class ConsulClient {
   }
 
   async sessionDestroy(id: string): Promise<void> {
-    await this.run(`destroying session ${id}`, () => this.consul.session.destroy({ id, timeout: CALL_TIMEOUT_MS } as never));
+    await this.run(`destroying session ${id}`, () => this.consul.session.destroy({ id, timeout: this.callTimeoutMs } as never));
   }
 
   async sessionInfo(id: string): Promise<SessionInfo | undefined> {
-    const info = await this.run(`reading session ${id}`, () => this.consul.session.info({ id, timeout: CALL_TIMEOUT_MS } as never));
+    const info = await this.run(`reading session ${id}`, () => this.consul.session.info({ id, timeout: this.callTimeoutMs } as never));
     return (info as SessionInfo | undefined) ?? undefined;
   }
 
   async registerService(registration: ServiceRegistration): Promise<void> {
     await this.run(`registering service ${registration.ID}`, () =>
-      (this.consul.agent.service as unknown as { register(o: unknown): Promise<unknown> }).register({ ...rawRegistration(registration), timeout: CALL_TIMEOUT_MS }),
+      (this.consul.agent.service as unknown as { register(o: unknown): Promise<unknown> }).register({ ...rawRegistration(registration), timeout: this.callTimeoutMs }),
     );
   }
 
   async deregisterService(id: string): Promise<void> {
-    await this.run(`deregistering service ${id}`, () => this.consul.agent.service.deregister({ id, timeout: CALL_TIMEOUT_MS } as never));
+    await this.run(`deregistering service ${id}`, () => this.consul.agent.service.deregister({ id, timeout: this.callTimeoutMs } as never));
   }
 
   async serviceMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
-    await this.run(`setting maintenance of ${id}`, () => this.consul.agent.service.maintenance({ id, enable, reason, timeout: CALL_TIMEOUT_MS } as never));
+    await this.run(`setting maintenance of ${id}`, () => this.consul.agent.service.maintenance({ id, enable, reason, timeout: this.callTimeoutMs } as never));
   }
 
   /** Sets a TTL check's status; ConsulNotFoundError when the agent does not know the check. */
   async updateTtlCheck(checkId: string, status: 'passing' | 'warning' | 'critical', note: string): Promise<void> {
     const check = this.consul.agent.check;
     const call = status === 'passing' ? check.pass : status === 'warning' ? check.warn : check.fail;
-    await this.run(`updating check ${checkId}`, () => call.call(check, { id: checkId, note, timeout: CALL_TIMEOUT_MS } as never));
+    await this.run(`updating check ${checkId}`, () => call.call(check, { id: checkId, note, timeout: this.callTimeoutMs } as never));
   }
 
   /** Every instance of a service with all its checks (`passing` keeps only instances whose checks all pass). */
@@ -264,7 +274,7 @@ export class ConsulClient {
   }
 
   async leader(): Promise<string> {
-    return (await this.run('reading the leader', () => this.consul.status.leader({ timeout: CALL_TIMEOUT_MS } as never))) as string;
+    return (await this.run('reading the leader', () => this.consul.status.leader({ timeout: this.callTimeoutMs } as never))) as string;
   }
 
   close(): void {
@@ -283,10 +293,11 @@ export class ConsulClient {
       // Consul may hold the call up to wait + wait/16; give the socket a margin past that.
       query.timeout = Math.ceil(durationMs(blocking.wait) * 1.1) + 5_000;
     } else {
-      query.timeout = CALL_TIMEOUT_MS;
+      query.timeout = this.callTimeoutMs;
     }
     try {
-      const [response, body] = (await this.run(what, () => call(query))) as [ResponseLike, T];
+      const run = blocking.wait !== undefined ? this.runBlocking.bind(this) : this.run.bind(this);
+      const [response, body] = (await run(what, () => call(query))) as [ResponseLike, T];
       return { value: body, index: indexOf(response) };
     } catch (error) {
       if (notFoundIsEmpty && error instanceof ConsulNotFoundError) return { value: undefined as T, index: error.index };
@@ -296,7 +307,28 @@ export class ConsulClient {
     }
   }
 
+  /**
+   * One call that is not a blocking query, through the breaker: after a call found Consul
+   * unreachable, the next ones fail at once (no 5 s timeout each for heartbeats and rebuilds
+   * during a partition) until one trial call a second later gets through.
+   */
   private async run<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.breaker.execute(async () => {
+        try {
+          return await call();
+        } catch (error) {
+          throw this.classify(error as ClientError, what);
+        }
+      });
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) throw new ConsulUnavailableError(this.address, `${what}: not tried, Consul did not answer a moment ago`);
+      throw error;
+    }
+  }
+
+  /** A blocking query: outside the breaker, since it is how the watch loops find Consul back. */
+  private async runBlocking<T>(what: string, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (error) {

@@ -8,12 +8,15 @@
  * fails while Consul is down is kept (latest answer per gateway) and written when it returns.
  */
 import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NackError } from '@portolan/agent-client';
 import { ConsulAbortedError, type ConsulClient } from '../consul/consul-client';
 
 export interface GatewayAnswers {
   applied?: { version: string; revision: number; at: string };
   lastNack?: { version: string; revision: number; time: string; errors: NackError[] };
+  /** Whether the gateway has a stream or a pending long-poll on the replica that wrote this. */
+  listening?: boolean;
 }
 
 export interface AckLedger {
@@ -88,27 +91,34 @@ export class ConsulAckLedger implements AckLedger {
     return this.consul.key('acks') + '/';
   }
 
-  /** Writes pending records one flush at a time; on failure keeps them and tries again later. */
+  /** Writes pending records, one flush at a time; on failure keeps them and tries again later. */
   private flush(): void {
-    if (this.flushing || this.stop.signal.aborted) return;
-    this.flushing = (async () => {
-      try {
-        while (this.pending.size > 0) {
-          const [gatewayId, answers] = this.pending.entries().next().value!;
-          const key = this.prefix + gatewayId;
-          if (answers) await this.consul.kvSet(key, JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers));
-          else await this.consul.kvDelete(key);
-          // A newer answer may have arrived while writing; keep it for the next round.
-          if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
-        }
-      } catch (error) {
-        this.logger.warn(`cannot share gateway answers yet (${this.pending.size} waiting): ${(error as Error).message}`);
-        this.retry = setTimeout(() => this.flush(), FLUSH_RETRY_MS);
-        this.retry.unref();
-      } finally {
-        this.flushing = undefined;
+    if (this.flushing || this.retry || this.pending.size === 0 || this.stop.signal.aborted) return;
+    this.flushing = this.writePending().finally(() => {
+      this.flushing = undefined;
+      // Answers that arrived during the last write.
+      this.flush();
+    });
+  }
+
+  private async writePending(): Promise<void> {
+    try {
+      while (this.pending.size > 0 && !this.stop.signal.aborted) {
+        const [gatewayId, answers] = this.pending.entries().next().value!;
+        const key = this.prefix + gatewayId;
+        if (answers) await this.consul.kvSet(key, JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers));
+        else await this.consul.kvDelete(key);
+        // A newer answer may have arrived while writing; keep it for the next round.
+        if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
       }
-    })();
+    } catch (error) {
+      this.logger.warn(`cannot share gateway answers yet (${this.pending.size} waiting): ${(error as Error).message}`);
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.flush();
+      }, FLUSH_RETRY_MS);
+      this.retry.unref();
+    }
   }
 
   private async watch(): Promise<void> {
@@ -127,12 +137,12 @@ export class ConsulAckLedger implements AckLedger {
           const record = JSON.parse(entry.Value) as StoredAnswers;
           if (record.replica === this.replica) continue;
           const gatewayId = entry.Key.slice(this.prefix.length);
-          for (const listener of this.listeners) listener(gatewayId, { applied: record.applied, lastNack: record.lastNack });
+          for (const listener of this.listeners) listener(gatewayId, { applied: record.applied, lastNack: record.lastNack, listening: record.listening });
         }
       } catch (error) {
         if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
         failures++;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stop.signal }).catch(() => undefined);
       }
     }
   }

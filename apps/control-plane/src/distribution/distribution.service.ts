@@ -15,7 +15,7 @@ import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type Unsubscribe } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { ACK_LEDGER, type AckLedger, type GatewayAnswers } from './ack-ledger';
-import { buildSnapshots, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
+import { buildSnapshots, sameContent, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
 
 export type Transport = 'websocket' | 'long-poll';
 
@@ -33,6 +33,8 @@ export interface GatewaySyncState {
   lastNack?: { version: string; revision: number; time: string; errors: NackError[] };
   /** How the gateway last fetched config, and when (long-poll counts as connected for a TTL). */
   transport?: { kind: Transport; connected: boolean; lastSeen: number };
+  /** Whether the gateway listens on another replica, as that replica last published. */
+  listeningElsewhere?: boolean;
 }
 
 export interface PolicyRollout {
@@ -143,12 +145,22 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     return !!transport && (transport.connected || Date.now() - transport.lastSeen < this.registry.settings.ttlMs);
   }
 
+  /** Listening on this replica or on another one: drains wait for such gateways wherever they are. */
+  isListeningAnywhere(gatewayId: string): boolean {
+    return this.isListening(gatewayId) || this.sync.get(gatewayId)?.listeningElsewhere === true;
+  }
+
   /** Registers a sink; the current snapshot is delivered at once when `sendCurrent`. */
   attach(gatewayId: string, sink: SnapshotSink, sendCurrent: boolean): () => void {
     let set = this.sinks.get(gatewayId);
     if (!set) this.sinks.set(gatewayId, (set = new Set()));
     set.add(sink);
-    this.syncState(gatewayId).transport = { kind: sink.transport, connected: true, lastSeen: Date.now() };
+    const state = this.syncState(gatewayId);
+    // Tell other replicas when the gateway starts listening here. There is no "stopped": a gateway
+    // that goes away stops heartbeating, turns Offline, and is no longer waited for anywhere.
+    const wasListening = this.isListening(gatewayId);
+    state.transport = { kind: sink.transport, connected: true, lastSeen: Date.now() };
+    if (!wasListening) this.ledger.publish(gatewayId, this.answersOf(state, true));
     const snapshot = this.current.gateways.get(gatewayId);
     if (sendCurrent && snapshot) sink.deliver(snapshot);
     return () => {
@@ -171,16 +183,24 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       const gateway = this.registry.get(gatewayId);
       this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
     }
-    this.ledger.publish(gatewayId, { applied: state.applied, lastNack: state.lastNack });
+    this.ledger.publish(gatewayId, this.answersOf(state, this.isListening(gatewayId)));
     this.ackChanges++;
     for (const wake of [...this.ackWaiters]) wake();
   }
 
-  /** A gateway connected to another replica answered; its Degraded mark travels through the registry. */
+  private answersOf(state: GatewaySyncState, listening: boolean): GatewayAnswers {
+    return { applied: state.applied, lastNack: state.lastNack, listening };
+  }
+
+  /**
+   * A gateway connected to another replica answered or (dis)connected; its Degraded mark travels
+   * through the registry. An answer older than the one known here (a late write) is ignored.
+   */
   private noteRemoteAnswers(gatewayId: string, answers: GatewayAnswers): void {
     const state = this.syncState(gatewayId);
-    if (answers.applied) state.applied = answers.applied;
-    if (answers.lastNack) state.lastNack = answers.lastNack;
+    if (answers.applied && answers.applied.revision >= (state.applied?.revision ?? -1)) state.applied = answers.applied;
+    if (answers.lastNack && answers.lastNack.revision >= (state.lastNack?.revision ?? -1)) state.lastNack = answers.lastNack;
+    state.listeningElsewhere = answers.listening === true;
     this.ackChanges++;
     for (const wake of [...this.ackWaiters]) wake();
   }
@@ -194,12 +214,12 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     await this.settled();
     const targets = [...this.current.gateways.values()].filter((snapshot) => {
       const node = this.registry.get(snapshot.gateway.id);
-      return snapshot.gateway.id !== exclude && node !== undefined && isRoutable(node.lifecycle.phase) && this.isListening(snapshot.gateway.id);
+      return snapshot.gateway.id !== exclude && node !== undefined && isRoutable(node.lifecycle.phase) && this.isListeningAnywhere(snapshot.gateway.id);
     });
     const pending = () =>
       targets.filter((snapshot) => {
         const state = this.sync.get(snapshot.gateway.id);
-        const answered = state?.applied?.version === snapshot.version || state?.lastNack?.version === snapshot.version;
+        const answered = sameContent(state?.applied?.version, snapshot.version) || sameContent(state?.lastNack?.version, snapshot.version);
         const node = this.registry.get(snapshot.gateway.id);
         return !answered && node !== undefined && isRoutable(node.lifecycle.phase);
       });
@@ -230,8 +250,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       const node = this.registry.get(snapshot.gateway.id);
       if (!node || !isRoutable(node.lifecycle.phase)) continue;
       const state = this.sync.get(snapshot.gateway.id);
-      const synced = state?.applied?.version === snapshot.version;
-      const nacked = state?.lastNack?.version === snapshot.version;
+      const synced = sameContent(state?.applied?.version, snapshot.version);
+      const nacked = sameContent(state?.lastNack?.version, snapshot.version);
       for (const policy of snapshot.shape.policies) {
         let rollout = rollouts.get(policy);
         if (!rollout) rollouts.set(policy, (rollout = { gateways: 0, synced: 0, nacked: 0 }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildResolutionIndex, GROUP_VERSION, type Resource } from '@portolan/api';
+import { buildResolutionIndex, GROUP_VERSION, type Lifecycle, type Resource } from '@portolan/api';
 import type { RegisteredGateway, RegisteredInstance, RegisteredNode } from '../registry/node-registry';
 import { buildSnapshots, snapshotFrames } from './snapshot-builder';
 
@@ -31,7 +31,7 @@ const gateway = (name: string, zone: string, extra: Partial<RegisteredGateway> =
   lifecycle,
   ...extra,
 });
-const instance = (port: number, phase: 'Healthy' | 'Offline' = 'Healthy'): RegisteredInstance => ({
+const instance = (port: number, phase: Lifecycle = 'Healthy'): RegisteredInstance => ({
   id: `instance-${port}`,
   role: 'instance',
   namespace: 'default',
@@ -88,8 +88,9 @@ describe('buildSnapshots', () => {
     expect(joinedWithLimit.gateways.get('id-a1')!.version).not.toBe(withMeshLimit.gateways.get('id-a1')!.version);
   });
 
-  it('adds routable registered instances to the service endpoints', () => {
-    const { gateways } = buildSnapshots(buildResolutionIndex(MESH, 4), [gateway('a1', 'a'), instance(9001), instance(9002, 'Offline')]);
+  it('adds only Healthy registered instances to the service endpoints (Consul\'s passing set)', () => {
+    const nodes = [gateway('a1', 'a'), instance(9001), instance(9002, 'Offline'), instance(9003, 'Degraded'), instance(9004, 'Draining')];
+    const { gateways } = buildSnapshots(buildResolutionIndex(MESH, 4), nodes);
     expect(gateways.get('id-a1')!.shape.routes[0].backend.endpoints).toEqual([
       { address: '10.0.0.1', port: 80, zone: 'a', weight: 1 },
       { address: '10.0.1.1', port: 9001, zone: 'b', weight: 1 },

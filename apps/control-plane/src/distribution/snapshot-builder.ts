@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { policyRef, resolveGateway, type EffectiveEndpoint, type GatewayIdentity, type EffectiveRoute, type ResolutionIndex } from '@portolan/api';
 import type { PoolShare } from '@portolan/agent-client';
-import { isRoutable } from '../registry/lifecycle';
+import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
 import type { RegisteredGateway, RegisteredNode } from '../registry/node-registry';
 
 /** The routes of one gateway shape, serialized once. */
@@ -42,20 +42,26 @@ export interface BuildResult {
 }
 
 const serviceKey = (namespace: string, name: string) => `${namespace}/${name}`;
+/**
+ * Whether two snapshot versions carry the same content. A version is `<revision>.<content hash>`;
+ * the revision part is when this replica saw the content change, which another replica (or this
+ * one after a restart) may have seen at another revision. Synced means same content.
+ */
+export function sameContent(version: string | undefined, other: string): boolean {
+  return version !== undefined && version.slice(version.indexOf('.') + 1) === other.slice(other.indexOf('.') + 1);
+}
+
 const shortHash = (...parts: Array<string | Buffer>) => {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part);
   return hash.digest('base64url').slice(0, 12);
 };
 
-/**
- * Endpoints of registered instances, by service. Only Healthy instances take traffic: that is
- * Consul's `passing` set (a warning check is Degraded and left out, as `?passing` leaves it out).
- */
+/** Endpoints of registered instances that take traffic, by service. */
 function instanceEndpoints(nodes: readonly RegisteredNode[]): Map<string, EffectiveEndpoint[]> {
   const byService = new Map<string, EffectiveEndpoint[]>();
   for (const node of nodes) {
-    if (node.role !== 'instance' || node.lifecycle.phase !== 'Healthy') continue;
+    if (node.role !== 'instance' || !instanceTakesTraffic(node.lifecycle.phase)) continue;
     const key = serviceKey(node.namespace, node.spec.service);
     const endpoint: EffectiveEndpoint = { address: node.spec.address, port: node.spec.port, ...(node.spec.zone ? { zone: node.spec.zone } : {}), weight: node.spec.weight ?? 1 };
     const list = byService.get(key);
@@ -155,7 +161,7 @@ export function buildSnapshots(index: ResolutionIndex, nodes: readonly Registere
     }
     const identity = { id: gateway.id, name: gateway.name, zone: gateway.spec.zone, pool: gateway.spec.pool };
     const contentHash = shortHash(shape.routesHash, JSON.stringify(share), JSON.stringify(identity));
-    if (earlier && earlier.version.endsWith(`.${contentHash}`)) {
+    if (earlier && sameContent(earlier.version, `.${contentHash}`)) {
       result.set(gateway.id, { ...earlier, shape });
     } else {
       result.set(gateway.id, { version: `${index.revision}.${contentHash}`, revision: index.revision, gateway: identity, share, shape });

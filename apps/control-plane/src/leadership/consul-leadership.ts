@@ -87,6 +87,10 @@ export class ConsulLeadership implements Leadership {
   }
 
   isLeader(): boolean {
+    // The step-down timer may not have run yet when the event loop stalled: check the TTL here too.
+    if (this.leader && this.round && mustStepDown(performance.now(), this.round.lastRenewedAt, this.timings.ttlMs)) {
+      this.evaluate('no renewal confirmed within the session TTL');
+    }
     return this.leader;
   }
 
@@ -255,9 +259,9 @@ export class ConsulLeadership implements Leadership {
   }
 
   /**
-   * ConsulClient's non-blocking calls carry no request timeout, and a connection the network
-   * swallowed would stall a loop (and close()) until TCP gives up, many minutes later. Past TTL/2 an
-   * answer is of no use anyway, so the call counts as failed; should it still arrive, it is harmless:
+   * ConsulClient gives up on a call after its own timeout, which may be longer than the renewal
+   * period; a leader must know sooner. Past TTL/2 an answer is of no use anyway, so the call counts
+   * as failed here; should it still arrive, it is harmless:
    * a renewal extends a session this replica owns, an acquire shows up in the next read of the key, a
    * session created too late expires unused.
    */

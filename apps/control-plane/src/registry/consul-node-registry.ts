@@ -109,6 +109,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
   private readonly serviceWatches = new Map<string, { stop: AbortController; done: Promise<void> }>();
   private catalogWatch: Promise<void> | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private unsentRetry: NodeJS.Timeout | undefined;
   private changes = 0;
   private unavailableSince: number | undefined;
   /** Until then, a node Consul reports critical keeps the phase it had (see refresh). */
@@ -259,6 +260,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    clearTimeout(this.unsentRetry);
     this.stopping.abort();
     for (const watch of this.serviceWatches.values()) watch.stop.abort();
     await Promise.allSettled([this.catalogWatch, ...[...this.serviceWatches.values()].map((watch) => watch.done)]);
@@ -404,6 +406,10 @@ export class ConsulNodeRegistry implements NodeRegistry {
     this.logger.log(`Consul answers again after ${this.clock() - this.unavailableSince} ms: sending the heartbeats kept meanwhile`);
     this.unavailableSince = undefined;
     this.holdUntil = this.clock() + this.recoveryGraceMs();
+    this.sendAllUnsent();
+  }
+
+  private sendAllUnsent(): void {
     for (const tracked of this.byId.values()) {
       if (!tracked.unsentPass && !tracked.unsentDrain) continue;
       this.sendUnsent(tracked).catch((error: unknown) => {
@@ -411,6 +417,20 @@ export class ConsulNodeRegistry implements NodeRegistry {
         if (!(error instanceof NodeNotFoundError)) this.logger.error(`Sending the kept heartbeat of node ${tracked.node.id} failed: ${(error as Error).message}`);
       });
     }
+  }
+
+  /**
+   * Kept heartbeats are sent again a heartbeat interval after a failed attempt, not only when a
+   * watch next answers (which may be a whole blocking wait later): right after an outage the
+   * client's breaker may still refuse calls for a moment.
+   */
+  private retryUnsentLater(): void {
+    if (this.unsentRetry || this.stopping.signal.aborted) return;
+    this.unsentRetry = setTimeout(() => {
+      this.unsentRetry = undefined;
+      this.sendAllUnsent();
+    }, this.settings.heartbeatIntervalMs);
+    this.unsentRetry.unref();
   }
 
   /** Tells Consul of the drain and heartbeat it has not heard of; keeps them for later when it is unavailable. */
@@ -429,6 +449,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
       if (!(error instanceof ConsulUnavailableError)) throw error;
       tracked.unsentPass = true;
       this.consulFailed(error);
+      this.retryUnsentLater();
     }
   }
 

@@ -32,7 +32,15 @@ export function lifecycleAt(node: Liveness, now: number, settings: Pick<Registry
   return { phase: node.degradedBecause.length > 0 ? 'Degraded' : 'Healthy', remove: false };
 }
 
-/** Gateways route to (and share mesh limits with) only nodes in these phases. */
+/** Gateways count in pool shares (and are waited for by drains) only in these phases. */
 export function isRoutable(phase: Lifecycle): boolean {
   return phase === 'Healthy' || phase === 'Degraded';
+}
+
+/**
+ * Upstream instances take traffic only when Healthy: Consul's `passing` set, which leaves out an
+ * instance whose check is warning (Degraded), whoever registered it.
+ */
+export function instanceTakesTraffic(phase: Lifecycle): boolean {
+  return phase === 'Healthy';
 }

@@ -4,6 +4,7 @@
  */
 import { GROUP_VERSION, type Condition, type GatewayNode, type ServiceInstance } from '@portolan/api';
 import type { GatewaySyncState } from '../distribution/distribution.service';
+import { sameContent } from '../distribution/snapshot-builder';
 import type { RegisteredNode } from './node-registry';
 
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -54,7 +55,7 @@ export function toResource(node: RegisteredNode, now: number, sync?: GatewaySync
       ...common,
       ...(desired ? { desiredVersion: desired.version } : {}),
       ...(sync?.applied ? { appliedVersion: sync.applied.version, appliedRevision: sync.applied.revision } : {}),
-      synced: !!desired && sync?.applied?.version === desired.version,
+      synced: !!desired && sameContent(sync?.applied?.version, desired.version),
       transport: transport && listening ? transport.kind : 'none',
       ...(sync?.lastNack ? { lastNack: sync.lastNack } : {}),
       ...(node.stats ? { stats: node.stats } : {}),

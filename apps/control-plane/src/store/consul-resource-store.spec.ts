@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROUP_VERSION, type Resource } from '@portolan/api';
 import { startConsulTestTarget, type ConsulTestTarget } from '../consul/consul-test-target';
-import { ConsulResourceStore, StoreObjectTooLargeError } from './consul-resource-store';
+import { ConsulClient, type TxnOperation } from '../consul/consul-client';
+import { CONSUL_MAX_OBJECT_BYTES, ConsulResourceStore, StoreObjectTooLargeError } from './consul-resource-store';
 import { describeResourceStoreContract } from './resource-store.contract';
 import { StoreConflictError, type Change } from './resource-store';
 
@@ -26,6 +27,20 @@ describeResourceStoreContract('consul', async () => {
 const service = (name: string, port: number): Resource => ({ apiVersion: GROUP_VERSION, kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ port }] } });
 const key = (name: string) => ({ kind: 'Service', namespace: 'default', name });
 const actor = 'consul-spec';
+
+/** A client that lets a test run something just before the next writing transaction is sent. */
+class RacingClient extends ConsulClient {
+  beforeNextWrite?: () => Promise<unknown>;
+
+  override async txn(operations: TxnOperation[]) {
+    const hook = this.beforeNextWrite;
+    if (hook && operations.some((operation) => operation.Verb === 'cas')) {
+      this.beforeNextWrite = undefined;
+      await hook();
+    }
+    return super.txn(operations);
+  }
+}
 
 describe('ConsulResourceStore across replicas', () => {
   let target: ConsulTestTarget | undefined;
@@ -54,6 +69,20 @@ describe('ConsulResourceStore across replicas', () => {
     const winner = (won[0] as PromiseFulfilledResult<Resource>).value;
     expect(await b.get(key('checkout'))).toEqual(winner);
     expect((await a.history(key('checkout'))).map((change) => change.type)).toEqual(['ADDED', 'MODIFIED']);
+  });
+
+  it('detects through the CAS a write that lands between its read and its transaction', async () => {
+    target = await startConsulTestTarget();
+    const racing = new RacingClient({ address: target.address, token: target.token, prefix: target.prefix });
+    const a = await ConsulResourceStore.open(racing);
+    const b = await ConsulResourceStore.open(target.client());
+    replicas.push(a, b);
+    const created = await a.create(service('checkout', 80), { actor });
+    // B writes after A has read the object and checked its precondition, before A's transaction.
+    racing.beforeNextWrite = () => b.update(service('checkout', 82), { actor: 'replica-b', expectedResourceVersion: created.metadata.resourceVersion });
+    await expect(a.update(service('checkout', 81), { actor: 'replica-a', expectedResourceVersion: created.metadata.resourceVersion })).rejects.toBeInstanceOf(StoreConflictError);
+    expect((await a.get(key('checkout')))!.spec).toEqual({ ports: [{ port: 82 }] });
+    racing.close();
   });
 
   it('keeps one gap-free revision sequence when replicas write different objects at once', async () => {
@@ -96,6 +125,14 @@ describe('ConsulResourceStore across replicas', () => {
       ['ADDED', 'two'],
       ['DELETED', 'one'],
     ]);
+  });
+
+  it('stores and updates an object just under the size limit: its write fits Consul\'s transaction limit', async () => {
+    const [a] = await openReplicas(1);
+    const big = (port: number) => ({ ...service('big', port), spec: { ports: [{ port }], description: 'x'.repeat(CONSUL_MAX_OBJECT_BYTES - 200) } });
+    await a.create(big(80), { actor });
+    const updated = await a.update(big(81), { actor });
+    expect((await a.get(key('big')))!.metadata.resourceVersion).toBe(updated.metadata.resourceVersion);
   });
 
   it('refuses an object too large for a Consul transaction, storing nothing', async () => {

@@ -18,6 +18,7 @@
  * of any write by any replica), then the new log entries in batched transactions. A replica that
  * restarts resumes from the revision it asks for, because the log is in Consul, not in memory.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from '@portolan/api';
 import { ConsulAbortedError, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
 import {
@@ -34,11 +35,11 @@ import {
 } from './resource-store';
 
 /**
- * Consul refuses values over 512 KiB and, by default (txn_max_req_len), transactions over 512 KiB
- * in all; one write carries the object and a log entry with before and after, so objects are kept
- * to a quarter of that.
+ * Consul refuses transactions over 512 KiB by default (txn_max_req_len). One write carries the
+ * object and a log entry with before and after, all base64-encoded (4/3): three copies of 96 KiB
+ * come to 384 KiB encoded, which leaves room for keys and JSON around them.
  */
-export const CONSUL_MAX_OBJECT_BYTES = 128 * 1024;
+export const CONSUL_MAX_OBJECT_BYTES = 96 * 1024;
 /** Consul accepts at most 64 operations per transaction (api-docs/txn). */
 const TXN_MAX_OPS = 64;
 /** Change records kept in memory for watches that start close to now. */
@@ -64,8 +65,10 @@ export class StoreContentionError extends Error {
 const pad = (revision: number) => String(revision).padStart(16, '0');
 
 export interface ConsulStoreOptions {
-  /** Called when the change feed loses or regains Consul (for readiness and logs). */
+  /** Called when the change feed loses or regains Consul (for logs). */
   onAvailability?: (available: boolean, error?: Error) => void;
+  /** Called when the revision in Consul went below what this replica had seen (a restored snapshot). */
+  onRevisionRewound?: (seen: number, now: number) => void;
 }
 
 export class ConsulResourceStore implements ResourceStore {
@@ -212,8 +215,11 @@ export class ConsulResourceStore implements ResourceStore {
       ];
       const result = await this.consul.txn(operations);
       if (result.ok) return change;
+      // Only a lost CAS (operation 0: the revision, 1: the object) is a race worth retrying.
+      const other = result.errors.find((error) => error.OpIndex > 1);
+      if (other) throw new Error(`Consul refused the write of ${objectKey}: ${other.What}`);
       // Lost a race: re-read. If the object itself moved, the precondition (or decide) now says so.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * (attempt + 1))));
+      await sleep(Math.random() * Math.min(50, 2 * (attempt + 1)));
     }
     throw new StoreContentionError(key);
   }
@@ -255,6 +261,12 @@ export class ConsulResourceStore implements ResourceStore {
         // Consul's rule: an index that went backwards (a restored snapshot) means start over.
         this.feedIndex = index < this.feedIndex ? 0 : index;
         const revision = Number(value?.Value ?? 0);
+        if (revision < this.feedRevision) {
+          // Only a restore of an older Consul snapshot moves the counter back; what was seen after it is gone.
+          this.options.onRevisionRewound?.(this.feedRevision, revision);
+          this.feedRevision = revision;
+          this.recent.length = 0;
+        }
         if (revision > this.feedRevision) this.publish(await this.readLog(range(this.feedRevision + 1, revision)));
         if (failures > 0) this.options.onAvailability?.(true);
         failures = 0;
@@ -262,8 +274,8 @@ export class ConsulResourceStore implements ResourceStore {
         if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
         if (failures === 0) this.options.onAvailability?.(false, error as Error);
         failures++;
-        // Exponential backoff, 100 ms doubling to 5 s: back within seconds of Consul returning.
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+        // Exponential backoff, 200 ms doubling to 5 s: back within seconds of Consul returning.
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stop.signal }).catch(() => undefined);
       }
     }
   }
