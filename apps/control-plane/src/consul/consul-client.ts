@@ -69,6 +69,9 @@ export interface Indexed<T> {
   index: number;
 }
 
+/** Consul accepts at most 64 operations per transaction (api-docs/txn). */
+export const TXN_MAX_OPS = 64;
+
 /** One KV operation of a transaction, as /v1/txn takes it (Value base64-encoded by `txn`). */
 export type TxnOperation =
   | { Verb: 'set' | 'cas' | 'lock' | 'unlock'; Key: string; Value: string; Index?: number; Session?: string }

@@ -10,7 +10,7 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NackError } from '@portolan/agent-client';
-import { ConsulAbortedError, type ConsulClient } from '../consul/consul-client';
+import { ConsulAbortedError, TXN_MAX_OPS, type ConsulClient, type TxnOperation } from '../consul/consul-client';
 
 export interface GatewayAnswers {
   applied?: { version: string; revision: number; at: string };
@@ -104,12 +104,18 @@ export class ConsulAckLedger implements AckLedger {
   private async writePending(): Promise<void> {
     try {
       while (this.pending.size > 0 && !this.stop.signal.aborted) {
-        const [gatewayId, answers] = this.pending.entries().next().value!;
-        const key = this.prefix + gatewayId;
-        if (answers) await this.consul.kvSet(key, JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers));
-        else await this.consul.kvDelete(key);
+        // A rollout makes every gateway answer at once: up to 64 answers per transaction, not one write each.
+        const batch = [...this.pending].slice(0, TXN_MAX_OPS);
+        const result = await this.consul.txn(
+          batch.map(([gatewayId, answers]): TxnOperation =>
+            answers
+              ? { Verb: 'set', Key: this.prefix + gatewayId, Value: JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers) }
+              : { Verb: 'delete', Key: this.prefix + gatewayId },
+          ),
+        );
+        if (!result.ok) throw new Error(`Consul refused the answers: ${result.errors.map((error) => error.What).join('; ')}`);
         // A newer answer may have arrived while writing; keep it for the next round.
-        if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
+        for (const [gatewayId, answers] of batch) if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
       }
     } catch (error) {
       this.logger.warn(`cannot share gateway answers yet (${this.pending.size} waiting): ${(error as Error).message}`);

@@ -20,7 +20,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from '@portolan/api';
-import { ConsulAbortedError, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import { ConsulAbortedError, TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
 import {
   checkPrecondition,
   StoreRevisionCompactedError,
@@ -40,8 +40,6 @@ import {
  * come to 384 KiB encoded, which leaves room for keys and JSON around them.
  */
 export const CONSUL_MAX_OBJECT_BYTES = 96 * 1024;
-/** Consul accepts at most 64 operations per transaction (api-docs/txn). */
-const TXN_MAX_OPS = 64;
 /** Change records kept in memory for watches that start close to now. */
 const RECENT_CHANGES = 1_000;
 /** A write retried this often without winning the revision CAS gives up (extreme contention). */
