@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureServingCertificate } from '../tls/certificates';
 import { ConsulTestServer } from '@portolan/consul-test-server';
 import { ConsulAbortedError, ConsulAccessDeniedError, ConsulClient, ConsulUnavailableError } from './consul-client';
 
@@ -90,6 +96,34 @@ describe('ConsulClient against the Consul API test double', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => blackhole.close(resolve));
+    }
+  });
+
+  it('speaks HTTPS to a Consul whose certificate CONSUL_CACERT signed, and refuses one it cannot verify', async () => {
+    consul = await ConsulTestServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'portolan-consul-tls-'));
+    const certificate = ensureServingCertificate(dir, []);
+    // TLS in front of the double, as Consul's HTTPS listener would be.
+    const tlsFront = createHttpsServer({ key: certificate.keyPem, cert: certificate.certPem }, (incoming, outgoing) => {
+      const forwarded = httpRequest({ host: consul!.host, port: consul!.port, path: incoming.url, method: incoming.method, headers: incoming.headers }, (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      });
+      incoming.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => tlsFront.listen(0, '127.0.0.1', resolve));
+    const address = `https://127.0.0.1:${(tlsFront.address() as AddressInfo).port}`;
+    try {
+      const trusting = new ConsulClient({ address, caFile: certificate.caFile, prefix: 'portolan' });
+      const untrusting = new ConsulClient({ address, prefix: 'portolan' });
+      clients.push(trusting, untrusting);
+      expect(await trusting.kvSet('portolan/over-tls', 'yes')).toBe(true);
+      expect((await trusting.kvGet('portolan/over-tls')).value?.Value).toBe('yes');
+      await expect(untrusting.kvGet('portolan/over-tls')).rejects.toThrow(/unavailable .*TLS: .*set CONSUL_CACERT/);
+    } finally {
+      tlsFront.closeAllConnections();
+      await new Promise((resolve) => tlsFront.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -341,7 +341,13 @@ export class ConsulClient {
 
   private classify(error: ClientError, what: string): Error {
     if (error.isAbort) return new ConsulAbortedError();
-    if (!error.isResponse) return new ConsulUnavailableError(this.address, `${what}: ${error.code ?? error.message}`);
+    if (!error.isResponse) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause ?? error;
+      if (/CERT|SIGNATURE|SSL|TLS/.test(cause.code ?? '')) {
+        return new ConsulUnavailableError(this.address, `${what}: TLS: ${cause.message} (${cause.code}): set CONSUL_CACERT to the CA that signed Consul's certificate`);
+      }
+      return new ConsulUnavailableError(this.address, `${what}: ${cause.code ?? error.message}`);
+    }
     const status = error.response!.statusCode;
     const text = typeof error.response!.body === 'string' ? error.response!.body.trim() : error.message;
     if (status === 404) return new ConsulNotFoundError(what, text, indexOf(error.response!));
