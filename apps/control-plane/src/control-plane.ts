@@ -3,6 +3,7 @@
  * HTTPS, and the plain-HTTP ops listener. Used by main.ts and by in-process tests.
  */
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -55,6 +56,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const certificate = ensureServingCertificate(config.dataDir, config.tlsSans);
   const metrics = new MetricsRegistry();
+  // The backend's services log through Nest's Logger before the app exists: JSON from the start.
+  Logger.overrideLogger(new JsonLogger(logger));
   const backend = await openBackend(config, logger, metrics);
   const { store, registry, leadership, ackLedger } = backend;
   const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.db);

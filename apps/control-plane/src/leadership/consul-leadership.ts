@@ -18,7 +18,7 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consulDuration, type ConsulClient } from '../consul/consul-client';
-import { electionTimings, lockHolder, mustStepDown, nextBlockingIndex, waitWithin, type ElectionTimings, type LockHolder } from './election-rules';
+import { electionTimings, lockHolder, mustStepDown, nextAttemptInMs, nextBlockingIndex, waitWithin, type ElectionTimings, type LockHolder } from './election-rules';
 import { defaultIdentity, LeadershipListeners, type Leadership } from './leadership';
 
 export interface ConsulLeadershipOptions {
@@ -196,14 +196,19 @@ export class ConsulLeadership implements Leadership {
   private async watchLoop(round: Round, attempted: () => void): Promise<void> {
     let index = 0;
     let refused = false;
+    /** When this replica saw the lock go free after another session held it (lock-delay started then). */
+    let freedAt: number | undefined;
     while (!round.signal.aborted) {
       try {
-        // After a refused acquire (lock-delay, or a lost race) the next attempt comes within retryMs even if the key stays still.
-        const waitMs = refused ? waitWithin(this.timings.retryMs) : WATCH_WAIT_MS;
+        // After a refused acquire (lock-delay, or a lost race) the next attempt comes as soon as
+        // lock-delay allows, and within retryMs, even if the key stays still.
+        const waitMs = refused ? waitWithin(nextAttemptInMs(performance.now(), freedAt, this.timings.lockDelayMs, this.timings.retryMs)) : WATCH_WAIT_MS;
         const read = await this.client.kvGet(this.key, { index, wait: consulDuration(waitMs), signal: round.signal });
         this.reachable();
         index = nextBlockingIndex(index, read.index);
         let holder = lockHolder(read.value, round.id);
+        if (holder === 'another-session') freedAt = undefined;
+        else if (holder === 'nobody' && freedAt === undefined && read.value !== undefined) freedAt = performance.now();
         refused = false;
         if (holder === 'nobody') {
           if (await this.acquire(round)) holder = 'this-session';

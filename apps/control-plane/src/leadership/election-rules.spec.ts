@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KvEntry } from '../consul/consul-client';
-import { electionTimings, lockHolder, mustStepDown, nextBlockingIndex, waitWithin } from './election-rules';
+import { electionTimings, LOCK_DELAY_MARGIN_MS, lockHolder, mustStepDown, nextAttemptInMs, nextBlockingIndex, waitWithin } from './election-rules';
 
 describe('mustStepDown', () => {
   it.each([
@@ -65,5 +65,18 @@ describe('electionTimings', () => {
         'lockDelayMs must be a whole number of milliseconds between 0 and 60000, got 61000; ' +
         'retryMs must be a positive whole number of milliseconds, got -1',
     );
+  });
+});
+
+describe('nextAttemptInMs', () => {
+  const lockDelayMs = 2_000;
+  const retryMs = 1_000;
+  it.each([
+    ['the lock was never seen held: the retry period', 5_000, undefined, retryMs],
+    ['lock-delay ends in 300 ms: just after it', 1_700, 0, 300 + LOCK_DELAY_MARGIN_MS],
+    ['lock-delay ends in 5 s: the retry period first', 0, 3_000, retryMs],
+    ['lock-delay is over (a lost race): at once, after the margin', 9_000, 0, LOCK_DELAY_MARGIN_MS],
+  ])('%s', (_case, now, freedAt, expected) => {
+    expect(nextAttemptInMs(now, freedAt, lockDelayMs, retryMs)).toBe(expected);
   });
 });

@@ -72,3 +72,18 @@ export function nextBlockingIndex(previous: number, received: number): number {
 export function waitWithin(withinMs: number): number {
   return Math.floor((withinMs * 16) / 17);
 }
+
+/** Past the end of lock-delay a follower adds this much before trying, for timer and clock slop. */
+export const LOCK_DELAY_MARGIN_MS = 20;
+
+/**
+ * How long a follower whose acquire was refused waits before trying again. Consul starts the
+ * lock-delay when the holder's session is invalidated, which is just before this replica saw the
+ * lock free (`freedAt`): trying right after `freedAt + lockDelay` takes the lock as soon as Consul
+ * allows, instead of up to a retry period later. Never longer than `retryMs` (a lost race, or a lock
+ * freed before this replica was watching).
+ */
+export function nextAttemptInMs(now: number, freedAt: number | undefined, lockDelayMs: number, retryMs: number): number {
+  if (freedAt === undefined) return retryMs;
+  return Math.max(LOCK_DELAY_MARGIN_MS, Math.min(retryMs, freedAt + lockDelayMs + LOCK_DELAY_MARGIN_MS - now));
+}
