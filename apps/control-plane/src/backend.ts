@@ -1,16 +1,12 @@
 /**
  * Opens the state the control plane runs on, chosen by PORTOLAN_STORE: the embedded database (one
  * process) or Consul (several replicas). Either way the rest of the control plane sees the same
- * four edges: a ResourceStore, a NodeRegistry, a Leadership and an AckLedger.
- *
- * API tokens created through the API stay in the replica's own data directory in both modes (see
- * docs/adr/0006-consul-backend.md); tokens every replica must accept come from PORTOLAN_ADMIN_TOKEN
- * or PORTOLAN_TOKENS_FILE.
+ * edges: a ResourceStore, a NodeRegistry, a Leadership, an AckLedger and an ApiTokenStore.
  */
-import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BootConfig, ConsulBackend } from './config/boot-config';
+import { ConsulApiTokenStore, SqliteApiTokenStore, type ApiTokenStore } from './auth/api-token-store';
 import { ConsulClient } from './consul/consul-client';
 import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/ack-ledger';
 import { ConsulLeadership } from './leadership/consul-leadership';
@@ -29,8 +25,7 @@ export interface Backend {
   registry: NodeRegistry;
   leadership: Leadership;
   ackLedger: AckLedger;
-  /** The local database: the whole store when embedded, API tokens only with Consul. */
-  db: Database.Database;
+  apiTokens: ApiTokenStore;
   /** One line for the start banner and logs. */
   describe: string;
   close(): Promise<void>;
@@ -54,8 +49,8 @@ function registryRemoval(controllers: LeaderControllers): { active: () => boolea
 }
 
 export async function openBackend(config: BootConfig, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
-  const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
   if (config.backend.kind === 'embedded') {
+    const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
     const store = new SqliteResourceStore(db);
     const registry = new EmbeddedNodeRegistry(db, { settings: config.registry });
     // One process per data directory: it leads from start to stop, and its registry removes nodes itself.
@@ -68,7 +63,7 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
       registry,
       leadership,
       ackLedger: new LocalAckLedger(),
-      db,
+      apiTokens: new SqliteApiTokenStore(db),
       describe: `embedded store in ${config.dataDir}`,
       close: async () => {
         controllers.close();
@@ -79,15 +74,10 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
       },
     };
   }
-  try {
-    return await openConsulBackend(config, config.backend, db, logger, metrics);
-  } catch (error) {
-    db.close();
-    throw error;
-  }
+  return openConsulBackend(config, config.backend, logger, metrics);
 }
 
-async function openConsulBackend(config: BootConfig, backend: ConsulBackend, db: Database.Database, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
+async function openConsulBackend(config: BootConfig, backend: ConsulBackend, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
   const consul = new ConsulClient(backend.consul);
   const log = logger.child({ component: 'consul', consul: consul.address, prefix: consul.prefix });
   const store = await ConsulResourceStore.open(consul, {
@@ -108,22 +98,23 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, db:
   controllers.start();
   await leadership.start();
   const ackLedger = new ConsulAckLedger(consul, backend.replicaName);
+  const apiTokens = await ConsulApiTokenStore.open(consul);
   return {
     store,
     registry,
     leadership,
     ackLedger,
-    db,
+    apiTokens,
     describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
     close: async () => {
       // Leadership first, so another replica takes over while this one finishes closing.
       controllers.close();
       await leadership.close();
       await ackLedger.close();
+      await apiTokens.close();
       await registry.close();
       await store.close();
       consul.close();
-      db.close();
     },
   };
 }

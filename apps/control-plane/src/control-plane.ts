@@ -60,7 +60,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   Logger.overrideLogger(new JsonLogger(logger));
   const backend = await openBackend(config, logger, metrics);
   const { store, registry, leadership, ackLedger } = backend;
-  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.db);
+  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
   const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
 
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger }), {

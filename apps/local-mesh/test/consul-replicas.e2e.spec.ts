@@ -131,6 +131,20 @@ describe('three control-plane replicas on one Consul', () => {
     expect(await kubectl('b', ['delete', 'timeoutpolicy', 'via-kubectl'])).toContain('deleted');
   });
 
+  it('accepts a token minted through one replica on every replica, until it is revoked through any of them', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => replicas.get(name)!);
+    const minted = await a.call('POST', '/v1/tokens', { name: 'ci', role: 'viewer' });
+    expect(minted.status).toBe(201);
+    const whoami = async (controlPlane: ControlPlane) => {
+      const answer = await request(`${controlPlane.apiUrl}/v1/whoami`, { dispatcher: controlPlane.dispatcher.agent, headers: { authorization: `Bearer ${minted.body.token}` } });
+      await answer.body.text();
+      return answer.statusCode;
+    };
+    await eventually('the token works on C', () => whoami(c), (status) => status === 200, 10_000);
+    expect((await b.call('DELETE', `/v1/tokens/${minted.body.id}`)).status).toBe(200);
+    await eventually('the token is refused on A and C', async () => [await whoami(a), await whoami(c)], (codes) => codes.every((code) => code === 401), 10_000);
+  });
+
   it('routes to an upstream another tool registered in Consul while its check passes, and stops when it does not', async () => {
     const inventory = await new RecordingUpstream('inventory').start();
     try {

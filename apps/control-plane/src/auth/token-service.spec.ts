@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteApiTokenStore } from './api-token-store';
 import { TokenConfigError, TokenService } from './token-service';
 
 const dirs: string[] = [];
@@ -16,17 +17,17 @@ afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, f
 describe('TokenService', () => {
   it('generates an admin token on first start, readable only by its owner, and reuses it', () => {
     const dir = dataDir();
-    const first = new TokenService({ dataDir: dir }, new Database(':memory:'));
+    const first = new TokenService({ dataDir: dir }, new SqliteApiTokenStore(new Database(':memory:')));
     const token = readFileSync(first.generatedAdminTokenFile!, 'utf8').trim();
     expect(statSync(first.generatedAdminTokenFile!).mode & 0o777).toBe(0o600);
     expect(first.authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
-    const again = new TokenService({ dataDir: dir }, new Database(':memory:'));
+    const again = new TokenService({ dataDir: dir }, new SqliteApiTokenStore(new Database(':memory:')));
     expect(again.authenticate(token)).toEqual({ name: 'admin', role: 'admin' });
     expect(again.authenticate(`${token}x`)).toBeUndefined();
   });
 
   it('does not generate a token when tokens are configured', () => {
-    const service = new TokenService({ dataDir: dataDir(), adminToken: 'configured-admin-token' }, new Database(':memory:'));
+    const service = new TokenService({ dataDir: dataDir(), adminToken: 'configured-admin-token' }, new SqliteApiTokenStore(new Database(':memory:')));
     expect(service.generatedAdminTokenFile).toBeUndefined();
     expect(service.authenticate('configured-admin-token')).toEqual({ name: 'admin', role: 'admin' });
   });
@@ -39,19 +40,19 @@ describe('TokenService', () => {
   ])('refuses a tokens file with %s, with a clear error', (_case, content, message) => {
     const dir = dataDir();
     writeFileSync(join(dir, 'tokens.yaml'), content);
-    expect(() => new TokenService({ dataDir: dir, tokensFile: join(dir, 'tokens.yaml') }, new Database(':memory:'))).toThrow(TokenConfigError);
-    expect(() => new TokenService({ dataDir: dir, tokensFile: join(dir, 'tokens.yaml') }, new Database(':memory:'))).toThrow(message);
+    expect(() => new TokenService({ dataDir: dir, tokensFile: join(dir, 'tokens.yaml') }, new SqliteApiTokenStore(new Database(':memory:')))).toThrow(TokenConfigError);
+    expect(() => new TokenService({ dataDir: dir, tokensFile: join(dir, 'tokens.yaml') }, new SqliteApiTokenStore(new Database(':memory:')))).toThrow(message);
   });
 
-  it('keeps only hashes of minted tokens', () => {
+  it('keeps only hashes of minted tokens', async () => {
     const db = new Database(':memory:');
-    const service = new TokenService({ dataDir: dataDir(), adminToken: 'configured-admin-token' }, db);
-    const minted = service.create('ci', 'editor', 'admin');
+    const service = new TokenService({ dataDir: dataDir(), adminToken: 'configured-admin-token' }, new SqliteApiTokenStore(db));
+    const minted = await service.create('ci', 'editor', 'admin');
     expect(service.authenticate(minted.token)).toEqual({ name: 'ci', role: 'editor' });
     const rows = JSON.stringify(db.prepare('SELECT * FROM tokens').all());
     expect(rows).not.toContain(minted.token);
-    expect(service.revoke(minted.id)).toBe(true);
+    expect(await service.revoke(minted.id)).toBe(true);
     expect(service.authenticate(minted.token)).toBeUndefined();
-    expect(service.revoke(minted.id)).toBe(false);
+    expect(await service.revoke(minted.id)).toBe(false);
   });
 });

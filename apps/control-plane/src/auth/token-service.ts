@@ -2,13 +2,14 @@
  * Bearer tokens. Static tokens come from PORTOLAN_TOKENS_FILE or PORTOLAN_ADMIN_TOKEN; when neither
  * is set, the first start generates an admin token into `<data dir>/admin.token` (mode 0600) and
  * later starts reuse it. Admins can also mint and revoke tokens through the API; those are kept
- * in the embedded database as SHA-256 hashes only, so a copy of the database reveals no token.
+ * (api-token-store.ts: embedded database or Consul) as SHA-256 hashes only, so a copy of the store
+ * reveals no token.
  */
-import type Database from 'better-sqlite3';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { ApiTokenStore } from './api-token-store';
 import { isRole, type Principal, type Role } from './roles';
 
 export interface TokenInfo {
@@ -37,18 +38,11 @@ export class TokenService {
   private readonly staticTokens = new Map<string, TokenInfo>();
   /** Where the generated admin token was written, when one was. */
   readonly generatedAdminTokenFile?: string;
-  private readonly statements;
 
-  constructor(sources: TokenSources, db: Database.Database) {
-    db.exec(
-      'CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, created_by TEXT NOT NULL)',
-    );
-    this.statements = {
-      byHash: db.prepare<[string], { id: string; name: string; role: Role; created_at: string; created_by: string }>('SELECT * FROM tokens WHERE hash = ?'),
-      all: db.prepare<[], { id: string; name: string; role: Role; created_at: string; created_by: string }>('SELECT * FROM tokens ORDER BY created_at, name'),
-      insert: db.prepare<[string, string, string, string, string, string]>('INSERT INTO tokens (id, name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)'),
-      remove: db.prepare<[string]>('DELETE FROM tokens WHERE id = ?'),
-    };
+  constructor(
+    sources: TokenSources,
+    private readonly apiTokens: ApiTokenStore,
+  ) {
     if (sources.tokensFile) this.loadFile(sources.tokensFile);
     if (sources.adminToken) this.addStatic(sources.adminToken, { id: 'env-admin', name: 'admin', role: 'admin', source: 'environment' });
     if (!sources.tokensFile && !sources.adminToken) {
@@ -63,26 +57,27 @@ export class TokenService {
     const digest = hash(token);
     const known = this.staticTokens.get(digest);
     if (known) return { name: known.name, role: known.role };
-    const row = this.statements.byHash.get(digest);
-    return row ? { name: row.name, role: row.role } : undefined;
+    const record = this.apiTokens.byHash(digest);
+    return record ? { name: record.name, role: record.role } : undefined;
   }
 
   list(): TokenInfo[] {
-    const stored = this.statements.all.all().map((row): TokenInfo => ({ id: row.id, name: row.name, role: row.role, source: 'api', createdAt: row.created_at, createdBy: row.created_by }));
+    const stored = this.apiTokens.all().map(({ id, name, role, createdAt, createdBy }): TokenInfo => ({ id, name, role, source: 'api', createdAt, createdBy }));
     return [...this.staticTokens.values(), ...stored];
   }
 
   /** Mints a token; its value is returned once and never stored. */
-  create(name: string, role: Role, createdBy: string): TokenInfo & { token: string } {
+  async create(name: string, role: Role, createdBy: string): Promise<TokenInfo & { token: string }> {
     const token = newToken();
-    const info: TokenInfo = { id: randomUUID(), name, role, source: 'api', createdAt: new Date().toISOString(), createdBy };
-    this.statements.insert.run(info.id, name, role, hash(token), info.createdAt!, createdBy);
-    return { ...info, token };
+    const createdAt = new Date().toISOString();
+    const id = randomUUID();
+    await this.apiTokens.insert({ id, name, role, hash: hash(token), createdAt, createdBy });
+    return { id, name, role, source: 'api', createdAt, createdBy, token };
   }
 
   /** Revokes an API token; static tokens are revoked by changing their configuration. */
-  revoke(id: string): boolean {
-    return this.statements.remove.run(id).changes > 0;
+  revoke(id: string): Promise<boolean> {
+    return this.apiTokens.remove(id);
   }
 
   private addStatic(token: string, info: TokenInfo): void {

@@ -24,7 +24,7 @@ export class TokensController {
 
   @Post('tokens')
   @Access('admin')
-  create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
+  async create(@Body() body: unknown, @Req() request: AuthenticatedRequest) {
     const input = isJsonObject(body) ? body : {};
     const causes = [];
     if (typeof input.name !== 'string' || !/^[a-zA-Z0-9][-a-zA-Z0-9_.@]{0,62}$/.test(input.name)) {
@@ -38,8 +38,8 @@ export class TokensController {
   @Delete('tokens/:id')
   @Access('admin')
   @HttpCode(200)
-  revoke(@Param('id') id: string) {
-    if (!this.tokens.revoke(id)) throw ApiError.of(404, 'NotFound', `token "${id}" not found (static tokens are revoked by changing their configuration)`, { name: id, kind: 'tokens' });
+  async revoke(@Param('id') id: string) {
+    if (!(await this.tokens.revoke(id))) throw ApiError.of(404, 'NotFound', `token "${id}" not found (static tokens are revoked by changing their configuration)`, { name: id, kind: 'tokens' });
     return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 200, message: `token ${id} revoked` };
   }
 }
