@@ -7,8 +7,8 @@
  */
 import { Logger } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ConsulAbortedError, type ConsulClient } from '../consul/consul-client';
+import type { ConsulClient } from '../consul/consul-client';
+import { follow } from '../consul/follow';
 import type { Role } from './roles';
 
 export interface ApiTokenRecord {
@@ -84,7 +84,6 @@ export class ConsulApiTokenStore implements ApiTokenStore {
   private readonly ownRemovals = new Set<string>();
   private readonly stop = new AbortController();
   private watching: Promise<void> | undefined;
-  private index = 0;
 
   private constructor(private readonly consul: ConsulClient) {}
 
@@ -93,8 +92,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
     const store = new ConsulApiTokenStore(consul);
     const { value, index } = await consul.kvList(store.prefix);
     store.replace(value.map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord));
-    store.index = index;
-    store.watching = store.watch();
+    store.watching = store.watch(index);
     return store;
   }
 
@@ -149,20 +147,16 @@ export class ConsulApiTokenStore implements ApiTokenStore {
     }
   }
 
-  private async watch(): Promise<void> {
-    let failures = 0;
-    while (!this.stop.signal.aborted) {
-      try {
-        const { value, index } = await this.consul.kvList(this.prefix, { index: this.index, wait: '30s', signal: this.stop.signal });
-        this.index = index < this.index ? 0 : index;
-        this.replace(value.map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord));
-        failures = 0;
-      } catch (error) {
-        if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
+  private watch(fromIndex: number): Promise<void> {
+    return follow(
+      (blocking) => this.consul.kvList(this.prefix, blocking),
+      (entries) => this.replace(entries.map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord)),
+      {
+        signal: this.stop.signal,
+        fromIndex,
         // Tokens keep authenticating from the mirror meanwhile; minting and revoking answer 503.
-        if (failures++ === 0) this.logger.warn(`cannot watch API tokens in Consul: ${(error as Error).message}`);
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stop.signal }).catch(() => undefined);
-      }
-    }
+        onFailure: (error, failures) => failures === 1 && this.logger.warn(`cannot watch API tokens in Consul: ${error.message}`),
+      },
+    );
   }
 }

@@ -8,9 +8,9 @@
  * fails while Consul is down is kept (latest answer per gateway) and written when it returns.
  */
 import { Logger } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NackError } from '@portolan/agent-client';
-import { ConsulAbortedError, TXN_MAX_OPS, type ConsulClient, type TxnOperation } from '../consul/consul-client';
+import { TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import { follow } from '../consul/follow';
 
 export interface GatewayAnswers {
   applied?: { version: string; revision: number; at: string };
@@ -127,29 +127,21 @@ export class ConsulAckLedger implements AckLedger {
     }
   }
 
-  private async watch(): Promise<void> {
-    let index = 0;
-    let failures = 0;
-    while (!this.stop.signal.aborted) {
-      try {
-        const { value: entries, index: next } = await this.consul.kvList(this.prefix, { index, wait: '30s', signal: this.stop.signal });
-        index = next < index ? 0 : next;
-        failures = 0;
-        const present = new Set(entries.map((entry) => entry.Key));
-        for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
-        for (const entry of entries) {
-          if (!entry.Value || this.seen.get(entry.Key) === entry.ModifyIndex) continue;
-          this.seen.set(entry.Key, entry.ModifyIndex);
-          const record = JSON.parse(entry.Value) as StoredAnswers;
-          if (record.replica === this.replica) continue;
-          const gatewayId = entry.Key.slice(this.prefix.length);
-          for (const listener of this.listeners) listener(gatewayId, { applied: record.applied, lastNack: record.lastNack, listening: record.listening });
-        }
-      } catch (error) {
-        if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
-        failures++;
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stop.signal }).catch(() => undefined);
-      }
+  private watch(): Promise<void> {
+    return follow((blocking) => this.consul.kvList(this.prefix, blocking), (entries) => this.noteRecords(entries), { signal: this.stop.signal });
+  }
+
+  /** Hands on the records other replicas wrote since the last answer. */
+  private noteRecords(entries: KvEntry[]): void {
+    const present = new Set(entries.map((entry) => entry.Key));
+    for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
+    for (const entry of entries) {
+      if (!entry.Value || this.seen.get(entry.Key) === entry.ModifyIndex) continue;
+      this.seen.set(entry.Key, entry.ModifyIndex);
+      const record = JSON.parse(entry.Value) as StoredAnswers;
+      if (record.replica === this.replica) continue;
+      const gatewayId = entry.Key.slice(this.prefix.length);
+      for (const listener of this.listeners) listener(gatewayId, { applied: record.applied, lastNack: record.lastNack, listening: record.listening });
     }
   }
 }

@@ -20,7 +20,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from '@portolan/api';
-import { ConsulAbortedError, TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import { TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import { follow } from '../consul/follow';
 import {
   checkPrecondition,
   StoreRevisionCompactedError,
@@ -44,7 +45,6 @@ export const CONSUL_MAX_OBJECT_BYTES = 96 * 1024;
 const RECENT_CHANGES = 1_000;
 /** A write retried this often without winning the revision CAS gives up (extreme contention). */
 const MAX_WRITE_ATTEMPTS = 200;
-const FEED_WAIT = '30s';
 
 export class StoreObjectTooLargeError extends Error {
   readonly code = 'PORTOLAN_STORE_TOO_LARGE';
@@ -74,7 +74,6 @@ export class ConsulResourceStore implements ResourceStore {
   private readonly recent: Change[] = [];
   /** The highest revision whose change has been handed to listeners (and `recent`). */
   private feedRevision = -1;
-  private feedIndex = 0;
   private feed: Promise<void> | undefined;
   private feedReady: Promise<void> | undefined;
   private readonly stop = new AbortController();
@@ -243,22 +242,18 @@ export class ConsulResourceStore implements ResourceStore {
       this.feedReady = (async () => {
         const { value, index } = await this.consul.kvGet(this.revisionKey);
         this.feedRevision = Number(value?.Value ?? 0);
-        this.feedIndex = index;
-        this.feed = this.runFeed();
+        this.feed = this.runFeed(index);
       })();
       this.feedReady.catch(() => (this.feedReady = undefined));
     }
     return this.feedReady;
   }
 
-  private async runFeed(): Promise<void> {
-    let failures = 0;
-    while (!this.stop.signal.aborted) {
-      try {
-        const { value, index } = await this.consul.kvGet(this.revisionKey, { index: this.feedIndex, wait: FEED_WAIT, signal: this.stop.signal });
-        // Consul's rule: an index that went backwards (a restored snapshot) means start over.
-        this.feedIndex = index < this.feedIndex ? 0 : index;
-        const revision = Number(value?.Value ?? 0);
+  private runFeed(fromIndex: number): Promise<void> {
+    return follow(
+      (blocking) => this.consul.kvGet(this.revisionKey, blocking),
+      async (entry) => {
+        const revision = Number(entry?.Value ?? 0);
         if (revision < this.feedRevision) {
           // Only a restore of an older Consul snapshot moves the counter back; what was seen after it is gone.
           this.options.onRevisionRewound?.(this.feedRevision, revision);
@@ -266,16 +261,14 @@ export class ConsulResourceStore implements ResourceStore {
           this.recent.length = 0;
         }
         if (revision > this.feedRevision) this.publish(await this.readLog(range(this.feedRevision + 1, revision)));
-        if (failures > 0) this.options.onAvailability?.(true);
-        failures = 0;
-      } catch (error) {
-        if (error instanceof ConsulAbortedError || this.stop.signal.aborted) return;
-        if (failures === 0) this.options.onAvailability?.(false, error as Error);
-        failures++;
-        // Exponential backoff, 200 ms doubling to 5 s: back within seconds of Consul returning.
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stop.signal }).catch(() => undefined);
-      }
-    }
+      },
+      {
+        signal: this.stop.signal,
+        fromIndex,
+        onFailure: (error, failures) => failures === 1 && this.options.onAvailability?.(false, error),
+        onRecovery: () => this.options.onAvailability?.(true),
+      },
+    );
   }
 
   private publish(changes: Change[]): void {

@@ -1,0 +1,46 @@
+/**
+ * The blocking-query loop (api-docs/features/blocking) that the store's change feed, the ACK ledger
+ * and the token mirror share: ask with the last index, hand the answer on, and only then move the
+ * index forward (so an answer whose handling failed is asked for again, not skipped); start over at
+ * index 0 when Consul's index went backwards (a restored snapshot); back off 200 ms doubling to 5 s
+ * while Consul fails, so the loop is back within seconds of Consul returning; stop when `signal`
+ * aborts, at once, even in the middle of a backoff.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsulAbortedError, type BlockingOptions, type Indexed } from './consul-client';
+
+export interface FollowOptions {
+  signal: AbortSignal;
+  /** The index the caller's first read returned, when it read before following. */
+  fromIndex?: number;
+  /** Called on each failure; `failures` counts them since the last answer (1 for the first). */
+  onFailure?: (error: Error, failures: number) => void;
+  /** Called on the first answer after failures. */
+  onRecovery?: () => void;
+}
+
+export const FOLLOW_WAIT = '30s';
+
+export async function follow<T>(
+  read: (blocking: BlockingOptions) => Promise<Indexed<T>>,
+  onAnswer: (value: T) => void | Promise<void>,
+  options: FollowOptions,
+): Promise<void> {
+  const { signal } = options;
+  let index = options.fromIndex ?? 0;
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const answer = await read({ index, wait: FOLLOW_WAIT, signal });
+      await onAnswer(answer.value);
+      index = answer.index < index ? 0 : answer.index;
+      if (failures > 0) options.onRecovery?.();
+      failures = 0;
+    } catch (error) {
+      if (error instanceof ConsulAbortedError || signal.aborted) return;
+      failures++;
+      options.onFailure?.(error as Error, failures);
+      await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
