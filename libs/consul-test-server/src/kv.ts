@@ -43,21 +43,26 @@ export function prefixIndex(state: ConsulState, prefix: string): number {
 
 // --- operations --------------------------------------------------------------------------------
 
-/** A plain set keeps the lock holder and LockIndex (an update "will proceed normally even if another session has locked the key"). */
-export function kvSet(view: KvView, index: number, key: string, value: Buffer | null, flags: number): KvEntry {
-  const existing = view.kv.get(key);
+/** Writes an entry at `index` with the given lock fields, keeping its CreateIndex; the key is no longer a tombstone. */
+function writeEntry(view: KvView, index: number, key: string, value: Buffer | null, flags: number, lock: { Session?: string; LockIndex: number }): KvEntry {
   const entry: KvEntry = {
     Key: key,
     Value: value,
     Flags: flags,
-    ...(existing?.Session ? { Session: existing.Session } : {}),
-    LockIndex: existing?.LockIndex ?? 0,
-    CreateIndex: existing?.CreateIndex ?? index,
+    ...(lock.Session ? { Session: lock.Session } : {}),
+    LockIndex: lock.LockIndex,
+    CreateIndex: view.kv.get(key)?.CreateIndex ?? index,
     ModifyIndex: index,
   };
   view.kv.set(key, entry);
   view.tombstones.delete(key);
   return entry;
+}
+
+/** A plain set keeps the lock holder and LockIndex (an update "will proceed normally even if another session has locked the key"). */
+export function kvSet(view: KvView, index: number, key: string, value: Buffer | null, flags: number): KvEntry {
+  const existing = view.kv.get(key);
+  return writeEntry(view, index, key, value, flags, { Session: existing?.Session, LockIndex: existing?.LockIndex ?? 0 });
 }
 
 /** api-docs/kv `cas`: 0 sets only if the key does not exist; otherwise only if ModifyIndex matches. */
@@ -85,18 +90,8 @@ export function kvLock(
   if (!state.sessions.has(session)) throw new KvOperationError(`invalid session "${session}"`);
   const existing = view.kv.get(key);
   if (existing?.Session && existing.Session !== session) return undefined;
-  const entry: KvEntry = {
-    Key: key,
-    Value: value,
-    Flags: flags,
-    Session: session,
-    LockIndex: existing?.Session === session ? existing.LockIndex : (existing?.LockIndex ?? 0) + 1,
-    CreateIndex: existing?.CreateIndex ?? index,
-    ModifyIndex: index,
-  };
-  view.kv.set(key, entry);
-  view.tombstones.delete(key);
-  return entry;
+  const lockIndex = existing?.Session === session ? existing.LockIndex : (existing?.LockIndex ?? 0) + 1;
+  return writeEntry(view, index, key, value, flags, { Session: session, LockIndex: lockIndex });
 }
 
 /** api-docs/kv `release`: the key must be held by this session; LockIndex is kept, Session cleared, contents updated. */
@@ -104,9 +99,7 @@ export function kvUnlock(view: KvView, index: number, key: string, value: Buffer
   if (!session) throw new KvOperationError('missing session');
   const existing = view.kv.get(key);
   if (!existing || existing.Session !== session) return undefined;
-  const entry: KvEntry = { Key: key, Value: value, Flags: flags, LockIndex: existing.LockIndex, CreateIndex: existing.CreateIndex, ModifyIndex: index };
-  view.kv.set(key, entry);
-  return entry;
+  return writeEntry(view, index, key, value, flags, { LockIndex: existing.LockIndex });
 }
 
 /** Releases a lock because its session was invalidated: contents kept, Session cleared, ModifyIndex moves. */
