@@ -21,6 +21,15 @@ export interface FollowOptions {
 
 export const FOLLOW_WAIT = '30s';
 
+/**
+ * The index for the next blocking query. api-docs/features/blocking: an index that went backwards
+ * (a snapshot restore, a key deleted and re-created) must reset the watch to 0, or the next query
+ * would block on a value that will never come.
+ */
+export function nextBlockingIndex(previous: number, received: number): number {
+  return received < previous ? 0 : received;
+}
+
 export async function follow<T>(
   read: (blocking: BlockingOptions) => Promise<Indexed<T>>,
   onAnswer: (value: T) => void | Promise<void>,
@@ -33,7 +42,7 @@ export async function follow<T>(
     try {
       const answer = await read({ index, wait: FOLLOW_WAIT, signal });
       await onAnswer(answer.value);
-      index = answer.index < index ? 0 : answer.index;
+      index = nextBlockingIndex(index, answer.index);
       if (failures > 0) options.onRecovery?.();
       failures = 0;
     } catch (error) {

@@ -18,7 +18,8 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { consulDuration, type ConsulClient } from '../consul/consul-client';
-import { electionTimings, lockHolder, mustStepDown, nextAttemptInMs, nextBlockingIndex, waitWithin, type ElectionTimings, type LockHolder } from './election-rules';
+import { nextBlockingIndex } from '../consul/follow';
+import { electionTimings, lockHolder, mustStepDown, nextAttemptInMs, waitWithin, type ElectionTimings, type LockHolder } from './election-rules';
 import { defaultIdentity, LeadershipListeners, type Leadership } from './leadership';
 
 export interface ConsulLeadershipOptions {

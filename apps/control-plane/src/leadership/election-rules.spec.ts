@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KvEntry } from '../consul/consul-client';
-import { electionTimings, LOCK_DELAY_MARGIN_MS, lockHolder, mustStepDown, nextAttemptInMs, nextBlockingIndex, waitWithin } from './election-rules';
+import { electionTimings, LOCK_DELAY_MARGIN_MS, lockHolder, mustStepDown, nextAttemptInMs, waitWithin } from './election-rules';
 
 describe('mustStepDown', () => {
   it.each([
@@ -25,17 +25,6 @@ describe('lockHolder', () => {
     { case: 'held by another session', read: entry('s-2'), expected: 'another-session' },
   ])('$case -> $expected', ({ read, expected }) => {
     expect(lockHolder(read, 's-1')).toBe(expected);
-  });
-});
-
-describe('nextBlockingIndex', () => {
-  it.each([
-    { case: 'first query', previous: 0, received: 12, expected: 12 },
-    { case: 'unchanged (the wait ran out)', previous: 12, received: 12, expected: 12 },
-    { case: 'moved forward', previous: 12, received: 40, expected: 40 },
-    { case: 'went backwards: reset to 0', previous: 40, received: 7, expected: 0 },
-  ])('$case -> $expected', ({ previous, received, expected }) => {
-    expect(nextBlockingIndex(previous, received)).toBe(expected);
   });
 });
 

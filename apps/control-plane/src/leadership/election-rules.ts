@@ -57,15 +57,6 @@ export function lockHolder(entry: KvEntry | undefined, sessionId: string): LockH
 }
 
 /**
- * The index for the next blocking query. api-docs/features/blocking: an index that went backwards
- * (a snapshot restore, a key deleted and re-created) must reset the watch to 0, or the next query
- * would block on a value that will never come.
- */
-export function nextBlockingIndex(previous: number, received: number): number {
-  return received < previous ? 0 : received;
-}
-
-/**
  * The `wait` to ask for so a blocking query answers within `withinMs`: Consul adds a random jitter of
  * up to wait/16, so wait × 17/16 must not exceed the bound.
  */

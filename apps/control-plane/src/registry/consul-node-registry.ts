@@ -29,7 +29,8 @@ import {
   type ServiceHealth,
   type ServiceRegistration,
 } from '../consul/consul-client';
-import type { LifecycleView } from './lifecycle';
+import { nextBlockingIndex } from '../consul/follow';
+import { withReason, type LifecycleView } from './lifecycle';
 import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential, toObjectName } from './registration';
 
@@ -286,7 +287,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
         const answer = await this.client.catalogServices({ index, wait: WATCH_WAIT, signal });
         this.consulAnswered();
         failures = 0;
-        index = nextIndex(index, answer.index);
+        index = nextBlockingIndex(index, answer.index);
         const names = new Set(Object.keys(answer.value).filter((name) => name !== CONSUL_SERVICE));
         for (const name of names) if (!this.serviceWatches.has(name)) this.watchService(name, 0);
         for (const [name, watch] of this.serviceWatches) {
@@ -313,7 +314,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
           if (signal.aborted) return;
           this.consulAnswered();
           failures = 0;
-          index = nextIndex(index, answer.index);
+          index = nextBlockingIndex(index, answer.index);
           this.applyService(name, answer.value);
         } catch (error) {
           if (!(await this.retryAfter(error, ++failures, signal))) return;
@@ -687,17 +688,6 @@ function reasonsOf(check: HealthCheck): string[] {
   return check.Output.split(',').map((reason) => reason.trim()).filter(Boolean);
 }
 
-function withReason(reasons: string[], reason: string, active: boolean): string[] {
-  const has = reasons.includes(reason);
-  if (active && !has) return [...reasons, reason].sort();
-  if (!active && has) return reasons.filter((existing) => existing !== reason);
-  return reasons;
-}
-
-/** api-docs/features/blocking: when the index goes backwards, start over from 0. */
-function nextIndex(previous: number, answered: number): number {
-  return answered < previous ? 0 : answered;
-}
 
 function splitHostPort(address: string): { host: string; port?: number } {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);

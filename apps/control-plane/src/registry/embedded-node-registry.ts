@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
-import { lifecycleAt } from './lifecycle';
+import { lifecycleAt, withReason } from './lifecycle';
 import { compareNodes, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential } from './registration';
 
@@ -129,7 +129,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
     node.lastHeartbeat = this.clock();
     if (request.stats) node.stats = request.stats;
     const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
-    this.setReason(node, 'BreakersOpen', breakersOpen.length > 0);
+    node.degradedBecause = withReason(node.degradedBecause, 'BreakersOpen', breakersOpen.length > 0);
     if (request.draining && !node.draining) {
       this.statements.setDraining.run(id);
       node.draining = true;
@@ -157,7 +157,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   setDegraded(id: string, reason: string, degraded: boolean): void {
     const node = this.byId.get(id);
     if (!node) return;
-    this.setReason(node, reason, degraded);
+    node.degradedBecause = withReason(node.degradedBecause, reason, degraded);
     this.reevaluate(node);
   }
 
@@ -192,12 +192,6 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
     const node = this.byId.get(id);
     if (!node) throw new NodeNotFoundError(id);
     return node;
-  }
-
-  private setReason(node: RegisteredNode, reason: string, active: boolean): void {
-    const has = node.degradedBecause.includes(reason);
-    if (active && !has) node.degradedBecause = [...node.degradedBecause, reason].sort();
-    if (!active && has) node.degradedBecause = node.degradedBecause.filter((existing) => existing !== reason);
   }
 
   /** Recomputes the lifecycle; a phase change (or `force`) is a registry change. */

@@ -44,3 +44,11 @@ export function isRoutable(phase: Lifecycle): boolean {
 export function instanceTakesTraffic(phase: Lifecycle): boolean {
   return phase === 'Healthy';
 }
+
+/** A node's Degraded reasons with `reason` added or cleared, sorted; the same list when nothing changes. */
+export function withReason(reasons: string[], reason: string, active: boolean): string[] {
+  const has = reasons.includes(reason);
+  if (active && !has) return [...reasons, reason].sort();
+  if (!active && has) return reasons.filter((existing) => existing !== reason);
+  return reasons;
+}
