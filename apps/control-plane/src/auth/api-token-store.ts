@@ -80,6 +80,8 @@ export class SqliteApiTokenStore implements ApiTokenStore {
 export class ConsulApiTokenStore implements ApiTokenStore {
   private readonly logger = new Logger('api-tokens');
   private readonly byId = new Map<string, ApiTokenRecord>();
+  /** Every request authenticates: a map by hash, rebuilt when the tokens change, not a scan per request. */
+  private hashes = new Map<string, ApiTokenRecord>();
   private readonly ownInserts = new Map<string, ApiTokenRecord>();
   private readonly ownRemovals = new Set<string>();
   private readonly stop = new AbortController();
@@ -101,8 +103,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
   }
 
   byHash(hash: string): ApiTokenRecord | undefined {
-    for (const record of this.byId.values()) if (record.hash === hash) return record;
-    return undefined;
+    return this.hashes.get(hash);
   }
 
   all(): ApiTokenRecord[] {
@@ -113,6 +114,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
     await this.consul.kvSet(this.prefix + record.id, JSON.stringify(record), { cas: 0 });
     this.byId.set(record.id, record);
     this.ownInserts.set(record.id, record);
+    this.indexHashes();
   }
 
   async remove(id: string): Promise<boolean> {
@@ -122,6 +124,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
     this.byId.delete(id);
     this.ownInserts.delete(id);
     this.ownRemovals.add(id);
+    this.indexHashes();
     return true;
   }
 
@@ -145,6 +148,11 @@ export class ConsulApiTokenStore implements ApiTokenStore {
       if (this.byId.has(id)) this.byId.delete(id);
       else this.ownRemovals.delete(id);
     }
+    this.indexHashes();
+  }
+
+  private indexHashes(): void {
+    this.hashes = new Map([...this.byId.values()].map((record) => [record.hash, record]));
   }
 
   private watch(fromIndex: number): Promise<void> {
