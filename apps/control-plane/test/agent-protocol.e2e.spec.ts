@@ -166,7 +166,10 @@ describe('the agent protocol', () => {
 
     const waiting = client.call('GET', `/agent/v1/nodes/${node.id}/snapshot?wait=20s`, undefined, undefined, { 'if-none-match': etag });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(5), metadata: { name: 'poll-limit' } });
+    // Scope gateway: a mesh-scoped share would change (and unsync the gateway) whenever another
+    // test's gateway, or this one without heartbeats, passes the 600 ms TTL.
+    const limit = rateLimit(5);
+    const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...limit, metadata: { name: 'poll-limit' }, spec: { ...limit.spec, scope: 'gateway' } });
     const woken = await waiting;
     expect(woken.status).toBe(200);
     expect(woken.body.revision).toBe(Number(created.body.metadata.resourceVersion));
