@@ -118,15 +118,23 @@ describe('the agent protocol', () => {
       expect(pushed.routes[0].rateLimit.provenance.limits).toMatchObject({ kind: 'RateLimitPolicy', name: 'orders-limit' });
 
       const pending = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'orders-limit'))).body;
-      expect(pending.status.conditions.find((c: any) => c.type === 'Synced')).toMatchObject({ status: 'False', reason: 'Pending' });
+      expect(pending.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'False', reason: 'Pending' });
       agent.ack(pushed);
       const synced = await eventually(
         async () => (await cp.client.call('GET', nsPath('ratelimitpolicies', 'orders-limit'))).body,
         (policy) => policy.status.rollout.acked === 1,
         'the ACK to show in policy status',
       );
-      expect(synced.status.rollout).toEqual({ gateways: 1, acked: 1, nacked: 0 });
-      expect(synced.status.conditions.find((c: any) => c.type === 'Synced')).toMatchObject({ status: 'True', message: 'ACKed by 1 of 1 gateways.' });
+      expect(synced.status.rollout).toEqual({
+        revision,
+        gateways: 1,
+        acked: 1,
+        nacked: 0,
+        pending: 0,
+        zones: [{ zone: 'zone-a', gateways: 1, acked: 1, nacked: 0, pending: 0 }],
+        rejections: [],
+      });
+      expect(synced.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'True', message: 'ACKed by 1 of 1 gateways.' });
 
       const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'push-a'))).body;
       expect(view.status).toMatchObject({ phase: 'Healthy', synced: true, appliedRevision: revision, transport: 'websocket' });
@@ -193,7 +201,9 @@ describe('the agent protocol', () => {
       expect(degraded.status.lastNack).toMatchObject({ version: first.version, errors });
       expect(degraded.status.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', reason: 'ConfigRejected' });
 
-      const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...rateLimit(9), metadata: { name: 'nack-limit' } });
+      // Gateway-scoped, so other tests' gateways passing their TTL do not change this one's snapshot.
+      const limit = rateLimit(9);
+      const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), { ...limit, metadata: { name: 'nack-limit' }, spec: { ...limit.spec, scope: 'gateway' } });
       const rejected = await eventually(
         async () => (await cp.client.call('GET', nsPath('ratelimitpolicies', 'nack-limit'))).body,
         () => true,
@@ -201,8 +211,21 @@ describe('the agent protocol', () => {
       );
       expect(rejected.status.rollout.gateways).toBeGreaterThanOrEqual(1);
       const next = await agent.next((snapshot) => snapshot.revision === Number(created.body.metadata.resourceVersion));
+      const policyErrors = [{ resource: 'RateLimitPolicy/default/nack-limit', field: 'spec.limits[0].interval', message: 'interval too short for this gateway' }];
+      agent.ack(next, 'NACK', policyErrors);
+      const refused = await eventually(
+        async () => (await cp.client.call('GET', nsPath('ratelimitpolicies', 'nack-limit'))).body,
+        (policy) => policy.status.rollout.nacked === 1,
+        'the NACK to show in policy status',
+      );
+      expect(refused.status.rollout.rejections).toEqual([{ gateway: 'nack-a', zone: 'zone-a', version: next.version, errors: policyErrors }]);
+      expect(refused.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'False', reason: 'Rejected' });
+      const stale = (await cp.client.call('GET', '/v1/proxy-status?stale=true')).body.items;
+      expect(stale.find((item: any) => item.gateway === 'nack-a')).toMatchObject({ sync: 'Rejected', stale: true, lastNack: { version: next.version, errors: policyErrors } });
       agent.ack(next);
       await eventually(async () => (await cp.client.call('GET', nsPath('gatewaynodes', 'nack-a'))).body, (g) => g.status.phase === 'Healthy', 'Healthy after ACK');
+      const all = (await cp.client.call('GET', '/v1/proxy-status')).body.items;
+      expect(all.find((item: any) => item.gateway === 'nack-a')).toMatchObject({ sync: 'Synced', stale: false, transport: 'websocket', appliedVersion: next.version });
     } finally {
       agent.close();
       await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'nack-limit'));

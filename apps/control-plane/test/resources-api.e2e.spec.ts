@@ -33,7 +33,7 @@ describe('create, read, list', () => {
     expect(new Date(metadata.creationTimestamp).getTime()).toBeGreaterThan(Date.now() - 60_000);
     const fetched = await cp.client.call('GET', nsPath('ratelimitpolicies', 'create-me'));
     expect(fetched.body.spec).toEqual(created.body.spec);
-    expect(fetched.body.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Accepted', 'Overridden', 'Synced']);
+    expect(fetched.body.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Accepted', 'Programmed', 'Overridden']);
   });
 
   it('answers 409 AlreadyExists for a second create', async () => {

@@ -71,6 +71,7 @@ const MATRIX: RouteCase[] = [
   { route: 'POST /agent/v1/nodes/:id/drain', needs: 'node', method: 'POST', path: () => `/agent/v1/nodes/${node.id}/drain?wait=1ms` },
   { route: 'DELETE /agent/v1/nodes/:id', needs: 'node', method: 'DELETE', path: () => `/agent/v1/nodes/${node.id}` },
   { route: `GET ${G}/namespaces/:namespace/gatewaynodes/:name/effective-config`, needs: 'viewer', method: 'GET', path: () => nsPath('gatewaynodes', 'matrix-gateway') + '/effective-config' },
+  { route: 'GET /v1/proxy-status', needs: 'viewer', method: 'GET', path: () => '/v1/proxy-status' },
   { route: 'GET /v1/whoami', needs: 'viewer', method: 'GET', path: () => '/v1/whoami' },
   { route: 'GET /v1/tokens', needs: 'admin', method: 'GET', path: () => '/v1/tokens' },
   { route: 'POST /v1/tokens', needs: 'admin', method: 'POST', path: () => '/v1/tokens', body: (run) => ({ name: `t-${run}`, role: 'viewer' }) },

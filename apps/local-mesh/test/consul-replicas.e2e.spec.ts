@@ -95,12 +95,12 @@ describe('three control-plane replicas on one Consul', () => {
     }
     for (const controlPlane of replicas.values()) {
       const synced = await eventually(
-        'the policy Synced on both gateways, as any replica reports',
+        'the policy Programmed on both gateways, as any replica reports',
         () => controlPlane.get('TimeoutPolicy', 'through-a'),
-        (stored) => stored.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Synced' && c.status === 'True'),
+        (stored) => stored.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Programmed' && c.status === 'True'),
         30_000,
       );
-      expect(synced.status.conditions.find((c: { type: string }) => c.type === 'Synced').message).toContain('ACKed by 2 of 2 gateways');
+      expect(synced.status.conditions.find((c: { type: string }) => c.type === 'Programmed').message).toContain('ACKed by 2 of 2 gateways');
     }
     expect((await send(gateways.get('gw-b')!.proxyUrl, '/orders')).status).toBe(200);
   });

@@ -54,9 +54,34 @@ export const ResourceStatusSchema = Type.Object(
     rollout: Type.Optional(
       Type.Object(
         {
+          revision: Type.Optional(Type.Integer({ description: 'Mesh revision at which this generation of the policy entered the configuration.' })),
           gateways: Type.Integer({ description: 'Routable gateways whose configuration contains this policy.' }),
-          acked: Type.Integer({ description: 'Of those, gateways that ACKed the configuration they should run.' }),
-          nacked: Type.Integer({ description: 'Of those, gateways that rejected (NACKed) it.' }),
+          acked: Type.Integer({ description: 'Of those, gateways that ACKed a configuration at or after that revision.' }),
+          nacked: Type.Integer({ description: 'Of those, gateways that rejected (NACKed) the configuration they should run.' }),
+          pending: Type.Optional(Type.Integer({ description: 'Of those, gateways that have answered neither yet.' })),
+          zones: Type.Optional(
+            Type.Array(
+              Type.Object({
+                zone: Type.String(),
+                gateways: Type.Integer(),
+                acked: Type.Integer(),
+                nacked: Type.Integer(),
+                pending: Type.Integer(),
+              }),
+              { description: 'The same counts per zone, sorted by zone.' },
+            ),
+          ),
+          rejections: Type.Optional(
+            Type.Array(
+              Type.Object({
+                gateway: Type.String({ description: 'GatewayNode name.' }),
+                zone: Type.String(),
+                version: Type.String({ description: 'The snapshot version it rejected.' }),
+                errors: Type.Array(Type.Object({ resource: Type.String(), field: Type.Optional(Type.String()), message: Type.String() })),
+              }),
+              { description: 'Why gateways rejected it: the first 10 NACKs, by gateway name.' },
+            ),
+          ),
         },
         { description: 'Policies only: how far the current configuration has reached the gateways.' },
       ),

@@ -35,15 +35,20 @@ export interface GatewaySyncState {
   transport?: { kind: Transport; connected: boolean; lastSeen: number };
   /** Whether the gateway listens on another replica, as that replica last published. */
   listeningElsewhere?: boolean;
+  /** When the oldest change the gateway has not ACKed yet reached this replica (for the convergence histogram). */
+  awaitingSince?: number;
 }
 
-export interface PolicyRollout {
-  /** Gateways whose snapshot contains the policy. */
-  gateways: number;
-  /** Of those, gateways that ACKed the snapshot they should run. */
-  synced: number;
-  /** Of those, gateways whose last NACK is for the snapshot they should run. */
-  nacked: number;
+/** One routable gateway whose snapshot contains a policy, and how far it got. */
+export interface GatewayRollout {
+  name: string;
+  zone: string;
+  /** It ACKed the snapshot it should run now. */
+  current: boolean;
+  /** Mesh revision of the last snapshot it ACKed. */
+  appliedRevision?: number;
+  /** Its NACK of the snapshot it should run now. */
+  rejection?: { version: string; errors: NackError[] };
 }
 
 export interface Propagation {
@@ -53,6 +58,8 @@ export interface Propagation {
 }
 
 const REBUILD_RETRY_MS = 1_000;
+/** ACKs come in bursts (every gateway answers one change); rollout listeners hear of a burst once. */
+const ROLLOUT_NOTIFY_DELAY_MS = 50;
 
 function timestamp(): string {
   return new Date().toISOString();
@@ -69,8 +76,12 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   private rebuilding: Promise<void> | undefined;
   private rebuildAgain = false;
   private builds = 0;
-  private rolloutCache: { key: string; rollouts: Map<string, PolicyRollout> } | undefined;
+  private rolloutCache: { key: string; rollouts: Map<string, GatewayRollout[]> } | undefined;
+  private readonly rolloutListeners = new Set<() => void>();
+  private rolloutNotify: NodeJS.Timeout | undefined;
   private ackChanges = 0;
+  /** When the first change not yet in a build reached this replica. */
+  private changeSeenAt: number | undefined;
   private readonly unsubscribers: Unsubscribe[] = [];
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
@@ -83,6 +94,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   ) {}
 
   async onModuleInit(): Promise<void> {
+    this.metrics.countConnectedAgents = () => this.countConnected();
     await this.rebuild();
     this.unsubscribers.push(await this.store.watch(await this.store.revision(), () => this.scheduleRebuild()));
     this.unsubscribers.push(
@@ -99,6 +111,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   onApplicationShutdown(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    clearTimeout(this.rolloutNotify);
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     for (const wake of this.ackWaiters) wake();
   }
@@ -145,6 +158,22 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     return !!transport && (transport.connected || Date.now() - transport.lastSeen < this.registry.settings.ttlMs);
   }
 
+  /**
+   * Holds a WebSocket here now, long-polled here within the TTL, or listens on another replica. A
+   * WebSocket that closed does not count, unlike `isListening`, which gives it the TTL to come back
+   * (for drains); this is what proxy status and the connected-agents gauge report.
+   */
+  isConnected(gatewayId: string): boolean {
+    const state = this.sync.get(gatewayId);
+    return (state !== undefined && this.connectedHereBy(state) !== undefined) || state?.listeningElsewhere === true;
+  }
+
+  private connectedHereBy(state: GatewaySyncState): Transport | undefined {
+    const transport = state.transport;
+    const connected = !!transport && (transport.connected || (transport.kind === 'long-poll' && Date.now() - transport.lastSeen < this.registry.settings.ttlMs));
+    return connected ? transport.kind : undefined;
+  }
+
   /** Listening on this replica or on another one: drains wait for such gateways wherever they are. */
   isListeningAnywhere(gatewayId: string): boolean {
     return this.isListening(gatewayId) || this.sync.get(gatewayId)?.listeningElsewhere === true;
@@ -175,6 +204,10 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     const state = this.syncState(gatewayId);
     if (ack.status === 'ACK') {
       state.applied = { version: ack.version, revision: ack.revision, at: timestamp() };
+      if (state.awaitingSince !== undefined && state.desired && sameContent(ack.version, state.desired.version)) {
+        this.metrics.configConvergence.observe((Date.now() - state.awaitingSince) / 1000);
+        state.awaitingSince = undefined;
+      }
       if (state.lastNack && state.lastNack.revision <= ack.revision) this.registry.setDegraded(gatewayId, 'ConfigRejected', false);
     } else {
       state.lastNack = { version: ack.version, revision: ack.revision, time: timestamp(), errors: ack.errors ?? [] };
@@ -184,8 +217,13 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
     }
     this.ledger.publish(gatewayId, this.answersOf(state, this.isListening(gatewayId)));
+    this.noteAnswer();
+  }
+
+  private noteAnswer(): void {
     this.ackChanges++;
     for (const wake of [...this.ackWaiters]) wake();
+    this.scheduleRolloutNotify();
   }
 
   private answersOf(state: GatewaySyncState, listening: boolean): GatewayAnswers {
@@ -201,8 +239,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     if (answers.applied && answers.applied.revision >= (state.applied?.revision ?? -1)) state.applied = answers.applied;
     if (answers.lastNack && answers.lastNack.revision >= (state.lastNack?.revision ?? -1)) state.lastNack = answers.lastNack;
     state.listeningElsewhere = answers.listening === true;
-    this.ackChanges++;
-    for (const wake of [...this.ackWaiters]) wake();
+    this.noteAnswer();
   }
 
   /**
@@ -241,30 +278,66 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     });
   }
 
-  /** For every policy (`Kind/namespace/name`): how many gateways run it and how many ACKed. */
-  rollouts(): Map<string, PolicyRollout> {
+  /**
+   * For every policy (`Kind/namespace/name`): the routable gateways whose snapshot contains it and
+   * what each answered. Recomputed only after a rebuild or an answer.
+   */
+  rollouts(): Map<string, GatewayRollout[]> {
     const key = `${this.builds}:${this.ackChanges}`;
     if (this.rolloutCache?.key === key) return this.rolloutCache.rollouts;
-    const rollouts = new Map<string, PolicyRollout>();
+    const rollouts = new Map<string, GatewayRollout[]>();
     for (const snapshot of this.current.gateways.values()) {
       const node = this.registry.get(snapshot.gateway.id);
       if (!node || !isRoutable(node.lifecycle.phase)) continue;
       const state = this.sync.get(snapshot.gateway.id);
-      const synced = sameContent(state?.applied?.version, snapshot.version);
-      const nacked = sameContent(state?.lastNack?.version, snapshot.version);
+      const current = sameContent(state?.applied?.version, snapshot.version);
+      const gateway: GatewayRollout = {
+        name: node.name,
+        zone: node.spec.zone ?? '',
+        current,
+        appliedRevision: state?.applied?.revision,
+        rejection: !current && state?.lastNack && sameContent(state.lastNack.version, snapshot.version) ? { version: state.lastNack.version, errors: state.lastNack.errors } : undefined,
+      };
       for (const policy of snapshot.shape.policies) {
-        let rollout = rollouts.get(policy);
-        if (!rollout) rollouts.set(policy, (rollout = { gateways: 0, synced: 0, nacked: 0 }));
-        rollout.gateways++;
-        if (synced) rollout.synced++;
-        if (nacked) rollout.nacked++;
+        let gateways = rollouts.get(policy);
+        if (!gateways) rollouts.set(policy, (gateways = []));
+        gateways.push(gateway);
       }
     }
     this.rolloutCache = { key, rollouts };
     return rollouts;
   }
 
+  /** `listener` runs (at most every 50 ms) after rollouts may have changed: a rebuild or gateway answers. */
+  onRolloutChange(listener: () => void): () => void {
+    this.rolloutListeners.add(listener);
+    return () => this.rolloutListeners.delete(listener);
+  }
+
+  private scheduleRolloutNotify(): void {
+    if (this.rolloutNotify || this.rolloutListeners.size === 0 || this.closed) return;
+    this.rolloutNotify = setTimeout(() => {
+      this.rolloutNotify = undefined;
+      for (const listener of [...this.rolloutListeners]) listener();
+    }, ROLLOUT_NOTIFY_DELAY_MS);
+  }
+
+  /** Every gateway known here with its sync state, for the proxy-status API. */
+  gatewayStates(): Array<{ snapshot: GatewaySnapshot; state: GatewaySyncState; listening: boolean }> {
+    return [...this.current.gateways.entries()].map(([id, snapshot]) => ({ snapshot, state: this.syncState(id), listening: this.isConnected(id) }));
+  }
+
+  private countConnected(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const state of this.sync.values()) {
+      const transport = this.connectedHereBy(state);
+      if (transport) counts.set(transport, (counts.get(transport) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   scheduleRebuild(): void {
+    this.changeSeenAt ??= Date.now();
     if (this.rebuilding) {
       this.rebuildAgain = true;
       return;
@@ -291,6 +364,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   private async rebuild(): Promise<void> {
     const stopTimer = this.metrics.snapshotBuild.startTimer();
     const stopFanoutTimer = this.metrics.snapshotFanout.startTimer();
+    const changeSeenAt = this.changeSeenAt ?? Date.now();
+    this.changeSeenAt = undefined;
     try {
       const revision = await this.store.revision();
       if (!this.index || this.index.revision !== revision) {
@@ -310,15 +385,22 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.builds++;
     stopTimer();
     this.metrics.registeredNodes.reset();
-    for (const node of nodes) this.metrics.registeredNodes.labels(node.role, node.lifecycle.phase).inc();
+    this.metrics.gateways.reset();
+    for (const node of nodes) {
+      this.metrics.registeredNodes.labels(node.role, node.lifecycle.phase).inc();
+      if (node.role === 'gateway') this.metrics.gateways.labels(node.spec.zone ?? '', node.spec.pool ?? '', node.lifecycle.phase).inc();
+    }
     for (const [id, snapshot] of this.current.gateways) {
       if (previous.gateways.get(id)?.version === snapshot.version) continue;
+      const state = this.sync.get(id);
+      if (state) state.awaitingSince ??= changeSeenAt;
       for (const sink of this.sinks.get(id) ?? []) {
         sink.deliver(snapshot);
         this.metrics.snapshotsSent.labels(sink.transport).inc();
       }
     }
     stopFanoutTimer();
+    this.scheduleRolloutNotify();
   }
 
   /** One pending retry at a time, a second apart, until a rebuild reads the store again. */

@@ -6,7 +6,15 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DEFAULT_NAMESPACE, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
-import { DistributionService, type PolicyRollout } from '../distribution/distribution.service';
+import { DistributionService } from '../distribution/distribution.service';
+import type { ObjectKey } from '../store/resource-store';
+import { summarizeRollout, type RolloutSummary } from './rollout-summary';
+
+/** `Kind/namespace/name` (policyRef) back to a store key. */
+function parsePolicyRef(ref: string): ObjectKey {
+  const [kind, namespace, name] = ref.split('/');
+  return { kind, namespace, name };
+}
 
 interface Snapshot {
   revision: number;
@@ -18,8 +26,8 @@ export class PolicyStatusService {
   private snapshot: Snapshot | undefined;
   /** When each policy's Overridden condition last changed value, for lastTransitionTime. */
   private readonly transitions = new Map<string, { overridden: boolean; since: string }>();
-  /** When each policy's Synced condition last changed status, for lastTransitionTime. */
-  private readonly syncedTransitions = new Map<string, { status: Condition['status']; since: string }>();
+  /** When each policy's Programmed condition last changed status, for lastTransitionTime. */
+  private readonly programmedTransitions = new Map<string, { status: Condition['status']; since: string }>();
 
   constructor(private readonly distribution: DistributionService) {}
 
@@ -46,29 +54,55 @@ export class PolicyStatusService {
             observedGeneration: generation,
             lastTransitionTime: since,
           },
-      this.rolloutCondition(key, this.distribution.rollouts().get(key), generation, now),
     ];
-    const rollout = this.distribution.rollouts().get(key) ?? { gateways: 0, synced: 0, nacked: 0 };
+    const revision = Number(resource.metadata.resourceVersion);
+    const rollout = summarizeRollout(key, this.distribution.rollouts().get(key) ?? [], Number.isInteger(revision) ? revision : Number.MAX_SAFE_INTEGER);
+    conditions.splice(1, 0, this.programmedCondition(key, rollout, generation, now));
     return {
       ...resource,
-      status: { observedGeneration: generation, conditions, rollout: { gateways: rollout.gateways, acked: rollout.synced, nacked: rollout.nacked } },
+      status: { observedGeneration: generation, conditions, rollout: { revision: Number.isInteger(revision) ? revision : undefined, ...rollout } },
     };
   }
 
-  /** `Synced`: whether every gateway running the policy ACKed the configuration it should run. */
-  private rolloutCondition(key: string, rollout: PolicyRollout | undefined, generation: number | undefined, now: string): Condition {
-    const summary = rollout ? `ACKed by ${rollout.synced} of ${rollout.gateways} gateways` : '';
+  /**
+   * `Programmed` (as in the Gateway API): True once every routable gateway whose configuration
+   * contains the policy ACKed it, so `kubectl wait --for=condition=Programmed` ends with the rollout.
+   */
+  private programmedCondition(key: string, rollout: RolloutSummary, generation: number | undefined, now: string): Condition {
+    const summary = `ACKed by ${rollout.acked} of ${rollout.gateways} gateways`;
     const condition: Omit<Condition, 'lastTransitionTime'> =
-      !rollout || rollout.gateways === 0
-        ? { type: 'Synced', status: 'Unknown', reason: 'NoGateways', message: 'No routable gateway runs a route this policy applies to.' }
+      rollout.gateways === 0
+        ? { type: 'Programmed', status: 'Unknown', reason: 'NoGateways', message: 'No routable gateway runs a route this policy applies to.' }
         : rollout.nacked > 0
-          ? { type: 'Synced', status: 'False', reason: 'Rejected', message: `${summary}; ${rollout.nacked} rejected it (see their GatewayNode status.lastNack).` }
-          : rollout.synced < rollout.gateways
-            ? { type: 'Synced', status: 'False', reason: 'Pending', message: `${summary}; waiting for the rest.` }
-            : { type: 'Synced', status: 'True', reason: 'AllGatewaysACKed', message: `${summary}.` };
-    const previous = this.syncedTransitions.get(key);
-    if (!previous || previous.status !== condition.status) this.syncedTransitions.set(key, { status: condition.status, since: now });
-    return { ...condition, observedGeneration: generation, lastTransitionTime: this.syncedTransitions.get(key)!.since };
+          ? { type: 'Programmed', status: 'False', reason: 'Rejected', message: `${summary}; ${rollout.nacked} rejected it (see status.rollout.rejections).` }
+          : rollout.pending > 0
+            ? { type: 'Programmed', status: 'False', reason: 'Pending', message: `${summary}; waiting for ${rollout.pending}.` }
+            : { type: 'Programmed', status: 'True', reason: 'AllGatewaysACKed', message: `${summary}.` };
+    const previous = this.programmedTransitions.get(key);
+    if (!previous || previous.status !== condition.status) this.programmedTransitions.set(key, { status: condition.status, since: now });
+    return { ...condition, observedGeneration: generation, lastTransitionTime: this.programmedTransitions.get(key)!.since };
+  }
+
+  /**
+   * Calls `listener` with the policies whose rollout (what their gateways answered) changed since
+   * the previous call: derived status that no store write marks, for watches.
+   */
+  watchRollouts(listener: (changed: ObjectKey[]) => void): () => void {
+    let seen = this.rolloutFingerprints();
+    return this.distribution.onRolloutChange(() => {
+      const now = this.rolloutFingerprints();
+      const changed = [...new Set([...seen.keys(), ...now.keys()])].filter((key) => seen.get(key) !== now.get(key));
+      seen = now;
+      if (changed.length > 0) listener(changed.map(parsePolicyRef));
+    });
+  }
+
+  private rolloutFingerprints(): Map<string, string> {
+    const fingerprints = new Map<string, string>();
+    for (const [policy, gateways] of this.distribution.rollouts()) {
+      fingerprints.set(policy, JSON.stringify(gateways.map((g) => [g.name, g.current, g.appliedRevision, g.rejection?.version])));
+    }
+    return fingerprints;
   }
 
   /** Contributions are computed once per revision, from the index distribution already built. */
@@ -77,7 +111,7 @@ export class PolicyStatusService {
     if (this.snapshot?.revision === index.revision) return this.snapshot;
     const contributions = policyContributions(index);
     for (const key of this.transitions.keys()) if (!contributions.has(key)) this.transitions.delete(key);
-    for (const key of this.syncedTransitions.keys()) if (!contributions.has(key)) this.syncedTransitions.delete(key);
+    for (const key of this.programmedTransitions.keys()) if (!contributions.has(key)) this.programmedTransitions.delete(key);
     this.snapshot = { revision: index.revision, contributions };
     return this.snapshot;
   }

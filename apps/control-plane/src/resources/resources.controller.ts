@@ -188,6 +188,9 @@ export class ResourcesController {
           timeoutSeconds: Number.isFinite(timeoutSeconds) ? timeoutSeconds : undefined,
           matches: (resource: Resource) => byLabel(resource) && byField(resource),
           decorate: (resource: Resource) => this.resources.withStatus(resource),
+          statusChanges: definition.isPolicy
+            ? { subscribe: (listener) => this.resources.watchRollouts(listener), load: (key) => this.store.get(key) }
+            : undefined,
         },
         response,
       );

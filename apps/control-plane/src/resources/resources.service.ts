@@ -90,6 +90,11 @@ export class ResourcesService {
     return this.policyStatus.withStatus(resource);
   }
 
+  /** Policies whose derived rollout status changed without a write (for watches). */
+  watchRollouts(listener: (changed: ObjectKey[]) => void): () => void {
+    return this.policyStatus.watchRollouts(listener);
+  }
+
   async get(plural: string, namespace: string, name: string): Promise<Resource> {
     const definition = this.definition(plural);
     if (definition.managedBy === 'registry') {

@@ -1,11 +1,13 @@
 /**
  * `?watch=true` streams: one JSON event per line, kept open until the client leaves (kubectl
  * `get -w` ends when the server closes the stream). With resourceVersion 0 or none, the current
- * objects come first as ADDED; with a list's resourceVersion, only the changes after it.
+ * objects come first as ADDED; with a list's resourceVersion, only the changes after it. A policy's
+ * derived status (its rollout) changes without a write; such changes arrive as MODIFIED events
+ * too, so `kubectl wait --for=condition=Programmed` sees them.
  */
 import type { Response } from 'express';
 import { failureStatus, type Resource } from '@portolan/api';
-import type { Change, ResourceStore } from '../store/resource-store';
+import type { Change, ObjectKey, ResourceStore } from '../store/resource-store';
 import type { Selector } from './selectors';
 
 export interface WatchRequest {
@@ -15,6 +17,11 @@ export interface WatchRequest {
   timeoutSeconds?: number;
   matches: Selector;
   decorate: (resource: Resource) => Promise<Resource>;
+  /** Objects whose derived status changed without a write, and how to read them. */
+  statusChanges?: {
+    subscribe(listener: (keys: readonly ObjectKey[]) => void): () => void;
+    load(key: ObjectKey): Promise<Resource | undefined>;
+  };
 }
 
 export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, request: WatchRequest, response: Response): Promise<void> {
@@ -39,16 +46,29 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
     for (const item of items.filter(request.matches)) send('ADDED', await request.decorate(item));
     start = revision;
   }
-  const relevant = (change: Change) =>
-    change.key.kind === request.kind && (request.namespace === undefined || change.key.namespace === request.namespace);
+  const relevantKey = (key: ObjectKey) => key.kind === request.kind && (request.namespace === undefined || key.namespace === request.namespace);
+  const relevant = (change: Change) => relevantKey(change.key);
   const unsubscribe = await store.watch(start, (change) => {
     if (!relevant(change)) return;
     const object = (change.after ?? change.before)!;
     if (!request.matches(object)) return;
     queue = queue.then(async () => send(change.type, change.type === 'DELETED' ? object : await request.decorate(object)));
   });
+  const statusChanges = request.statusChanges;
+  const unsubscribeStatus = statusChanges?.subscribe((keys) => {
+    for (const key of keys.filter(relevantKey)) {
+      queue = queue
+        .then(async () => {
+          const object = await statusChanges.load(key);
+          if (object && request.matches(object)) send('MODIFIED', await request.decorate(object));
+        })
+        // The store could not be read (Consul down): the next status change or write carries it.
+        .catch(() => undefined);
+    }
+  });
   const finish = () => {
     unsubscribe();
+    unsubscribeStatus?.();
     clearTimeout(timer);
     if (!response.writableEnded) response.end();
   };

@@ -77,6 +77,37 @@ export class MetricsRegistry {
     registers: [this.registry],
   });
 
+  readonly gateways = new Gauge({
+    name: 'portolan_gateways',
+    help: 'Registered gateways by zone, pool and lifecycle phase (as of the last rebuild).',
+    labelNames: ['zone', 'pool', 'phase'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Counted when scraped, by the provider the distribution module sets: a long-poll gateway stops
+   * counting when its TTL passes, an instant no event marks.
+   */
+  countConnectedAgents: () => ReadonlyMap<string, number> = () => new Map();
+
+  readonly connectedAgents = new Gauge({
+    name: 'portolan_connected_agents',
+    help: 'Gateways listening for configuration on this replica, by transport (websocket, long-poll).',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const counts = this.countConnectedAgents();
+      for (const transport of ['websocket', 'long-poll']) this.connectedAgents.labels(transport).set(counts.get(transport) ?? 0);
+    },
+  });
+
+  readonly configConvergence = new Histogram({
+    name: 'portolan_config_convergence_seconds',
+    help: 'Time from a change reaching this replica (a write, or a node joining or leaving) to a gateway ACKing the snapshot that carries it.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
