@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureServingCertificate } from './certificates';
+import { ensureServingCertificate, randomSerialHex } from './certificates';
 
 const dir = mkdtempSync(join(tmpdir(), 'portolan-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,5 +37,26 @@ describe('ensureServingCertificate', () => {
     expect(serving.checkHost('cp.example.com')).toBe('cp.example.com');
     expect(serving.checkIP('10.1.2.3')).toBe('10.1.2.3');
     expect(serving.checkIssued(new X509Certificate(second.caPem))).toBe(true);
+  });
+});
+
+describe('randomSerialHex', () => {
+  it('is 16 bytes whose first byte makes a positive, minimally encoded DER integer', () => {
+    for (let i = 0; i < 200; i++) {
+      const serial = Buffer.from(randomSerialHex(), 'hex');
+      expect(serial.length).toBe(16);
+      expect(serial[0]).toBeGreaterThan(0);
+      expect(serial[0]).toBeLessThan(0x80);
+    }
+  });
+
+  it('appears unchanged as the serial of the certificates', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portolan-serial-'));
+    try {
+      const material = ensureServingCertificate(dir, []);
+      for (const pem of [material.caPem, material.certPem]) expect(new X509Certificate(pem).serialNumber).toMatch(/^(0[1-9A-F]|[1-7][0-9A-F])[0-9A-F]{30}$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

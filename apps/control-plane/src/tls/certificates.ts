@@ -29,11 +29,21 @@ function newKeyPair() {
   };
 }
 
+/**
+ * 16 random bytes as a positive, minimally encoded DER integer: the first byte has the high bit
+ * cleared (else the serial is negative, which OpenSSL may refuse) and is not zero (else the
+ * encoding is not minimal). An odd-length hex string does not work: node-forge drops the nibble.
+ */
+export function randomSerialHex(): string {
+  const serial = randomBytes(16);
+  serial[0] = (serial[0] & 0x7f) | 0x01;
+  return serial.toString('hex');
+}
+
 function baseCertificate(publicKey: forge.pki.PublicKey, years: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // Positive serial: the high bit cleared.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + years * YEAR_MS);
   return cert;
