@@ -2,8 +2,10 @@
 // The data path: requests per second and latency of an upstream reached directly, through a
 // gateway with no policy, and through a gateway enforcing a rate limit (never reached), retries,
 // a breaker with outlier detection and a timeout on every request. Closed loop, C clients in
-// parallel, keep-alive everywhere; the upstream answers at once with a small JSON body.
-// Run after `npm run build`:   node tools/bench/proxy.bench.mjs [requests=20000] [concurrency=32]
+// parallel, keep-alive everywhere; the upstream answers at once with a small JSON body. The gateway
+// records a span per request and per attempt and exports the sampled share (OTLP/HTTP protobuf) to
+// a sink in this process that only counts what it receives.
+// Run after `npm run build`:   node tools/bench/proxy.bench.mjs [requests=20000] [concurrency=32] [trace-sampling=0.1]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 
-const [total = 20_000, concurrency = 32] = process.argv.slice(2).map(Number);
+const [total = 20_000, concurrency = 32, traceSampling = 0.1] = process.argv.slice(2).map(Number);
 const root = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'portolan-proxy-bench-'));
 const BOOTSTRAP = 'proxy-bench-bootstrap';
@@ -27,6 +29,15 @@ const upstream = createServer((req, res) => {
 });
 await new Promise((done) => upstream.listen(0, '127.0.0.1', done));
 const upstreamPort = upstream.address().port;
+
+const exported = { requests: 0, bytes: 0 };
+const otlpSink = createServer((req, res) => {
+  exported.requests++;
+  req.on('data', (chunk) => (exported.bytes += chunk.length));
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+});
+await new Promise((done) => otlpSink.listen(0, '127.0.0.1', done));
+const otlpEndpoint = `http://127.0.0.1:${otlpSink.address().port}/v1/traces`;
 
 const children = [];
 function start(script, args, env) {
@@ -58,7 +69,7 @@ await apply('circuitbreakerpolicies', { kind: 'CircuitBreakerPolicy', metadata: 
 const last = await apply('timeoutpolicies', { kind: 'TimeoutPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, requestTimeout: '5s' } });
 
 const stateDir = join(dataDir, 'gateway');
-start('apps/gateway/dist/main.js', ['--control-plane', apiUrl, '--ca-file', join(dataDir, 'tls', 'ca.crt'), '--bootstrap-token', BOOTSTRAP, '--zone', 'zone-a', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--state-dir', stateDir], { PORTOLAN_LOG_LEVEL: 'warn' });
+start('apps/gateway/dist/main.js', ['--control-plane', apiUrl, '--ca-file', join(dataDir, 'tls', 'ca.crt'), '--bootstrap-token', BOOTSTRAP, '--zone', 'zone-a', '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--state-dir', stateDir, '--otlp-endpoint', otlpEndpoint, '--trace-sampling', String(traceSampling)], { PORTOLAN_LOG_LEVEL: 'warn' });
 while (!existsSync(join(stateDir, 'listening.json'))) await wait(50);
 const { proxyUrl, adminUrl } = JSON.parse(readFileSync(join(stateDir, 'listening.json'), 'utf8'));
 for (;;) {
@@ -94,7 +105,7 @@ async function run(label, url) {
   await dispatcher.close();
 }
 
-console.log(`${total} requests, ${concurrency} in parallel, node ${process.version}, ${(await import('node:os')).cpus().length} cores shared by client, gateway, upstream`);
+console.log(`${total} requests, ${concurrency} in parallel, trace sampling ${traceSampling}, node ${process.version}, ${(await import('node:os')).cpus().length} cores shared by client, gateway, upstream`);
 for (let round = 1; round <= 2; round++) {
   await run(`round ${round}: direct to the upstream`, `http://127.0.0.1:${upstreamPort}/plain`);
   await run(`round ${round}: through the gateway, no policy`, `${proxyUrl}/plain`);
@@ -105,6 +116,8 @@ for (const child of children.reverse()) {
   child.kill('SIGTERM');
   await new Promise((done) => child.on('exit', done));
 }
+console.log(`spans exported to the OTLP sink: ${exported.requests} requests, ${(exported.bytes / 1024 / 1024).toFixed(1)} MiB (the gateway flushes on SIGTERM)`);
+otlpSink.close();
 upstream.close();
 await tls.close();
 rmSync(dataDir, { recursive: true, force: true });

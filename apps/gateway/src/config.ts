@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '@portolan/api';
+import { OTLP_PROTOCOLS, type OtlpProtocol } from '@portolan/telemetry';
 
 export const GATEWAY_SETTINGS = {
   'control-plane': { env: 'PORTOLAN_CONTROL_PLANE', default: 'https://127.0.0.1:7443', description: 'URL of the control plane API.' },
@@ -19,6 +20,18 @@ export const GATEWAY_SETTINGS = {
   transport: { env: 'PORTOLAN_GATEWAY_TRANSPORT', default: 'auto', description: 'Config transport: auto (WebSocket, falling back to long-poll), websocket or long-poll.' },
   'drain-timeout': { env: 'PORTOLAN_GATEWAY_DRAIN_TIMEOUT', default: '30s', description: 'Longest wait for in-flight requests on SIGTERM.' },
   'propagation-wait': { env: 'PORTOLAN_GATEWAY_PROPAGATION_WAIT', default: '10s', description: 'Longest wait, on SIGTERM, for the other gateways to ACK this one leaving.' },
+  'otlp-endpoint': {
+    env: 'PORTOLAN_GATEWAY_OTLP_ENDPOINT',
+    default: '',
+    description: 'OTLP/HTTP traces URL (e.g. http://127.0.0.1:7080/v1/traces). Empty: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; both empty: spans are not exported (trace ids still flow). An https URL is trusted with --ca-file.',
+  },
+  'otlp-protocol': { env: 'PORTOLAN_GATEWAY_OTLP_PROTOCOL', default: 'http/protobuf', description: 'OTLP encoding: http/protobuf or http/json.' },
+  'trace-sampling': {
+    env: 'PORTOLAN_GATEWAY_TRACE_SAMPLING',
+    default: '0.1',
+    description: "Share of new traces exported, 0 to 1; a caller's sampled flag is honoured. Traces with an error or a slow request are exported whatever it says.",
+  },
+  'trace-slow-threshold': { env: 'PORTOLAN_GATEWAY_TRACE_SLOW_THRESHOLD', default: '1s', description: 'A request at least this long has its trace exported, sampled or not.' },
 } as const;
 
 export type SettingName = keyof typeof GATEWAY_SETTINGS;
@@ -36,6 +49,13 @@ export interface GatewayConfig {
   transport: 'auto' | 'websocket' | 'long-poll';
   drainTimeoutMs: number;
   propagationWaitMs: number;
+  tracing: {
+    /** Empty: nothing is exported. */
+    endpoint: string;
+    protocol: OtlpProtocol;
+    sampleRatio: number;
+    slowThresholdMs: number;
+  };
 }
 
 export class GatewayConfigError extends Error {
@@ -71,6 +91,23 @@ function duration(name: SettingName, raw: string): number {
   }
 }
 
+function sampleRatio(raw: string): number {
+  const ratio = raw.trim() === '' ? NaN : Number(raw);
+  if (!(ratio >= 0 && ratio <= 1)) throw new GatewayConfigError(`--trace-sampling ${raw} is not a number from 0 to 1 (e.g. 0.1)`);
+  return ratio;
+}
+
+function otlpProtocol(raw: string): OtlpProtocol {
+  const protocol = OTLP_PROTOCOLS.find((known) => known === raw);
+  if (!protocol) throw new GatewayConfigError(`--otlp-protocol ${raw} is not one of ${OTLP_PROTOCOLS.join(', ')}`);
+  return protocol;
+}
+
+function otlpEndpoint(raw: string): string {
+  if (raw && !/^https?:\/\/[^/]/.test(raw)) throw new GatewayConfigError(`--otlp-endpoint ${raw} is not an http:// or https:// URL (e.g. http://127.0.0.1:4318/v1/traces)`);
+  return raw;
+}
+
 export function readGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const flags = parseFlags(argv);
   const read = (name: SettingName) => flags.get(name) ?? (env[GATEWAY_SETTINGS[name].env] || GATEWAY_SETTINGS[name].default);
@@ -95,5 +132,12 @@ export function readGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport,
     drainTimeoutMs: duration('drain-timeout', read('drain-timeout')),
     propagationWaitMs: duration('propagation-wait', read('propagation-wait')),
+    tracing: {
+      // The standard OpenTelemetry variable, for a gateway run next to an existing collector setup.
+      endpoint: otlpEndpoint(read('otlp-endpoint') || (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '')),
+      protocol: otlpProtocol(read('otlp-protocol')),
+      sampleRatio: sampleRatio(read('trace-sampling')),
+      slowThresholdMs: duration('trace-slow-threshold', read('trace-slow-threshold')),
+    },
   };
 }

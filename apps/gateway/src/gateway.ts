@@ -7,11 +7,13 @@
  * background, retrying with backoff for as long as it takes.
  *
  * Stop order (SIGTERM) is the one that avoids 503s during rollouts: drain at the control plane and
- * wait until the other gateways heard of it, stop accepting, finish in-flight requests, deregister.
+ * wait until the other gateways heard of it, stop accepting, finish in-flight requests, deregister,
+ * and last export the spans of the requests that were finished.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, type Snapshot } from '@portolan/agent-client';
+import type { Tracing } from '@portolan/telemetry';
 import type { GatewayConfig } from './config.js';
 import { LastGoodConfig } from './last-good-config.js';
 import { AdminServer } from './admin-server.js';
@@ -22,7 +24,7 @@ import { log } from './telemetry/log.js';
 import { GATEWAY_VERSION } from './version.js';
 
 export class Gateway {
-  readonly metrics = new GatewayMetrics();
+  readonly metrics: GatewayMetrics;
   readonly stats = new HeartbeatStatsCollector();
   readonly proxy: ProxyServer;
   private readonly admin: AdminServer;
@@ -30,8 +32,12 @@ export class Gateway {
   private agent: AgentClient | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly config: GatewayConfig) {
-    this.proxy = new ProxyServer({ zone: config.zone, metrics: this.metrics, stats: this.stats });
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly tracing?: Tracing,
+  ) {
+    this.metrics = new GatewayMetrics({ pool: config.pool });
+    this.proxy = new ProxyServer({ zone: config.zone, pool: config.pool, tracer: tracing?.tracer, metrics: this.metrics, stats: this.stats });
     this.admin = new AdminServer({ metrics: this.metrics, proxy: this.proxy, ready: () => this.proxy.hasConfig() && !this.stopping });
     this.lastGood = new LastGoodConfig(config.stateDir);
   }
@@ -115,5 +121,6 @@ export class Gateway {
     }
     await this.admin.close();
     await this.proxy.close();
+    await this.tracing?.shutdown();
   }
 }

@@ -111,11 +111,14 @@ export async function main(): Promise<void> {
   const adminToken = process.env.PORTOLAN_ADMIN_TOKEN ?? readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
   const dispatcher = new Agent({ connect: { ca: caPem } });
   const applied = await applyExamples(endpoint.apiUrl, adminToken, dispatcher);
+  // Every span goes to the control plane's OTLP receiver on its plain-HTTP ops port; the local mesh
+  // keeps every trace (sampling 1) so any request can be looked up.
+  const otlpEndpoint = endpoint.opsUrl ? `${endpoint.opsUrl}/v1/traces` : undefined;
 
   const upstreams: SampleUpstream[] = [];
   const instanceAgents: AgentClient[] = [];
   for (const zone of ZONES) {
-    const upstream = await startSampleUpstream({ name: `checkout-${zone}`, zone, knobs: { latencyMs: 5 } });
+    const upstream = await startSampleUpstream({ name: `checkout-${zone}`, zone, service: 'checkout', knobs: { latencyMs: 5 }, otlpEndpoint });
     upstreams.push(upstream);
     const agent = new AgentClient({
       controlPlaneUrl: endpoint.apiUrl,
@@ -144,6 +147,8 @@ export async function main(): Promise<void> {
         '--listen', `127.0.0.1:${port}`,
         '--admin-listen', `127.0.0.1:${adminPort}`,
         '--state-dir', join(dataDir, 'gateways', name),
+        ...(otlpEndpoint ? ['--otlp-endpoint', otlpEndpoint] : []),
+        '--trace-sampling', '1',
       ], {}, verbose);
       children.push(child);
       const ready = await waitFor(`${name} to listen`, () => {
@@ -162,6 +167,7 @@ export async function main(): Promise<void> {
       'Portolan local mesh is up.',
       `  Control plane API (HTTPS): ${endpoint.apiUrl}`,
       endpoint.opsUrl ? `  Health:                    ${endpoint.opsUrl}/healthz   Metrics: ${endpoint.opsUrl}/metrics` : '',
+      otlpEndpoint ? `  Traces (OTLP/HTTP):        ${otlpEndpoint} (gateways and upstreams; answers carry x-portolan-trace-id)` : '',
       `  kubectl:                   export KUBECONFIG=${join(dataDir, 'kubeconfig')}; kubectl get gatewaynodes,serviceinstances,ratelimitpolicies`,
       `  Applied:                   ${applied.join(', ')}`,
       `  Upstreams (knobs at /_knobs): ${upstreams.map((u) => `${u.name} http://127.0.0.1:${u.port}`).join(', ')}`,

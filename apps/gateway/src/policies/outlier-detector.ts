@@ -49,13 +49,14 @@ export class OutlierDetector {
     return next;
   }
 
-  record(endpoint: string, success: boolean, now: number): void {
+  /** Records one result; returns whether it ejected the endpoint. */
+  record(endpoint: string, success: boolean, now: number): boolean {
     this.sweep(now);
     const record = this.endpoints.get(endpoint);
-    if (!record) return;
+    if (!record) return false;
     if (success) {
       record.consecutiveFailures = 0;
-      return;
+      return false;
     }
     record.consecutiveFailures++;
     if (record.consecutiveFailures >= this.settings.consecutive5xx && record.ejectedUntil === undefined && this.mayEject()) {
@@ -64,7 +65,9 @@ export class OutlierDetector {
       record.ejectedThisInterval = true;
       record.consecutiveFailures = 0;
       this.onEject(endpoint);
+      return true;
     }
+    return false;
   }
 
   isEjected(endpoint: string, now: number): boolean {

@@ -15,10 +15,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { HeartbeatStats, NackError, Snapshot } from '@portolan/agent-client';
+import { createTracing, type Tracer } from '@portolan/telemetry';
 import { compileSnapshot, type CompiledRoute, type RouteTable } from './route-runtime.js';
 import type { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
-import { continueTrace, downstreamHeaders, upstreamHeaders, type TraceContext } from './forwarded-headers.js';
+import { RequestTracing, type RequestSpan } from '../telemetry/request-spans.js';
+import { downstreamHeaders, upstreamHeaders } from './forwarded-headers.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 /** Envoy's default per-request buffer for retries is 1 MiB; 64 KiB covers API calls without letting retries hold much memory. */
@@ -31,6 +33,10 @@ type UpstreamResult =
 
 interface ProxyOptions {
   zone: string;
+  /** Default `default`, the gateway's default pool. */
+  pool?: string;
+  /** Default: a tracer that exports nothing (trace ids and context still flow). */
+  tracer?: Tracer;
   metrics: GatewayMetrics;
   stats: HeartbeatStatsCollector;
   clock?: () => number;
@@ -114,6 +120,7 @@ export class ProxyServer {
   private readonly sockets = new Set<Socket>();
   private readonly clock: () => number;
   private readonly random: () => number;
+  private readonly tracing: RequestTracing;
   private inFlight = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
@@ -121,6 +128,7 @@ export class ProxyServer {
   constructor(private readonly options: ProxyOptions) {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.tracing = new RequestTracing(options.tracer ?? createTracing({ serviceName: 'portolan-gateway' }).tracer, { zone: options.zone, pool: options.pool ?? 'default' });
     this.server = createServer((request, response) => void this.handle(request, response));
     this.server.keepAliveTimeout = 65_000;
     this.server.on('connection', (socket) => {
@@ -204,16 +212,18 @@ export class ProxyServer {
     };
     response.on('close', done);
     if (this.draining) response.setHeader('connection', 'close');
-    const trace = continueTrace(request.headers.traceparent);
-    response.setHeader('x-portolan-trace-id', trace.traceId);
-    let route: CompiledRoute | undefined;
+    const route = this.table?.match(request.headers.host, request.url ?? '/', request.headers);
+    const span = this.tracing.start(request, route);
+    response.setHeader('x-portolan-trace-id', span.traceId);
     try {
-      route = await this.serve(request, response, trace, started);
+      await this.serve(request, response, route, span, started);
     } catch (error) {
+      span.failed(`proxy failure: ${(error as Error).message}`);
       if (!response.headersSent) this.reject(response, 502, `upstream failed: ${(error as Error).message}`);
       else response.destroy(error as Error);
     } finally {
       const status = response.statusCode;
+      span.end(status);
       const seconds = (this.clock() - started) / 1000;
       this.options.metrics.requestDuration
         .labels(route?.name ?? 'none', route?.serviceName ?? 'none', statusClass(status), this.options.zone)
@@ -228,62 +238,69 @@ export class ProxyServer {
     response.end(body);
   }
 
-  /** Runs the chain for one request; returns the route it matched, for metrics. */
-  private async serve(request: IncomingMessage, response: ServerResponse, trace: TraceContext, started: number): Promise<CompiledRoute | undefined> {
+  /** Runs the chain for one request; `route` is the one it matched, if any. */
+  private async serve(request: IncomingMessage, response: ServerResponse, route: CompiledRoute | undefined, span: RequestSpan, started: number): Promise<void> {
     const { stats, metrics } = this.options;
     if (!this.table) {
       stats.recordError('noRoute');
+      span.failed('no configuration');
       this.reject(response, 503, 'the gateway has no configuration yet');
-      return undefined;
+      return;
     }
-    const host = request.headers.host;
-    const path = request.url ?? '/';
-    const route = this.table.match(host, path, request.headers);
     if (!route) {
+      const path = request.url ?? '/';
       stats.recordError('noRoute');
-      this.reject(response, 404, `no route for host ${JSON.stringify(host ?? '')} and path ${JSON.stringify(path.split('?')[0])}`);
-      return undefined;
+      this.reject(response, 404, `no route for host ${JSON.stringify(request.headers.host ?? '')} and path ${JSON.stringify(path.split('?')[0])}`);
+      return;
     }
 
+    span.breakerState(route.breakerState(this.clock()));
     const limited = route.checkRateLimit(request, this.clock());
     if (limited) {
+      span.markRateLimited();
       stats.recordError('rateLimited');
       metrics.rateLimited.labels(route.name).inc();
       this.reject(response, limited.statusCode, `rate limited by ${limited.policy}`, limited.headers);
-      return route;
+      return;
     }
 
     const admission = route.admit(this.clock());
     if (!admission.admitted) {
       stats.recordError('breakerOpen');
       metrics.breakerRejections.labels(route.name, route.serviceName, admission.reason).inc();
+      span.failed(admission.reason === 'max-concurrent-requests' ? 'max concurrent requests' : `breaker ${admission.reason}`);
       this.reject(response, 503, admission.message, { 'x-portolan-breaker': `${route.serviceName} ${admission.reason}`, ...(admission.retryAfterSeconds ? { 'retry-after': String(admission.retryAfterSeconds) } : {}) });
-      return route;
+      return;
     }
 
     let outcomeIsFailure = true;
     try {
       const body = await RequestBody.read(request);
-      outcomeIsFailure = await this.forward(route, request, response, body, trace, started);
+      outcomeIsFailure = await this.forward(route, request, response, body, span, started);
     } finally {
       admission.release(outcomeIsFailure, this.clock());
     }
-    return route;
   }
 
-  /** The retry loop; returns whether the request failed (for the breaker). */
-  private async forward(route: CompiledRoute, request: IncomingMessage, response: ServerResponse, body: RequestBody, trace: TraceContext, started: number): Promise<boolean> {
+  /**
+   * The retry loop; returns whether the request failed (for the breaker). Each attempt is a CLIENT
+   * span that ends with the attempt (for the last one, once the answer is streamed), before the
+   * backoff that precedes the next one.
+   */
+  private async forward(route: CompiledRoute, request: IncomingMessage, response: ServerResponse, body: RequestBody, span: RequestSpan, started: number): Promise<boolean> {
     const { stats, metrics } = this.options;
     const requestDeadline = started + route.timeouts.requestTimeoutMs;
-    const headers = upstreamHeaders(request.headers, { remoteAddress: request.socket.remoteAddress ?? '', protocol: 'http', host: request.headers.host }, trace);
+    let headers = upstreamHeaders(request.headers, { remoteAddress: request.socket.remoteAddress ?? '', protocol: 'http', host: request.headers.host });
     const method = request.method ?? 'GET';
     const retry = route.startRetries(method, body.replayable);
     const tried = new Set<string>();
+    let backoffMs = 0;
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (;;) {
         const endpoint = route.pickEndpoint(tried);
         if (!endpoint) {
           stats.recordError('noEndpoint');
+          span.failed('no healthy endpoint');
           this.reject(response, 503, `no healthy endpoint for service ${route.serviceName}`);
           return true;
         }
@@ -291,33 +308,44 @@ export class ProxyServer {
         const now = this.clock();
         if (now >= requestDeadline) {
           stats.recordError('timeout');
+          span.failed('timeout');
           this.reject(response, 504, `request timeout (${route.timeouts.requestTimeoutMs} ms) expired`);
           return true;
         }
         const tryDeadline = Math.min(requestDeadline, retry.perTryTimeoutMs ? now + retry.perTryTimeoutMs : requestDeadline);
-        const outcome = await this.tryOnce(route, endpoint, method, request.url ?? '/', headers, body, tryDeadline);
-        const upstreamFailed = outcome.kind === 'error' || outcome.status >= 500;
-        route.recordEndpointResult(endpoint, !upstreamFailed, this.clock());
+        const attempt = span.startAttempt(route.spans, endpoint.spans, backoffMs, headers);
+        try {
+          const outcome = await this.tryOnce(route, endpoint, method, request.url ?? '/', headers, body, tryDeadline);
+          const upstreamFailed = outcome.kind === 'error' || outcome.status >= 500;
+          const ejected = route.recordEndpointResult(endpoint, !upstreamFailed, this.clock());
+          attempt.record(outcome.kind === 'error' ? { error: outcome.cause, message: outcome.message } : { status: outcome.status }, ejected);
 
-        const decision = retry.next(outcome.kind === 'error' ? { error: outcome.cause } : { status: outcome.status, retryAfter: outcome.response.headers['retry-after'] as string | undefined });
-        if (decision.retry && this.clock() + decision.delayMs < requestDeadline) {
-          if (outcome.kind === 'response') await outcome.response.body.dump().catch(() => undefined);
-          stats.recordRetry();
-          metrics.retries.labels(route.name, route.serviceName).inc();
-          if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
-          continue;
+          const decision = retry.next(outcome.kind === 'error' ? { error: outcome.cause } : { status: outcome.status, retryAfter: outcome.response.headers['retry-after'] as string | undefined });
+          if (decision.retry && this.clock() + decision.delayMs < requestDeadline) {
+            if (outcome.kind === 'response') await outcome.response.body.dump().catch(() => undefined);
+            stats.recordRetry();
+            metrics.retries.labels(route.name, route.serviceName).inc();
+            backoffMs = decision.delayMs;
+          } else {
+            if (decision.budgetExhausted) metrics.retriesBudgetExhausted.labels(route.name, route.serviceName).inc();
+            if (outcome.kind === 'error') {
+              const timedOut = outcome.cause === 'timeout';
+              stats.recordError(timedOut ? 'timeout' : 'connectFailure');
+              span.failed(timedOut ? 'timeout' : outcome.cause === 'connect-failure' ? 'connect failure' : 'connection reset');
+              this.reject(response, timedOut ? 504 : outcome.cause === 'connect-failure' ? 503 : 502, `upstream ${endpoint.key}: ${outcome.message}`);
+              return true;
+            }
+            response.writeHead(outcome.status, downstreamHeaders(outcome.response.headers));
+            await pipeline(outcome.response.body, response);
+            return upstreamFailed;
+          }
+        } finally {
+          attempt.end();
         }
-        if (decision.budgetExhausted) metrics.retriesBudgetExhausted.labels(route.name, route.serviceName).inc();
-
-        if (outcome.kind === 'error') {
-          const timedOut = outcome.cause === 'timeout';
-          stats.recordError(timedOut ? 'timeout' : 'connectFailure');
-          this.reject(response, timedOut ? 504 : outcome.cause === 'connect-failure' ? 503 : 502, `upstream ${endpoint.key}: ${outcome.message}`);
-          return true;
-        }
-        response.writeHead(outcome.status, downstreamHeaders(outcome.response.headers));
-        await pipeline(outcome.response.body, response);
-        return upstreamFailed;
+        // The next attempt carries its own traceparent; a fresh object leaves the headers undici
+        // may still hold for this attempt untouched.
+        headers = { ...headers };
+        if (backoffMs > 0) await new Promise((resolve) => setTimeout(resolve, backoffMs));
       }
     } finally {
       retry.finish();

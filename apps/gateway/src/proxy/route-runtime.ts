@@ -21,6 +21,7 @@ import { compileRateLimit, RateLimiter, type RateLimitConfig } from '../policies
 import { compileRetry, isIdempotent, RequestRetries, RetryBudget, type CompiledRetry, type RetryConfig } from '../policies/retry.js';
 import { compileMatcher, firstMatch, orderForMatching, RouteMatchError, type RouteMatcher } from '../policies/route-match.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { endpointSpans, routeSpans, type BreakerStateName, type EndpointSpans, type RouteSpans } from '../telemetry/request-spans.js';
 
 /** Envoy's route timeout default, and the schema defaults of TimeoutPolicy. */
 const DEFAULT_TIMEOUTS = { requestTimeoutMs: 15_000, idleTimeoutMs: 300_000, connectTimeoutMs: 5_000 };
@@ -39,6 +40,7 @@ export interface Endpoint {
   origin: string;
   zone?: string;
   weight: number;
+  spans: EndpointSpans;
 }
 
 export type Admission =
@@ -55,11 +57,15 @@ export interface CompiledRoute {
   name: string;
   serviceName: string;
   timeouts: typeof DEFAULT_TIMEOUTS;
+  spans: RouteSpans;
   checkRateLimit(request: IncomingMessage, now: number): RateLimitRejection | undefined;
   admit(now: number): Admission;
   startRetries(method: string, bodyReplayable: boolean): RequestRetries;
   pickEndpoint(tried: ReadonlySet<string>): Endpoint | undefined;
-  recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): void;
+  /** Returns whether this result ejected the endpoint (outlier detection). */
+  recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): boolean;
+  /** The breaker's state, or undefined when the route has no error-rate breaker. */
+  breakerState(now: number): BreakerStateName | undefined;
 }
 
 export interface RouteTable {
@@ -121,6 +127,7 @@ function outlierSettings(policy: NonNullable<EffectiveRoute['circuitBreaker']>):
 class RuntimeRoute implements CompiledRoute {
   readonly name: string;
   readonly serviceName: string;
+  readonly spans: RouteSpans;
   matcher!: RouteMatcher;
   timeouts = DEFAULT_TIMEOUTS;
   endpoints: Endpoint[] = [];
@@ -140,9 +147,11 @@ class RuntimeRoute implements CompiledRoute {
     route: EffectiveRoute,
     private readonly ownZone: string,
     private readonly deps: RuntimeDependencies,
+    pool: string,
   ) {
     this.name = `${route.route.namespace}/${route.route.name}`;
     this.serviceName = `${route.backend.service.namespace}/${route.backend.service.name}`;
+    this.spans = routeSpans({ route: this.name, service: this.serviceName, zone: ownZone, pool });
   }
 
   checkRateLimit(request: IncomingMessage, now: number): RateLimitRejection | undefined {
@@ -198,15 +207,19 @@ class RuntimeRoute implements CompiledRoute {
     return picked;
   }
 
-  recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): void {
+  recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): boolean {
     this.active.set(endpoint.key, Math.max(0, (this.active.get(endpoint.key) ?? 1) - 1));
-    this.outlier?.record(endpoint.key, success, now);
+    return this.outlier?.record(endpoint.key, success, now) ?? false;
+  }
+
+  breakerState(now: number): BreakerStateName | undefined {
+    return this.breaker?.current(now);
   }
 }
 
 /** Compiles one route, reusing `previous` state where its meaning is unchanged. */
-function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, previous: RuntimeRoute | undefined, deps: RuntimeDependencies, errors: NackError[]): RuntimeRoute | undefined {
-  const runtime = new RuntimeRoute(route, ownZone, deps);
+function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, pool: string, previous: RuntimeRoute | undefined, deps: RuntimeDependencies, errors: NackError[]): RuntimeRoute | undefined {
+  const runtime = new RuntimeRoute(route, ownZone, deps, pool);
   const routeResource = `Route/${runtime.name}`;
   const now = deps.clock();
   const { metrics } = deps;
@@ -226,6 +239,7 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
     origin: originOf(endpoint.address, endpoint.port ?? port ?? 80),
     zone: endpoint.zone,
     weight: endpoint.weight,
+    spans: endpointSpans({ service: runtime.serviceName, address: endpoint.address, port: endpoint.port ?? port ?? 80, zone: endpoint.zone }),
   }));
   if (previous) runtime.active = previous.active;
 
@@ -361,7 +375,7 @@ export function compileSnapshot(snapshot: Snapshot, ownZone: string, previous: R
   const routes: RuntimeRoute[] = [];
   for (const route of snapshot.routes) {
     const name = `${route.route.namespace}/${route.route.name}`;
-    const compiled = compileRoute(route, snapshot.share ?? SOLE_MEMBER, ownZone, earlier.get(name), deps, errors);
+    const compiled = compileRoute(route, snapshot.share ?? SOLE_MEMBER, ownZone, snapshot.gateway.pool, earlier.get(name), deps, errors);
     if (compiled) routes.push(compiled);
   }
   return { table: new CompiledTable(routes), errors };

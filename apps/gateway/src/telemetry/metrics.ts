@@ -1,18 +1,35 @@
 /**
  * The gateway's Prometheus metrics (docs/metrics.md). Labels are bounded by configuration (routes,
- * services, zones, endpoints), never by request data, so cardinality cannot explode with traffic.
+ * services, pools, zones, endpoints), never by request data, so cardinality cannot explode with
+ * traffic.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * Request latency buckets in seconds: 1 ms to 10 s, about three per decade, so latency quantiles
+ * (histogram_quantile) resolve both a fast in-zone hop and a request that waits out a timeout.
+ */
+const REQUEST_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 export class GatewayMetrics {
+  private readonly pool: string;
   readonly registry = new Registry();
-  readonly requestDuration = new Histogram({
+  private readonly requestDurationHistogram = new Histogram({
     name: 'portolan_gateway_request_duration_seconds',
-    help: 'Time from request received to response finished, by route, service, status class and gateway zone.',
-    labelNames: ['route', 'service', 'status_class', 'zone'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    help: 'Time from request received to response finished, by route, service, status class, gateway pool and gateway zone.',
+    labelNames: ['route', 'service', 'status_class', 'pool', 'zone'] as const,
+    buckets: REQUEST_DURATION_BUCKETS,
     registers: [this.registry],
   });
+  /**
+   * Where the proxy records request durations: it names route, service, status class and its zone;
+   * the pool is filled in from this gateway's configuration, so the proxy does not need to know it
+   * and the autoscaler can still aggregate per pool and zone.
+   */
+  readonly requestDuration = {
+    labels: (route: string, service: string, statusClass: string, zone: string) =>
+      this.requestDurationHistogram.labels({ route, service, status_class: statusClass, pool: this.pool, zone }),
+  };
   readonly rateLimited = new Counter({
     name: 'portolan_gateway_rate_limited_total',
     help: 'Requests answered 429 (or the policy status) by a RateLimitPolicy.',
@@ -65,7 +82,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'portolan_gateway_process_' });
+  /** `pool` is the gateway's `--pool` (same default): it labels every request duration series. */
+  constructor(placement: { pool: string } = { pool: 'default' }) {
+    this.pool = placement.pool;
+    // Unprefixed, as the control plane's: the standard process_* and nodejs_* names that generic
+    // Node.js dashboards query; Prometheus' job and instance labels tell the processes apart.
+    collectDefaultMetrics({ register: this.registry });
   }
 }
