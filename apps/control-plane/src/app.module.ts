@@ -13,6 +13,9 @@ import { ResourcesModule } from './resources/resources.module';
 import { RESOURCE_STORE, type ResourceStore } from './store/resource-store';
 import { MetricsRegistry } from './telemetry/metrics';
 import { TelemetryModule } from './telemetry/telemetry.module';
+import type { TracingSettings } from './config/boot-config';
+import { SelfChecksModule } from './self-checks/self-checks.module';
+import { TracingModule } from './tracing/tracing.module';
 
 export interface AppDependencies {
   store: ResourceStore;
@@ -22,6 +25,8 @@ export interface AppDependencies {
   metrics: MetricsRegistry;
   ackLedger: AckLedger;
   leadership: Leadership;
+  /** Boot settings of the tracing module (embedded store bounds, or Jaeger). */
+  tracing: TracingSettings;
 }
 
 /** The I/O edges, built by the bootstrap and handed in; every feature module may inject them. */
@@ -46,9 +51,10 @@ class EdgesModule {
 @Module({})
 export class AppModule {
   static register(dependencies: AppDependencies): DynamicModule {
+    const tracing = TracingModule.register(dependencies.tracing);
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, tracing, SelfChecksModule.register(tracing)],
     };
   }
 }

@@ -10,6 +10,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
@@ -24,8 +25,11 @@ import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { renderKubeconfig } from './kubeconfig';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
 import { MetricsRegistry } from './telemetry/metrics';
-import { runWithContext, traceIdFrom } from './telemetry/request-context';
+import { runWithContext, traceIdFrom, type RequestContext } from './telemetry/request-context';
 import { ensureServingCertificate } from './tls/certificates';
+import { OTLP_TRACES_PATH, otlpBodyHandlers } from './tracing/otlp/otlp-body';
+import { endRequestSpan, startRequestSpan, startSelfTracing } from './tracing/self-tracing';
+import { TracingService } from './tracing/tracing.service';
 
 export interface RunningControlPlane {
   apiUrl: string;
@@ -45,7 +49,7 @@ export interface RunningControlPlane {
 }
 
 /** Paths the plain-HTTP ops listener serves; everything else needs TLS. */
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/version']);
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/version', OTLP_TRACES_PATH]);
 
 const BODY_TYPES = ['application/json', 'application/merge-patch+json', 'application/json-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/apply-patch+yaml', 'application/yaml', 'application/x-yaml', 'text/yaml'];
@@ -63,22 +67,39 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
   const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger }), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing }), {
     httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
     bodyParser: false,
     logger: new JsonLogger(logger),
   });
   app.disable('x-powered-by');
+  const selfTracing = startSelfTracing({
+    settings: config.selfTracing,
+    traceBackend: config.tracing,
+    replicaName: leadership.identity,
+    tracingService: app.get(TracingService),
+    onExportFailure: (error) => logger.warn({ err: error }, 'cannot export the control plane\'s own spans; dropping them until an export succeeds'),
+  });
   app.use((request: Request, response: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
-    response.on('finish', () => {
-      const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpRequestDuration.labels(request.method, route, String(response.statusCode)).observe(seconds);
-      logger.debug({ method: request.method, route, code: response.statusCode, seconds }, 'request served');
+    // API requests only: the ops port serves probes, scrapes and the OTLP receiver, not callers' requests.
+    const span = (request.socket as TLSSocket).encrypted ? startRequestSpan(selfTracing.tracer, request) : undefined;
+    const context: RequestContext = { traceId: span ? span.spanContext().traceId : traceIdFrom(request.headers.traceparent as string | undefined) };
+    // 'close' rather than 'finish': it also comes when the client leaves first (a watch or long-poll it drops), so no span stays open.
+    response.once('close', () => {
+      const route = (request.route as { path?: string } | undefined)?.path;
+      if (response.writableFinished) {
+        const routeLabel = route ?? 'unmatched';
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        metrics.httpRequestDuration.labels(request.method, routeLabel, String(response.statusCode)).observe(seconds);
+        logger.debug({ method: request.method, route: routeLabel, code: response.statusCode, seconds }, 'request served');
+      }
+      if (span) endRequestSpan(span, request, response, route, context.principal);
     });
-    runWithContext({ traceId: traceIdFrom(request.headers.traceparent as string | undefined) }, next);
+    runWithContext(context, next);
   });
+  // The OTLP receiver reads its own (raw, larger) body first; the JSON parser below then skips it.
+  app.use(OTLP_TRACES_PATH, ...otlpBodyHandlers());
   app.use(express.json({ type: BODY_TYPES, limit: BODY_LIMIT, strict: false }));
   app.use(express.text({ type: YAML_TYPES, limit: BODY_LIMIT }));
   app.use((error: { status?: number; message: string }, _request: Request, response: Response, next: NextFunction) => {
@@ -139,6 +160,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       await closeAgentStreams();
       app.getHttpServer().closeAllConnections?.();
       await app.close();
+      // After the server: the last requests' spans have ended, and go out (or into the store) now.
+      await selfTracing.shutdown();
       await backend.close();
     },
   };

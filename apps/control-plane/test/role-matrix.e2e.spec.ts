@@ -14,8 +14,9 @@ import { startInProcess, type InProcessControlPlane } from './support/in-process
 
 const TOKENS = { viewer: 'viewer-token-0123456789', editor: 'editor-token-0123456789', admin: 'admin-token-01234567890' };
 const BOOTSTRAP = 'bootstrap-token-0123456789';
-type Needs = 'public' | 'viewer' | 'editor' | 'admin' | 'bootstrap' | 'node';
-const RANK: Record<Needs, number> = { public: 0, viewer: 1, editor: 2, admin: 3, bootstrap: 3, node: 99 };
+/** `ops-port`: served on the plain-HTTP ops port only; the HTTPS API answers 404 to everyone. */
+type Needs = 'public' | 'ops-port' | 'viewer' | 'editor' | 'admin' | 'bootstrap' | 'node';
+const RANK: Record<Needs, number> = { public: 0, 'ops-port': 0, viewer: 1, editor: 2, admin: 3, bootstrap: 3, node: 99 };
 const gatewayRegistration = (name: string) => ({ role: 'gateway', name, zone: 'zone-a', pool: 'edge', address: '127.0.0.1:1', version: 'test' });
 let node: { id: string; credential: string };
 
@@ -72,6 +73,11 @@ const MATRIX: RouteCase[] = [
   { route: 'DELETE /agent/v1/nodes/:id', needs: 'node', method: 'DELETE', path: () => `/agent/v1/nodes/${node.id}` },
   { route: `GET ${G}/namespaces/:namespace/gatewaynodes/:name/effective-config`, needs: 'viewer', method: 'GET', path: () => nsPath('gatewaynodes', 'matrix-gateway') + '/effective-config' },
   { route: 'GET /v1/proxy-status', needs: 'viewer', method: 'GET', path: () => '/v1/proxy-status' },
+  { route: 'GET /v1/self-checks', needs: 'viewer', method: 'GET', path: () => '/v1/self-checks' },
+  { route: 'POST /v1/traces', needs: 'ops-port', method: 'POST', path: () => '/v1/traces', body: () => ({}) },
+  { route: 'GET /observability/v1/traces', needs: 'viewer', method: 'GET', path: () => '/observability/v1/traces' },
+  { route: 'GET /observability/v1/traces/:traceId', needs: 'viewer', method: 'GET', path: () => `/observability/v1/traces/${'0'.repeat(31)}1` },
+  { route: 'GET /observability/v1/services', needs: 'viewer', method: 'GET', path: () => '/observability/v1/services' },
   { route: 'GET /v1/whoami', needs: 'viewer', method: 'GET', path: () => '/v1/whoami' },
   { route: 'GET /v1/tokens', needs: 'admin', method: 'GET', path: () => '/v1/tokens' },
   { route: 'POST /v1/tokens', needs: 'admin', method: 'POST', path: () => '/v1/tokens', body: (run) => ({ name: `t-${run}`, role: 'viewer' }) },
@@ -115,7 +121,10 @@ describe('the role matrix', () => {
       const client = cp.client.withToken(token);
       const response = await client.call(routeCase.method, routeCase.path(run), routeCase.body?.(run), routeCase.contentType);
       const needed = RANK[routeCase.needs];
-      if (needed === 0) {
+      if (routeCase.needs === 'ops-port') {
+        expect(response.status).toBe(404);
+        expect(response.body.message).toContain('ops port');
+      } else if (needed === 0) {
         expect(response.status).toBeLessThan(400);
       } else if (rank < 0 || routeCase.needs === 'node') {
         expect(response.status).toBe(401);

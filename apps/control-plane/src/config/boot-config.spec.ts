@@ -62,3 +62,60 @@ describe('docs/configuration.md', () => {
     expect(rows).toEqual(code);
   });
 });
+
+describe('the trace backend settings', () => {
+  it('defaults to the embedded store with the documented bounds', () => {
+    expect(readBootConfig({}).tracing).toEqual({ kind: 'embedded', maxTraces: 10_000, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000, slowThresholdMs: 1_000 });
+  });
+
+  it.each([
+    ['1048576', 1_048_576],
+    ['512Ki', 524_288],
+    ['64Mi', 67_108_864],
+    ['64MiB', 67_108_864],
+    ['1Gi', 1_073_741_824],
+  ])('reads PORTOLAN_TRACE_STORE_MAX_BYTES=%s as %d bytes', (raw, expected) => {
+    expect(readBootConfig({ PORTOLAN_TRACE_STORE_MAX_BYTES: raw }).tracing).toMatchObject({ maxBytes: expected });
+  });
+
+  it('reads Jaeger\'s query URL', () => {
+    expect(readBootConfig({ PORTOLAN_TRACE_BACKEND: 'jaeger', PORTOLAN_JAEGER_QUERY_URL: 'http://jaeger-query:16686/' }).tracing).toEqual({ kind: 'jaeger', queryUrl: 'http://jaeger-query:16686' });
+  });
+
+  it.each([
+    [{ PORTOLAN_TRACE_BACKEND: 'tempo' }, /PORTOLAN_TRACE_BACKEND=tempo is not a trace backend/],
+    [{ PORTOLAN_TRACE_BACKEND: 'jaeger' }, /set PORTOLAN_JAEGER_QUERY_URL/],
+    [{ PORTOLAN_TRACE_BACKEND: 'jaeger', PORTOLAN_JAEGER_QUERY_URL: 'jaeger:16686' }, /PORTOLAN_JAEGER_QUERY_URL=jaeger:16686 is not an http\(s\) URL/],
+    [{ PORTOLAN_TRACE_STORE_MAX_BYTES: '64MB' }, /PORTOLAN_TRACE_STORE_MAX_BYTES=64MB is not a size/],
+    [{ PORTOLAN_TRACE_STORE_MAX_BYTES: '0' }, /PORTOLAN_TRACE_STORE_MAX_BYTES=0 is not a size/],
+    [{ PORTOLAN_TRACE_STORE_MAX_TRACES: '1.5' }, /PORTOLAN_TRACE_STORE_MAX_TRACES=1.5 is not a positive whole number/],
+    [{ PORTOLAN_TRACE_STORE_MAX_AGE: 'an hour' }, /PORTOLAN_TRACE_STORE_MAX_AGE=an hour is not a duration/],
+    [{ PORTOLAN_TRACE_SLOW_THRESHOLD: '1d' }, /PORTOLAN_TRACE_SLOW_THRESHOLD=1d is not a duration/],
+  ])('refuses %o with a message naming the variable', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});
+
+describe('the settings of the control plane\'s own spans', () => {
+  it('samples a tenth of new traces into the trace backend by default', () => {
+    expect(readBootConfig({}).selfTracing).toEqual({ sampleRatio: 0.1, otlpEndpoint: undefined });
+  });
+
+  it('reads the ratio and OpenTelemetry\'s traces endpoint', () => {
+    expect(readBootConfig({ PORTOLAN_TRACE_SAMPLING: '0', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://otel-collector:4318/v1/traces' }).selfTracing).toEqual({
+      sampleRatio: 0,
+      otlpEndpoint: 'http://otel-collector:4318/v1/traces',
+    });
+    expect(readBootConfig({ PORTOLAN_TRACE_SAMPLING: '1' }).selfTracing.sampleRatio).toBe(1);
+  });
+
+  it.each([
+    [{ PORTOLAN_TRACE_SAMPLING: '1.5' }, /PORTOLAN_TRACE_SAMPLING=1.5 is not a number from 0 to 1/],
+    [{ PORTOLAN_TRACE_SAMPLING: '-0.1' }, /PORTOLAN_TRACE_SAMPLING=-0.1 is not a number from 0 to 1/],
+    [{ PORTOLAN_TRACE_SAMPLING: '10%' }, /PORTOLAN_TRACE_SAMPLING=10% is not a number from 0 to 1/],
+    [{ PORTOLAN_TRACE_SAMPLING: ' ' }, /PORTOLAN_TRACE_SAMPLING=  is not a number from 0 to 1/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'otel-collector:4318' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=otel-collector:4318 is not an http:\/\/ or https:\/\/ URL/],
+  ])('refuses %o with a message naming the variable', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});

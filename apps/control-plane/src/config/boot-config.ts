@@ -26,6 +26,40 @@ export interface BootConfig {
   registry: RegistrySettings;
   /** Where resources and the registry live: the embedded database, or Consul for several replicas. */
   backend: EmbeddedBackend | ConsulBackend;
+  /** Where received traces are kept and queried (docs/tracing.md). */
+  tracing: TracingSettings;
+  /** The spans of the control plane's own API requests (docs/tracing.md). */
+  selfTracing: SelfTracingSettings;
+}
+
+export interface SelfTracingSettings {
+  /** Share of new traces kept, 0 to 1; a caller's sampled flag is honoured, error and slow traces are always kept. */
+  sampleRatio: number;
+  /**
+   * OTLP/HTTP traces URL, from OpenTelemetry's OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. Unset: spans go
+   * into the embedded trace store, or nowhere with Jaeger.
+   */
+  otlpEndpoint?: string;
+}
+
+export type TracingSettings = EmbeddedTraceBackend | JaegerTraceBackend;
+
+export interface EmbeddedTraceBackend {
+  kind: 'embedded';
+  /** The store never holds more traces than this. */
+  maxTraces: number;
+  /** Nor more than this many bytes, as estimated from what it holds. */
+  maxBytes: number;
+  /** A trace is dropped this long after its last span arrived, error and slow traces too. */
+  maxAgeMs: number;
+  /** A trace with a span at least this long is slow, and kept in preference to ordinary traces. */
+  slowThresholdMs: number;
+}
+
+export interface JaegerTraceBackend {
+  kind: 'jaeger';
+  /** Base URL of Jaeger's HTTP query API (the one the Jaeger UI uses, e.g. http://jaeger-query:16686). */
+  queryUrl: string;
 }
 
 export interface EmbeddedBackend {
@@ -67,6 +101,13 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_REPLICA_NAME: { default: '(host name:pid)', description: 'This replica\'s name in the leader lock, shared ACKs and logs; must differ between replicas (set it where every container is pid 1 on the same host name).' },
   PORTOLAN_LEADER_SESSION_TTL: { default: '15s', description: 'TTL of the Consul session behind the leader lock (Consul accepts 10s to 24h).' },
   PORTOLAN_LEADER_LOCK_DELAY: { default: '15s', description: 'Consul lock-delay: after a leader is lost, no replica may take the lock for this long.' },
+  PORTOLAN_TRACE_BACKEND: { default: 'embedded', description: '`embedded` (the control plane receives traces on the ops port and keeps recent ones in memory) or `jaeger` (the trace API reads Jaeger\'s query API; exporters send to Jaeger or a Collector).' },
+  PORTOLAN_JAEGER_QUERY_URL: { default: '', description: 'Base URL of Jaeger\'s HTTP query API, e.g. http://jaeger-query:16686; required with PORTOLAN_TRACE_BACKEND=jaeger.' },
+  PORTOLAN_TRACE_STORE_MAX_TRACES: { default: '10000', description: 'Embedded trace store: at most this many traces.' },
+  PORTOLAN_TRACE_STORE_MAX_BYTES: { default: '64Mi', description: 'Embedded trace store: at most this many bytes (estimated size of the spans held); a number of bytes or 512Ki, 64Mi, 1Gi.' },
+  PORTOLAN_TRACE_STORE_MAX_AGE: { default: '1h', description: 'Embedded trace store: a trace is dropped this long after its last span arrived.' },
+  PORTOLAN_TRACE_SLOW_THRESHOLD: { default: '1s', description: 'A trace with a span at least this long is slow: like error traces, kept while ordinary traces are evicted.' },
+  PORTOLAN_TRACE_SAMPLING: { default: '0.1', description: 'Share of the traces of the control plane\'s own API requests that are kept, 0 to 1; a caller\'s sampled flag is honoured, and failed (5xx) or slow requests are kept whatever it says.' },
   CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS. Every replica must use the same Consul agent (or the same server address): TTL checks live on the agent that registered them.' },
   CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read.' },
   CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
@@ -136,6 +177,65 @@ function backend(env: NodeJS.ProcessEnv, bootstrapToken: string | undefined): Em
   };
 }
 
+const BINARY_UNITS = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 } as const;
+
+function bytes(env: NodeJS.ProcessEnv, name: Variable): number {
+  const raw = env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const match = /^([0-9]+)(Ki|Mi|Gi)?B?$/.exec(raw);
+  const value = match ? Number(match[1]) * BINARY_UNITS[(match[2] ?? '') as keyof typeof BINARY_UNITS] : NaN;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new BootConfigError(`${name}=${raw} is not a size: use a number of bytes or e.g. 512Ki, 64Mi, 1Gi`);
+  }
+  return value;
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: Variable): number {
+  const raw = env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new BootConfigError(`${name}=${raw} is not a positive whole number`);
+  return value;
+}
+
+function tracing(env: NodeJS.ProcessEnv): TracingSettings {
+  const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const kind = read('PORTOLAN_TRACE_BACKEND');
+  if (kind === 'jaeger') {
+    const queryUrl = read('PORTOLAN_JAEGER_QUERY_URL');
+    if (!queryUrl) {
+      throw new BootConfigError('PORTOLAN_TRACE_BACKEND=jaeger reads traces from Jaeger: set PORTOLAN_JAEGER_QUERY_URL to its query API, e.g. http://jaeger-query:16686');
+    }
+    let url: URL;
+    try {
+      url = new URL(queryUrl);
+    } catch {
+      throw new BootConfigError(`PORTOLAN_JAEGER_QUERY_URL=${queryUrl} is not a URL: use e.g. http://jaeger-query:16686`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new BootConfigError(`PORTOLAN_JAEGER_QUERY_URL=${queryUrl} is not an http(s) URL: use e.g. http://jaeger-query:16686`);
+    }
+    return { kind, queryUrl: queryUrl.replace(/\/+$/, '') };
+  }
+  if (kind !== 'embedded') throw new BootConfigError(`PORTOLAN_TRACE_BACKEND=${kind} is not a trace backend: use embedded or jaeger`);
+  return {
+    kind,
+    maxTraces: positiveInteger(env, 'PORTOLAN_TRACE_STORE_MAX_TRACES'),
+    maxBytes: bytes(env, 'PORTOLAN_TRACE_STORE_MAX_BYTES'),
+    maxAgeMs: duration(env, 'PORTOLAN_TRACE_STORE_MAX_AGE'),
+    slowThresholdMs: duration(env, 'PORTOLAN_TRACE_SLOW_THRESHOLD'),
+  };
+}
+
+function selfTracing(env: NodeJS.ProcessEnv): SelfTracingSettings {
+  const rawRatio = env.PORTOLAN_TRACE_SAMPLING || BOOT_CONFIG_VARIABLES.PORTOLAN_TRACE_SAMPLING.default;
+  const sampleRatio = rawRatio.trim() === '' ? NaN : Number(rawRatio);
+  if (!(sampleRatio >= 0 && sampleRatio <= 1)) throw new BootConfigError(`PORTOLAN_TRACE_SAMPLING=${rawRatio} is not a number from 0 to 1 (e.g. 0.1)`);
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined;
+  if (otlpEndpoint && !/^https?:\/\/[^/]/.test(otlpEndpoint)) {
+    throw new BootConfigError(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint} is not an http:// or https:// URL (e.g. http://otel-collector:4318/v1/traces)`);
+  }
+  return { sampleRatio, otlpEndpoint };
+}
+
 export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig {
   const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
   return {
@@ -154,5 +254,7 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
       ttlMs: duration(env, 'PORTOLAN_NODE_TTL'),
       removeAfterMs: duration(env, 'PORTOLAN_NODE_REMOVE_AFTER'),
     },
+    tracing: tracing(env),
+    selfTracing: selfTracing(env),
   };
 }

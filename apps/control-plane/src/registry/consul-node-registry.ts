@@ -202,7 +202,10 @@ export class ConsulNodeRegistry implements NodeRegistry {
     const now = this.clock();
     tracked.localHeartbeat = now;
     node.lastHeartbeat = now;
-    if (request.stats) node.stats = request.stats;
+    if (request.stats) {
+      node.stats = request.stats;
+      node.statsAt = now;
+    }
     const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
     tracked.localReasons = withReason(tracked.localReasons, 'BreakersOpen', breakersOpen.length > 0);
     if (request.draining && !node.draining) {

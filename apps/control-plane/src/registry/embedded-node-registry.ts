@@ -127,7 +127,10 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   async heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode> {
     const node = this.require(id);
     node.lastHeartbeat = this.clock();
-    if (request.stats) node.stats = request.stats;
+    if (request.stats) {
+      node.stats = request.stats;
+      node.statsAt = node.lastHeartbeat;
+    }
     const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
     node.degradedBecause = withReason(node.degradedBecause, 'BreakersOpen', breakersOpen.length > 0);
     if (request.draining && !node.draining) {

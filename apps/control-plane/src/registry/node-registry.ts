@@ -23,6 +23,8 @@ interface NodeBase {
   degradedBecause: string[];
   /** Counters of the last heartbeat period. */
   stats?: HeartbeatStats;
+  /** When this replica last received `stats` (a self-check notices when they stop). */
+  statsAt?: number;
   lifecycle: LifecycleView;
 }
 

@@ -101,10 +101,43 @@ export class MetricsRegistry {
     },
   });
 
+  readonly selfCheckFindings = new Gauge({
+    name: 'portolan_self_check_findings',
+    help: 'Open self-check findings by check (GET /v1/self-checks lists them with the objects they name).',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+  });
+
   readonly configConvergence = new Histogram({
     name: 'portolan_config_convergence_seconds',
     help: 'Time from a change reaching this replica (a write, or a node joining or leaving) to a gateway ACKing the snapshot that carries it.',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly traceStoreTraces = new Gauge({
+    name: 'portolan_trace_store_traces',
+    help: 'Traces held by the embedded trace store.',
+    registers: [this.registry],
+  });
+
+  readonly traceStoreBytes = new Gauge({
+    name: 'portolan_trace_store_bytes',
+    help: 'Estimated bytes held by the embedded trace store (bounded by PORTOLAN_TRACE_STORE_MAX_BYTES).',
+    registers: [this.registry],
+  });
+
+  readonly traceStoreEvictedTraces = new Counter({
+    name: 'portolan_trace_store_evicted_traces_total',
+    help: 'Traces the embedded trace store dropped, by reason: age, traces (count bound), bytes (byte bound).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly otlpSpansReceived = new Counter({
+    name: 'portolan_otlp_spans_received_total',
+    help: 'Spans received on the OTLP/HTTP receiver, by result: accepted, or rejected (invalid ids or times).',
+    labelNames: ['result'] as const,
     registers: [this.registry],
   });
 

@@ -1,7 +1,9 @@
 /**
  * Per-request context (trace id, principal) carried through async calls, so every log line of a
- * request names its trace without passing it by hand. The trace id comes from an incoming W3C
- * `traceparent` header when there is one, so logs join the caller's trace.
+ * request names its trace without passing it by hand. On the API it is the trace id of the
+ * request's own span (tracing/self-tracing.ts), so a log line leads to its trace; on the ops port,
+ * where requests have no span, `traceIdFrom` takes it from the W3C `traceparent` header. Either
+ * way logs join the caller's trace when there is one.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';

@@ -1,0 +1,121 @@
+/**
+ * The trace model the query API returns, whichever backend holds the traces (docs/tracing.md).
+ * Times are microseconds, the finest unit both OTLP (nanoseconds) and Jaeger (microseconds) carry,
+ * so the embedded store and Jaeger give identical answers for the same spans.
+ */
+
+/** Microseconds since the Unix epoch, or a duration in microseconds. */
+export type Microseconds = number & { readonly __unit?: 'us' };
+
+export type AttributeValue = string | number | boolean | AttributeValue[] | { [key: string]: AttributeValue };
+export type Attributes = Record<string, AttributeValue>;
+
+export type SpanKind = 'unspecified' | 'internal' | 'server' | 'client' | 'producer' | 'consumer';
+export type SpanStatusCode = 'unset' | 'ok' | 'error';
+
+export interface SpanEvent {
+  name: string;
+  time: string;
+  timeUnixMicros: Microseconds;
+  attributes: Attributes;
+}
+
+export interface TraceSpan {
+  /** 32 lowercase hex digits. */
+  traceId: string;
+  /** 16 lowercase hex digits. */
+  spanId: string;
+  /** Absent on a root span. */
+  parentSpanId?: string;
+  name: string;
+  kind: SpanKind;
+  /** The resource's `service.name` (`unknown_service` when the exporter sent none, as the OpenTelemetry SDKs do). */
+  service: string;
+  /** RFC 3339 with microseconds. */
+  startTime: string;
+  startTimeUnixMicros: Microseconds;
+  durationMicros: Microseconds;
+  status: { code: SpanStatusCode; message?: string };
+  attributes: Attributes;
+  /** Attributes of the process that sent the span, `service.name` included. */
+  resource: Attributes;
+  events: SpanEvent[];
+}
+
+export interface Trace {
+  traceId: string;
+  /** The span without a parent (the earliest one when there are several), or the earliest span when the root has not arrived. */
+  rootService: string;
+  rootName: string;
+  startTime: string;
+  startTimeUnixMicros: Microseconds;
+  /** From the earliest start to the latest end among the spans. */
+  durationMicros: Microseconds;
+  spanCount: number;
+  errorSpanCount: number;
+  /** Services with spans in the trace, sorted. */
+  services: string[];
+  /** Sorted by start time, then span id. */
+  spans: TraceSpan[];
+}
+
+export interface ServiceOperations {
+  name: string;
+  /** Span names seen for the service, sorted. */
+  operations: string[];
+}
+
+/** A search: every field narrows it; span criteria must all hold for one and the same span (as in Jaeger). */
+export interface TraceQuery {
+  service?: string;
+  operation?: string;
+  status?: 'ok' | 'error';
+  minDurationMicros?: Microseconds;
+  maxDurationMicros?: Microseconds;
+  /** The matching span started at or after this. */
+  startUnixMicros?: Microseconds;
+  /** The matching span started at or before this. */
+  endUnixMicros?: Microseconds;
+  /** Each must equal (as a string) an attribute of the span or of its resource. */
+  attributes: Array<{ key: string; value: string }>;
+  limit: number;
+}
+
+export const UNKNOWN_SERVICE = 'unknown_service';
+
+export function formatMicros(micros: Microseconds): string {
+  const seconds = Math.floor(micros / 1_000_000);
+  const fraction = String(micros - seconds * 1_000_000).padStart(6, '0');
+  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+/** How an attribute value compares with a query's `key=value` (Jaeger compares tags as strings too). */
+export function attributeText(value: AttributeValue): string {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Assembles a trace from its spans (in any order). */
+export function assembleTrace(traceId: string, spans: TraceSpan[]): Trace {
+  const sorted = [...spans].sort((a, b) => a.startTimeUnixMicros - b.startTimeUnixMicros || a.spanId.localeCompare(b.spanId));
+  const ids = new Set(sorted.map((span) => span.spanId));
+  const root = sorted.find((span) => span.parentSpanId === undefined) ?? sorted.find((span) => !ids.has(span.parentSpanId!)) ?? sorted[0];
+  const start = sorted[0].startTimeUnixMicros;
+  const end = Math.max(...sorted.map((span) => span.startTimeUnixMicros + span.durationMicros));
+  return {
+    traceId,
+    rootService: root.service,
+    rootName: root.name,
+    startTime: formatMicros(start),
+    startTimeUnixMicros: start,
+    durationMicros: end - start,
+    spanCount: sorted.length,
+    errorSpanCount: sorted.filter((span) => span.status.code === 'error').length,
+    services: [...new Set(sorted.map((span) => span.service))].sort(),
+    spans: sorted,
+  };
+}
+
+/** Newest first, then by id, so every backend lists search results in the same order. */
+export function byNewestFirst(a: Trace, b: Trace): number {
+  return b.startTimeUnixMicros - a.startTimeUnixMicros || a.traceId.localeCompare(b.traceId);
+}
