@@ -4,8 +4,46 @@
  * gateway cannot apply is NACKed with its reason, the gateway keeps the old version of that part,
  * and the control plane reports the NACK.
  */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess } from './support/mesh.js';
+import { ADMIN_TOKEN, eventually, route, send, service, TestMesh, type ControlPlane, type GatewayProcess } from './support/mesh.js';
+
+function kubectl(kubeconfig: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('/usr/bin/kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** Reads a watch stream until `done` accepts an event's object; returns every object seen. */
+async function watchUntil(controlPlane: ControlPlane, path: string, done: (object: any) => boolean, timeoutMs = 30_000): Promise<any[]> {
+  const seen: any[] = [];
+  const abort = AbortSignal.timeout(timeoutMs);
+  const answer = await request(`${controlPlane.apiUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, dispatcher: controlPlane.dispatcher.agent, signal: abort });
+  let buffered = '';
+  try {
+    for await (const chunk of answer.body) {
+      buffered += chunk.toString();
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const event = JSON.parse(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        seen.push(event.object);
+        if (done(event.object)) return seen;
+      }
+    }
+  } finally {
+    answer.body.destroy();
+  }
+  throw new Error(`the watch ended without the awaited event; saw ${JSON.stringify(seen.map((o) => o.status?.conditions))}`);
+}
+
+const programmed = (policy: any) => policy.status?.conditions?.find((c: any) => c.type === 'Programmed');
 
 let mesh: TestMesh;
 let controlPlane: ControlPlane;
@@ -48,8 +86,16 @@ describe('policy distribution', () => {
       ['poll-1', true, 'long-poll'],
     ]);
     const status = await eventually('rollout 3/3', () => controlPlane.get('RetryPolicy', 'orders-retries'), (p) => p.status.rollout.acked === 3);
-    expect(status.status.rollout).toEqual({ gateways: 3, acked: 3, nacked: 0 });
-    expect(status.status.conditions.find((c: any) => c.type === 'Synced')).toMatchObject({ status: 'True', message: 'ACKed by 3 of 3 gateways.' });
+    expect(status.status.rollout).toEqual({
+      revision,
+      gateways: 3,
+      acked: 3,
+      nacked: 0,
+      pending: 0,
+      zones: [{ zone: 'zone-a', gateways: 3, acked: 3, nacked: 0, pending: 0 }],
+      rejections: [],
+    });
+    expect(status.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'True', message: 'ACKed by 3 of 3 gateways.' });
     expect((await send(gateways[2].proxyUrl, '/orders/1')).status).toBe(200);
   });
 
@@ -63,7 +109,7 @@ describe('policy distribution', () => {
       15_000,
     );
     expect(node.status.stats).toMatchObject({ latency: { p50Ms: expect.any(Number), p99Ms: expect.any(Number) }, breakers: [], ejectedEndpoints: [] });
-    expect(await gateways[1].metrics()).toMatch(/portolan_gateway_request_duration_seconds_count\{route="default\/orders",service="default\/orders",status_class="2xx",zone="zone-a"\} \d+/);
+    expect(await gateways[1].metrics()).toMatch(/portolan_gateway_request_duration_seconds_count\{route="default\/orders",service="default\/orders",status_class="2xx",pool="edge",zone="zone-a"\} \d+/);
     expect(await gateways[1].metrics()).toMatch(/portolan_gateway_applied_revision \d+/);
   });
 
@@ -100,5 +146,53 @@ describe('policy distribution', () => {
     await controlPlane.apply({ kind: 'Route', metadata: { name: 'orders' }, spec: { match: { pathPrefix: '/orders', headers: [] }, backendRef: { name: 'orders' } } });
     await eventually('recovery after a fixed route', () => controlPlane.gatewayNode('ws-1'), (n) => n.status.phase === 'Healthy' && n.status.synced);
     expect((await send(gateways[0].proxyUrl, '/orders', { headers: { 'x-tenant': 'other' } })).status).toBe(200);
+  });
+
+  // Last: it stops a gateway.
+  it('reports a kubectl-applied policy Pending, then Programmed (kubectl wait ends); a stopped gateway is listed as stale and held the rollout until Offline', async () => {
+    const kubeconfig = join(mesh.root, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: mesh, cluster: {server: '${controlPlane.apiUrl}', certificate-authority-data: ${Buffer.from(controlPlane.caPem).toString('base64')}}}]`,
+        `users: [{name: admin, user: {token: ${ADMIN_TOKEN}}}]`,
+        'contexts: [{name: mesh, context: {cluster: mesh, user: admin}}]',
+        'current-context: mesh',
+      ].join('\n'),
+    );
+    const manifest = (timeout: string) =>
+      `apiVersion: mesh.portolan.dev/v1alpha1\nkind: TimeoutPolicy\nmetadata:\n  name: orders-timeout\nspec:\n  targetRef:\n    kind: Service\n    name: orders\n  requestTimeout: ${timeout}\n`;
+
+    // Watching from before the apply: the status changes arrive as events without any further write.
+    const events = watchUntil(controlPlane, '/apis/mesh.portolan.dev/v1alpha1/namespaces/default/timeoutpolicies?watch=true&fieldSelector=metadata.name%3Dorders-timeout', (p) => programmed(p)?.status === 'True');
+    expect(await kubectl(kubeconfig, ['apply', '-f', '-'], manifest('7s'))).toMatchObject({ code: 0, stdout: expect.stringContaining('timeoutpolicy.mesh.portolan.dev/orders-timeout created') });
+    const waited = await kubectl(kubeconfig, ['wait', '--for=condition=Programmed', 'timeoutpolicy/orders-timeout', '--timeout=30s']);
+    expect(waited).toMatchObject({ code: 0, stdout: expect.stringContaining('condition met') });
+    const seen = await events;
+    expect(programmed(seen[0])).toMatchObject({ status: 'False', reason: 'Pending' });
+    expect(programmed(seen.at(-1))).toMatchObject({ status: 'True', reason: 'AllGatewaysACKed', message: 'ACKed by 3 of 3 gateways.' });
+    const proxyStatus = await controlPlane.call('GET', '/v1/proxy-status');
+    expect(proxyStatus.body.items.map((item: any) => [item.gateway, item.sync, item.stale])).toEqual([
+      ['poll-1', 'Synced', false],
+      ['ws-1', 'Synced', false],
+      ['ws-2', 'Synced', false],
+    ]);
+    expect((await controlPlane.call('GET', '/v1/proxy-status?stale=true')).body.items).toEqual([]);
+
+    await gateways[1].stop();
+    const stale = await eventually('ws-2 listed as stale', async () => (await controlPlane.call('GET', '/v1/proxy-status?stale=true')).body.items, (items) => items.length > 0);
+    expect(stale).toEqual([expect.objectContaining({ gateway: 'ws-2', zone: 'zone-a', phase: 'Healthy', sync: 'Disconnected', stale: true, transport: 'none' })]);
+
+    // A change while ws-2 is stopped: it stays pending until the registry marks it Offline (TTL).
+    expect((await kubectl(kubeconfig, ['apply', '-f', '-'], manifest('8s'))).code).toBe(0);
+    const held = await eventually('the two live gateways to ACK', () => controlPlane.get('TimeoutPolicy', 'orders-timeout'), (p) => p.status.rollout.acked === 2);
+    expect(held.status.rollout).toMatchObject({ gateways: 3, acked: 2, pending: 1, zones: [{ zone: 'zone-a', gateways: 3, acked: 2, nacked: 0, pending: 1 }] });
+    expect(programmed(held)).toMatchObject({ status: 'False', reason: 'Pending', message: 'ACKed by 2 of 3 gateways; waiting for 1.' });
+    const done = await eventually('Programmed once ws-2 is Offline', () => controlPlane.get('TimeoutPolicy', 'orders-timeout'), (p) => programmed(p).status === 'True', 30_000);
+    expect(done.status.rollout).toMatchObject({ gateways: 2, acked: 2, pending: 0 });
+    expect((await controlPlane.gatewayNode('ws-2')).status.phase).toBe('Offline');
+    expect((await controlPlane.call('GET', '/v1/proxy-status?stale=true')).body.items).toEqual([expect.objectContaining({ gateway: 'ws-2', sync: 'Disconnected', phase: 'Offline' })]);
   });
 });
