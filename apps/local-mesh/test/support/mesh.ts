@@ -167,7 +167,7 @@ export class GatewayProcess {
   constructor(
     readonly name: string,
     private readonly controlPlane: ControlPlane,
-    private readonly options: { zone: string; pool?: string; transport?: 'websocket' | 'long-poll' | 'auto'; root: string },
+    private readonly options: { zone: string; pool?: string; transport?: 'websocket' | 'long-poll' | 'auto'; root: string; extraArgs?: string[] },
   ) {
     this.stateDir = join(options.root, name);
   }
@@ -188,6 +188,7 @@ export class GatewayProcess {
       '--state-dir', this.stateDir,
       '--transport', this.options.transport ?? 'auto',
       '--propagation-wait', '5s',
+      ...(this.options.extraArgs ?? []),
     ], { PORTOLAN_LOG_LEVEL: 'info' });
     const started = this.process;
     const urls = await eventually(
