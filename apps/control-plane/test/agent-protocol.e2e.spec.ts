@@ -138,6 +138,12 @@ describe('the agent protocol', () => {
 
       const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'push-a'))).body;
       expect(view.status).toMatchObject({ phase: 'Healthy', synced: true, appliedRevision: revision, transport: 'websocket' });
+
+      const metrics = await (await fetch(`${cp.running.opsUrl}/metrics`)).text();
+      const sample = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? NaN);
+      expect(sample(/^portolan_config_convergence_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(1);
+      expect(sample(/^portolan_connected_agents\{transport="websocket"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+      expect(sample(/^portolan_gateways\{zone="zone-a",pool="edge",phase="Healthy"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     } finally {
       agent.close();
       await cp.client.call('DELETE', nsPath('ratelimitpolicies', 'orders-limit'));

@@ -196,6 +196,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       set!.delete(sink);
       const state = this.sync.get(gatewayId);
       if (state?.transport) state.transport = { ...state.transport, connected: set!.size > 0, lastSeen: Date.now() };
+      // A WebSocket gone: whatever it ACKs after reconnecting is not this change's convergence.
+      if (state && sink.transport === 'websocket' && set!.size === 0) state.awaitingSince = undefined;
     };
   }
 
@@ -239,6 +241,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     if (answers.applied && answers.applied.revision >= (state.applied?.revision ?? -1)) state.applied = answers.applied;
     if (answers.lastNack && answers.lastNack.revision >= (state.lastNack?.revision ?? -1)) state.lastNack = answers.lastNack;
     state.listeningElsewhere = answers.listening === true;
+    if (state.desired && sameContent(state.applied?.version, state.desired.version)) state.awaitingSince = undefined;
     this.noteAnswer();
   }
 
@@ -392,8 +395,9 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     }
     for (const [id, snapshot] of this.current.gateways) {
       if (previous.gateways.get(id)?.version === snapshot.version) continue;
+      // Measured where the gateway listens: a replica that will not see its ACK must not wait for it.
       const state = this.sync.get(id);
-      if (state) state.awaitingSince ??= changeSeenAt;
+      if (state && this.connectedHereBy(state)) state.awaitingSince ??= changeSeenAt;
       for (const sink of this.sinks.get(id) ?? []) {
         sink.deliver(snapshot);
         this.metrics.snapshotsSent.labels(sink.transport).inc();

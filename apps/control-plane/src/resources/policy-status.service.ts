@@ -29,6 +29,11 @@ export class PolicyStatusService {
   /** When each policy's Programmed condition last changed status, for lastTransitionTime. */
   private readonly programmedTransitions = new Map<string, { status: Condition['status']; since: string }>();
 
+  /** Watches that want rollout changes, and the rollout they last heard of. */
+  private readonly rolloutListeners = new Set<(changed: ObjectKey[]) => void>();
+  private fingerprints = new Map<string, string>();
+  private stopRolloutNotifications: (() => void) | undefined;
+
   constructor(private readonly distribution: DistributionService) {}
 
   async withStatus(resource: Resource): Promise<Resource> {
@@ -84,17 +89,30 @@ export class PolicyStatusService {
   }
 
   /**
-   * Calls `listener` with the policies whose rollout (what their gateways answered) changed since
-   * the previous call: derived status that no store write marks, for watches.
+   * Calls `listener` with the policies whose rollout (what their gateways answered) changed:
+   * derived status that no store write marks, for watches. The change is computed once per
+   * distribution notification, however many watches listen.
    */
   watchRollouts(listener: (changed: ObjectKey[]) => void): () => void {
-    let seen = this.rolloutFingerprints();
-    return this.distribution.onRolloutChange(() => {
-      const now = this.rolloutFingerprints();
-      const changed = [...new Set([...seen.keys(), ...now.keys()])].filter((key) => seen.get(key) !== now.get(key));
-      seen = now;
-      if (changed.length > 0) listener(changed.map(parsePolicyRef));
-    });
+    if (this.rolloutListeners.size === 0) {
+      this.fingerprints = this.rolloutFingerprints();
+      this.stopRolloutNotifications = this.distribution.onRolloutChange(() => this.announceRolloutChanges());
+    }
+    this.rolloutListeners.add(listener);
+    return () => {
+      this.rolloutListeners.delete(listener);
+      if (this.rolloutListeners.size === 0) this.stopRolloutNotifications?.();
+    };
+  }
+
+  private announceRolloutChanges(): void {
+    const now = this.rolloutFingerprints();
+    const seen = this.fingerprints;
+    const changed = [...new Set([...seen.keys(), ...now.keys()])].filter((key) => seen.get(key) !== now.get(key));
+    this.fingerprints = now;
+    if (changed.length === 0) return;
+    const keys = changed.map(parsePolicyRef);
+    for (const listener of [...this.rolloutListeners]) listener(keys);
   }
 
   private rolloutFingerprints(): Map<string, string> {

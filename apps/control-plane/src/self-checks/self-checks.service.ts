@@ -67,8 +67,9 @@ export class SelfChecksService implements OnModuleInit, OnApplicationShutdown {
     const totals = this.traffic.totals(now);
     const routableByZone = new Map<string, number>();
     for (const gateway of gateways) {
-      const routable = isRoutable(gateway.lifecycle.phase) ? 1 : 0;
-      routableByZone.set(gateway.spec.zone, (routableByZone.get(gateway.spec.zone) ?? 0) + routable);
+      // Judged on the gateways that report here: with Consul, other replicas get the rest's heartbeats.
+      const reportsHere = isRoutable(gateway.lifecycle.phase) && gateway.statsAt !== undefined ? 1 : 0;
+      routableByZone.set(gateway.spec.zone, (routableByZone.get(gateway.spec.zone) ?? 0) + reportsHere);
     }
     const findings: SelfCheckFinding[] = [
       ...gatewaysWithStoppedMetrics(

@@ -3,6 +3,7 @@
  * sees. Pure rules over observations, time passed in; the service gathers the observations.
  */
 import type { Lifecycle } from '@portolan/api';
+import { isRoutable } from '../registry/lifecycle';
 
 export type SelfCheckName = 'GatewayMetricsStopped' | 'ZoneWithoutTrafficData' | 'UpstreamDropsTraceContext' | 'UpstreamNotInstrumented';
 
@@ -26,7 +27,6 @@ export interface GatewayObservation {
 /** Statistics are late after this many heartbeat intervals (the default node TTL is three). */
 export const STATS_LATE_INTERVALS = 3;
 
-const routable = (phase: Lifecycle) => phase === 'Healthy' || phase === 'Degraded';
 
 /**
  * A gateway that keeps heartbeating but whose heartbeats stopped carrying statistics: its agent's
@@ -36,7 +36,7 @@ const routable = (phase: Lifecycle) => phase === 'Healthy' || phase === 'Degrade
 export function gatewaysWithStoppedMetrics(gateways: readonly GatewayObservation[], now: number, heartbeatIntervalMs: number): SelfCheckFinding[] {
   const late = STATS_LATE_INTERVALS * heartbeatIntervalMs;
   return gateways
-    .filter((g) => routable(g.phase) && g.statsAt !== undefined && now - g.statsAt > late && g.lastHeartbeat > g.statsAt)
+    .filter((g) => isRoutable(g.phase) && g.statsAt !== undefined && now - g.statsAt > late && g.lastHeartbeat > g.statsAt)
     .map((g) => ({
       check: 'GatewayMetricsStopped',
       object: { kind: 'GatewayNode', namespace: g.namespace, name: g.name },
@@ -46,7 +46,7 @@ export function gatewaysWithStoppedMetrics(gateways: readonly GatewayObservation
 
 export interface ZoneTrafficObservation {
   zone: string;
-  /** Routable gateways in the zone. */
+  /** Routable gateways in the zone that have sent statistics to this replica. */
   gateways: number;
   /** Statistics reports from the zone's gateways within the window. */
   reports: number;

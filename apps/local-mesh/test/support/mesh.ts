@@ -325,9 +325,9 @@ export class TestMesh {
   ) {}
 
   /** `configure` runs after the upstreams start and before the gateways do (services, routes). */
-  static async start(prefix: string, options: { upstreams: string[]; gateways: GatewaySpec[]; configure?: (mesh: TestMesh) => Promise<void> }): Promise<TestMesh> {
+  static async start(prefix: string, options: { upstreams: string[]; gateways: GatewaySpec[]; controlPlaneEnv?: Record<string, string>; configure?: (mesh: TestMesh) => Promise<void> }): Promise<TestMesh> {
     const root = tempDir(prefix);
-    const mesh = new TestMesh(root, new ControlPlane(root, {}));
+    const mesh = new TestMesh(root, new ControlPlane(root, options.controlPlaneEnv ?? {}));
     await mesh.controlPlane.start();
     for (const name of options.upstreams) mesh.upstreams[name] = await new RecordingUpstream(name).start();
     await options.configure?.(mesh);

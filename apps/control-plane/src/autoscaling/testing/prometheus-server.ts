@@ -68,7 +68,11 @@ export class PrometheusServer {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!(await fetch(`${prometheus.url}/-/ready`).then((answer) => answer.ok, () => false))) {
       if (child.exitCode !== null) throw new Error(`Prometheus exited:\n${log}`);
-      if (Date.now() > deadline) throw new Error(`Prometheus was not ready after ${READY_TIMEOUT_MS} ms:\n${log}`);
+      if (Date.now() > deadline) {
+        // Not handed to the caller, so nobody else would stop it.
+        await prometheus.stop();
+        throw new Error(`Prometheus was not ready after ${READY_TIMEOUT_MS} ms:\n${log}`);
+      }
       await new Promise((retry) => setTimeout(retry, 100));
     }
     return prometheus;
