@@ -39,6 +39,7 @@ describe('readGatewayConfig', () => {
     [[], { PORTOLAN_BOOTSTRAP_TOKEN: 't', PORTOLAN_GATEWAY_TRACE_SAMPLING: '10%' }, '--trace-sampling 10% is not a number from 0 to 1'],
     [['--otlp-protocol', 'grpc'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--otlp-protocol grpc is not one of http/protobuf, http/json'],
     [['--otlp-endpoint', '127.0.0.1:4318'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--otlp-endpoint 127.0.0.1:4318 is not an http:// or https:// URL'],
+    [[], { PORTOLAN_BOOTSTRAP_TOKEN: 't', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector:4318 is not an http:// or https:// URL'],
     [['--trace-slow-threshold', 'slow'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--trace-slow-threshold slow is not a duration'],
     [['--colour', 'red'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, 'unknown flag --colour'],
     [['--listen', 'nowhere'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--listen nowhere is not host:port'],

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '@portolan/api';
-import { OTLP_PROTOCOLS, type OtlpProtocol } from '@portolan/telemetry';
+import { checkOtlpEndpoint, OTLP_PROTOCOLS, parseSampleRatio, type OtlpProtocol } from '@portolan/telemetry';
 
 export const GATEWAY_SETTINGS = {
   'control-plane': { env: 'PORTOLAN_CONTROL_PLANE', default: 'https://127.0.0.1:7443', description: 'URL of the control plane API.' },
@@ -92,9 +92,11 @@ function duration(name: SettingName, raw: string): number {
 }
 
 function sampleRatio(raw: string): number {
-  const ratio = raw.trim() === '' ? NaN : Number(raw);
-  if (!(ratio >= 0 && ratio <= 1)) throw new GatewayConfigError(`--trace-sampling ${raw} is not a number from 0 to 1 (e.g. 0.1)`);
-  return ratio;
+  try {
+    return parseSampleRatio(raw);
+  } catch (error) {
+    throw new GatewayConfigError(`--trace-sampling ${(error as Error).message} (e.g. 0.1)`);
+  }
 }
 
 function otlpProtocol(raw: string): OtlpProtocol {
@@ -103,9 +105,18 @@ function otlpProtocol(raw: string): OtlpProtocol {
   return protocol;
 }
 
-function otlpEndpoint(raw: string): string {
-  if (raw && !/^https?:\/\/[^/]/.test(raw)) throw new GatewayConfigError(`--otlp-endpoint ${raw} is not an http:// or https:// URL (e.g. http://127.0.0.1:4318/v1/traces)`);
-  return raw;
+/**
+ * The flag's URL, else that of the standard OpenTelemetry variable (for a gateway run next to an
+ * existing collector setup); an error names the one the URL came from.
+ */
+function otlpEndpoint(flagged: string, fromOtelVariable: string | undefined): string {
+  const [setting, url] = flagged ? ['--otlp-endpoint ', flagged] : ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=', fromOtelVariable ?? ''];
+  if (!url) return '';
+  try {
+    return checkOtlpEndpoint(url);
+  } catch (error) {
+    throw new GatewayConfigError(`${setting}${(error as Error).message} (e.g. http://127.0.0.1:4318/v1/traces)`);
+  }
 }
 
 export function readGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -133,8 +144,7 @@ export function readGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     drainTimeoutMs: duration('drain-timeout', read('drain-timeout')),
     propagationWaitMs: duration('propagation-wait', read('propagation-wait')),
     tracing: {
-      // The standard OpenTelemetry variable, for a gateway run next to an existing collector setup.
-      endpoint: otlpEndpoint(read('otlp-endpoint') || (env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '')),
+      endpoint: otlpEndpoint(read('otlp-endpoint'), env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
       protocol: otlpProtocol(read('otlp-protocol')),
       sampleRatio: sampleRatio(read('trace-sampling')),
       slowThresholdMs: duration('trace-slow-threshold', read('trace-slow-threshold')),

@@ -36,7 +36,7 @@ export class Gateway {
     private readonly config: GatewayConfig,
     private readonly tracing?: Tracing,
   ) {
-    this.metrics = new GatewayMetrics({ pool: config.pool });
+    this.metrics = new GatewayMetrics({ pool: config.pool, droppedTraceSpans: tracing?.droppedSpans });
     this.proxy = new ProxyServer({ zone: config.zone, pool: config.pool, tracer: tracing?.tracer, metrics: this.metrics, stats: this.stats });
     this.admin = new AdminServer({ metrics: this.metrics, proxy: this.proxy, ready: () => this.proxy.hasConfig() && !this.stopping });
     this.lastGood = new LastGoodConfig(config.stateDir);

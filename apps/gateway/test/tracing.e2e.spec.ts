@@ -2,7 +2,7 @@
  * The gateway's spans, end to end on loopback: a real proxy with a compiled snapshot, a real
  * upstream, and a real OTLP/HTTP collector stand-in receiving http/json exports.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
@@ -17,11 +17,15 @@ import { startOtlpCaptureServer, type CapturedSpan, type OtlpCaptureServer } fro
 const SERVER = 2;
 const CLIENT = 3;
 const ERROR = 2;
-const SLOW_THRESHOLD_MS = 200;
+/** Far above what a healthy request takes on a loaded machine, so only `/slow` is kept as slow. */
+const SLOW_THRESHOLD_MS = 2_000;
 const INCOMING_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const INCOMING_SPAN = '00f067aa0ba902b7';
 
-/** Upstream: `/flaky/<id>` answers 503 twice then 200, `/fail` 500, `/slow` after a pause; records every traceparent. */
+/**
+ * Upstream: `/flaky/<id>` answers 503 twice then 200, `/fail` 500, `/slow` after a pause past the
+ * slow threshold, `/stream` a line every 50 ms until the connection closes; records every traceparent.
+ */
 function startUpstream() {
   const seen = new Map<string, string[]>();
   const server = createServer((incoming, response) => {
@@ -30,8 +34,14 @@ function startUpstream() {
     const traceparents = seen.get(path) ?? [];
     traceparents.push(String(incoming.headers.traceparent));
     seen.set(path, traceparents);
+    if (path === '/stream') {
+      response.writeHead(200, { 'content-type': 'text/plain' }).write('tick\n');
+      const ticking = setInterval(() => response.write('tick\n'), 50);
+      response.on('close', () => clearInterval(ticking));
+      return;
+    }
     const status = path.startsWith('/flaky') && traceparents.length <= 2 ? 503 : path === '/fail' ? 500 : 200;
-    setTimeout(() => response.writeHead(status, { 'content-type': 'text/plain' }).end(`${status}`), path === '/slow' ? SLOW_THRESHOLD_MS + 100 : 0);
+    setTimeout(() => response.writeHead(status, { 'content-type': 'text/plain' }).end(`${status}`), path === '/slow' ? SLOW_THRESHOLD_MS + 500 : 0);
   });
   return { server, seen };
 }
@@ -194,6 +204,25 @@ describe('gateway tracing', () => {
     expect(slowSpans.map((span) => span.kind).sort()).toEqual([SERVER, CLIENT]);
     // Spans are decided and queued in order, so the healthy request's would have arrived by now.
     expect(collector.spans().filter((span) => span.traceId === healthy.traceId)).toEqual([]);
+  });
+
+  it('marks a request whose client went away mid-answer as aborted, not as failed', async () => {
+    const gateway = await startGateway(collector, upstreamPort, 1);
+    gateways.push(gateway);
+    const traceId = await new Promise<string>((resolve, reject) => {
+      const client = httpGet(`${gateway.url}/stream`, { headers: { host: 'shop.example.com' }, agent: false }, (response) => {
+        response.once('data', () => {
+          client.destroy();
+          resolve(String(response.headers['x-portolan-trace-id']));
+        });
+      });
+      client.on('error', reject);
+    });
+
+    const spans = await spansOf(gateway, collector, traceId, (found) => found.length === 2);
+    const server = spans.find((span) => span.kind === SERVER)!;
+    expect(server.attributes).toMatchObject({ 'url.path': '/stream', 'http.response.status_code': 200, 'portolan.client_aborted': true });
+    expect(spans.map((span) => span.status.code ?? 0)).not.toContain(ERROR);
   });
 
   it('gives an unmatched request a span named for no route, and its trace id', async () => {

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,7 +59,33 @@ describe('createTracing', () => {
     expect(collector.spans().map((span) => [span.name, span.status])).toEqual([['failed', { code: 2, message: 'upstream answered 503' }]]);
   });
 
-  it('without an endpoint still creates spans that carry the trace on', () => {
+  it('without an endpoint or exporter records nothing, yet gives a new trace a valid id that propagates', () => {
+    tracing = createTracing({ serviceName: 'checkout' });
+    const server = tracing.tracer.startSpan('GET /cart', { kind: SpanKind.SERVER }, extractTraceContext({}));
+    const client = tracing.tracer.startSpan('upstream cart', { kind: SpanKind.CLIENT }, trace.setSpan(ROOT_CONTEXT, server));
+    const headers: Record<string, string> = {};
+    injectTraceContext(trace.setSpan(ROOT_CONTEXT, client), headers);
+    expect([server.isRecording(), client.isRecording()]).toEqual([false, false]);
+    expect(isSpanContextValid(server.spanContext())).toBe(true);
+    expect(client.spanContext().traceId).toBe(server.spanContext().traceId);
+    expect(client.spanContext().spanId).not.toBe(server.spanContext().spanId);
+    expect(headers).toEqual({ traceparent: `00-${server.spanContext().traceId}-${client.spanContext().spanId}-00` });
+    client.end();
+    server.end();
+  });
+
+  it("without an endpoint or exporter records nothing of a caller's unsampled trace, and carries it on", () => {
+    tracing = createTracing({ serviceName: 'checkout', sampleRatio: 1 });
+    const span = tracing.tracer.startSpan('GET /cart', {}, extractTraceContext({ traceparent: `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00` }));
+    const headers: Record<string, string> = {};
+    injectTraceContext(trace.setSpan(ROOT_CONTEXT, span), headers);
+    expect(span.isRecording()).toBe(false);
+    expect(headers).toEqual({ traceparent: `00-4bf92f3577b34da6a3ce929d0e0e4736-${span.spanContext().spanId}-00` });
+    span.end();
+  });
+
+  // The SDK sets the sampled flag only on a recorded span, so this one span is recorded to pass it on.
+  it("without an endpoint still passes a caller's sampled flag on", () => {
     tracing = createTracing({ serviceName: 'checkout' });
     const span = tracing.tracer.startSpan('GET /cart', {}, extractTraceContext({ traceparent: INCOMING, tracestate: 'vendor=1' }));
     const headers: Record<string, string> = {};

@@ -1,8 +1,8 @@
 /**
- * Tracing for one service: spans recorded always (record-every-span-sampler.ts), kept per local
- * trace when sampled, failed or slow (keeping-span-processor.ts), exported in batches over
- * OTLP/HTTP, or to an `exporter` of the caller's (e.g. a trace store in the same process). Two ways
- * to start it:
+ * Tracing for one service: with somewhere to export, every span is recorded
+ * (record-every-span-sampler.ts), kept per local trace when sampled, failed or slow
+ * (keeping-span-processor.ts) and exported in batches over OTLP/HTTP, or to an `exporter` of the
+ * caller's (e.g. a trace store in the same process). Two ways to start it:
  *
  * - `startGlobalTracing`: the process is one service. OpenTelemetry's NodeSDK registers the tracer
  *   provider, the AsyncLocalStorage context manager and the W3C trace-context propagator globally.
@@ -10,9 +10,12 @@
  *   (the demo upstreams, control planes started by tests) each export under their own resource
  *   `service.name`.
  *
- * Without an endpoint or exporter nothing is exported, but spans are still created so trace ids and context still
- * flow. Export failures (a collector that is down) never reach requests: they are reported to
- * `onExportFailure` once until an export succeeds again, and the batch is dropped.
+ * Without an endpoint or exporter nothing is exported, so nothing is recorded either (that would
+ * cost every request for nothing): spans are non-recording, yet carry new trace ids and the
+ * caller's context on. A caller's sampled flag is the exception: the next service may export, so
+ * the flag is passed on, and the SDK sets it only on recorded spans, so those are recorded and
+ * thrown away. Export failures (a collector that is down) never reach requests: they are reported
+ * to `onExportFailure` once until an export succeeds again, and the batch is dropped.
  */
 import { trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
@@ -20,10 +23,11 @@ import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/expor
 import { OTLPTraceExporter as OtlpProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, NoopSpanProcessor, ParentBasedSampler, type ReadableSpan, type Sampler, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { KeepingSpanProcessor } from './keeping-span-processor.js';
 import { recordEverySpanSampler } from './record-every-span-sampler.js';
+import { checkOtlpEndpoint, parseSampleRatio } from './tracing-settings.js';
 
 /** OTLP/HTTP encodings; protobuf is OTLP's default. */
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
@@ -75,14 +79,24 @@ export class TracingOptionsError extends Error {
 const DEFAULT_SLOW_THRESHOLD_MS = 1_000;
 const DEFAULT_MAX_PENDING_SPANS = 8_192;
 
+/** Throws a TracingOptionsError naming `option` when `check` rejects its value. */
+function checkOption(option: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    throw new TracingOptionsError(`${option} ${(error as Error).message}`);
+  }
+}
+
 function validate(options: TracingOptions): void {
   const { sampleRatio = 1, slowThresholdMs = DEFAULT_SLOW_THRESHOLD_MS, maxPendingSpans = DEFAULT_MAX_PENDING_SPANS, protocol = 'http/protobuf', endpoint } = options;
   if (!options.serviceName) throw new TracingOptionsError('serviceName must not be empty');
-  if (!(sampleRatio >= 0 && sampleRatio <= 1)) throw new TracingOptionsError(`sampleRatio ${sampleRatio} is not a number from 0 to 1`);
+  // A number's text reads back as the same number, so the ratio passes the settings' own check.
+  checkOption('sampleRatio', () => parseSampleRatio(String(sampleRatio)));
   if (!(slowThresholdMs >= 0)) throw new TracingOptionsError(`slowThresholdMs ${slowThresholdMs} is not a number of milliseconds >= 0`);
   if (!(Number.isInteger(maxPendingSpans) && maxPendingSpans >= 1)) throw new TracingOptionsError(`maxPendingSpans ${maxPendingSpans} is not a whole number >= 1`);
   if (!OTLP_PROTOCOLS.includes(protocol)) throw new TracingOptionsError(`protocol ${protocol} is not one of ${OTLP_PROTOCOLS.join(', ')}`);
-  if (endpoint && !/^https?:\/\/[^/]/.test(endpoint)) throw new TracingOptionsError(`endpoint ${endpoint} is not an http:// or https:// URL`);
+  if (endpoint) checkOption('endpoint', () => checkOtlpEndpoint(endpoint));
   if (endpoint && options.exporter) throw new TracingOptionsError(`endpoint ${endpoint} and exporter are exclusive: spans go to one of them`);
 }
 
@@ -127,27 +141,35 @@ const ignoreExportFailure = () => undefined;
 
 interface Pipeline {
   resource: Resource;
+  sampler: Sampler;
   processor: SpanProcessor;
   droppedSpans: () => number;
 }
+
+/**
+ * With nowhere to export: new traces and unsampled parents get non-recording spans (ids generated,
+ * context propagated, nothing recorded); a sampled parent gets a recorded, sampled span, the only
+ * way to pass its sampled flag on.
+ */
+const recordNothingNewSampler = new ParentBasedSampler({ root: new AlwaysOffSampler() });
 
 function pipeline(options: TracingOptions): Pipeline {
   validate(options);
   const resource = defaultResource().merge(resourceFromAttributes({ ...options.resourceAttributes, [ATTR_SERVICE_NAME]: options.serviceName }));
   const exporter = options.exporter ?? (options.endpoint ? otlpExporter({ ...options, endpoint: options.endpoint }) : undefined);
-  if (!exporter) return { resource, processor: new NoopSpanProcessor(), droppedSpans: () => 0 };
+  if (!exporter) return { resource, sampler: recordNothingNewSampler, processor: new NoopSpanProcessor(), droppedSpans: () => 0 };
   const reporting = options.onExportFailure ? new FailureReportingExporter(exporter, options.onExportFailure) : exporter;
   const keeping = new KeepingSpanProcessor(new BatchSpanProcessor(reporting), {
     slowThresholdMs: options.slowThresholdMs ?? DEFAULT_SLOW_THRESHOLD_MS,
     maxPendingSpans: options.maxPendingSpans ?? DEFAULT_MAX_PENDING_SPANS,
   });
-  return { resource, processor: keeping, droppedSpans: () => keeping.droppedSpans };
+  return { resource, sampler: recordEverySpanSampler(options.sampleRatio ?? 1), processor: keeping, droppedSpans: () => keeping.droppedSpans };
 }
 
 /** Tracing for one of several services in this process: nothing is registered globally. */
 export function createTracing(options: TracingOptions): Tracing {
-  const { resource, processor, droppedSpans } = pipeline(options);
-  const provider = new BasicTracerProvider({ resource, sampler: recordEverySpanSampler(options.sampleRatio ?? 1), spanProcessors: [processor] });
+  const { resource, sampler, processor, droppedSpans } = pipeline(options);
+  const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
   return {
     tracer: provider.getTracer(options.serviceName),
     forceFlush: () => provider.forceFlush().catch(ignoreExportFailure),
@@ -162,11 +184,11 @@ export function createTracing(options: TracingOptions): Tracing {
  * logs, whatever OTEL_* variables say about those.
  */
 export function startGlobalTracing(options: TracingOptions): Tracing {
-  const { resource, processor, droppedSpans } = pipeline(options);
+  const { resource, sampler, processor, droppedSpans } = pipeline(options);
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
-    sampler: recordEverySpanSampler(options.sampleRatio ?? 1),
+    sampler,
     // NodeSDK registers no tracer provider without a processor, and then spans would carry no ids.
     spanProcessors: [processor],
     textMapPropagator: new W3CTraceContextPropagator(),

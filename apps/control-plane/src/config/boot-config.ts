@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseDuration } from '@portolan/api';
+import { checkOtlpEndpoint, parseSampleRatio } from '@portolan/telemetry';
 import type { ConsulSettings } from '../consul/consul-client';
 import { defaultIdentity } from '../leadership/leadership';
 
@@ -14,7 +15,7 @@ export interface BootConfig {
   host: string;
   /** HTTPS port of the API (kubectl, dashboard, agents). 0 picks a free port. */
   apiPort: number;
-  /** Plain-HTTP port of /healthz, /readyz, /metrics and /version only. 0 picks a free port; -1 disables it. */
+  /** Plain-HTTP port of /healthz, /readyz, /metrics, /version and the OTLP receiver (POST /v1/traces) only. 0 picks a free port; -1 disables it. */
   opsPort: number;
   /** Host names and IPs written into the serving certificate besides localhost and 127.0.0.1. */
   tlsSans: string[];
@@ -87,7 +88,7 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_DATA_DIR: { default: '.portolan', description: 'Data directory: embedded store, CA, generated admin token.' },
   PORTOLAN_HOST: { default: '127.0.0.1', description: 'Address both listeners bind to.' },
   PORTOLAN_API_PORT: { default: '7443', description: 'HTTPS port of the API (kubectl, dashboard, gateways). 0 = any free port.' },
-  PORTOLAN_OPS_PORT: { default: '7080', description: 'Plain-HTTP port for /healthz, /readyz, /metrics, /version. 0 = any free port, -1 = off.' },
+  PORTOLAN_OPS_PORT: { default: '7080', description: 'Plain-HTTP port for /healthz, /readyz, /metrics, /version and the OTLP/HTTP trace receiver (POST /v1/traces, embedded trace backend). 0 = any free port, -1 = off.' },
   PORTOLAN_TLS_SANS: { default: '', description: 'Extra comma-separated DNS names/IPs for the serving certificate.' },
   PORTOLAN_TOKENS_FILE: { default: '', description: 'YAML or JSON file of static tokens: `tokens: [{name, role, token}]`.' },
   PORTOLAN_ADMIN_TOKEN: { default: '', description: 'An admin token. When no token is configured, one is generated into <data dir>/admin.token.' },
@@ -225,15 +226,22 @@ function tracing(env: NodeJS.ProcessEnv): TracingSettings {
   };
 }
 
+/** `check(raw)`, its error rethrown as a BootConfigError naming `name`, with an example to follow. */
+function checked<T>(name: string, raw: string, check: (raw: string) => T, example: string): T {
+  try {
+    return check(raw);
+  } catch (error) {
+    throw new BootConfigError(`${name}=${(error as Error).message} (e.g. ${example})`);
+  }
+}
+
 function selfTracing(env: NodeJS.ProcessEnv): SelfTracingSettings {
   const rawRatio = env.PORTOLAN_TRACE_SAMPLING || BOOT_CONFIG_VARIABLES.PORTOLAN_TRACE_SAMPLING.default;
-  const sampleRatio = rawRatio.trim() === '' ? NaN : Number(rawRatio);
-  if (!(sampleRatio >= 0 && sampleRatio <= 1)) throw new BootConfigError(`PORTOLAN_TRACE_SAMPLING=${rawRatio} is not a number from 0 to 1 (e.g. 0.1)`);
   const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || undefined;
-  if (otlpEndpoint && !/^https?:\/\/[^/]/.test(otlpEndpoint)) {
-    throw new BootConfigError(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${otlpEndpoint} is not an http:// or https:// URL (e.g. http://otel-collector:4318/v1/traces)`);
-  }
-  return { sampleRatio, otlpEndpoint };
+  return {
+    sampleRatio: checked('PORTOLAN_TRACE_SAMPLING', rawRatio, parseSampleRatio, '0.1'),
+    otlpEndpoint: otlpEndpoint && checked('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', otlpEndpoint, checkOtlpEndpoint, 'http://otel-collector:4318/v1/traces'),
+  };
 }
 
 export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig {

@@ -111,6 +111,14 @@ function errorCause(error: unknown): 'connect-failure' | 'reset' | 'timeout' {
 
 const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
+/**
+ * The client closed its connection before the answer was complete (mid-stream the pipe then fails
+ * with ERR_STREAM_PREMATURE_CLOSE, while reading its body with an `aborted` error). The response
+ * is then destroyed without an error, whereas one the gateway gives up on (an upstream failing
+ * mid-stream) is destroyed with that failure.
+ */
+const clientWentAway = (response: ServerResponse) => response.destroyed && !response.errored;
+
 export class ProxyServer {
   private table: RouteTable | undefined;
   private snapshot: Snapshot | undefined;
@@ -218,9 +226,13 @@ export class ProxyServer {
     try {
       await this.serve(request, response, route, span, started);
     } catch (error) {
-      span.failed(`proxy failure: ${(error as Error).message}`);
-      if (!response.headersSent) this.reject(response, 502, `upstream failed: ${(error as Error).message}`);
-      else response.destroy(error as Error);
+      if (clientWentAway(response)) {
+        span.clientAborted();
+      } else {
+        span.failed(`proxy failure: ${(error as Error).message}`);
+        if (!response.headersSent) this.reject(response, 502, `upstream failed: ${(error as Error).message}`);
+        else response.destroy(error as Error);
+      }
     } finally {
       const status = response.statusCode;
       span.end(status);
@@ -278,7 +290,8 @@ export class ProxyServer {
       const body = await RequestBody.read(request);
       outcomeIsFailure = await this.forward(route, request, response, body, span, started);
     } finally {
-      admission.release(outcomeIsFailure, this.clock());
+      // A client that left says nothing about the upstream: not a failure for the breaker.
+      admission.release(outcomeIsFailure && !clientWentAway(response), this.clock());
     }
   }
 

@@ -37,6 +37,19 @@ describe('GatewayMetrics', () => {
     );
   });
 
+  it("counts the tracing's dropped spans as a counter that follows its running total", async () => {
+    let dropped = 0;
+    const metrics = new GatewayMetrics({ droppedTraceSpans: () => dropped });
+    const scraped = async () => (await metrics.registry.metrics()).match(/^portolan_gateway_trace_spans_dropped_total (\d+)$/m)?.[1];
+    expect(await scraped()).toBe('0');
+    dropped = 5;
+    expect(await scraped()).toBe('5');
+    expect(await scraped()).toBe('5');
+    dropped = 12;
+    expect(await scraped()).toBe('12');
+    expect(await metrics.registry.metrics()).toContain('# TYPE portolan_gateway_trace_spans_dropped_total counter');
+  });
+
   it('resolves request durations from 1 ms to 10 s', async () => {
     const metrics = new GatewayMetrics();
     metrics.requestDuration.labels('none', 'none', '4xx', 'default').observe(0.0001);

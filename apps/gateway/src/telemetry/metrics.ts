@@ -82,9 +82,25 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  /** `pool` is the gateway's `--pool` (same default): it labels every request duration series. */
-  constructor(placement: { pool: string } = { pool: 'default' }) {
-    this.pool = placement.pool;
+  /**
+   * `pool` is the gateway's `--pool` (same default): it labels every request duration series.
+   * `droppedTraceSpans` is the tracing's running total of spans dropped undecided (Tracing.droppedSpans).
+   */
+  constructor(options: { pool?: string; droppedTraceSpans?: () => number } = {}) {
+    this.pool = options.pool ?? 'default';
+    const droppedTraceSpans = options.droppedTraceSpans ?? (() => 0);
+    let countedDroppedSpans = 0;
+    new Counter({
+      name: 'portolan_gateway_trace_spans_dropped_total',
+      help: 'Spans dropped before their trace was decided, because the buffer of undecided traces was full: requests that then failed or ran slow may have lost their traces.',
+      registers: [this.registry],
+      // The tracing keeps the total; each scrape adds what was dropped since the last one.
+      collect() {
+        const total = droppedTraceSpans();
+        this.inc(total - countedDroppedSpans);
+        countedDroppedSpans = total;
+      },
+    });
     // Unprefixed, as the control plane's: the standard process_* and nodejs_* names that generic
     // Node.js dashboards query; Prometheus' job and instance labels tell the processes apart.
     collectDefaultMetrics({ register: this.registry });

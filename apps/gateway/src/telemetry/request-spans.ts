@@ -122,6 +122,14 @@ export class RequestSpan {
   }
 
   /**
+   * The client closed the connection before the answer was complete. Not an ERROR: nothing failed
+   * on the gateway's or the upstream's side, and an ERROR would keep every such trace.
+   */
+  clientAborted(): void {
+    this.span.setAttribute('portolan.client_aborted', true);
+  }
+
+  /**
    * A CLIENT span for the next attempt, child of this request's span; sets the attempt's
    * `traceparent` on the upstream request headers.
    */
