@@ -10,7 +10,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
@@ -28,7 +27,7 @@ import { MetricsRegistry } from './telemetry/metrics';
 import { runWithContext, traceIdFrom, type RequestContext } from './telemetry/request-context';
 import { ensureServingCertificate } from './tls/certificates';
 import { OTLP_TRACES_PATH, otlpBodyHandlers } from './tracing/otlp/otlp-body';
-import { endRequestSpan, startRequestSpan, startSelfTracing } from './tracing/self-tracing';
+import { endRequestSpan, startRequestSpan, startSelfTracing, tracesRequest } from './tracing/self-tracing';
 import { TracingService } from './tracing/tracing.service';
 
 export interface RunningControlPlane {
@@ -82,10 +81,9 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   });
   app.use((request: Request, response: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
-    // API requests only: the ops port serves probes, scrapes and the OTLP receiver, not callers' requests.
-    const span = (request.socket as TLSSocket).encrypted ? startRequestSpan(selfTracing.tracer, request) : undefined;
+    const span = tracesRequest(request) ? startRequestSpan(selfTracing.tracer, request) : undefined;
     const context: RequestContext = { traceId: span ? span.spanContext().traceId : traceIdFrom(request.headers.traceparent as string | undefined) };
-    // 'close' rather than 'finish': it also comes when the client leaves first (a watch or long-poll it drops), so no span stays open.
+    // 'close' rather than 'finish': it also comes when the client leaves first (a request it gives up on), so no span stays open.
     response.once('close', () => {
       const route = (request.route as { path?: string } | undefined)?.path;
       if (response.writableFinished) {

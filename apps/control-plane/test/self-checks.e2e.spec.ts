@@ -85,12 +85,13 @@ describe('self-checks', () => {
   });
 
   it('reports an upstream whose spans start traces of their own instead of joining the gateway trace', async () => {
-    const now = Date.now() * 1000;
+    // Attempts count once they are 10 s old (the upstream's exporter may not have sent its span yet).
+    const now = (Date.now() - 11_000) * 1000;
     const gatewayResource = { 'service.name': 'portolan-gateway' };
     const paymentsResource = { 'service.name': 'payments', 'service.namespace': 'default' };
     const spans = Array.from({ length: 6 }, (_, i) => [
       span({ traceId: traceId(0x100 + i), spanId: spanId(1), service: 'portolan-gateway', resource: gatewayResource, name: 'GET default/payments', startTimeUnixMicros: now - 5000 }),
-      span({ traceId: traceId(0x100 + i), spanId: spanId(2), parentSpanId: spanId(1), kind: 'client', service: 'portolan-gateway', resource: gatewayResource, name: 'upstream default/payments', startTimeUnixMicros: now - 4900, attributes: { 'portolan.service': 'default/payments' } }),
+      span({ traceId: traceId(0x100 + i), spanId: spanId(2), parentSpanId: spanId(1), kind: 'client', service: 'portolan-gateway', resource: gatewayResource, name: 'upstream default/payments', startTimeUnixMicros: now - 4900, attributes: { 'portolan.service': 'default/payments', 'http.response.status_code': 200 } }),
       // The upstream ignored traceparent: its span is the root of a trace of its own.
       span({ traceId: traceId(0x200 + i), spanId: spanId(3), service: 'payments', resource: paymentsResource, name: 'GET /pay', startTimeUnixMicros: now - 4800 }),
     ]).flat();

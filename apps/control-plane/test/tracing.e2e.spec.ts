@@ -95,11 +95,17 @@ describe('traces on the embedded store', () => {
     expect(await response.json()).toMatchObject({ kind: 'Status', code });
   });
 
-  it('answers a protobuf body that does not decode with a google.rpc.Status', async () => {
-    const response = await postOtlp(opsUrl, Buffer.from([0xff, 0xff, 0xff]), { 'content-type': 'application/x-protobuf' });
-    expect(response.status).toBe(400);
+  it.each([
+    ['bytes that are not protobuf', Buffer.from([0xff, 0xff, 0xff]), {}, 400, 'not a protobuf ExportTraceServiceRequest'],
+    ['a gzip body that does not inflate', Buffer.from('not gzip'), { 'content-encoding': 'gzip' }, 400, 'could not be read'],
+    ['a Content-Encoding it does not know', otlpProtobufExport(otherTrace), { 'content-encoding': 'zstd-of-the-future' }, 415, 'Content-Encoding gzip'],
+    // 9 MB of zeros, a few KB on the wire: the limit applies after inflating.
+    ['a body over 8 MB once inflated', gzipSync(Buffer.alloc(9 * 1024 * 1024)), { 'content-encoding': 'gzip' }, 413, 'larger than 8mb'],
+  ])('answers protobuf clients a google.rpc.Status for %s', async (_name, body, headers, code, message) => {
+    const response = await postOtlp(opsUrl, body, { 'content-type': 'application/x-protobuf', ...headers });
+    expect(response.status).toBe(code);
     expect(response.headers.get('content-type')).toMatch(/^application\/x-protobuf/);
-    expect(Buffer.from(await response.arrayBuffer()).toString('latin1')).toContain('not a protobuf ExportTraceServiceRequest');
+    expect(Buffer.from(await response.arrayBuffer()).toString('latin1')).toContain(message);
   });
 
   it('does not receive on the HTTPS API port', async () => {

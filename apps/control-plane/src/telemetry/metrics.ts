@@ -136,7 +136,7 @@ export class MetricsRegistry {
 
   readonly otlpSpansReceived = new Counter({
     name: 'portolan_otlp_spans_received_total',
-    help: 'Spans received on the OTLP/HTTP receiver, by result: accepted, or rejected (invalid ids or times).',
+    help: 'Spans received into the embedded trace store, from the OTLP/HTTP receiver and the control plane\'s own, by result: accepted, or rejected (invalid ids or times).',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { Access } from '../auth/roles';
 import { ApiError } from '../errors/api-error';
 import { OTLP_JSON, OTLP_PROTOBUF, OTLP_TRACES_PATH } from './otlp/otlp-body';
-import { OtlpDecodeError, decodeJsonExport, decodeProtobufExport, encodeProtobufError, encodeProtobufResponse, jsonResponse, type DecodedExport } from './otlp/otlp-decoder';
+import { GRPC_CODES, OtlpDecodeError, decodeJsonExport, decodeProtobufExport, encodeProtobufError, encodeProtobufResponse, jsonResponse, type DecodedExport } from './otlp/otlp-decoder';
 import { TracingService } from './tracing.service';
 
 /**
@@ -35,7 +35,7 @@ export class OtlpReceiverController {
     } catch (error) {
       if (!(error instanceof OtlpDecodeError)) throw error;
       if (type === OTLP_JSON) throw ApiError.badRequest(`the body is not an OTLP/JSON ExportTraceServiceRequest: ${error.message}`);
-      response.status(400).type(OTLP_PROTOBUF).send(Buffer.from(encodeProtobufError(error.message)));
+      response.status(400).type(OTLP_PROTOBUF).send(Buffer.from(encodeProtobufError(GRPC_CODES.invalidArgument, error.message)));
       return;
     }
     this.tracing.receive(decoded);

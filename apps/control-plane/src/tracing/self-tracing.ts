@@ -7,9 +7,11 @@
  * process (in-process tests) each keep their own.
  */
 import type { Request, Response } from 'express';
+import type { TLSSocket } from 'node:tls';
+import { AGENT_API_PREFIX } from '@portolan/agent-client';
 import { createTracing, extractTraceContext, SpanKind, SpanStatusCode, type Span, type Tracer, type Tracing } from '@portolan/telemetry';
 import type { SelfTracingSettings, TracingSettings } from '../config/boot-config';
-import { TraceStoreExporter } from './trace-store-exporter';
+import { PRINCIPAL_ATTRIBUTE, TraceStoreExporter } from './trace-store-exporter';
 import type { TracingService } from './tracing.service';
 
 export const CONTROL_PLANE_SERVICE_NAME = 'portolan-control-plane';
@@ -42,14 +44,28 @@ export function startSelfTracing({ settings, traceBackend, replicaName, tracingS
 
 const SERVER_SPAN = { kind: SpanKind.SERVER };
 
+/**
+ * Which requests get a span: callers' requests on the HTTPS API, except
+ * - the agent protocol (`/agent/v1/...`): gateways' registration, heartbeats every interval, ACKs
+ *   and long-polls are machine traffic at heartbeat rate that would crowd callers' traces out of the
+ *   store (Istio does not trace xDS either);
+ * - watches (`watch=true` or `1`): held as long as the client likes, so always "slow" and kept.
+ * The ops port serves probes, scrapes and the OTLP receiver, not callers' requests.
+ */
+export function tracesRequest(request: Request): boolean {
+  if (!(request.socket as TLSSocket).encrypted) return false;
+  if (request.path === AGENT_API_PREFIX || request.path.startsWith(`${AGENT_API_PREFIX}/`)) return false;
+  const watch = request.query.watch;
+  return watch !== 'true' && watch !== '1';
+}
+
 /** Named by the method alone until routing has found the route template (OpenTelemetry's HTTP convention). */
 export function startRequestSpan(tracer: Tracer, request: Request): Span {
   return tracer.startSpan(request.method, SERVER_SPAN, extractTraceContext(request.headers));
 }
 
 /**
- * Ends the span when the response is done or abandoned by the client (a watch or long-poll it
- * left): the status code is recorded once headers were sent; 5xx is an ERROR.
+ * Ends the span when the response is done or abandoned by the client: the status code is recorded once headers were sent; 5xx is an ERROR.
  */
 export function endRequestSpan(span: Span, request: Request, response: Response, route: string | undefined, principal: string | undefined): void {
   if (route !== undefined) {
@@ -64,6 +80,6 @@ export function endRequestSpan(span: Span, request: Request, response: Response,
     span.setAttribute('http.response.status_code', response.statusCode);
     if (response.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   }
-  if (principal !== undefined) span.setAttribute('portolan.principal', principal);
+  if (principal !== undefined) span.setAttribute(PRINCIPAL_ATTRIBUTE, principal);
   span.end();
 }

@@ -83,6 +83,13 @@ export interface TraceQuery {
 
 export const UNKNOWN_SERVICE = 'unknown_service';
 
+/**
+ * The latest time the model holds: 2255-06-05T23:47:34.740991Z, the last microsecond a JavaScript
+ * number counts exactly. Beyond it times lose digits, and past the year 275760 Date cannot format
+ * them at all: a later span or event time is invalid input, refused where it enters.
+ */
+export const LATEST_UNIX_MICROS: Microseconds = Number.MAX_SAFE_INTEGER;
+
 export function formatMicros(micros: Microseconds): string {
   const seconds = Math.floor(micros / 1_000_000);
   const fraction = String(micros - seconds * 1_000_000).padStart(6, '0');
@@ -100,7 +107,9 @@ export function assembleTrace(traceId: string, spans: TraceSpan[]): Trace {
   const ids = new Set(sorted.map((span) => span.spanId));
   const root = sorted.find((span) => span.parentSpanId === undefined) ?? sorted.find((span) => !ids.has(span.parentSpanId!)) ?? sorted[0];
   const start = sorted[0].startTimeUnixMicros;
-  const end = Math.max(...sorted.map((span) => span.startTimeUnixMicros + span.durationMicros));
+  // A loop, not Math.max(...spans): spreading a huge trace's spans as arguments overflows the stack.
+  let end = start;
+  for (const span of sorted) end = Math.max(end, span.startTimeUnixMicros + span.durationMicros);
   return {
     traceId,
     rootService: root.service,

@@ -1,7 +1,7 @@
 import { createTracing, ExportResultCode, extractTraceContext, SpanKind, SpanStatusCode, type ExportResult, type ReadableSpan, type SpanExporter, type Tracing } from '@portolan/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DecodedExport } from './otlp/otlp-decoder';
-import { TraceStoreExporter, toTraceSpan } from './trace-store-exporter';
+import { PRINCIPAL_ATTRIBUTE, TraceStoreExporter, toTraceSpan } from './trace-store-exporter';
 
 const CALLER = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const T0_SECONDS = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -79,15 +79,31 @@ describe('TraceStoreExporter', () => {
   it('hands finished spans to the trace store, every one with its resource', async () => {
     const received: DecodedExport[] = [];
     tracing = createTracing({ serviceName: 'portolan-control-plane', resourceAttributes: { 'service.instance.id': 'cp-1' }, exporter: new TraceStoreExporter({ receive: (decoded) => received.push(decoded) }) });
-    tracing.tracer.startSpan('GET /version').end();
-    tracing.tracer.startSpan('GET /healthz').end();
+    tracing.tracer.startSpan('GET /v1/self-checks', { attributes: { [PRINCIPAL_ATTRIBUTE]: 'alice' } }).end();
+    tracing.tracer.startSpan('GET /observability/v1/services', { attributes: { [PRINCIPAL_ATTRIBUTE]: 'bob' } }).end();
     await tracing.forceFlush();
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ rejectedSpans: 0, rejections: [] });
     expect(received[0].spans.map((span) => [span.name, span.service, span.resource['service.instance.id']])).toEqual([
-      ['GET /version', 'portolan-control-plane', 'cp-1'],
-      ['GET /healthz', 'portolan-control-plane', 'cp-1'],
+      ['GET /v1/self-checks', 'portolan-control-plane', 'cp-1'],
+      ['GET /observability/v1/services', 'portolan-control-plane', 'cp-1'],
     ]);
+  });
+
+  it('stores the spans of requests without a principal only when they are errors', async () => {
+    const received: DecodedExport[] = [];
+    tracing = createTracing({ serviceName: 'portolan-control-plane', exporter: new TraceStoreExporter({ receive: (decoded) => received.push(decoded) }) });
+    const request = (name: string, code: number, principal?: string) => {
+      const span = tracing!.tracer.startSpan(name, { attributes: { 'http.response.status_code': code, ...(principal ? { [PRINCIPAL_ATTRIBUTE]: principal } : {}) } });
+      if (code >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    };
+    request('unauthenticated 401', 401);
+    request('public 200', 200);
+    request('unauthenticated 503', 503);
+    request('authenticated 404', 404, 'alice');
+    await tracing.forceFlush();
+    expect(received.flatMap((decoded) => decoded.spans.map((span) => span.name))).toEqual(['unauthenticated 503', 'authenticated 404']);
   });
 
   it('reports a store that throws as a failed export', async () => {

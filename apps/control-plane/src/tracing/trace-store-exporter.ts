@@ -3,14 +3,23 @@
  * `TracingService.receive` the OTLP receiver feeds, without an HTTP round trip to itself or an
  * encode/decode. `toTraceSpan` gives what the OTLP decoder would give for the same span (times
  * truncated to microseconds, empty list entries dropped, links not kept).
+ *
+ * Spans of requests that never got a principal (no token, a bad one, a public route) are stored
+ * only when they are errors (5xx): anyone who reaches the API port can send `traceparent` with the
+ * sampled flag, and each of their 401s would otherwise take a place in the store.
  */
-import { ExportResultCode, type ExportResult, type ReadableSpan, type SpanExporter } from '@portolan/telemetry';
+import { ExportResultCode, SpanStatusCode, type ExportResult, type ReadableSpan, type SpanExporter } from '@portolan/telemetry';
 import type { TracingService } from './tracing.service';
-import { UNKNOWN_SERVICE, formatMicros, type AttributeValue, type Attributes, type SpanKind, type SpanStatusCode, type TraceSpan } from './trace-model';
+import { UNKNOWN_SERVICE, formatMicros, type AttributeValue, type Attributes, type SpanKind, type SpanStatusCode as TraceSpanStatusCode, type TraceSpan } from './trace-model';
 
 /** Indexed by OpenTelemetry's SpanKind (INTERNAL = 0) and SpanStatusCode (UNSET = 0). */
 const SPAN_KINDS: readonly SpanKind[] = ['internal', 'server', 'client', 'producer', 'consumer'];
-const STATUS_CODES: readonly SpanStatusCode[] = ['unset', 'ok', 'error'];
+const STATUS_CODES: readonly TraceSpanStatusCode[] = ['unset', 'ok', 'error'];
+
+/** The name of the token a request authenticated with; set on request spans by self-tracing.ts. */
+export const PRINCIPAL_ATTRIBUTE = 'portolan.principal';
+
+const storable = (span: ReadableSpan) => span.attributes[PRINCIPAL_ATTRIBUTE] !== undefined || span.status.code === SpanStatusCode.ERROR;
 
 /** OpenTelemetry's HrTime, [seconds, nanoseconds], as whole microseconds since the epoch. */
 const unixMicros = ([seconds, nanos]: readonly [number, number]) => seconds * 1_000_000 + Math.floor(nanos / 1_000);
@@ -60,7 +69,7 @@ export class TraceStoreExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     try {
-      this.tracing.receive({ spans: spans.map((span) => toTraceSpan(span, this.resourceOf(span))), rejectedSpans: 0, rejections: [] });
+      this.tracing.receive({ spans: spans.filter(storable).map((span) => toTraceSpan(span, this.resourceOf(span))), rejectedSpans: 0, rejections: [] });
       resultCallback({ code: ExportResultCode.SUCCESS });
     } catch (error) {
       resultCallback({ code: ExportResultCode.FAILED, error: error as Error });

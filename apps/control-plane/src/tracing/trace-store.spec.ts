@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { span, spanId, traceId, T0 } from './testing/spans';
-import type { TraceSpan } from './trace-model';
+import { assembleTrace, byNewestFirst, type TraceSpan } from './trace-model';
+import { parseTraceQuery } from './trace-query';
 import { estimateSpanBytes, TraceStore, type TraceStoreLimits } from './trace-store';
 
 const LIMITS: TraceStoreLimits = { maxTraces: 3, maxBytes: 1_000_000, maxAgeMs: 60_000, slowThresholdMs: 1000 };
@@ -72,6 +73,40 @@ describe('TraceStore merging', () => {
     expect(store.bytes).toBe(bytesBefore);
     expect(trace).toMatchObject({ rootService: 'portolan-gateway', rootName: 'ingress', spanCount: 3, services: ['checkout', 'portolan-gateway'], durationMicros: 5020 });
     expect(trace.spans.map((s) => s.spanId)).toEqual([spanId(1), spanId(2), spanId(3)]);
+  });
+});
+
+describe('TraceStore search', () => {
+  it('lists the matching traces newest first by their earliest span, then by id, up to the limit', () => {
+    const { store } = storeWith({ maxTraces: 100 });
+    store.add([
+      span({ traceId: traceId(1), spanId: spanId(1), startTimeUnixMicros: T0 + 50 }),
+      span({ traceId: traceId(1), spanId: spanId(2), startTimeUnixMicros: T0 + 10 }),
+      span({ traceId: traceId(2), spanId: spanId(1), startTimeUnixMicros: T0 + 30 }),
+      span({ traceId: traceId(3), spanId: spanId(1), startTimeUnixMicros: T0 + 30 }),
+      span({ traceId: traceId(4), spanId: spanId(1), startTimeUnixMicros: T0 + 20, service: 'inventory' }),
+      span({ traceId: traceId(5), spanId: spanId(1), startTimeUnixMicros: T0 + 5 }),
+    ]);
+    const ids = (limit: string) => store.search(parseTraceQuery({ service: 'checkout', limit })).map((trace) => parseInt(trace.traceId, 16));
+    expect(ids('10')).toEqual([2, 3, 1, 5]);
+    expect(ids('2')).toEqual([2, 3]);
+    expect(store.search(parseTraceQuery({ limit: '1' }))).toEqual([store.get(traceId(2))]);
+  });
+
+  it('moves a trace when its earliest span is sent again with another start', () => {
+    const { store } = storeWith({ maxTraces: 100 });
+    store.add([span({ traceId: traceId(1), spanId: spanId(1), startTimeUnixMicros: T0 + 10 }), span({ traceId: traceId(1), spanId: spanId(2), startTimeUnixMicros: T0 + 40 })]);
+    store.add([span({ traceId: traceId(2), spanId: spanId(1), startTimeUnixMicros: T0 + 20 })]);
+    store.add([span({ traceId: traceId(1), spanId: spanId(1), startTimeUnixMicros: T0 + 30 })]);
+    const found = store.search(parseTraceQuery({}));
+    expect(found.map((trace) => parseInt(trace.traceId, 16))).toEqual([1, 2]);
+    expect(found).toEqual([...store.traces()].sort(byNewestFirst));
+  });
+
+  it('assembles a trace of 150,000 spans, more than Math.max(...spans) takes as arguments', () => {
+    const template = span({ traceId: traceId(1), spanId: spanId(1), durationMicros: 10 });
+    const spans = Array.from({ length: 150_000 }, (_, n) => ({ ...template, spanId: spanId(n + 1), startTimeUnixMicros: T0 + n }));
+    expect(assembleTrace(traceId(1), spans)).toMatchObject({ spanCount: 150_000, durationMicros: 150_009 });
   });
 });
 

@@ -9,7 +9,7 @@
  * (delete + set on every update), so the next victim is always the first entry: O(1) per eviction.
  */
 import type { ServiceOperations, Trace, TraceQuery, TraceSpan } from './trace-model';
-import { assembleTrace, byNewestFirst } from './trace-model';
+import { assembleTrace } from './trace-model';
 import { spanMatches } from './trace-query';
 
 export interface TraceStoreLimits {
@@ -26,15 +26,19 @@ interface HeldTrace {
   traceId: string;
   spans: Map<string, TraceSpan>;
   bytes: number;
+  /** The earliest span start: the trace's start, which orders search results without assembling them. */
+  startUnixMicros: number;
   lastReceivedMs: number;
   /** Error or slow: evicted only after every ordinary trace. */
   kept: boolean;
 }
 
+// The two overheads are calibrated against the heap V8 really uses for decoded spans
+// (trace-store-memory.spec.ts measures it), so the estimate does not undercount.
 /** Per-trace bookkeeping (map entries, the span map) in the estimate. */
-const TRACE_OVERHEAD_BYTES = 200;
+const TRACE_OVERHEAD_BYTES = 400;
 /** Per-span object, ids, times and status, before its strings and attributes. */
-const SPAN_OVERHEAD_BYTES = 250;
+const SPAN_OVERHEAD_BYTES = 450;
 
 /** Strings count twice their length (UTF-16 in V8), numbers and booleans 8, containers 16 plus their members. */
 function valueBytes(value: unknown): number {
@@ -53,6 +57,12 @@ export function estimateSpanBytes(span: TraceSpan): number {
 }
 
 const noEvictions = (): Evictions => ({ age: 0, traces: 0, bytes: 0 });
+
+function earliestStart(spans: Map<string, TraceSpan>): number {
+  let earliest = Infinity;
+  for (const span of spans.values()) earliest = Math.min(earliest, span.startTimeUnixMicros);
+  return earliest;
+}
 
 export class TraceStore {
   private readonly ordinary = new Map<string, HeldTrace>();
@@ -78,11 +88,12 @@ export class TraceStore {
     const evictions = this.expire();
     const slowMicros = this.limits.slowThresholdMs * 1000;
     for (const span of spans) {
-      const held = this.take(span.traceId) ?? { traceId: span.traceId, spans: new Map(), bytes: TRACE_OVERHEAD_BYTES, lastReceivedMs: 0, kept: false };
+      const held = this.take(span.traceId) ?? { traceId: span.traceId, spans: new Map(), bytes: TRACE_OVERHEAD_BYTES, startUnixMicros: Infinity, lastReceivedMs: 0, kept: false };
       const previous = held.spans.get(span.spanId);
       if (previous) held.bytes -= estimateSpanBytes(previous);
       held.spans.set(span.spanId, span);
       held.bytes += estimateSpanBytes(span);
+      held.startUnixMicros = previous?.startTimeUnixMicros === held.startUnixMicros ? earliestStart(held.spans) : Math.min(held.startUnixMicros, span.startTimeUnixMicros);
       held.lastReceivedMs = this.now();
       held.kept ||= span.status.code === 'error' || span.durationMicros >= slowMicros;
       this.put(held);
@@ -111,17 +122,21 @@ export class TraceStore {
     return held ? assembleTrace(held.traceId, [...held.spans.values()]) : undefined;
   }
 
+  /** Newest first (byNewestFirst's order), ordered by the held start so only the `limit` returned are assembled. */
   search(query: TraceQuery): Trace[] {
-    const matches: Trace[] = [];
+    const matches: HeldTrace[] = [];
     for (const held of this.held()) {
       for (const span of held.spans.values()) {
         if (spanMatches(span, query)) {
-          matches.push(assembleTrace(held.traceId, [...held.spans.values()]));
+          matches.push(held);
           break;
         }
       }
     }
-    return matches.sort(byNewestFirst).slice(0, query.limit);
+    return matches
+      .sort((a, b) => b.startUnixMicros - a.startUnixMicros || a.traceId.localeCompare(b.traceId))
+      .slice(0, query.limit)
+      .map((held) => assembleTrace(held.traceId, [...held.spans.values()]));
   }
 
   services(): ServiceOperations[] {

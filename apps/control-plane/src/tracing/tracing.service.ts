@@ -19,7 +19,7 @@ export class TracingService {
   private readonly source: TraceSource;
 
   constructor(
-    @Inject(TRACING_SETTINGS) settings: TracingSettings,
+    @Inject(TRACING_SETTINGS) private readonly settings: TracingSettings,
     @Inject(TRACING_CLOCK) private readonly now: () => number,
     private readonly metrics: MetricsRegistry,
   ) {
@@ -67,9 +67,9 @@ export class TracingService {
    * service), so an answer from it could call a healthy service broken.
    */
   traceContextFindings(windowMs: number): TraceContextFinding[] {
-    if (!this.store) return [];
+    if (!this.store || this.settings.kind !== 'embedded') return [];
     const endUnixMicros = this.now() * 1000;
-    return findTraceContextGaps(this.expired(this.store).traces(), { startUnixMicros: endUnixMicros - windowMs * 1000, endUnixMicros });
+    return findTraceContextGaps(this.expired(this.store).traces(), { startUnixMicros: endUnixMicros - windowMs * 1000, endUnixMicros }, this.settings.slowThresholdMs);
   }
 
   private expired(store: TraceStore): TraceStore {

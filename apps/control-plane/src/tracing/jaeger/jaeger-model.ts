@@ -10,7 +10,7 @@
  * `otel.library.*`); the parent becomes a CHILD_OF reference; events become logs whose `event`
  * field is the name; times and durations are microseconds.
  */
-import { formatMicros, type AttributeValue, type Attributes, type SpanKind, type SpanStatusCode, type TraceSpan, assembleTrace, type Trace } from '../trace-model';
+import { LATEST_UNIX_MICROS, formatMicros, type AttributeValue, type Attributes, type SpanKind, type SpanStatusCode, type TraceSpan, assembleTrace, type Trace } from '../trace-model';
 
 export interface JaegerKeyValue {
   key: string;
@@ -106,4 +106,42 @@ function spanFromJaeger(span: JaegerSpan, processes: JaegerTrace['processes']): 
 
 export function traceFromJaeger(trace: JaegerTrace): Trace {
   return assembleTrace(padId(trace.traceID, 32), trace.spans.map((span) => spanFromJaeger(span, trace.processes)));
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Microseconds, as a time or a duration, that the model can format (trace-model.ts LATEST_UNIX_MICROS). */
+const isMicros = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= LATEST_UNIX_MICROS;
+/** Go encodes an empty slice as null and omitempty leaves it out: both are an empty list. */
+const isOptionalListOf = (value: unknown, isItem: (item: unknown) => boolean) => value === undefined || value === null || (Array.isArray(value) && value.every(isItem));
+const isKeyValue = (value: unknown) => isObject(value) && typeof value.key === 'string';
+
+function isJaegerSpan(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.traceID === 'string' &&
+    typeof value.spanID === 'string' &&
+    typeof value.operationName === 'string' &&
+    typeof value.processID === 'string' &&
+    isMicros(value.startTime) &&
+    isMicros(value.duration) &&
+    isMicros(value.startTime + value.duration) &&
+    isOptionalListOf(value.references, (reference) => isObject(reference) && typeof reference.spanID === 'string') &&
+    isOptionalListOf(value.tags, isKeyValue) &&
+    isOptionalListOf(value.logs, (log) => isObject(log) && isMicros(log.timestamp) && isOptionalListOf(log.fields, isKeyValue))
+  );
+}
+
+/**
+ * What makes a trace in Jaeger's answer unusable, or undefined when traceFromJaeger can map it: the
+ * answer is checked here, at the boundary, so that something else answering at Jaeger's URL is a
+ * 503 naming Jaeger rather than a 500 from deep inside the mapping.
+ */
+export function jaegerTraceProblem(value: unknown): string | undefined {
+  if (!isObject(value) || typeof value.traceID !== 'string') return 'a trace without a traceID';
+  if (!Array.isArray(value.spans) || value.spans.length === 0) return `trace ${value.traceID} without spans`;
+  const processesValid = isObject(value.processes) && Object.values(value.processes).every((process) => isObject(process) && typeof process.serviceName === 'string' && isOptionalListOf(process.tags, isKeyValue));
+  if (!processesValid) return `trace ${value.traceID} without a valid processes map`;
+  const invalidSpan = value.spans.find((span) => !isJaegerSpan(span));
+  if (invalidSpan !== undefined) return `trace ${value.traceID} with a span that is not a Jaeger span (ids, operationName, processID, times in microseconds): ${JSON.stringify(invalidSpan).slice(0, 200)}`;
+  return undefined;
 }

@@ -60,15 +60,14 @@ afterAll(() => jaeger.close());
 describe('JaegerTraceSource', () => {
   it.each<[string, RawQuery]>([
     ['a service', { service: 'checkout' }],
-    ['no service (every service searched)', {}],
     ['an operation', { service: 'portolan-gateway', operation: 'ingress' }],
-    ['errors', { status: 'error' }],
+    ['errors', { service: 'checkout', status: 'error' }],
     ['not errors', { service: 'checkout', status: 'ok' }],
     ['a minimum duration', { service: 'checkout', minDuration: '1s' }],
-    ['a duration range', { minDuration: '10ms', maxDuration: '100ms' }],
-    ['a time range', { start: '2026-01-01T00:00:01.5Z', end: '2026-01-01T00:00:03.5Z' }],
-    ['a span attribute', { attr: 'http.route=/cart' }],
-    ['a numeric attribute', { attr: 'http.status_code=503' }],
+    ['a duration range', { service: 'checkout', minDuration: '10ms', maxDuration: '100ms' }],
+    ['a time range', { service: 'portolan-gateway', start: '2026-01-01T00:00:01.5Z', end: '2026-01-01T00:00:03.5Z' }],
+    ['a span attribute', { service: 'portolan-gateway', attr: 'http.route=/cart' }],
+    ['a numeric attribute', { service: 'portolan-gateway', attr: 'http.status_code=503' }],
     ['a resource attribute', { service: 'checkout', attr: 'service.namespace=default' }],
     ['several criteria on one span', { service: 'checkout', operation: 'POST /checkout', minDuration: '50ms', attr: 'service.namespace=default' }],
     ['a limit', { service: 'portolan-gateway', limit: '2' }],
@@ -93,8 +92,60 @@ describe('JaegerTraceSource', () => {
     expect(await source.services()).toEqual(store.services());
   });
 
+  it('needs a service to search, as Jaeger does, and asks Jaeger nothing without one', async () => {
+    const asked = jaeger.requests.length;
+    await expect(source.search(parseTraceQuery({ status: 'error' }))).rejects.toMatchObject({ status: { code: 400, reason: 'BadRequest', details: { causes: [{ field: 'service', reason: 'FieldValueRequired' }] } } });
+    expect(jaeger.requests).toHaveLength(asked);
+  });
+
   it('turns an unreachable Jaeger into a 503 Status', async () => {
     const unreachable = new JaegerTraceSource('http://127.0.0.1:1');
     await expect(unreachable.services()).rejects.toMatchObject({ status: { code: 503, reason: 'ServiceUnavailable' } });
+  });
+});
+
+describe('JaegerTraceSource against a Jaeger that misbehaves', () => {
+  const unavailable = (message: RegExp) => ({ status: { code: 503, reason: 'ServiceUnavailable', message: expect.stringMatching(message) } });
+
+  it('gives up on a Jaeger that does not answer after the timeout: a 503 naming its URL', async () => {
+    const silent = await startJaegerQueryDouble([], undefined, { silent: true });
+    try {
+      const source = new JaegerTraceSource(silent.url, { timeoutMs: 100 });
+      const started = Date.now();
+      await expect(source.get(traceId(1))).rejects.toMatchObject(unavailable(new RegExp(`at ${silent.url} did not answer GET /api/traces/\\w+ within 100 ms`)));
+      await expect(source.search(parseTraceQuery({ service: 'checkout' }))).rejects.toMatchObject(unavailable(/did not answer/));
+      await expect(source.services()).rejects.toMatchObject(unavailable(/did not answer/));
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  const validSpan = { traceID: '1', spanID: spanId(1), operationName: 'GET', startTime: T0, duration: 5, processID: 'p1' };
+  it.each<[string, unknown, (source: JaegerTraceSource) => Promise<unknown>, RegExp]>([
+    ['a body that is not its envelope', 'hello', (source) => source.services(), /`data` is not a list/],
+    ['`data` that is not a list', { data: { services: ['checkout'] } }, (source) => source.search(parseTraceQuery({ service: 'checkout' })), /`data` is not a list/],
+    ['service names that are not strings', { data: [{ name: 'checkout' }] }, (source) => source.services(), /names that are not all strings/],
+    ['a trace without spans', { data: [{ traceID: '1', spans: [], processes: {} }] }, (source) => source.get(traceId(1)), /trace 1 without spans/],
+    ['a trace without processes', { data: [{ traceID: '1', spans: [validSpan] }] }, (source) => source.get(traceId(1)), /without a valid processes map/],
+    ['a span whose start is not microseconds', { data: [{ traceID: '1', spans: [{ ...validSpan, startTime: 'yesterday' }], processes: {} }] }, (source) => source.search(parseTraceQuery({ service: 'checkout' })), /a span that is not a Jaeger span/],
+    ['a span past the latest time the model holds', { data: [{ traceID: '1', spans: [{ ...validSpan, startTime: 1e20 }], processes: {} }] }, (source) => source.get(traceId(1)), /a span that is not a Jaeger span/],
+    ['tags that are not a list', { data: [{ traceID: '1', spans: [{ ...validSpan, tags: { error: true } }], processes: {} }] }, (source) => source.get(traceId(1)), /a span that is not a Jaeger span/],
+  ])('answers a 503 naming Jaeger, not a 500, for %s', async (_name, answer, ask, problem) => {
+    const garbage = await startJaegerQueryDouble([], undefined, { answer });
+    try {
+      await expect(ask(new JaegerTraceSource(garbage.url))).rejects.toMatchObject(unavailable(new RegExp(`at ${garbage.url} answered GET .* with .*${problem.source}`)));
+    } finally {
+      await garbage.close();
+    }
+  });
+
+  it('takes null `data` as empty, as Go encodes an empty list', async () => {
+    const empty = await startJaegerQueryDouble([], undefined, { answer: { data: null, errors: null } });
+    try {
+      expect(await new JaegerTraceSource(empty.url).services()).toEqual([]);
+    } finally {
+      await empty.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { otlpJsonExport, otlpProtobufExport, span, spanId, traceId, T0 } from '../testing/spans';
 import type { TraceSpan } from '../trace-model';
-import { OtlpDecodeError, decodeJsonExport, decodeProtobufExport, encodeProtobufResponse } from './otlp-decoder';
+import { MAX_VALUE_DEPTH, OtlpDecodeError, decodeJsonExport, decodeProtobufExport, encodeProtobufResponse } from './otlp-decoder';
 
 const resource = { 'service.name': 'checkout', 'service.namespace': 'default', 'host.cores': 4 };
 const spans: TraceSpan[] = [
@@ -43,6 +43,10 @@ describe('decoding an OTLP trace export', () => {
     ['a span id that is not hex', { spanId: 'zzzzzzzzzzzzzzzz' }, /spanId is not 8 bytes/],
     ['an end before the start', { endTimeUnixNano: '1' }, /endTimeUnixNano is before startTimeUnixNano/],
     ['no times', { startTimeUnixNano: undefined }, /must be set/],
+    // Past what Date can format (year 275760), and past the last exact microsecond (year 2255).
+    ['times past the year 275760', { startTimeUnixNano: '9'.repeat(30), endTimeUnixNano: '9'.repeat(30) }, /a time is after 2255-06-05T23:47:34.740991Z/],
+    ['an end in the year 2300 given as a JSON number', { endTimeUnixNano: 10_413_792_000_000_000_000 }, /a time is after 2255/],
+    ['an event past the year 275760', { events: [{ name: 'late', timeUnixNano: '9'.repeat(30) }] }, /a time is after 2255/],
   ])('rejects a span with %s and keeps the others', (_name, change, reason) => {
     const body = otlpJsonExport(spans) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<Record<string, unknown>> }> }> };
     Object.assign(body.resourceSpans[0].scopeSpans[0].spans[0], change);
@@ -61,6 +65,18 @@ describe('decoding an OTLP trace export', () => {
   ])('refuses a body that does not decode: %s', (_name, decode, message) => {
     expect(decode).toThrow(OtlpDecodeError);
     expect(decode).toThrow(message);
+  });
+
+  it(`takes values nested ${MAX_VALUE_DEPTH} levels deep and refuses deeper ones, rather than overflowing the stack`, () => {
+    // Written as text: JSON.stringify itself would overflow on 100,000 levels.
+    const nested = (depth: number) => {
+      let value = '{"stringValue": "leaf"}';
+      for (let level = 1; level < depth; level++) value = level % 2 ? `{"arrayValue": {"values": [${value}]}}` : `{"kvlistValue": {"values": [{"key": "k", "value": ${value}}]}}`;
+      return Buffer.from(`{"resourceSpans": [{"resource": {"attributes": [{"key": "deep", "value": ${value}}]}}]}`);
+    };
+    expect(decodeJsonExport(nested(MAX_VALUE_DEPTH))).toEqual({ spans: [], rejectedSpans: 0, rejections: [] });
+    expect(() => decodeJsonExport(nested(MAX_VALUE_DEPTH + 1))).toThrow(OtlpDecodeError);
+    expect(() => decodeJsonExport(nested(100_000))).toThrow(/resourceSpans\[0\]\.resource\.attributes\[0\]\.value(\.\w+\.values\[0\](\.value)?)+: values nest deeper than 32 levels/);
   });
 
   it('answers an empty ExportTraceServiceResponse when nothing was rejected', () => {

@@ -6,7 +6,7 @@
  */
 import { join, resolve } from 'node:path';
 import * as protobuf from 'protobufjs';
-import { UNKNOWN_SERVICE, formatMicros, type AttributeValue, type Attributes, type SpanEvent, type SpanKind, type SpanStatusCode, type TraceSpan } from '../trace-model';
+import { LATEST_UNIX_MICROS, UNKNOWN_SERVICE, formatMicros, type AttributeValue, type Attributes, type SpanEvent, type SpanKind, type SpanStatusCode, type TraceSpan } from '../trace-model';
 
 /**
  * The .proto files stay in src: tsc does not copy them, and src/tracing/otlp and dist/tracing/otlp
@@ -72,9 +72,19 @@ export function jsonResponse(rejectedSpans: number, errorMessage: string): objec
   return rejectedSpans > 0 ? { partialSuccess: { rejectedSpans: String(rejectedSpans), errorMessage } } : {};
 }
 
-/** gRPC code 3 (INVALID_ARGUMENT) for a body that does not decode, as OTLP/HTTP asks of a 400. */
-export function encodeProtobufError(message: string): Uint8Array {
-  return OTLP.rpcStatus.encode(OTLP.rpcStatus.fromObject({ code: 3, message })).finish();
+/** The gRPC codes of the receiver's failures (google.rpc.Code), as gRPC itself uses them. */
+export const GRPC_CODES = {
+  /** A body that does not decode or cannot be read (400). */
+  invalidArgument: 3,
+  /** A body over the limit (413), as gRPC answers a message over its maximum size. */
+  resourceExhausted: 8,
+  /** A Content-Encoding the receiver does not inflate (415), as gRPC answers an unknown compression. */
+  unimplemented: 12,
+} as const;
+
+/** The google.rpc.Status body OTLP/HTTP prescribes for failures answered to protobuf clients. */
+export function encodeProtobufError(code: (typeof GRPC_CODES)[keyof typeof GRPC_CODES], message: string): Uint8Array {
+  return OTLP.rpcStatus.encode(OTLP.rpcStatus.fromObject({ code, message })).finish();
 }
 
 type Loose = Record<string, unknown>;
@@ -123,7 +133,14 @@ function unixMicros(value: unknown): number | undefined {
   return nanos === undefined ? undefined : Number(nanos / 1000n);
 }
 
-function anyValue(value: unknown, path: string): AttributeValue | undefined {
+/**
+ * How deep arrayValue and kvlistValue may nest. The walk recurses per level, so without a bound a
+ * crafted body overflows the stack (a 500); real attributes nest a level or two.
+ */
+export const MAX_VALUE_DEPTH = 32;
+
+function anyValue(value: unknown, path: string, depth: number): AttributeValue | undefined {
+  if (depth > MAX_VALUE_DEPTH) throw new OtlpDecodeError(`${path}: values nest deeper than ${MAX_VALUE_DEPTH} levels`);
   const v = object(value, path);
   if ('stringValue' in v) return text(v.stringValue, `${path}.stringValue`);
   if ('boolValue' in v) return Boolean(v.boolValue);
@@ -141,18 +158,18 @@ function anyValue(value: unknown, path: string): AttributeValue | undefined {
   if ('bytesValue' in v) return v.bytesValue instanceof Uint8Array ? Buffer.from(v.bytesValue).toString('base64') : text(v.bytesValue, `${path}.bytesValue`);
   if ('arrayValue' in v) {
     return list(object(v.arrayValue, `${path}.arrayValue`).values, `${path}.arrayValue.values`)
-      .map((item, i) => anyValue(item, `${path}.arrayValue.values[${i}]`))
+      .map((item, i) => anyValue(item, `${path}.arrayValue.values[${i}]`, depth + 1))
       .filter((item): item is AttributeValue => item !== undefined);
   }
-  if ('kvlistValue' in v) return attributes(object(v.kvlistValue, `${path}.kvlistValue`).values, `${path}.kvlistValue.values`);
+  if ('kvlistValue' in v) return attributes(object(v.kvlistValue, `${path}.kvlistValue`).values, `${path}.kvlistValue.values`, depth + 1);
   return undefined;
 }
 
-function attributes(value: unknown, path: string): Attributes {
+function attributes(value: unknown, path: string, depth = 1): Attributes {
   const result: Attributes = {};
   list(value, path).forEach((entry, i) => {
     const kv = object(entry, `${path}[${i}]`);
-    const converted = anyValue(kv.value, `${path}[${i}].value`);
+    const converted = anyValue(kv.value, `${path}[${i}].value`, depth);
     if (converted !== undefined) result[text(kv.key, `${path}[${i}].key`)] = converted;
   });
   return result;
@@ -178,6 +195,8 @@ function walkExport(body: unknown): DecodedExport {
         const parentSpanId = hasParent ? hexId(span.parentSpanId, 8) : undefined;
         const start = unixMicros(span.startTimeUnixNano);
         const end = unixMicros(span.endTimeUnixNano);
+        const events = list(span.events, `${path}.events`).map((eventValue, e) => object(eventValue, `${path}.events[${e}]`));
+        const eventTimes = events.map((event) => unixMicros(event.timeUnixNano) ?? start);
         const problem = !traceId
           ? 'traceId is not 16 bytes (32 hex digits in JSON) or is all zeros'
           : !spanId
@@ -188,7 +207,9 @@ function walkExport(body: unknown): DecodedExport {
                 ? 'startTimeUnixNano and endTimeUnixNano must be set'
                 : end < start
                   ? 'endTimeUnixNano is before startTimeUnixNano'
-                  : undefined;
+                  : end > LATEST_UNIX_MICROS || eventTimes.some((time) => time! > LATEST_UNIX_MICROS)
+                    ? `a time is after ${formatMicros(LATEST_UNIX_MICROS)}, the latest the trace model holds`
+                    : undefined;
         if (problem) {
           rejectedSpans += 1;
           rejections.add(problem);
@@ -209,9 +230,8 @@ function walkExport(body: unknown): DecodedExport {
           status: { code: enumValue(status.code, STATUS_CODES, 'STATUS_CODE_', `${path}.status.code`), ...(statusMessage ? { message: statusMessage } : {}) },
           attributes: attributes(span.attributes, `${path}.attributes`),
           resource,
-          events: list(span.events, `${path}.events`).map((eventValue, e): SpanEvent => {
-            const event = object(eventValue, `${path}.events[${e}]`);
-            const time = unixMicros(event.timeUnixNano) ?? start!;
+          events: events.map((event, e): SpanEvent => {
+            const time = eventTimes[e]!;
             return { name: text(event.name, `${path}.events[${e}].name`), time: formatMicros(time), timeUnixMicros: time, attributes: attributes(event.attributes, `${path}.events[${e}].attributes`) };
           }),
         });

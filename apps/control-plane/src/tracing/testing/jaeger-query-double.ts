@@ -13,7 +13,8 @@
  * - the JSON model: model/json/model.go; OTLP spans stored as the collector translates them
  *   (see ../jaeger/jaeger-model.ts), trace ids printed without leading zeros (model.TraceID.String()).
  * Traces come back newest first (start of their earliest span). Jaeger's adjusters (clock skew,
- * duplicate span ids) are not reproduced: the test traces need none.
+ * duplicate span ids) are not reproduced: the test traces need none. Faults make it a Jaeger that
+ * never answers, or something else answering at Jaeger's URL.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -141,7 +142,7 @@ function spanMatches(trace: JaegerTrace, span: JaegerSpan, search: Search): bool
   return Object.entries(search.tags).every(([key, value]) => candidates.some((tag) => tag.key === key && text(tag) === value));
 }
 
-const traceStart = (trace: JaegerTrace) => Math.min(...trace.spans.map((span) => span.startTime));
+const traceStart = (trace: JaegerTrace) => trace.spans.reduce((earliest, span) => Math.min(earliest, span.startTime), Infinity);
 
 export interface JaegerQueryDouble {
   url: string;
@@ -150,18 +151,27 @@ export interface JaegerQueryDouble {
   close(): Promise<void>;
 }
 
-export async function startJaegerQueryDouble(traces: JaegerTrace[], now: () => number = () => Date.now()): Promise<JaegerQueryDouble> {
+export interface JaegerDoubleFaults {
+  /** Takes requests and never answers them, like a Jaeger stuck on its storage. */
+  silent?: boolean;
+  /** Answers every request 200 with this as JSON, like another service listening at Jaeger's URL. */
+  answer?: unknown;
+}
+
+export async function startJaegerQueryDouble(traces: JaegerTrace[], now: () => number = () => Date.now(), faults: JaegerDoubleFaults = {}): Promise<JaegerQueryDouble> {
   const requests: string[] = [];
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://double');
     requests.push(`${url.pathname}${url.search}`);
-    const send = (code: number, body: object) => {
+    if (faults.silent) return;
+    const send = (code: number, body: unknown) => {
       response.statusCode = code;
       response.setHeader('Content-Type', 'application/json');
       response.end(JSON.stringify(body));
     };
     const fail = (code: number, msg: string) => send(code, { data: null, total: 0, limit: 0, offset: 0, errors: [{ code, msg }] });
     const ok = (data: unknown[]) => send(200, { data, total: data.length, limit: 0, offset: 0, errors: null });
+    if ('answer' in faults) return send(200, faults.answer);
     if (request.method !== 'GET') return fail(405, 'method not allowed');
 
     const services = () => [...new Set(traces.flatMap((trace) => Object.values(trace.processes).map((process) => process.serviceName)))].sort();
@@ -190,6 +200,11 @@ export async function startJaegerQueryDouble(traces: JaegerTrace[], now: () => n
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Requests a silent double holds would keep it open forever.
+        server.closeAllConnections();
+      }),
   };
 }
