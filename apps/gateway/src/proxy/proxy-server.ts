@@ -117,7 +117,7 @@ const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
  * is then destroyed without an error, whereas one the gateway gives up on (an upstream failing
  * mid-stream) is destroyed with that failure.
  */
-const clientWentAway = (response: ServerResponse) => response.destroyed && !response.errored;
+const clientWentAway = (response: ServerResponse) => response.destroyed && !response.writableFinished && !response.errored;
 
 export class ProxyServer {
   private table: RouteTable | undefined;
