@@ -97,7 +97,9 @@ describe('self-checks', () => {
     ]).flat();
     const posted = await fetch(`${cp.running.opsUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpJsonExport(spans)) });
     expect(posted.status).toBe(200);
-    expect(await findings()).toContainEqual(
+    // The trace checks rerun every third of a window (1 s here).
+    const found = await until('the trace-context finding', findings, (list) => list.some((f) => f.check === 'UpstreamDropsTraceContext'), 5_000);
+    expect(found).toContainEqual(
       expect.objectContaining({ check: 'UpstreamDropsTraceContext', object: { kind: 'Service', namespace: 'default', name: 'payments' }, message: expect.stringContaining('default/payments') }),
     );
   });

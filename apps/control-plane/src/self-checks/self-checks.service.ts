@@ -33,6 +33,7 @@ export class SelfChecksService implements OnModuleInit, OnApplicationShutdown {
   private readonly statsCounted = new Map<string, number>();
   private open = new Map<string, OpenFinding>();
   private timer: NodeJS.Timeout | undefined;
+  private traceChecked: { at: number; findings: SelfCheckFinding[] } = { at: Number.NEGATIVE_INFINITY, findings: [] };
 
   constructor(
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
@@ -82,16 +83,27 @@ export class SelfChecksService implements OnModuleInit, OnApplicationShutdown {
         now - this.startedAt,
         this.windowMs,
       ),
-      ...this.tracing.traceContextFindings(this.windowMs).map(
-        (gap): SelfCheckFinding => ({
-          check: gap.reason === 'DropsTraceContext' ? 'UpstreamDropsTraceContext' : 'UpstreamNotInstrumented',
-          object: { kind: 'Service', namespace: gap.service.split('/')[0], name: gap.service.split('/')[1] },
-          message: gap.message,
-        }),
-      ),
+      ...this.traceFindings(now),
     ];
     this.remember(findings, now);
     return [...this.open.values()];
+  }
+
+  /**
+   * The trace checks read every held trace (tens of milliseconds for a full store), so they run at
+   * most every third of a window rather than every heartbeat interval.
+   */
+  private traceFindings(now: number): SelfCheckFinding[] {
+    if (now - this.traceChecked.at < this.windowMs / 3) return this.traceChecked.findings;
+    const findings = this.tracing.traceContextFindings(this.windowMs).map(
+      (gap): SelfCheckFinding => ({
+        check: gap.reason === 'DropsTraceContext' ? 'UpstreamDropsTraceContext' : 'UpstreamNotInstrumented',
+        object: { kind: 'Service', namespace: gap.service.split('/')[0], name: gap.service.split('/')[1] },
+        message: gap.message,
+      }),
+    );
+    this.traceChecked = { at: now, findings };
+    return findings;
   }
 
   private remember(findings: SelfCheckFinding[], now: number): void {
