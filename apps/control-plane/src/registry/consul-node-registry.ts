@@ -32,7 +32,7 @@ import {
 import { nextBlockingIndex } from '../consul/follow';
 import { withReason, type LifecycleView } from './lifecycle';
 import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
-import { admit, credentialDigest, credentialMatches, newCredential, toObjectName } from './registration';
+import { admit, credentialDigest, credentialMatches, newCredential, takeHeartbeatStats, toObjectName } from './registration';
 
 /** The Consul service every gateway is an instance of. */
 export const GATEWAY_SERVICE = 'portolan-gateway';
@@ -202,12 +202,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
     const now = this.clock();
     tracked.localHeartbeat = now;
     node.lastHeartbeat = now;
-    if (request.stats) {
-      node.stats = request.stats;
-      node.statsAt = now;
-    }
-    const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
-    tracked.localReasons = withReason(tracked.localReasons, 'BreakersOpen', breakersOpen.length > 0);
+    tracked.localReasons = withReason(tracked.localReasons, 'BreakersOpen', takeHeartbeatStats(node, request.stats, now));
     if (request.draining && !node.draining) {
       node.draining = true;
       tracked.unsentDrain = true;

@@ -10,7 +10,7 @@ import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
 import { lifecycleAt, withReason } from './lifecycle';
 import { compareNodes, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
-import { admit, credentialDigest, credentialMatches, newCredential } from './registration';
+import { admit, credentialDigest, credentialMatches, newCredential, takeHeartbeatStats } from './registration';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registry_nodes (
@@ -127,12 +127,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   async heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode> {
     const node = this.require(id);
     node.lastHeartbeat = this.clock();
-    if (request.stats) {
-      node.stats = request.stats;
-      node.statsAt = node.lastHeartbeat;
-    }
-    const breakersOpen = (request.stats?.breakers ?? []).filter((breaker) => breaker.state !== 'closed');
-    node.degradedBecause = withReason(node.degradedBecause, 'BreakersOpen', breakersOpen.length > 0);
+    node.degradedBecause = withReason(node.degradedBecause, 'BreakersOpen', takeHeartbeatStats(node, request.stats, node.lastHeartbeat));
     if (request.draining && !node.draining) {
       this.statements.setDraining.run(id);
       node.draining = true;

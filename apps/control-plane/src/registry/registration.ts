@@ -2,11 +2,12 @@
  * What every NodeRegistry does with a registration before storing it, whatever the backend:
  * validate it against the kind's schema, name it, and mint and hash its credential. The registry
  * keeps only the hash; the credential is returned once and never leaves the process otherwise.
+ * Also what every registry does with a heartbeat's statistics.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DEFAULT_NAMESPACE, GROUP_VERSION, validateResource, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
-import type { RegisterRequest } from '@portolan/agent-client';
-import { InvalidRegistrationError, KIND_OF_ROLE } from './node-registry';
+import type { HeartbeatStats, RegisterRequest } from '@portolan/agent-client';
+import { InvalidRegistrationError, KIND_OF_ROLE, type RegisteredNode } from './node-registry';
 
 export interface Admitted {
   namespace: string;
@@ -56,4 +57,15 @@ export function admit(request: RegisterRequest): Admitted {
   const { causes } = validateResource({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace }, spec });
   if (causes.length > 0) throw new InvalidRegistrationError(kind, name, causes.map((cause) => ({ field: cause.field, message: cause.message })));
   return { namespace, name, spec };
+}
+
+/**
+ * Keeps a heartbeat's statistics on the node, with when they came (the self-checks notice when
+ * they stop); answers whether they report a breaker that is not closed (a Degraded reason).
+ */
+export function takeHeartbeatStats(node: Pick<RegisteredNode, 'stats' | 'statsAt'>, stats: HeartbeatStats | undefined, now: number): boolean {
+  if (!stats) return false;
+  node.stats = stats;
+  node.statsAt = now;
+  return stats.breakers.some((breaker) => breaker.state !== 'closed');
 }
