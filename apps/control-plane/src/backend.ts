@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { BootConfig, ConsulBackend } from './config/boot-config';
 import { ConsulApiTokenStore, SqliteApiTokenStore, type ApiTokenStore } from './auth/api-token-store';
 import { ConsulClient } from './consul/consul-client';
+import { waitForConsul } from './consul/wait-for-consul';
 import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/ack-ledger';
 import { ConsulLeadership } from './leadership/consul-leadership';
 import { LeaderControllers } from './leadership/leader-controllers';
@@ -19,6 +20,8 @@ import { ConsulResourceStore } from './store/consul-resource-store';
 import type { ResourceStore } from './store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from './store/sqlite-resource-store';
 import type { MetricsRegistry } from './telemetry/metrics';
+import { sharedCertificateAuthority } from './tls/consul-certificate-authority';
+import type { CertificateAuthority } from './tls/certificates';
 
 export interface Backend {
   store: ResourceStore;
@@ -26,6 +29,8 @@ export interface Backend {
   leadership: Leadership;
   ackLedger: AckLedger;
   apiTokens: ApiTokenStore;
+  /** The CA every replica shares (Consul, when the operator configured none); unset, the data directory's. */
+  certificateAuthority?: CertificateAuthority;
   /** One line for the start banner and logs. */
   describe: string;
   close(): Promise<void>;
@@ -48,7 +53,12 @@ function registryRemoval(controllers: LeaderControllers): { active: () => boolea
   return { active: () => active };
 }
 
-export async function openBackend(config: BootConfig, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
+export interface OpenBackendOptions {
+  /** Called while the backend cannot be reached yet and opening waits for it (for readiness). */
+  onWaiting?: (reason: string | undefined) => void;
+}
+
+export async function openBackend(config: BootConfig, logger: Logger, metrics: MetricsRegistry, options: OpenBackendOptions = {}): Promise<Backend> {
   if (config.backend.kind === 'embedded') {
     const db = openEmbeddedDatabase(join(config.dataDir, 'portolan.db'));
     const store = new SqliteResourceStore(db);
@@ -74,12 +84,20 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
       },
     };
   }
-  return openConsulBackend(config, config.backend, logger, metrics);
+  return openConsulBackend(config, config.backend, logger, metrics, options);
 }
 
-async function openConsulBackend(config: BootConfig, backend: ConsulBackend, logger: Logger, metrics: MetricsRegistry): Promise<Backend> {
+async function openConsulBackend(config: BootConfig, backend: ConsulBackend, logger: Logger, metrics: MetricsRegistry, options: OpenBackendOptions): Promise<Backend> {
   const consul = new ConsulClient(backend.consul);
   const log = logger.child({ component: 'consul', consul: consul.address, prefix: consul.prefix });
+  await waitForConsul(consul, {
+    onWaiting: (error, attempt) => {
+      options.onWaiting?.(`waiting for Consul: ${error.message}`);
+      log.error({ err: error, attempt }, 'Consul cannot be reached yet: waiting for it before serving (not ready meanwhile)');
+    },
+  });
+  options.onWaiting?.(undefined);
+  const certificateAuthority = config.tlsCa ? undefined : await sharedCertificateAuthority(consul);
   const store = await ConsulResourceStore.open(consul, {
     onAvailability: (available, error) =>
       available ? log.info('Consul answers again; the change feed resumed') : log.error({ err: error }, 'Consul is unreachable: serving gateways their last configuration, refusing writes'),
@@ -105,6 +123,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     leadership,
     ackLedger,
     apiTokens,
+    certificateAuthority,
     describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
     close: async () => {
       // Leadership first, so another replica takes over while this one finishes closing.

@@ -8,7 +8,6 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type pino from 'pino';
@@ -21,11 +20,12 @@ import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
 import type { BootConfig } from './config/boot-config';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
+import { listenOps, type OpsListener } from './health/ops-listener';
 import { renderKubeconfig } from './kubeconfig';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
 import { MetricsRegistry } from './telemetry/metrics';
 import { runWithContext, traceIdFrom, type RequestContext } from './telemetry/request-context';
-import { ensureServingCertificate } from './tls/certificates';
+import { ensureServingCertificate, readCertificateAuthorityFiles } from './tls/certificates';
 import { OTLP_TRACES_PATH, otlpBodyHandlers } from './tracing/otlp/otlp-body';
 import { endRequestSpan, startRequestSpan, startSelfTracing, tracesRequest } from './tracing/self-tracing';
 import { TracingService } from './tracing/tracing.service';
@@ -47,9 +47,6 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
-/** Paths the plain-HTTP ops listener serves; everything else needs TLS. */
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/version', OTLP_TRACES_PATH]);
-
 const BODY_TYPES = ['application/json', 'application/merge-patch+json', 'application/json-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/apply-patch+yaml', 'application/yaml', 'application/x-yaml', 'text/yaml'];
 const BODY_LIMIT = '3mb';
@@ -57,11 +54,17 @@ const BODY_LIMIT = '3mb';
 export async function startControlPlane(config: BootConfig, options: { logDestination?: pino.DestinationStream } = {}): Promise<RunningControlPlane> {
   const logger = createRootLogger(config.logLevel, options.logDestination);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const certificate = ensureServingCertificate(config.dataDir, config.tlsSans);
+  // Read before waiting for any backend: a wrong file is the operator's to fix now.
+  const operatorCa = config.tlsCa && readCertificateAuthorityFiles(config.tlsCa);
   const metrics = new MetricsRegistry();
   // The backend's services log through Nest's Logger before the app exists: JSON from the start.
   Logger.overrideLogger(new JsonLogger(logger));
-  const backend = await openBackend(config, logger, metrics);
+  const ops: OpsListener | undefined = config.opsPort >= 0 ? await listenOps(config.host, config.opsPort) : undefined;
+  const backend = await openBackend(config, logger, metrics, { onWaiting: (reason) => ops?.starting(reason ?? 'starting') }).catch(async (error: Error) => {
+    await ops?.close();
+    throw error;
+  });
+  const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
   const { store, registry, leadership, ackLedger } = backend;
   const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
   const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
@@ -115,20 +118,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const apiUrl = `https://${host}:${apiPort}`;
 
-  let opsServer: Server | undefined;
-  let opsUrl: string | undefined;
-  if (config.opsPort >= 0) {
-    const handler = app.getHttpAdapter().getInstance() as express.Express;
-    opsServer = createServer((request, response) => {
-      const path = (request.url ?? '/').split('?')[0];
-      if (OPS_PATHS.has(path)) return handler(request, response);
-      response.statusCode = 404;
-      response.setHeader('Content-Type', 'application/json');
-      response.end(JSON.stringify(failureStatus(404, 'NotFound', `the ops port serves only ${[...OPS_PATHS].join(', ')}; the API is at ${apiUrl}`)));
-    });
-    await new Promise<void>((resolve, reject) => opsServer!.once('error', reject).listen(config.opsPort, config.host, resolve));
-    opsUrl = `http://${host}:${(opsServer.address() as AddressInfo).port}`;
-  }
+  ops?.serve(app.getHttpAdapter().getInstance() as express.Express, apiUrl);
+  const opsUrl = ops?.url;
 
   const kubeconfigFile = join(config.dataDir, 'kubeconfig');
   if (tokens.generatedAdminTokenFile) {
@@ -153,8 +144,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     caFile: certificate.caFile,
     kubeconfigFile,
     close: async () => {
-      await new Promise<void>((resolve) => (opsServer ? opsServer.close(() => resolve()) : resolve()));
-      opsServer?.closeAllConnections();
+      await ops?.close();
       await closeAgentStreams();
       app.getHttpServer().closeAllConnections?.();
       await app.close();

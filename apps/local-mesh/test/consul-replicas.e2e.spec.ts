@@ -10,6 +10,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { ConsulTestServer } from '@portolan/consul-test-server';
+import { freePort } from '@portolan/control-plane/src/autoscaling/testing/prometheus-server.js';
 import { ADMIN_TOKEN, ControlPlane, eventually, GatewayProcess, RecordingUpstream, REPO_ROOT, route, send, service, tempDir } from './support/mesh.js';
 
 const SESSION_TTL_MS = 10_000;
@@ -24,8 +25,9 @@ let upstream: RecordingUpstream;
 const replicas = new Map<string, ControlPlane>();
 const gateways = new Map<string, GatewayProcess>();
 
-function replica(name: string): ControlPlane {
+function replica(name: string, env: Record<string, string> = {}): ControlPlane {
   return new ControlPlane(join(root, name), {
+    ...env,
     PORTOLAN_STORE: 'consul',
     CONSUL_HTTP_ADDR: consul.address,
     PORTOLAN_REPLICA_NAME: name,
@@ -105,10 +107,13 @@ describe('three control-plane replicas on one Consul', () => {
     expect((await send(gateways.get('gw-b')!.proxyUrl, '/orders')).status).toBe(200);
   });
 
-  it('lets kubectl apply through one replica and read through another', async () => {
+  it('lets kubectl apply through one replica and read through another, with the kubeconfig one replica printed: they share one CA', async () => {
+    const cas = new Set([...replicas.values()].map((controlPlane) => controlPlane.caPem));
+    expect(cas.size).toBe(1);
+    // Replica a's kubeconfig (its CA) pointed at each replica in turn, as at a load balancer in front of them.
     const kubeconfigOf = (name: string) => {
       const file = join(root, `${name}.kubeconfig`);
-      const text = execFileSync(process.execPath, [join(REPO_ROOT, 'apps/control-plane/bin/portolan.js'), 'kubeconfig', '--data-dir', join(root, name), '--server', replicas.get(name)!.apiUrl, '--token', ADMIN_TOKEN], { encoding: 'utf8' });
+      const text = execFileSync(process.execPath, [join(REPO_ROOT, 'apps/control-plane/bin/portolan.js'), 'kubeconfig', '--data-dir', join(root, 'a'), '--server', replicas.get(name)!.apiUrl, '--token', ADMIN_TOKEN], { encoding: 'utf8' });
       writeFileSync(file, text);
       return file;
     };
@@ -218,7 +223,7 @@ describe('three control-plane replicas on one Consul', () => {
     await eventually('still one leader after the old one returned', leaders, (names) => names.length === 1 && names[0] === newLeader, 30_000);
   });
 
-  it('keeps every request through the gateways succeeding while Consul is down for 30 s, answers writes with 503, and converges when Consul returns', async () => {
+  it('keeps every request through the gateways succeeding while Consul is down for 30 s, answers writes with 503, and converges when Consul returns; a replica started meanwhile waits, alive and not ready, and then serves', async () => {
     const a = replicas.get('a')!;
     const statuses: number[] = [];
     let running = true;
@@ -240,14 +245,34 @@ describe('three control-plane replicas on one Consul', () => {
     const ready = await request(`${a.apiUrl}/readyz`, { dispatcher: a.dispatcher.agent });
     expect(ready.statusCode).toBe(503);
     await ready.body.text();
+
+    // A replica (re)started during the outage: no crash loop, probes say alive and not ready.
+    const opsUrl = `http://127.0.0.1:${await freePort()}`;
+    const late = replica('d', { PORTOLAN_OPS_PORT: new URL(opsUrl).port });
+    const lateStarted = late.start();
+    lateStarted.catch(() => undefined);
+    const probe = async (path: string) => {
+      const answer = await request(`${opsUrl}${path}`);
+      return { status: answer.statusCode, text: await answer.body.text() };
+    };
+    const waiting = await eventually('the late replica to say it waits for Consul', () => probe('/readyz').catch(() => undefined), (answer) => answer?.text.includes('waiting for Consul') === true, 20_000);
+    expect(waiting).toMatchObject({ status: 503 });
+    expect(waiting!.text).toContain(`Consul at ${consul.address} is unavailable`);
+    expect((await probe('/healthz')).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, OUTAGE_MS - (Date.now() - downAt))));
     await consul.resume();
+
+    await lateStarted;
+    replicas.set('d', late);
+    expect(late.caPem).toBe(a.caPem);
+    expect(await eventually('the late replica ready', () => probe('/readyz'), (answer) => answer.status === 200, 30_000)).toMatchObject({ status: 200 });
 
     const applied = await eventually('a write succeeds again', () => a.apply(timeoutPolicy('after-outage', '4s')), (stored) => !!stored, 30_000);
     const revision = Number(applied.metadata.resourceVersion);
     for (const gateway of gateways.values()) {
       await eventually(`${gateway.name} converges`, () => gateway.config(), (config) => config?.revision >= revision, 30_000);
     }
+    expect((await late.call('GET', `${POLICIES}/after-outage`)).body.spec.requestTimeout).toBe('4s');
     for (const [name, via] of [['gw-b', 'b'], ['gw-c', 'c']] as const) {
       await eventually(`${name} Healthy and synced again`, () => replicas.get(via)!.gatewayNode(name), (node) => node.status?.phase === 'Healthy' && node.status?.synced === true, 30_000);
     }

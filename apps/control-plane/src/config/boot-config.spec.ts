@@ -22,6 +22,13 @@ describe('readBootConfig', () => {
     expect(config).toMatchObject({ dataDir: '/tmp/x', apiPort: 0, opsPort: -1, tlsSans: ['cp.example.com', '10.0.0.1'], adminToken: 'secret' });
   });
 
+  it('takes the operator\'s CA as a pair of files, and says which one is missing', () => {
+    expect(readBootConfig({}).tlsCa).toBeUndefined();
+    expect(readBootConfig({ PORTOLAN_TLS_CA_CERT_FILE: '/etc/portolan/ca.crt', PORTOLAN_TLS_CA_KEY_FILE: '/etc/portolan/ca.key' }).tlsCa).toEqual({ certFile: '/etc/portolan/ca.crt', keyFile: '/etc/portolan/ca.key' });
+    expect(() => readBootConfig({ PORTOLAN_TLS_CA_CERT_FILE: '/etc/portolan/ca.crt' })).toThrow('PORTOLAN_TLS_CA_KEY_FILE is not set');
+    expect(() => readBootConfig({ PORTOLAN_TLS_CA_KEY_FILE: '/etc/portolan/ca.key' })).toThrow('PORTOLAN_TLS_CA_CERT_FILE is not set');
+  });
+
   it.each([
     ['PORTOLAN_API_PORT', 'http'],
     ['PORTOLAN_API_PORT', '-1'],

@@ -19,6 +19,8 @@ export interface BootConfig {
   opsPort: number;
   /** Host names and IPs written into the serving certificate besides localhost and 127.0.0.1. */
   tlsSans: string[];
+  /** The operator's CA (both files or neither); unset, the control plane makes one (tls/certificates.ts). */
+  tlsCa?: { certFile: string; keyFile: string };
   tokensFile?: string;
   adminToken?: string;
   logLevel: string;
@@ -90,6 +92,8 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_API_PORT: { default: '7443', description: 'HTTPS port of the API (kubectl, dashboard, gateways). 0 = any free port.' },
   PORTOLAN_OPS_PORT: { default: '7080', description: 'Plain-HTTP port for /healthz, /readyz, /metrics, /version and the OTLP/HTTP trace receiver (POST /v1/traces, embedded trace backend). 0 = any free port, -1 = off.' },
   PORTOLAN_TLS_SANS: { default: '', description: 'Extra comma-separated DNS names/IPs for the serving certificate.' },
+  PORTOLAN_TLS_CA_CERT_FILE: { default: '', description: 'PEM certificate of the CA that signs the serving certificate (with PORTOLAN_TLS_CA_KEY_FILE). Unset: a CA made at first start, in the data directory (embedded) or shared in Consul KV (consul).' },
+  PORTOLAN_TLS_CA_KEY_FILE: { default: '', description: 'PEM private key of PORTOLAN_TLS_CA_CERT_FILE.' },
   PORTOLAN_TOKENS_FILE: { default: '', description: 'YAML or JSON file of static tokens: `tokens: [{name, role, token}]`.' },
   PORTOLAN_ADMIN_TOKEN: { default: '', description: 'An admin token. When no token is configured, one is generated into <data dir>/admin.token.' },
   PORTOLAN_LOG_LEVEL: { default: 'info', description: 'trace, debug, info, warn, error.' },
@@ -226,6 +230,16 @@ function tracing(env: NodeJS.ProcessEnv): TracingSettings {
   };
 }
 
+function certificateAuthorityFiles(env: NodeJS.ProcessEnv): BootConfig['tlsCa'] {
+  const certFile = env.PORTOLAN_TLS_CA_CERT_FILE || undefined;
+  const keyFile = env.PORTOLAN_TLS_CA_KEY_FILE || undefined;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    throw new BootConfigError(`PORTOLAN_TLS_CA_${certFile ? 'KEY' : 'CERT'}_FILE is not set: the operator's CA needs both PORTOLAN_TLS_CA_CERT_FILE and PORTOLAN_TLS_CA_KEY_FILE`);
+  }
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) };
+}
+
 /** `check(raw)`, its error rethrown as a BootConfigError naming `name`, with an example to follow. */
 function checked<T>(name: string, raw: string, check: (raw: string) => T, example: string): T {
   try {
@@ -253,6 +267,7 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     apiPort: port(env, 'PORTOLAN_API_PORT', false),
     opsPort: port(env, 'PORTOLAN_OPS_PORT', true),
     tlsSans: read('PORTOLAN_TLS_SANS').split(',').map((s) => s.trim()).filter(Boolean),
+    tlsCa: certificateAuthorityFiles(env),
     tokensFile: read('PORTOLAN_TOKENS_FILE') || undefined,
     adminToken: read('PORTOLAN_ADMIN_TOKEN') || undefined,
     logLevel: read('PORTOLAN_LOG_LEVEL'),

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureServingCertificate, randomSerialHex } from './certificates';
+import { checkCertificateAuthority, createCertificateAuthority, ensureServingCertificate, randomSerialHex, readCertificateAuthorityFiles } from './certificates';
 
 const dir = mkdtempSync(join(tmpdir(), 'portolan-tls-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +37,57 @@ describe('ensureServingCertificate', () => {
     expect(serving.checkHost('cp.example.com')).toBe('cp.example.com');
     expect(serving.checkIP('10.1.2.3')).toBe('10.1.2.3');
     expect(serving.checkIssued(new X509Certificate(second.caPem))).toBe(true);
+  });
+});
+
+describe('a CA given to ensureServingCertificate (the operator\'s, or the one replicas share)', () => {
+  it('signs the serving certificate, replaces the data directory\'s CA certificate, and leaves no stale CA key there', () => {
+    const own = mkdtempSync(join(tmpdir(), 'portolan-tls-given-'));
+    try {
+      const before = ensureServingCertificate(own, []);
+      expect(existsSync(join(own, 'tls', 'ca.key'))).toBe(true);
+      const shared = createCertificateAuthority();
+      const after = ensureServingCertificate(own, [], shared);
+      expect(after.caPem).toBe(shared.certPem);
+      expect(after.certPem).not.toBe(before.certPem);
+      expect(new X509Certificate(after.certPem).checkIssued(new X509Certificate(shared.certPem))).toBe(true);
+      expect(readFileSync(after.caFile, 'utf8')).toBe(shared.certPem);
+      expect(existsSync(join(own, 'tls', 'ca.key'))).toBe(false);
+      // Two replicas given the same CA serve certificates one kubeconfig trusts.
+      const other = mkdtempSync(join(tmpdir(), 'portolan-tls-given-'));
+      try {
+        const otherReplica = ensureServingCertificate(other, [], shared);
+        expect(otherReplica.caPem).toBe(after.caPem);
+        expect(new X509Certificate(otherReplica.certPem).verify(new X509Certificate(after.caPem).publicKey)).toBe(true);
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+      // Same CA on the next start: nothing re-issued.
+      expect(ensureServingCertificate(own, [], shared)).toEqual(after);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it('is checked before use, with errors that say what is wrong with which file', () => {
+    const files = mkdtempSync(join(tmpdir(), 'portolan-tls-files-'));
+    try {
+      const ca = createCertificateAuthority();
+      const other = createCertificateAuthority();
+      const serving = ensureServingCertificate(files, []);
+      const write = (name: string, text: string) => {
+        writeFileSync(join(files, name), text);
+        return join(files, name);
+      };
+      expect(readCertificateAuthorityFiles({ certFile: write('ca.pem', ca.certPem), keyFile: write('ca-key.pem', ca.keyPem) })).toEqual(ca);
+      expect(() => readCertificateAuthorityFiles({ certFile: join(files, 'missing.pem'), keyFile: join(files, 'ca-key.pem') })).toThrow(/PORTOLAN_TLS_CA_CERT_FILE=.*cannot read .*missing\.pem \(ENOENT\)/);
+      expect(() => checkCertificateAuthority({ certPem: ca.certPem, keyPem: other.keyPem }, 'test')).toThrow('test: the CA key does not belong to the CA certificate');
+      expect(() => checkCertificateAuthority({ certPem: serving.certPem, keyPem: serving.keyPem }, 'test')).toThrow(/is not a CA certificate \(basicConstraints CA:TRUE is missing\)/);
+      expect(() => checkCertificateAuthority({ certPem: 'garbage', keyPem: ca.keyPem }, 'test')).toThrow(/the CA certificate is not a PEM certificate/);
+      expect(() => checkCertificateAuthority({ certPem: ca.certPem, keyPem: 'garbage' }, 'test')).toThrow(/the CA key is not a PEM private key/);
+    } finally {
+      rmSync(files, { recursive: true, force: true });
+    }
   });
 });
 

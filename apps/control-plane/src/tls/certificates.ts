@@ -1,15 +1,30 @@
 /**
- * The API is served over HTTPS because kubectl only sends bearer tokens to https:// servers. On
- * first start the control plane makes its own CA and a serving certificate signed by it, keeps
- * both in the data directory, and embeds the CA in the kubeconfig it prints. node-forge builds the
- * X.509 structures (Node's crypto can make keys but not certificates); keys come from Node's
- * crypto, which is much faster than forge's pure-JS RSA.
+ * The API is served over HTTPS because kubectl only sends bearer tokens to https:// servers. Each
+ * replica serves a certificate of its own, signed by the control plane's CA, which is embedded in
+ * the kubeconfig it prints and trusted by gateways. The CA is, in order:
+ *  - the operator's (PORTOLAN_TLS_CA_CERT_FILE and PORTOLAN_TLS_CA_KEY_FILE, e.g. from a
+ *    Kubernetes Secret, as Istio's plugged-in `cacerts`);
+ *  - on Consul, one shared by every replica (tls/consul-certificate-authority.ts), so a client
+ *    that trusts it can reach any replica behind one load balancer;
+ *  - on the embedded store, one made at first start and kept in the data directory.
+ * node-forge builds the X.509 structures (Node's crypto can make keys but not certificates); keys
+ * come from Node's crypto, which is much faster than forge's pure-JS RSA.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
+
+/** A CA certificate and its private key, both PEM. */
+export interface CertificateAuthority {
+  certPem: string;
+  keyPem: string;
+}
+
+export class CertificateAuthorityError extends Error {
+  readonly code = 'PORTOLAN_TLS_CA_INVALID';
+}
 
 export interface ServingCertificate {
   caPem: string;
@@ -49,7 +64,7 @@ function baseCertificate(publicKey: forge.pki.PublicKey, years: number): forge.p
   return cert;
 }
 
-function createCa(): { certPem: string; keyPem: string } {
+export function createCertificateAuthority(): CertificateAuthority {
   const keys = newKeyPair();
   const cert = baseCertificate(keys.forgePublic, 10);
   const subject = [{ name: 'commonName', value: 'Portolan control plane CA' }, { name: 'organizationName', value: 'Portolan' }];
@@ -64,7 +79,7 @@ function createCa(): { certPem: string; keyPem: string } {
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privateKeyPem };
 }
 
-function createServingCertificate(ca: { certPem: string; keyPem: string }, names: string[]): { certPem: string; keyPem: string } {
+function createServingCertificate(ca: CertificateAuthority, names: string[]): { certPem: string; keyPem: string } {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const keys = newKeyPair();
   const cert = baseCertificate(keys.forgePublic, 2);
@@ -88,22 +103,75 @@ function subjectAltNames(certPem: string): string[] {
 }
 
 /**
- * Loads the CA and serving certificate from `<dataDir>/tls`, creating what is missing. The serving
- * certificate is re-issued (by the same CA, so kubeconfigs stay valid) when it lacks a name asked for.
+ * Checks that `ca` can sign serving certificates: a CA certificate, still valid, whose key is the
+ * one given. `source` names where it came from, for the error.
  */
-export function ensureServingCertificate(dataDir: string, extraNames: string[]): ServingCertificate {
+export function checkCertificateAuthority(ca: CertificateAuthority, source: string): CertificateAuthority {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(ca.certPem);
+  } catch (error) {
+    throw new CertificateAuthorityError(`${source}: the CA certificate is not a PEM certificate (${(error as Error).message})`);
+  }
+  if (!certificate.ca) throw new CertificateAuthorityError(`${source}: the certificate (${certificate.subject.replace(/\n/g, ', ')}) is not a CA certificate (basicConstraints CA:TRUE is missing)`);
+  if (new Date(certificate.validTo).getTime() <= Date.now()) throw new CertificateAuthorityError(`${source}: the CA certificate expired on ${certificate.validTo}`);
+  let matches: boolean;
+  try {
+    matches = certificate.checkPrivateKey(createPrivateKey(ca.keyPem));
+  } catch (error) {
+    throw new CertificateAuthorityError(`${source}: the CA key is not a PEM private key (${(error as Error).message})`);
+  }
+  if (!matches) throw new CertificateAuthorityError(`${source}: the CA key does not belong to the CA certificate`);
+  return ca;
+}
+
+/** The operator's CA from two PEM files (certificate, key). */
+export function readCertificateAuthorityFiles(files: { certFile: string; keyFile: string }): CertificateAuthority {
+  const source = `PORTOLAN_TLS_CA_CERT_FILE=${files.certFile}, PORTOLAN_TLS_CA_KEY_FILE=${files.keyFile}`;
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new CertificateAuthorityError(`${source}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  return checkCertificateAuthority({ certPem: read(files.certFile), keyPem: read(files.keyFile) }, source);
+}
+
+function signedBy(certPem: string, caPem: string): boolean {
+  const certificate = new X509Certificate(certPem);
+  const ca = new X509Certificate(caPem);
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+}
+
+/**
+ * The CA and this replica's serving certificate, kept in `<dataDir>/tls`. Without `authority`,
+ * the CA is the data directory's, made on first start. With one, its certificate replaces the
+ * data directory's (for `portolan kubeconfig`) and its key is not written there. The serving
+ * certificate is re-issued when it lacks a name asked for or another CA signed it; a kubeconfig
+ * stays valid as long as the CA does.
+ */
+export function ensureServingCertificate(dataDir: string, extraNames: string[], authority?: CertificateAuthority): ServingCertificate {
   const dir = join(dataDir, 'tls');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files = { caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
-  if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
-    const ca = createCa();
-    writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
-    writeFileSync(files.caCert, ca.certPem);
+  let ca: CertificateAuthority;
+  if (authority) {
+    ca = authority;
+    if (!existsSync(files.caCert) || readFileSync(files.caCert, 'utf8') !== ca.certPem) writeFileSync(files.caCert, ca.certPem);
+    // A key left from a data-directory CA no longer matches ca.crt; keeping it would pair them on a later start without `authority`.
+    rmSync(files.caKey, { force: true });
+  } else {
+    if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
+      const created = createCertificateAuthority();
+      writeFileSync(files.caKey, created.keyPem, { mode: 0o600 });
+      writeFileSync(files.caCert, created.certPem);
+    }
+    ca = { certPem: readFileSync(files.caCert, 'utf8'), keyPem: readFileSync(files.caKey, 'utf8') };
   }
-  const ca = { certPem: readFileSync(files.caCert, 'utf8'), keyPem: readFileSync(files.caKey, 'utf8') };
   const names = [...new Set(['localhost', '127.0.0.1', '::1', ...extraNames])];
   const current = existsSync(files.cert) && existsSync(files.key) ? readFileSync(files.cert, 'utf8') : undefined;
-  if (!current || !names.every((name) => subjectAltNames(current).includes(name))) {
+  if (!current || !names.every((name) => subjectAltNames(current).includes(name)) || !signedBy(current, ca.certPem)) {
     const serving = createServingCertificate(ca, names);
     writeFileSync(files.key, serving.keyPem, { mode: 0o600 });
     writeFileSync(files.cert, serving.certPem);
