@@ -16,6 +16,7 @@ import { SingleReplicaLeadership, type Leadership } from './leadership/leadershi
 import { ConsulNodeRegistry } from './registry/consul-node-registry';
 import { EmbeddedNodeRegistry } from './registry/embedded-node-registry';
 import type { NodeRegistry } from './registry/node-registry';
+import { registerHistoryCompaction } from './store/compaction';
 import { ConsulResourceStore } from './store/consul-resource-store';
 import type { ResourceStore } from './store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from './store/sqlite-resource-store';
@@ -66,6 +67,7 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
     // One process per data directory: it leads from start to stop, and its registry removes nodes itself.
     const leadership = new SingleReplicaLeadership();
     const controllers = new LeaderControllers(leadership, metrics);
+    registerHistoryCompaction(controllers, store, config.history, metrics);
     controllers.start();
     await leadership.start();
     return {
@@ -111,6 +113,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
   });
   const controllers = new LeaderControllers(leadership, metrics);
   const removal = registryRemoval(controllers);
+  registerHistoryCompaction(controllers, store, config.history, metrics);
   const registry = new ConsulNodeRegistry(consul, { settings: config.registry, isLeader: removal.active });
   await registry.start();
   controllers.start();

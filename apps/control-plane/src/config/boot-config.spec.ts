@@ -126,3 +126,26 @@ describe('the settings of the control plane\'s own spans', () => {
     expect(() => readBootConfig(env)).toThrow(message);
   });
 });
+
+describe('the change history settings', () => {
+  it('keep an hour of changes and 10 per object, compacting every 5 minutes, by default', () => {
+    expect(readBootConfig({}).history).toEqual({ retentionMs: 3_600_000, compactionIntervalMs: 300_000, keepPerObject: 10 });
+  });
+
+  it('reads each variable; 0s never compacts', () => {
+    expect(readBootConfig({ PORTOLAN_CHANGE_RETENTION: '1s', PORTOLAN_COMPACTION_INTERVAL: '0s', PORTOLAN_HISTORY_LIMIT: '1' }).history).toEqual({
+      retentionMs: 1_000,
+      compactionIntervalMs: 0,
+      keepPerObject: 1,
+    });
+  });
+
+  it.each([
+    [{ PORTOLAN_CHANGE_RETENTION: '1d' }, /PORTOLAN_CHANGE_RETENTION=1d is not a duration/],
+    [{ PORTOLAN_COMPACTION_INTERVAL: '300' }, /PORTOLAN_COMPACTION_INTERVAL=300 is not a duration/],
+    [{ PORTOLAN_HISTORY_LIMIT: '0' }, /PORTOLAN_HISTORY_LIMIT=0 is not a positive whole number/],
+    [{ PORTOLAN_HISTORY_LIMIT: 'ten' }, /PORTOLAN_HISTORY_LIMIT=ten is not a positive whole number/],
+  ])('refuses %o with a message naming the variable', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});

@@ -27,6 +27,8 @@ export interface BootConfig {
   /** Token gateways and instances register with; generated into <data dir>/bootstrap.token when unset. */
   bootstrapToken?: string;
   registry: RegistrySettings;
+  /** How long the store keeps its change history (the leader compacts it). */
+  history: HistorySettings;
   /** Where resources and the registry live: the embedded database, or Consul for several replicas. */
   backend: EmbeddedBackend | ConsulBackend;
   /** Where received traces are kept and queried (docs/tracing.md). */
@@ -86,6 +88,15 @@ export interface RegistrySettings {
   removeAfterMs: number;
 }
 
+export interface HistorySettings {
+  /** Changes younger than this are never compacted: a watch or replica this far behind still resumes. */
+  retentionMs: number;
+  /** How often the leader compacts; 0 never. */
+  compactionIntervalMs: number;
+  /** Changes of each object kept however old, for history and rollback (at least 1). */
+  keepPerObject: number;
+}
+
 export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_DATA_DIR: { default: '.portolan', description: 'Data directory: embedded store, CA, generated admin token.' },
   PORTOLAN_HOST: { default: '127.0.0.1', description: 'Address both listeners bind to.' },
@@ -102,6 +113,9 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals).' },
   PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
   PORTOLAN_STORE: { default: 'embedded', description: '`embedded` (one process, data in the data directory) or `consul` (several replicas on one Consul).' },
+  PORTOLAN_CHANGE_RETENTION: { default: '1h', description: 'Changes younger than this are never compacted, so a watch (or a replica cut off from Consul) at most this far behind resumes without missing any; older ones are removed except each object\'s newest PORTOLAN_HISTORY_LIMIT, and a watch from before them answers 410 Expired.' },
+  PORTOLAN_COMPACTION_INTERVAL: { default: '5m', description: 'How often the leader compacts the change history (as kube-apiserver\'s --etcd-compaction-interval); 0s = never, the history grows forever.' },
+  PORTOLAN_HISTORY_LIMIT: { default: '10', description: 'Changes of each existing object kept however old, for GET …/history and rollback (like a Deployment\'s revisionHistoryLimit); at least 1. A deleted object is forgotten once its deletion is older than PORTOLAN_CHANGE_RETENTION.' },
   PORTOLAN_CONSUL_PREFIX: { default: 'portolan', description: 'Consul KV prefix for resources, the change log and the leader lock.' },
   PORTOLAN_REPLICA_NAME: { default: '(host name:pid)', description: 'This replica\'s name in the leader lock, shared ACKs and logs; must differ between replicas (set it where every container is pid 1 on the same host name).' },
   PORTOLAN_LEADER_SESSION_TTL: { default: '15s', description: 'TTL of the Consul session behind the leader lock (Consul accepts 10s to 24h).' },
@@ -276,6 +290,11 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
       heartbeatIntervalMs: duration(env, 'PORTOLAN_HEARTBEAT_INTERVAL'),
       ttlMs: duration(env, 'PORTOLAN_NODE_TTL'),
       removeAfterMs: duration(env, 'PORTOLAN_NODE_REMOVE_AFTER'),
+    },
+    history: {
+      retentionMs: duration(env, 'PORTOLAN_CHANGE_RETENTION'),
+      compactionIntervalMs: duration(env, 'PORTOLAN_COMPACTION_INTERVAL'),
+      keepPerObject: positiveInteger(env, 'PORTOLAN_HISTORY_LIMIT'),
     },
     tracing: tracing(env),
     selfTracing: selfTracing(env),

@@ -12,7 +12,7 @@ import { buildResolutionIndex, type ResolutionIndex } from '@portolan/api';
 import type { AckRequest, NackError } from '@portolan/agent-client';
 import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
-import { RESOURCE_STORE, type ResourceStore, type Unsubscribe } from '../store/resource-store';
+import { RESOURCE_STORE, type ResourceStore, type StoreRevisionCompactedError, type Unsubscribe } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { ACK_LEDGER, type AckLedger, type GatewayAnswers } from './ack-ledger';
 import { buildSnapshots, sameContent, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
@@ -83,6 +83,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   /** When the first change not yet in a build reached this replica. */
   private changeSeenAt: number | undefined;
   private readonly unsubscribers: Unsubscribe[] = [];
+  private storeWatch: Unsubscribe | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -96,7 +97,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   async onModuleInit(): Promise<void> {
     this.metrics.countConnectedAgents = () => this.countConnected();
     await this.rebuild();
-    this.unsubscribers.push(await this.store.watch(await this.store.revision(), () => this.scheduleRebuild()));
+    await this.followStore();
     this.unsubscribers.push(
       this.registry.onChange((change) => {
         if (change.type === 'DELETED' && change.node.role === 'gateway') this.forget(change.node.id);
@@ -112,6 +113,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.closed = true;
     clearTimeout(this.retry);
     clearTimeout(this.rolloutNotify);
+    this.storeWatch?.();
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     for (const wake of this.ackWaiters) wake();
   }
@@ -405,6 +407,36 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     }
     stopFanoutTimer();
     this.scheduleRolloutNotify();
+  }
+
+  /** Rebuilds on every change of the store from its current revision on. */
+  private async followStore(): Promise<void> {
+    const unsubscribe = await this.store.watch(await this.store.revision(), () => this.scheduleRebuild(), (error) => this.storeWatchExpired(error));
+    if (this.closed) unsubscribe();
+    else this.storeWatch = unsubscribe;
+  }
+
+  /**
+   * This replica fell behind a compaction (cut off from Consul for longer than
+   * PORTOLAN_CHANGE_RETENTION): the changes it missed are gone, but a rebuild lists every object,
+   * so following the store again and then rebuilding misses nothing.
+   */
+  private storeWatchExpired(error: StoreRevisionCompactedError): void {
+    this.storeWatch = undefined;
+    this.logger.warn(
+      `the store's changes after revision ${error.requested} were compacted (through ${error.oldest}) before this replica read them: following the store again from its current revision and rebuilding every snapshot`,
+    );
+    const resubscribe = (): Promise<void> =>
+      this.followStore().then(
+        // Subscribed first: a change committed during the rebuild's list schedules another one.
+        () => this.scheduleRebuild(),
+        (failure: Error) => {
+          if (this.closed) return;
+          this.logger.warn(`following the store again failed, retrying in ${REBUILD_RETRY_MS} ms: ${failure.message}`);
+          setTimeout(() => void resubscribe(), REBUILD_RETRY_MS).unref();
+        },
+      );
+    void resubscribe();
   }
 
   /** One pending retry at a time, a second apart, until a rebuild reads the store again. */

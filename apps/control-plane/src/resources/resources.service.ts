@@ -197,9 +197,12 @@ export class ResourcesService {
     const changes = await this.history(plural, namespace, name);
     const target = changes.find((change) => change.revision === revision);
     if (!target) {
-      throw ApiError.invalid('Rollback', name, [
-        { field: 'revision', reason: 'FieldValueNotSupported', message: `Unsupported value: ${revision}: revisions of this object: ${changes.map((c) => c.revision).join(', ')}` },
-      ]);
+      const kept = changes.map((c) => c.revision).join(', ');
+      const { compactedRevision, keepPerObject } = await this.store.compaction();
+      // The kept changes of an object are its newest ones: an older revision may have been one of its compacted changes.
+      const compacted = (revision as number) < changes[0].revision && (revision as number) <= compactedRevision;
+      const why = compacted ? `changes up to revision ${compactedRevision} were compacted, keeping the newest ${keepPerObject} of each object (PORTOLAN_HISTORY_LIMIT); ` : '';
+      throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueNotSupported', message: `Unsupported value: ${revision}: ${why}revisions of this object: ${kept}` }]);
     }
     if (!target.after) {
       throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueInvalid', message: `Invalid value: ${revision}: the object was deleted at that revision` }]);

@@ -3,11 +3,14 @@
  * `get -w` ends when the server closes the stream). With resourceVersion 0 or none, the current
  * objects come first as ADDED; with a list's resourceVersion, only the changes after it. A policy's
  * derived status (its rollout) changes without a write; such changes arrive as MODIFIED events
- * too, so `kubectl wait --for=condition=Programmed` sees them.
+ * too, so `kubectl wait --for=condition=Programmed` sees them. A resourceVersion older than the
+ * compacted history, or a watch the store ends because this replica fell behind a compaction, gets
+ * kube-apiserver's answer: an ERROR event with a 410 Expired Status, then the end of the stream;
+ * kubectl and informers then list again.
  */
 import type { Response } from 'express';
 import { failureStatus, type Resource } from '@portolan/api';
-import type { Change, ObjectKey, ResourceStore } from '../store/resource-store';
+import { StoreRevisionCompactedError, type Change, type ObjectKey, type ResourceStore, type Unsubscribe } from '../store/resource-store';
 import type { Selector } from './selectors';
 
 export interface WatchRequest {
@@ -48,14 +51,36 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
   }
   const relevantKey = (key: ObjectKey) => key.kind === request.kind && (request.namespace === undefined || key.namespace === request.namespace);
   const relevant = (change: Change) => relevantKey(change.key);
-  const unsubscribe = await store.watch(start, (change) => {
-    if (!relevant(change)) return;
-    const object = (change.after ?? change.before)!;
-    if (!request.matches(object)) return;
-    queue = queue.then(async () => send(change.type, change.type === 'DELETED' ? object : await request.decorate(object)));
-  });
+  let unsubscribe: Unsubscribe | undefined;
+  let unsubscribeStatus: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const finish = () => {
+    unsubscribe?.();
+    unsubscribeStatus?.();
+    clearTimeout(timer);
+    if (!response.writableEnded) response.end();
+  };
+  const expired = (error: StoreRevisionCompactedError) => send('ERROR', failureStatus(410, 'Expired', error.message));
+  try {
+    unsubscribe = await store.watch(
+      start,
+      (change) => {
+        if (!relevant(change)) return;
+        const object = (change.after ?? change.before)!;
+        if (!request.matches(object)) return;
+        queue = queue.then(async () => send(change.type, change.type === 'DELETED' ? object : await request.decorate(object)));
+      },
+      // After the events already on their way.
+      (error) => (queue = queue.then(() => expired(error)).finally(finish)),
+    );
+  } catch (error) {
+    if (!(error instanceof StoreRevisionCompactedError)) throw error;
+    expired(error);
+    finish();
+    return;
+  }
   const statusChanges = request.statusChanges;
-  const unsubscribeStatus = statusChanges?.subscribe((keys) => {
+  unsubscribeStatus = statusChanges?.subscribe((keys) => {
     for (const key of keys.filter(relevantKey)) {
       queue = queue
         .then(async () => {
@@ -66,12 +91,6 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
         .catch(() => undefined);
     }
   });
-  const finish = () => {
-    unsubscribe();
-    unsubscribeStatus?.();
-    clearTimeout(timer);
-    if (!response.writableEnded) response.end();
-  };
-  const timer = request.timeoutSeconds ? setTimeout(finish, request.timeoutSeconds * 1000) : undefined;
+  if (request.timeoutSeconds) timer = setTimeout(finish, request.timeoutSeconds * 1000);
   response.on('close', finish);
 }

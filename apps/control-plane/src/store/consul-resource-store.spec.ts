@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROUP_VERSION, type Resource } from '@portolan/api';
 import { startConsulTestTarget, type ConsulTestTarget } from '../consul/consul-test-target';
-import { ConsulClient, type TxnOperation } from '../consul/consul-client';
+import { ConsulClient, type BlockingOptions, type TxnOperation } from '../consul/consul-client';
 import { CONSUL_MAX_OBJECT_BYTES, ConsulResourceStore, StoreObjectTooLargeError } from './consul-resource-store';
 import { describeResourceStoreContract } from './resource-store.contract';
-import { StoreConflictError, type Change } from './resource-store';
+import { StoreConflictError, StoreRevisionCompactedError, type Change } from './resource-store';
 
 describeResourceStoreContract('consul', async () => {
   const target = await startConsulTestTarget();
@@ -28,9 +28,10 @@ const service = (name: string, port: number): Resource => ({ apiVersion: GROUP_V
 const key = (name: string) => ({ kind: 'Service', namespace: 'default', name });
 const actor = 'consul-spec';
 
-/** A client that lets a test run something just before the next writing transaction is sent. */
+/** A client that lets a test run something just before the next writing transaction, or the next read of log entries, is sent. */
 class RacingClient extends ConsulClient {
   beforeNextWrite?: () => Promise<unknown>;
+  beforeNextLogRead?: () => Promise<unknown>;
 
   override async txn(operations: TxnOperation[]) {
     const hook = this.beforeNextWrite;
@@ -38,8 +39,39 @@ class RacingClient extends ConsulClient {
       this.beforeNextWrite = undefined;
       await hook();
     }
+    const logHook = this.beforeNextLogRead;
+    if (logHook && operations.every((operation) => operation.Verb === 'get' && operation.Key.includes('/log/'))) {
+      this.beforeNextLogRead = undefined;
+      await logHook();
+    }
     return super.txn(operations);
   }
+}
+
+/** A client whose blocking queries (the store's change feed) hand their answers on only while the test lets them. */
+class HeldFeedClient extends ConsulClient {
+  private held: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+
+  holdFeed(): void {
+    this.held = new Promise((resolve) => (this.release = resolve));
+  }
+
+  releaseFeed(): void {
+    this.release?.();
+    this.held = undefined;
+  }
+
+  override async kvGet(key: string, options: BlockingOptions = {}) {
+    const answer = await super.kvGet(key, options);
+    if (options.wait !== undefined) await this.held;
+    return answer;
+  }
+}
+
+async function writeVersions(store: ConsulResourceStore, name: string, ports: number[]): Promise<void> {
+  await store.create(service(name, ports[0]), { actor });
+  for (const port of ports.slice(1)) await store.update(service(name, port), { actor });
 }
 
 describe('ConsulResourceStore across replicas', () => {
@@ -133,6 +165,71 @@ describe('ConsulResourceStore across replicas', () => {
     await a.create(big(80), { actor });
     const updated = await a.update(big(81), { actor });
     expect((await a.get(key('big')))!.metadata.resourceVersion).toBe(updated.metadata.resourceVersion);
+  });
+
+  it('ends the watches of a replica whose feed fell behind a compaction, telling those that asked, and goes on from the current revision', async () => {
+    target = await startConsulTestTarget();
+    const lagging = new HeldFeedClient({ address: target.address, token: target.token, prefix: target.prefix });
+    const a = await ConsulResourceStore.open(lagging);
+    const b = await ConsulResourceStore.open(target.client());
+    replicas.push(a, b);
+    await b.create(service('checkout', 80), { actor });
+    const reached = await a.revision();
+    const seen: Change[] = [];
+    const expired: StoreRevisionCompactedError[] = [];
+    const unaware: Change[] = [];
+    await a.watch(reached, (change) => seen.push(change), (error) => expired.push(error));
+    await a.watch(reached, (change) => unaware.push(change));
+    // A is cut off while B writes and compacts what A has not read yet.
+    lagging.holdFeed();
+    for (const port of [81, 82, 83, 84, 85]) await b.update(service('checkout', port), { actor });
+    const compacted = await b.revision();
+    await b.compact(compacted, 1);
+    lagging.releaseFeed();
+
+    await expect.poll(() => expired.length, { timeout: 10_000 }).toBe(1);
+    expect(expired[0]).toBeInstanceOf(StoreRevisionCompactedError);
+    expect(expired[0]).toMatchObject({ requested: reached, oldest: compacted });
+    expect(seen).toEqual([]);
+
+    const resumed: Change[] = [];
+    await a.watch(await a.revision(), (change) => resumed.push(change));
+    await b.update(service('checkout', 86), { actor });
+    await expect.poll(() => resumed.length, { timeout: 10_000 }).toBe(1);
+    expect(resumed[0].after!.spec).toEqual({ ports: [{ port: 86 }] });
+    expect([seen, unaware, expired.length]).toEqual([[], [], 1]);
+  });
+
+  it('compacts more changes than one transaction carries, removing each log entry with its history marker', async () => {
+    const [a] = await openReplicas(1);
+    await writeVersions(a, 'busy', Array.from({ length: 100 }, (_, i) => 1000 + i));
+    expect(await a.compact(await a.revision(), 1)).toMatchObject({ removed: 99 });
+    const client = target!.client();
+    expect(await client.kvKeys(client.key('log') + '/')).toHaveLength(1);
+    expect(await client.kvKeys(client.key('history') + '/')).toHaveLength(1);
+    expect((await a.history(key('busy')))[0].after!.spec).toEqual({ ports: [{ port: 1099 }] });
+  });
+
+  it('answers the kept history when a compaction removes changes while the history is being read', async () => {
+    target = await startConsulTestTarget();
+    const racing = new RacingClient({ address: target.address, token: target.token, prefix: target.prefix });
+    const a = await ConsulResourceStore.open(racing);
+    const b = await ConsulResourceStore.open(target.client());
+    replicas.push(a, b);
+    await writeVersions(b, 'checkout', [80, 81, 82, 83]);
+    racing.beforeNextLogRead = async () => b.compact(await b.revision(), 2);
+    const history = await a.history(key('checkout'));
+    expect(history.map((change) => change.after!.spec)).toEqual([{ ports: [{ port: 82 }] }, { ports: [{ port: 83 }] }]);
+    racing.close();
+  });
+
+  it('never moves the compacted revision backwards when two replicas compact at once', async () => {
+    const [a, b] = await openReplicas(2);
+    await writeVersions(a, 'checkout', [80, 81, 82, 83, 84]);
+    const revision = await a.revision();
+    await Promise.all([a.compact(revision, 1), b.compact(revision - 2, 1)]);
+    expect(await b.compaction()).toEqual({ compactedRevision: revision, keepPerObject: 1 });
+    expect(await a.history(key('checkout'))).toHaveLength(1);
   });
 
   it('refuses an object too large for a Consul transaction, storing nothing', async () => {

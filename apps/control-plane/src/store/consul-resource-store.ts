@@ -6,6 +6,7 @@
  *   resources/<kind>/<ns>/<name>       the object as JSON; its resourceVersion is the revision that wrote it
  *   log/<revision, 16 digits>          the change record of that revision (type, actor, time, before, after)
  *   history/<kind>/<ns>/<name>/<rev>   empty markers: which log entries belong to one object
+ *   compacted                          {"revision", "keepPerObject"} of the last compaction
  *
  * Every write is one /v1/txn that check-and-sets the revision key AND the object key on the
  * ModifyIndex read just before, and writes the log entry: two replicas can never overwrite each
@@ -17,6 +18,12 @@
  * Change feed: one blocking query on the revision key per store (it returns within one round trip
  * of any write by any replica), then the new log entries in batched transactions. A replica that
  * restarts resumes from the revision it asks for, because the log is in Consul, not in memory.
+ *
+ * Compaction (run by the leader) records the compacted revision with a CAS, so it never goes
+ * backwards, and only then deletes log entries with their history markers, both in the same
+ * transaction, so a log entry that is missing was always compacted. A feed that finds the entries
+ * it has not read yet compacted (its replica was cut off for longer than the retention) cannot
+ * replay them: it ends its watches (`onExpired`) and goes on from the current revision.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from '@portolan/api';
@@ -27,6 +34,8 @@ import {
   StoreRevisionCompactedError,
   writeIntent,
   type Change,
+  type CompactionResult,
+  type CompactionState,
   type ListResult,
   type ObjectKey,
   type ResourceStore,
@@ -62,6 +71,15 @@ export class StoreContentionError extends Error {
 
 const pad = (revision: number) => String(revision).padStart(16, '0');
 
+/** One watch: its listener, behind the filter that keeps it gap-free and repeat-free. */
+interface Subscriber {
+  deliver: (change: Change) => void;
+  onExpired?: (error: StoreRevisionCompactedError) => void;
+}
+
+/** A history read retries this often when compactions keep removing what it listed. */
+const MAX_HISTORY_ATTEMPTS = 3;
+
 export interface ConsulStoreOptions {
   /** Called when the change feed loses or regains Consul (for logs). */
   onAvailability?: (available: boolean, error?: Error) => void;
@@ -70,7 +88,7 @@ export interface ConsulStoreOptions {
 }
 
 export class ConsulResourceStore implements ResourceStore {
-  private readonly listeners = new Set<(change: Change) => void>();
+  private readonly subscribers = new Set<Subscriber>();
   private readonly recent: Change[] = [];
   /** The highest revision whose change has been handed to listeners (and `recent`). */
   private feedRevision = -1;
@@ -92,6 +110,10 @@ export class ConsulResourceStore implements ResourceStore {
 
   private get revisionKey(): string {
     return this.consul.key('revision');
+  }
+
+  private get compactedKey(): string {
+    return this.consul.key('compacted');
   }
 
   private objectKey(key: ObjectKey): string {
@@ -146,11 +168,20 @@ export class ConsulResourceStore implements ResourceStore {
 
   async history(key: ObjectKey): Promise<Change[]> {
     const prefix = this.consul.key('history', key.kind, key.namespace, key.name) + '/';
-    const revisions = (await this.consul.kvKeys(prefix)).map((marker) => Number(marker.slice(prefix.length))).sort((a, b) => a - b);
-    return this.readLog(revisions);
+    for (let attempt = 1; ; attempt++) {
+      const revisions = (await this.consul.kvKeys(prefix)).map((marker) => Number(marker.slice(prefix.length))).sort((a, b) => a - b);
+      try {
+        return await this.readLog(revisions);
+      } catch (error) {
+        // A compaction removed some between the listing and the reading (marker and entry together): list again.
+        if (!(error instanceof StoreRevisionCompactedError) || attempt >= MAX_HISTORY_ATTEMPTS) throw error;
+      }
+    }
   }
 
-  async watch(fromRevision: number, listener: (change: Change) => void): Promise<Unsubscribe> {
+  async watch(fromRevision: number, listener: (change: Change) => void, onExpired?: (error: StoreRevisionCompactedError) => void): Promise<Unsubscribe> {
+    const { compactedRevision } = await this.compaction();
+    if (fromRevision < compactedRevision) throw new StoreRevisionCompactedError(fromRevision, compactedRevision);
     await this.startFeed();
     let cursor = fromRevision;
     const deliver = (change: Change) => {
@@ -169,14 +200,80 @@ export class ConsulResourceStore implements ResourceStore {
       const upTo = Math.min(this.feedRevision, cursor + TXN_MAX_OPS * 4);
       for (const change of await this.readLog(range(cursor + 1, upTo))) deliver(change);
     }
-    this.listeners.add(deliver);
-    return () => this.listeners.delete(deliver);
+    const subscriber = { deliver, onExpired };
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  async compact(throughRevision: number, keepPerObject: number): Promise<CompactionResult> {
+    const through = Math.min(throughRevision, await this.revision());
+    const recorded = await this.recordCompaction(through, keepPerObject);
+    if (recorded !== through) return { removed: 0, compactedRevision: recorded };
+    const doomed = await this.compactableChanges(through, keepPerObject);
+    // Each change's log entry and marker go in the same transaction: a marker never outlives its entry.
+    const perTransaction = TXN_MAX_OPS / 2;
+    for (let start = 0; start < doomed.length; start += perTransaction) {
+      const operations: TxnOperation[] = doomed.slice(start, start + perTransaction).flatMap(({ revision, marker }) => [
+        { Verb: 'delete', Key: this.consul.key('log', pad(revision)) },
+        { Verb: 'delete', Key: marker },
+      ]);
+      const result = await this.consul.txn(operations);
+      if (!result.ok) throw new Error(`Consul refused to delete compacted changes: ${result.errors.map((error) => error.What).join('; ')}`);
+    }
+    return { removed: doomed.length, compactedRevision: through };
+  }
+
+  async compaction(): Promise<CompactionState> {
+    const { value } = await this.consul.kvGet(this.compactedKey);
+    return parseCompaction(value);
   }
 
   async close(): Promise<void> {
     this.stop.abort();
-    this.listeners.clear();
+    this.subscribers.clear();
     await this.feed;
+  }
+
+  /**
+   * Moves the recorded compacted revision to `through` unless it is already further (another
+   * leader, or a lower call); the CAS keeps it from ever going backwards. Answers the recorded one.
+   */
+  private async recordCompaction(through: number, keepPerObject: number): Promise<number> {
+    for (;;) {
+      const { value } = await this.consul.kvGet(this.compactedKey);
+      const { compactedRevision } = parseCompaction(value);
+      if (through < compactedRevision) return compactedRevision;
+      const record = JSON.stringify({ revision: through, keepPerObject });
+      if (await this.consul.kvSet(this.compactedKey, record, { cas: value?.ModifyIndex ?? 0 })) return through;
+    }
+  }
+
+  /**
+   * The changes up to `through` that are not among the newest `keepPerObject` of their object, and
+   * every change of an object deleted at or before `through`, from the markers. An object is gone
+   * if it has no key now; one re-created meanwhile has a marker after `through`, so listing the
+   * objects before or after the markers gives the same answer.
+   */
+  private async compactableChanges(through: number, keepPerObject: number): Promise<Array<{ revision: number; marker: string }>> {
+    const resources = this.consul.key('resources') + '/';
+    const history = this.consul.key('history') + '/';
+    const existing = new Set((await this.consul.kvKeys(resources)).map((key) => key.slice(resources.length)));
+    const byObject = new Map<string, Array<{ revision: number; marker: string }>>();
+    for (const marker of await this.consul.kvKeys(history)) {
+      const slash = marker.lastIndexOf('/');
+      const object = marker.slice(0, slash);
+      let changes = byObject.get(object);
+      if (!changes) byObject.set(object, (changes = []));
+      changes.push({ revision: Number(marker.slice(slash + 1)), marker });
+    }
+    return [...byObject]
+      .flatMap(([object, changes]) => {
+        changes.sort((a, b) => b.revision - a.revision);
+        const forgotten = !existing.has(object.slice(history.length)) && changes[0].revision <= through;
+        return forgotten ? changes : changes.slice(keepPerObject);
+      })
+      .filter((change) => change.revision <= through)
+      .sort((a, b) => a.revision - b.revision);
   }
 
   /**
@@ -227,9 +324,9 @@ export class ConsulResourceStore implements ResourceStore {
       const batch = revisions.slice(start, start + TXN_MAX_OPS);
       const result = await this.consul.txn(batch.map((revision) => ({ Verb: 'get', Key: this.consul.key('log', pad(revision)) })));
       if (!result.ok) {
-        // A log entry that is gone was compacted away (by an operator; Portolan keeps the log).
-        const oldest = (await this.consul.kvKeys(this.consul.key('log') + '/'))[0];
-        throw new StoreRevisionCompactedError(batch[result.errors[0]?.OpIndex ?? 0], oldest ? Number(oldest.split('/').pop()) : 0);
+        // A log entry that is gone was compacted away: reading from just before it is too old.
+        const missing = batch[result.errors[0]?.OpIndex ?? 0];
+        throw new StoreRevisionCompactedError(missing - 1, (await this.compaction()).compactedRevision);
       }
       changes.push(...result.entries.map((entry) => JSON.parse(entry.Value!) as Change));
     }
@@ -260,7 +357,7 @@ export class ConsulResourceStore implements ResourceStore {
           this.feedRevision = revision;
           this.recent.length = 0;
         }
-        if (revision > this.feedRevision) this.publish(await this.readLog(range(this.feedRevision + 1, revision)));
+        if (revision > this.feedRevision) await this.readFeed(revision);
       },
       {
         signal: this.stop.signal,
@@ -271,15 +368,47 @@ export class ConsulResourceStore implements ResourceStore {
     );
   }
 
+  private async readFeed(revision: number): Promise<void> {
+    let changes: Change[];
+    try {
+      changes = await this.readLog(range(this.feedRevision + 1, revision));
+    } catch (error) {
+      if (!(error instanceof StoreRevisionCompactedError)) throw error;
+      await this.expireFeed(new StoreRevisionCompactedError(this.feedRevision, error.oldest));
+      return;
+    }
+    this.publish(changes);
+  }
+
+  /**
+   * The changes after the feed's revision were compacted before it read them: what its watches
+   * missed cannot be replayed. Like kube-apiserver's watch cache ending its watches with 410 Gone,
+   * the feed goes on from the current revision and ends every watch; those that gave `onExpired`
+   * hear why (and list again), the others just stop receiving.
+   */
+  private async expireFeed(error: StoreRevisionCompactedError): Promise<void> {
+    this.feedRevision = await this.revision();
+    this.recent.length = 0;
+    const expired = [...this.subscribers];
+    this.subscribers.clear();
+    for (const subscriber of expired) subscriber.onExpired?.(error);
+  }
+
   private publish(changes: Change[]): void {
     for (const change of changes) {
       if (change.revision <= this.feedRevision) continue;
       this.feedRevision = change.revision;
       this.recent.push(change);
       if (this.recent.length > RECENT_CHANGES) this.recent.shift();
-      for (const listener of [...this.listeners]) listener(change);
+      for (const subscriber of [...this.subscribers]) subscriber.deliver(change);
     }
   }
+}
+
+function parseCompaction(entry: KvEntry | undefined): CompactionState {
+  if (!entry?.Value) return { compactedRevision: 0, keepPerObject: 0 };
+  const { revision, keepPerObject } = JSON.parse(entry.Value) as { revision: number; keepPerObject: number };
+  return { compactedRevision: revision, keepPerObject };
 }
 
 function range(from: number, to: number): number[] {

@@ -40,6 +40,22 @@ export interface ListResult {
 
 export type Unsubscribe = () => void;
 
+/** What `compact` did. */
+export interface CompactionResult {
+  /** Change records removed. */
+  removed: number;
+  /** The compacted revision after the call: watches must start at it or later. */
+  compactedRevision: number;
+}
+
+/** What the last compaction recorded, durably. */
+export interface CompactionState {
+  /** Changes up to this revision may be gone (0: never compacted); watches start here or later. */
+  compactedRevision: number;
+  /** How many changes of each object it kept, however old (0: never compacted). */
+  keepPerObject: number;
+}
+
 export interface ResourceStore {
   get(key: ObjectKey): Promise<Resource | undefined>;
   /** Objects of one kind (or every kind), optionally in one namespace, ordered by namespace then name. */
@@ -52,14 +68,30 @@ export interface ResourceStore {
   delete(key: ObjectKey, options: WriteOptions): Promise<Resource>;
   /** The mesh revision: the number of the last committed change. Never goes backwards. */
   revision(): Promise<number>;
-  /** Every change of one object, oldest first. */
+  /** The kept changes of one object, oldest first: all of them until a compaction trims them. */
   history(key: ObjectKey): Promise<Change[]>;
   /**
    * Calls `listener` for every change after `fromRevision`, first those already committed (in
-   * order), then new ones as they commit. StoreRevisionCompactedError if the history no longer
-   * reaches back that far.
+   * order), then new ones as they commit. StoreRevisionCompactedError when `fromRevision` is older
+   * than the compacted revision (changes after it may be gone).
+   *
+   * `onExpired`: a store whose change feed can fall behind (Consul: a replica cut off for longer
+   * than the retention) may find the changes it had not read yet compacted. It then ends every
+   * watch, like kube-apiserver's watch cache answering 410 Gone: it calls `onExpired` once and
+   * calls `listener` no more. Without `onExpired` such a watch just ends silently; the caller must
+   * list again and watch from the list's revision to miss nothing.
    */
-  watch(fromRevision: number, listener: (change: Change) => void): Promise<Unsubscribe>;
+  watch(fromRevision: number, listener: (change: Change) => void, onExpired?: (error: StoreRevisionCompactedError) => void): Promise<Unsubscribe>;
+  /**
+   * Removes the change records up to `throughRevision` (at most the current revision), except the
+   * newest `keepPerObject` changes of each object, so that history and rollback keep working. An
+   * object whose deletion is compacted is forgotten with all its changes (otherwise objects
+   * created and deleted over the years would keep the log growing); until then it can be restored. Records the compacted revision durably first; compacting to an older revision
+   * than the recorded one does nothing. Never touches the objects or the revision counter.
+   */
+  compact(throughRevision: number, keepPerObject: number): Promise<CompactionResult>;
+  /** What the last compaction recorded. */
+  compaction(): Promise<CompactionState>;
   close(): Promise<void>;
 }
 
@@ -90,10 +122,12 @@ export class StoreConflictError extends Error {
   }
 }
 
+/** The changes after `requested` may be gone: changes up to `oldest` were compacted. */
 export class StoreRevisionCompactedError extends Error {
   readonly code = 'PORTOLAN_STORE_COMPACTED';
   constructor(readonly requested: number, readonly oldest: number) {
-    super(`revision ${requested} is older than the oldest kept change (${oldest})`);
+    // kube-apiserver's wording, then what to do about it.
+    super(`too old resource version: ${requested} (${oldest}): changes up to revision ${oldest} were compacted; list again and watch from the list's resourceVersion`);
   }
 }
 

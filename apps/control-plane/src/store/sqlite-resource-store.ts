@@ -2,16 +2,20 @@
  * The embedded default store: SQLite in WAL mode with synchronous=FULL, so a write is on disk
  * before it is acknowledged and a kill -9 (or power loss) never loses an acknowledged change.
  * better-sqlite3 is synchronous; each write is one IMMEDIATE transaction, which also makes the
- * resourceVersion check and the revision bump atomic.
+ * resourceVersion check and the revision bump atomic. A watch here never expires (`onExpired` is
+ * never called): every change reaches the listeners as it commits, before any compaction can run.
  */
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import type { Resource } from '@portolan/api';
 import {
   checkPrecondition,
+  StoreRevisionCompactedError,
   writeIntent,
   type Change,
   type ChangeType,
+  type CompactionResult,
+  type CompactionState,
   type ListResult,
   type ObjectKey,
   type ResourceStore,
@@ -44,6 +48,8 @@ CREATE TABLE IF NOT EXISTS changes (
   actor TEXT NOT NULL, time TEXT NOT NULL, before TEXT, after TEXT);
 CREATE INDEX IF NOT EXISTS changes_by_object ON changes (kind, namespace, name, revision);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('compacted_revision', '0');
+INSERT OR IGNORE INTO meta (key, value) VALUES ('compacted_keep_per_object', '0');
 `;
 
 export class EmbeddedDatabaseError extends Error {
@@ -100,6 +106,21 @@ export class SqliteResourceStore implements ResourceStore {
         'SELECT * FROM changes WHERE kind = ? AND namespace = ? AND name = ? ORDER BY revision',
       ),
       changesSince: db.prepare<[number], ChangeRow>('SELECT * FROM changes WHERE revision > ? ORDER BY revision'),
+      compactionState: db.prepare<[], { key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('compacted_revision', 'compacted_keep_per_object')"),
+      setMeta: db.prepare<[string, string]>('UPDATE meta SET value = ? WHERE key = ?'),
+      compact: db.prepare<{ through: number; keep: number }>(
+        `DELETE FROM changes WHERE revision <= @through AND revision NOT IN (
+           SELECT revision FROM (
+             SELECT revision, ROW_NUMBER() OVER (PARTITION BY kind, namespace, name ORDER BY revision DESC) AS newness FROM changes
+           ) WHERE newness <= @keep)`,
+      ),
+      forgetDeleted: db.prepare<{ through: number }>(
+        `DELETE FROM changes WHERE (kind, namespace, name) IN (
+           SELECT kind, namespace, name FROM changes AS deletion
+           WHERE type = 'DELETED' AND revision <= @through
+             AND revision = (SELECT MAX(revision) FROM changes AS later
+                             WHERE later.kind = deletion.kind AND later.namespace = deletion.namespace AND later.name = deletion.name))`,
+      ),
     };
   }
 
@@ -144,10 +165,30 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async watch(fromRevision: number, listener: (change: Change) => void): Promise<Unsubscribe> {
-    // Synchronous backlog read and subscription: no commit can slip in between the two.
+    const { compactedRevision } = this.compactionState();
+    if (fromRevision < compactedRevision) throw new StoreRevisionCompactedError(fromRevision, compactedRevision);
+    // Synchronous backlog read and subscription: no commit (or compaction) can slip in between the two.
     for (const row of this.statements.changesSince.iterate(fromRevision)) listener(toChange(row));
     this.events.on('change', listener);
     return () => this.events.off('change', listener);
+  }
+
+  async compact(throughRevision: number, keepPerObject: number): Promise<CompactionResult> {
+    const compact = this.db.transaction((): CompactionResult => {
+      const recorded = this.compactionState();
+      const through = Math.min(throughRevision, this.currentRevision());
+      if (through < recorded.compactedRevision) return { removed: 0, compactedRevision: recorded.compactedRevision };
+      this.statements.setMeta.run(String(through), 'compacted_revision');
+      this.statements.setMeta.run(String(keepPerObject), 'compacted_keep_per_object');
+      const forgotten = this.statements.forgetDeleted.run({ through }).changes;
+      const trimmed = this.statements.compact.run({ through, keep: keepPerObject }).changes;
+      return { removed: forgotten + trimmed, compactedRevision: through };
+    });
+    return compact.immediate();
+  }
+
+  async compaction(): Promise<CompactionState> {
+    return this.compactionState();
   }
 
   async close(): Promise<void> {
@@ -157,6 +198,11 @@ export class SqliteResourceStore implements ResourceStore {
 
   private currentRevision(): number {
     return Number(this.statements.revision.get()!.value);
+  }
+
+  private compactionState(): CompactionState {
+    const values = new Map(this.statements.compactionState.all().map((row) => [row.key, Number(row.value)]));
+    return { compactedRevision: values.get('compacted_revision')!, keepPerObject: values.get('compacted_keep_per_object')! };
   }
 
   /**

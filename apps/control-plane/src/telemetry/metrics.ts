@@ -1,7 +1,7 @@
 /**
  * The control plane's Prometheus registry: process metrics plus the HTTP request duration by
  * route template (never the raw path, to bound label cardinality) and status code, snapshot
- * distribution, and leader election (docs/metrics.md).
+ * distribution, leader election and history compaction (docs/metrics.md).
  */
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -74,6 +74,24 @@ export class MetricsRegistry {
     name: 'portolan_leader_controller_runs_total',
     help: 'Times a leader-only controller was started on this replica, by controller.',
     labelNames: ['controller'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storeCompactions = new Counter({
+    name: 'portolan_store_compactions_total',
+    help: 'Compactions of the store\'s change history this replica ran as leader.',
+    registers: [this.registry],
+  });
+
+  readonly storeCompactedChanges = new Counter({
+    name: 'portolan_store_compacted_changes_total',
+    help: 'Change records this replica\'s compactions removed (each object keeps its newest PORTOLAN_HISTORY_LIMIT).',
+    registers: [this.registry],
+  });
+
+  readonly storeCompactedRevision = new Gauge({
+    name: 'portolan_store_compacted_revision',
+    help: 'Revision through which this replica last compacted the change history (0 until it has, and on followers); watches from an older resourceVersion answer 410 Expired.',
     registers: [this.registry],
   });
 

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GROUP_VERSION, type Resource } from '@portolan/api';
+import type { NodeRegistry, RegisteredGateway } from '../registry/node-registry';
+import { StoreRevisionCompactedError, type Change, type Unsubscribe } from '../store/resource-store';
+import { openEmbeddedDatabase, SqliteResourceStore } from '../store/sqlite-resource-store';
+import { MetricsRegistry } from '../telemetry/metrics';
+import { LocalAckLedger } from './ack-ledger';
+import { DistributionService } from './distribution.service';
+import type { GatewaySnapshot } from './snapshot-builder';
+
+/** A store whose watches can be cut off and then expired, as the Consul store's are when its replica fell behind a compaction. */
+class FallingBehindStore extends SqliteResourceStore {
+  private readonly watches: Array<{ stop: Unsubscribe; onExpired?: (error: StoreRevisionCompactedError) => void; from: number }> = [];
+
+  override async watch(fromRevision: number, listener: (change: Change) => void, onExpired?: (error: StoreRevisionCompactedError) => void): Promise<Unsubscribe> {
+    const stop = await super.watch(fromRevision, listener);
+    this.watches.push({ stop, onExpired, from: fromRevision });
+    return stop;
+  }
+
+  /** Changes stop reaching the watches (the replica is cut off from Consul). */
+  cutOff(): void {
+    for (const { stop } of this.watches) stop();
+  }
+
+  /** The changes they missed were compacted: the watches end, told why. */
+  expire(): void {
+    for (const { onExpired, from } of this.watches.splice(0)) onExpired?.(new StoreRevisionCompactedError(from, from + 1));
+  }
+}
+
+const gateway: RegisteredGateway = {
+  id: 'gw-1',
+  role: 'gateway',
+  namespace: 'default',
+  name: 'edge-a',
+  spec: { zone: 'a', pool: 'edge', address: '127.0.0.1:1', version: 't' },
+  registeredAt: 0,
+  lastHeartbeat: 0,
+  draining: false,
+  degradedBecause: [],
+  lifecycle: { phase: 'Healthy', remove: false },
+};
+
+/** A registry of one healthy gateway that never changes. */
+const registry = {
+  settings: { heartbeatIntervalMs: 2_000, ttlMs: 6_000, removeAfterMs: 300_000 },
+  nodes: () => [gateway],
+  get: (id: string) => (id === gateway.id ? gateway : undefined),
+  onChange: () => () => undefined,
+  setDegraded: () => undefined,
+} as unknown as NodeRegistry;
+
+const resource = (kind: string, name: string, spec: unknown): Resource => ({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace: 'default' }, spec });
+const routesOf = (snapshot: GatewaySnapshot | undefined) => snapshot?.shape.routes.map((route) => route.route.name) ?? [];
+
+describe('DistributionService', () => {
+  let dir: string;
+  let store: FallingBehindStore;
+  let service: DistributionService;
+  afterEach(async () => {
+    service.onApplicationShutdown();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('follows the store again after its watch expired, and sends gateways what was missed, then what follows', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
+    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger());
+    await service.onModuleInit();
+    const delivered: GatewaySnapshot[] = [];
+    service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);
+    const actor = 'spec';
+    await store.create(resource('Service', 'orders', { ports: [{ port: 80 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }] }), { actor });
+
+    store.cutOff();
+    await store.create(resource('Route', 'orders', { backendRef: { name: 'orders' } }), { actor });
+    store.expire();
+    await expect.poll(() => routesOf(delivered.at(-1))).toEqual(['orders']);
+
+    await store.create(resource('Route', 'users', { match: { pathPrefix: '/users' }, backendRef: { name: 'orders' } }), { actor });
+    await expect.poll(() => routesOf(delivered.at(-1)).sort()).toEqual(['orders', 'users']);
+  });
+});
