@@ -3,8 +3,8 @@
  * the leader notes the current revision with the time, and compacts through the newest noted
  * revision that is at least the retention old. Every change it removes is therefore older than
  * the retention, so a watch or a replica's change feed at most that far behind never expires,
- * while each existing object keeps its newest PORTOLAN_HISTORY_LIMIT changes, however old, for history and
- * rollback.
+ * while each existing object keeps its newest PORTOLAN_HISTORY_LIMIT changes, however old, for
+ * history and rollback.
  */
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
