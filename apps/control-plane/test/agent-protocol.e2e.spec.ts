@@ -189,6 +189,9 @@ describe('the agent protocol', () => {
     expect(woken.body.revision).toBe(Number(created.body.metadata.resourceVersion));
     expect(woken.headers['x-portolan-revision']).toBe(created.body.metadata.resourceVersion);
 
+    const malformed = await client.call('POST', `/agent/v1/nodes/${node.id}/acks`, { version: woken.body.version, revision: woken.body.revision, status: 'NACK', errors: [{ resource: 'Route/default/x', message: 'ok' }, { message: 42 }] });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ kind: 'Status', reason: 'BadRequest', message: expect.stringContaining('errors[1]: must be {"resource": string, "field"?: string, "message": string}') });
     expect((await client.call('POST', `/agent/v1/nodes/${node.id}/acks`, { version: woken.body.version, revision: woken.body.revision, status: 'ACK' })).status).toBe(204);
     const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'poll-a'))).body;
     expect(view.status).toMatchObject({ synced: true, transport: 'long-poll', appliedVersion: woken.body.version });

@@ -47,6 +47,11 @@ interface StoredAnswers extends GatewayAnswers {
 }
 
 const FLUSH_RETRY_MS = 1_000;
+/**
+ * Consul refuses a transaction over txn_max_req_len (512 KiB by default) and sends values
+ * base64-encoded (4/3): a batch's values stay under 360 KiB, leaving room for keys and JSON.
+ */
+const MAX_BATCH_VALUE_BYTES = 360 * 1024;
 
 export class ConsulAckLedger implements AckLedger {
   private readonly logger = new Logger('ack-ledger');
@@ -104,15 +109,8 @@ export class ConsulAckLedger implements AckLedger {
   private async writePending(): Promise<void> {
     try {
       while (this.pending.size > 0 && !this.stop.signal.aborted) {
-        // A rollout makes every gateway answer at once: up to 64 answers per transaction, not one write each.
-        const batch = [...this.pending].slice(0, TXN_MAX_OPS);
-        const result = await this.consul.txn(
-          batch.map(([gatewayId, answers]): TxnOperation =>
-            answers
-              ? { Verb: 'set', Key: this.prefix + gatewayId, Value: JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers) }
-              : { Verb: 'delete', Key: this.prefix + gatewayId },
-          ),
-        );
+        const { batch, operations } = this.nextBatch();
+        const result = await this.consul.txn(operations);
         if (!result.ok) throw new Error(`Consul refused the answers: ${result.errors.map((error) => error.What).join('; ')}`);
         // A newer answer may have arrived while writing; keep it for the next round.
         for (const [gatewayId, answers] of batch) if (this.pending.get(gatewayId) === answers) this.pending.delete(gatewayId);
@@ -125,6 +123,27 @@ export class ConsulAckLedger implements AckLedger {
       }, FLUSH_RETRY_MS);
       this.retry.unref();
     }
+  }
+
+  /**
+   * A rollout makes every gateway answer at once: up to 64 answers per transaction rather than a
+   * write each, fewer when NACKs make them large. One record always fits: NACKs keep at most 20
+   * errors of at most 1,000 characters (ack-request.ts).
+   */
+  private nextBatch(): { batch: Array<[string, GatewayAnswers | null]>; operations: TxnOperation[] } {
+    const batch: Array<[string, GatewayAnswers | null]> = [];
+    const operations: TxnOperation[] = [];
+    let bytes = 0;
+    for (const [gatewayId, answers] of this.pending) {
+      const value = answers ? JSON.stringify({ ...answers, replica: this.replica } satisfies StoredAnswers) : undefined;
+      const operation: TxnOperation = value === undefined ? { Verb: 'delete', Key: this.prefix + gatewayId } : { Verb: 'set', Key: this.prefix + gatewayId, Value: value };
+      const size = value === undefined ? 0 : Buffer.byteLength(value);
+      if (operations.length === TXN_MAX_OPS || (operations.length > 0 && bytes + size > MAX_BATCH_VALUE_BYTES)) break;
+      batch.push([gatewayId, answers]);
+      operations.push(operation);
+      bytes += size;
+    }
+    return { batch, operations };
   }
 
   private watch(): Promise<void> {

@@ -4,10 +4,11 @@
  */
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { isJsonObject, parseDuration } from '@portolan/api';
+import { parseDuration } from '@portolan/api';
 import { AGENT_API_PREFIX, PROTOCOL_DEFAULTS, type AckRequest } from '@portolan/agent-client';
 import { Access } from '../auth/roles';
 import { ApiError } from '../errors/api-error';
+import { readAckRequest } from './ack-request';
 import { DistributionService } from './distribution.service';
 import { snapshotFrames, type GatewaySnapshot } from './snapshot-builder';
 
@@ -95,9 +96,12 @@ export class AgentConfigController {
   @Access('node')
   @HttpCode(204)
   ack(@Param('id') id: string, @Body() body: unknown): void {
-    if (!isJsonObject(body) || typeof body.version !== 'string' || typeof body.revision !== 'number' || (body.status !== 'ACK' && body.status !== 'NACK')) {
-      throw ApiError.badRequest('an ACK is {"version": string, "revision": number, "status": "ACK" | "NACK", "errors"?: [...]}: see docs/agent-protocol.md');
+    let ack: AckRequest;
+    try {
+      ack = readAckRequest(body);
+    } catch (error) {
+      throw ApiError.badRequest((error as Error).message);
     }
-    this.distribution.acknowledge(id, body as unknown as AckRequest);
+    this.distribution.acknowledge(id, ack);
   }
 }

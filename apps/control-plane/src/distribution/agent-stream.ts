@@ -15,6 +15,7 @@ import { failureStatus } from '@portolan/api';
 import { AGENT_API_PREFIX, PROTOCOL_DEFAULTS, type ClientMessage } from '@portolan/agent-client';
 import type { NodeRegistry } from '../registry/node-registry';
 import type { Logger } from 'pino';
+import { readAckRequest } from './ack-request';
 import type { DistributionService } from './distribution.service';
 import { snapshotFrames, type GatewaySnapshot } from './snapshot-builder';
 
@@ -75,7 +76,12 @@ export function attachAgentStream(
         logger.warn({ gateway: id }, 'agent sent a frame that is not JSON; ignored');
         return;
       }
-      if (message.type === 'ack' && message.ack && typeof message.ack.version === 'string') distribution.acknowledge(id, message.ack);
+      if (message.type !== 'ack') return;
+      try {
+        distribution.acknowledge(id, readAckRequest(message.ack));
+      } catch (error) {
+        logger.warn({ gateway: id, err: error }, 'agent sent an ACK the control plane cannot read; ignored');
+      }
     });
     ws.on('close', () => {
       clearInterval(pinger);
