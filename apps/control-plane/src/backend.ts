@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BootConfig, ConsulBackend } from './config/boot-config';
 import { ConsulApiTokenStore, SqliteApiTokenStore, type ApiTokenStore } from './auth/api-token-store';
+import { checkSameAgent } from './consul/agent-identity';
 import { ConsulClient } from './consul/consul-client';
 import { waitForConsul } from './consul/wait-for-consul';
 import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/ack-ledger';
@@ -99,6 +100,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     },
   });
   options.onWaiting?.(undefined);
+  await checkSameAgent(consul);
   const certificateAuthority = config.tlsCa ? undefined : await sharedCertificateAuthority(consul);
   const store = await ConsulResourceStore.open(consul, {
     onAvailability: (available, error) =>

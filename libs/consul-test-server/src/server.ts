@@ -104,6 +104,8 @@ const ROUTES: Route[] = [
   route(/^\/v1\/catalog\/datacenters$/, { GET: (state) => ({ body: [state.options.datacenter] }) }),
   route(/^\/v1\/status\/leader$/, { GET: () => ({ body: '127.0.0.1:8300' }) }),
   route(/^\/v1\/status\/peers$/, { GET: () => ({ body: ['127.0.0.1:8300'] }) }),
+  // api-docs/agent#read-configuration: the agent's Config (and Member, Stats, which no client here reads).
+  route(/^\/v1\/agent\/self$/, { GET: (state) => ({ body: { Config: { Datacenter: state.options.datacenter, NodeName: state.options.nodeName, Server: true }, Member: { Name: state.options.nodeName } } }) }),
 ];
 
 export class ConsulTestServer {

@@ -128,7 +128,7 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_TRACE_SLOW_THRESHOLD: { default: '1s', description: 'A trace with a span at least this long is slow: like error traces, kept while ordinary traces are evicted.' },
   PORTOLAN_TRACE_SAMPLING: { default: '0.1', description: 'Share of the traces of the control plane\'s own API requests that are kept, 0 to 1; a caller\'s sampled flag is honoured, and failed (5xx) or slow requests are kept whatever it says.' },
   CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS. Every replica must use the same Consul agent (or the same server address): TTL checks live on the agent that registered them.' },
-  CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read.' },
+  CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read, agent read (to check that every replica uses the same agent).' },
   CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
   CONSUL_CACERT: { default: '', description: 'PEM file of the CA that signed Consul\'s certificate.' },
   CONSUL_CLIENT_CERT: { default: '', description: 'PEM client certificate, when Consul verifies clients.' },

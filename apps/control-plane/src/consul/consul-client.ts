@@ -276,6 +276,12 @@ export class ConsulClient {
     return this.indexed('listing services', this.consul.catalog.service.list.bind(this.consul.catalog.service) as unknown as Call, {}, options);
   }
 
+  /** The node name of the agent this client talks to (GET /v1/agent/self, Config.NodeName; ACL agent:read). */
+  async agentNodeName(): Promise<string> {
+    const self = (await this.run('reading the agent\'s own configuration', () => this.consul.agent.self({ timeout: this.callTimeoutMs } as never))) as { Config?: { NodeName?: string } };
+    return self.Config?.NodeName ?? '';
+  }
+
   async leader(): Promise<string> {
     return (await this.run('reading the leader', () => this.consul.status.leader({ timeout: this.callTimeoutMs } as never))) as string;
   }
