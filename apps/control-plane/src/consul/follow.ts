@@ -4,7 +4,10 @@
  * index forward (so an answer whose handling failed is asked for again, not skipped); start over at
  * index 0 when Consul's index went backwards (a restored snapshot); back off 200 ms doubling to 5 s
  * while Consul fails, so the loop is back within seconds of Consul returning; stop when `signal`
- * aborts, at once, even in the middle of a backoff.
+ * aborts, at once, even in the middle of a backoff. Two reads start at least MIN_READ_GAP_MS apart,
+ * as the blocking-query docs ask of clients: a key that changes all the time (or an index that
+ * keeps answering at once) costs Consul 20 reads a second, not a tight loop. A change after a quiet
+ * spell is still seen within one round trip; changes in a burst are read together.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulAbortedError, type BlockingOptions, type Indexed } from './consul-client';
@@ -20,6 +23,7 @@ export interface FollowOptions {
 }
 
 export const FOLLOW_WAIT = '30s';
+export const MIN_READ_GAP_MS = 50;
 
 /**
  * The index for the next blocking query. api-docs/features/blocking: an index that went backwards
@@ -38,8 +42,12 @@ export async function follow<T>(
   const { signal } = options;
   let index = options.fromIndex ?? 0;
   let failures = 0;
+  let lastRead = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
     try {
+      const gap = lastRead + MIN_READ_GAP_MS - performance.now();
+      if (gap > 0) await sleep(gap, undefined, { signal });
+      lastRead = performance.now();
       const answer = await read({ index, wait: FOLLOW_WAIT, signal });
       await onAnswer(answer.value);
       index = nextBlockingIndex(index, answer.index);
