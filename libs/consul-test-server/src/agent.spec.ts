@@ -149,6 +149,36 @@ describe('agent services and checks (api-docs/agent/service, api-docs/agent/chec
     expect((await checks())['service:gw-1'].Status).toBe('critical');
   });
 
+  // docs/services/configuration/services-configuration-reference#meta: "up to 64 key/value pairs", keys "up to 128 characters", values "up to 512 characters";
+  // the agent answers 400 "Invalid Service Meta: ..." (agent_endpoint.go AgentRegisterService; texts from structs.go validateMetaPair), and Go's len counts UTF-8 bytes
+  it('refuses Meta past 64 pairs, a key past 128 characters or a value past 512 bytes with 400 and Consul\'s message', async () => {
+    const register = (meta: Record<string, string>) => consul.put('/v1/agent/service/register', gateway({ Meta: meta }));
+    const pairs = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`key-${index}`, 'v']));
+    expect((await register(pairs(64))).status).toBe(200);
+    const tooMany = await register(pairs(65));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.text).toBe('Invalid Service Meta: Node metadata cannot contain more than 64 key/value pairs');
+
+    expect((await register({ ['k'.repeat(128)]: 'v' })).status).toBe(200);
+    const longKey = await register({ ['k'.repeat(129)]: 'v' });
+    expect(longKey.status).toBe(400);
+    expect(longKey.text).toBe(`Invalid Service Meta: Couldn't load metadata pair ('${'k'.repeat(129)}', 'v'): Key is too long (limit: 128 characters)`);
+
+    const ascii = 'a'.repeat(512);
+    const accents = 'é'.repeat(256); // 256 characters, 512 bytes
+    const emoji = '🚀'.repeat(128); // 256 UTF-16 units, 512 bytes
+    for (const value of [ascii, accents, emoji]) expect((await register({ routes: value })).status).toBe(200);
+    for (const value of [`${ascii}a`, `${accents}é`, `${'é'.repeat(200)}${'🚀'.repeat(29)}`]) {
+      const answer = await register({ routes: value });
+      expect(answer.status).toBe(400);
+      expect(answer.text).toBe(`Invalid Service Meta: Couldn't load metadata pair ('routes', '${value}'): Value is too long (limit: 512 characters)`);
+    }
+    expect((await consul.get('/v1/agent/service/gw-1')).json.Meta).toEqual({ routes: emoji });
+
+    expect((await register({ 'no spaces': 'v' })).text).toMatch(/Key contains invalid characters$/);
+    expect((await register({ 'consul-version': 'v' })).text).toMatch(/Key prefix 'consul-' is reserved for internal use$/);
+  });
+
   it('refuses a registration without a Name, or with a check of no known kind', async () => {
     expect((await consul.put('/v1/agent/service/register', { ID: 'x' })).status).toBe(400);
     expect((await consul.put('/v1/agent/service/register', { Name: 'x', Check: { Notes: 'no kind' } })).status).toBe(400);

@@ -12,6 +12,11 @@ import { renderAgentService, renderCheck, renderHealthService } from './views.js
 const STATUSES = new Set(['passing', 'warning', 'critical']);
 const CHECK_KINDS = ['TTL', 'HTTP', 'TCP', 'UDP', 'GRPC', 'H2PING', 'Args', 'ScriptArgs', 'Script', 'DockerContainerID', 'AliasService', 'AliasNode', 'OSService'];
 export const MAINTENANCE_PREFIX = '_service_maintenance:';
+// Consul's structs.go: metaMaxKeyPairs, metaKeyMaxLength, metaValueMaxLength, metaKeyReservedPrefix.
+const META_MAX_PAIRS = 64;
+const META_KEY_MAX_LENGTH = 128;
+const META_VALUE_MAX_LENGTH = 512;
+const META_RESERVED_PREFIX = 'consul-';
 const DEFAULT_MAINTENANCE_REASON = 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
 
 export function unknownService(id: string): HttpError {
@@ -28,8 +33,8 @@ export function unknownCheck(id: string): HttpError {
  * PUT /v1/agent/service/register. Registering an existing ID replaces the service; a check that
  * already exists under the same ID keeps its current Status and Output (Consul restores them from a
  * snapshot of the check state), and its TTL clock starts again. Without `replace-existing-checks`
- * the service's other checks stay; with it they are removed. A registration identical to the
- * current one writes nothing.
+ * the service's other checks stay; with it they are removed. Only what changed is written: a
+ * registration identical to the current one writes nothing. Meta is validated as Consul does.
  */
 export function registerService(state: ConsulState, request: ConsulRequest): ConsulReply {
   const body = jsonBody(request);
@@ -39,6 +44,7 @@ export function registerService(state: ConsulState, request: ConsulRequest): Con
   const id = stringField(body, 'ID') || name;
   const port = field(body, 'Port') ?? 0;
   if (typeof port !== 'number' || !Number.isInteger(port)) throw new HttpError(400, 'Request decode failed: Port must be an integer');
+  const meta = serviceMeta(field(body, 'Meta'));
 
   const previous = state.services.get(id);
   if (previous?.internal) throw new HttpError(400, `Service ID "${id}" is reserved`);
@@ -49,7 +55,7 @@ export function registerService(state: ConsulState, request: ConsulRequest): Con
     tags: stringList(field(body, 'Tags')),
     address: stringField(body, 'Address') ?? '',
     port,
-    meta: (field(body, 'Meta') as Record<string, string> | undefined) ?? {},
+    meta,
     enableTagOverride: field(body, 'EnableTagOverride') === true,
     weights: (field(body, 'Weights') as ServiceRecord['weights'] | undefined) ?? { Passing: 1, Warning: 1 },
     createIndex: previous?.createIndex ?? index,
@@ -64,27 +70,34 @@ export function registerService(state: ConsulState, request: ConsulRequest): Con
   const removed = replaceExisting ? oldChecks.filter((old) => !old.checkId.startsWith(MAINTENANCE_PREFIX) && !checks.some((check) => check.checkId === old.checkId)) : [];
   const kept = oldChecks.filter((old) => !removed.includes(old) && !checks.some((check) => check.checkId === old.checkId));
 
-  const before = previous ? fingerprint(state, previous, oldChecks) : undefined;
+  // Consul rewrites only what changed (state/catalog.go: ensureServiceTxn and ensureCheckTxn skip a
+  // service or check that IsSame as the stored one): an unchanged service keeps its ModifyIndex and
+  // does not move catalog/services; an unchanged check keeps its ModifyIndex and does not move health/state.
+  const serviceBefore = previous ? serviceFingerprint(previous) : undefined;
+  const checksBefore = new Map(oldChecks.map((old) => [old.checkId, { record: old, fingerprint: checkFingerprint(state, old) }]));
   for (const old of oldChecks) clearTimeout(old.ttlTimer);
   for (const old of removed) state.checks.delete(old.checkId);
   state.services.set(id, service);
   for (const check of checks) state.checks.set(check.checkId, check);
   for (const check of kept) check.serviceName = name;
-  const after = fingerprint(state, service, [...kept, ...checks]);
   for (const check of [...kept, ...checks]) armTtl(state, check);
 
-  if (before === after && previous) {
-    // Nothing changed: keep the old indexes and write nothing (a no-op anti-entropy sync).
-    service.modifyIndex = previous.modifyIndex;
-    for (const check of checks) {
-      const old = oldChecks.find((candidate) => candidate.checkId === check.checkId)!;
-      check.createIndex = old.createIndex;
-      check.modifyIndex = old.modifyIndex;
+  const serviceChanged = serviceBefore !== serviceFingerprint(service);
+  if (!serviceChanged) service.modifyIndex = previous!.modifyIndex;
+  let checksChanged = removed.length > 0;
+  for (const check of [...kept, ...checks]) {
+    const before = checksBefore.get(check.checkId);
+    if (before && before.fingerprint === checkFingerprint(state, check)) {
+      check.createIndex = before.record.createIndex;
+      check.modifyIndex = before.record.modifyIndex;
+    } else {
+      check.modifyIndex = index;
+      checksChanged = true;
     }
-    return { body: undefined };
   }
-  if (previous && previous.name !== name) state.touchService(previous.name, index, { list: true, checks: true });
-  state.touchService(name, index, { list: true, checks: true });
+  if (!serviceChanged && !checksChanged) return { body: undefined }; // a no-op anti-entropy sync writes nothing
+  if (previous && previous.name !== name) state.touchService(previous.name, index, { list: true, checks: checksChanged });
+  state.touchService(name, index, { list: serviceChanged, checks: checksChanged });
   state.commit(index);
   return { body: undefined };
 }
@@ -297,15 +310,46 @@ function buildCheck(state: ConsulState, service: ServiceRecord, definition: unkn
   };
 }
 
-/** What a registration changes as readers see it (indexes aside). */
-function fingerprint(state: ConsulState, service: ServiceRecord, checks: CheckRecord[]): string {
-  const strip = ({ CreateIndex: _c, ModifyIndex: _m, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
-  return JSON.stringify({
-    service: strip(renderHealthService(service)),
-    checks: [...checks]
-      .sort((a, b) => a.checkId.localeCompare(b.checkId))
-      .map((check) => ({ ...strip(renderCheck(state, check)), ttl: check.ttlMs, deregister: check.deregisterAfterMs })),
-  });
+const withoutIndexes = ({ CreateIndex: _c, ModifyIndex: _m, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+
+/** A service as readers see it, indexes aside. */
+function serviceFingerprint(service: ServiceRecord): string {
+  return JSON.stringify(withoutIndexes(renderHealthService(service)));
+}
+
+/** A check as readers see it (and what decides its expiry and reaping), indexes aside. */
+function checkFingerprint(state: ConsulState, check: CheckRecord): string {
+  return JSON.stringify({ ...withoutIndexes(renderCheck(state, check)), ttl: check.ttlMs, deregister: check.deregisterAfterMs });
+}
+
+/**
+ * Service Meta as Consul's agent accepts it (agent_endpoint.go AgentRegisterService ->
+ * structs.ValidateServiceMetadata and validateMetaPair): at most 64 pairs, keys of at most 128
+ * characters of [A-Za-z0-9_-] not starting with `consul-`, values of at most 512 bytes (Go's `len`
+ * counts UTF-8 bytes, though the message says characters). Go iterates a map in random order, so
+ * which bad pair Consul names first varies; the double names the first in the body.
+ */
+function serviceMeta(raw: unknown): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw) || Object.values(raw).some((value) => typeof value !== 'string')) {
+    throw new HttpError(400, 'Request decode failed: Meta must map strings to strings');
+  }
+  const meta = raw as Record<string, string>;
+  if (Object.keys(meta).length > META_MAX_PAIRS) throw new HttpError(400, `Invalid Service Meta: Node metadata cannot contain more than ${META_MAX_PAIRS} key/value pairs`);
+  for (const [key, value] of Object.entries(meta)) {
+    const problem = metaPairProblem(key, value);
+    if (problem) throw new HttpError(400, `Invalid Service Meta: Couldn't load metadata pair ('${key}', '${value}'): ${problem}`);
+  }
+  return meta;
+}
+
+function metaPairProblem(key: string, value: string): string | undefined {
+  if (key === '') return 'Key cannot be blank';
+  if (!/^[a-zA-Z0-9_-]+$/.test(key)) return 'Key contains invalid characters';
+  if (key.length > META_KEY_MAX_LENGTH) return `Key is too long (limit: ${META_KEY_MAX_LENGTH} characters)`;
+  if (key.startsWith(META_RESERVED_PREFIX)) return `Key prefix '${META_RESERVED_PREFIX}' is reserved for internal use`;
+  if (Buffer.byteLength(value, 'utf8') > META_VALUE_MAX_LENGTH) return `Value is too long (limit: ${META_VALUE_MAX_LENGTH} characters)`;
+  return undefined;
 }
 
 function stringList(value: unknown): string[] {

@@ -90,6 +90,42 @@ describe('health (api-docs/health)', () => {
     expect(await ids('critical')).toEqual(['service:gw-2']);
     expect((await consul.get('/v1/health/state/sad')).status).toBe(400);
   });
+
+  // api-docs/health List Checks in State: Blocking Queries "YES"; the index is the checks table's (state/catalog.go checksInStateTxn: catalogChecksMaxIndex)
+  it('holds a blocking health/state query until a check is added or changes status, and answers each check with its ModifyIndex', async () => {
+    await register('gw-1', 'gateway', 'passing');
+    const first = await consul.get('/v1/health/state/any');
+    const gw1 = first.json.find((check: { CheckID: string }) => check.CheckID === 'service:gw-1');
+    expect(gw1).toMatchObject({ Node: 'portolan-test-node', ServiceID: 'gw-1', ServiceName: 'gateway', Status: 'passing', ModifyIndex: first.index });
+    const pending = consul.get(`/v1/health/state/any?index=${first.index}&wait=5s`);
+    await sleep(100);
+    await consul.put('/v1/agent/check/warn/service:gw-1?note=slow');
+    const changed = await pending;
+    expect(changed.index).toBeGreaterThan(first.index);
+    expect(changed.json.find((check: { CheckID: string }) => check.CheckID === 'service:gw-1')).toMatchObject({ Status: 'warning', ModifyIndex: changed.index });
+
+    const critical = consul.get(`/v1/health/state/critical?index=${changed.index}&wait=5s`);
+    await sleep(100);
+    await register('db-1', 'db', 'critical');
+    expect((await critical).json.map((check: { CheckID: string }) => check.CheckID)).toEqual(['service:db-1']);
+  });
+
+  // state/catalog.go ensureRegistrationTxn: a service or check that IsSame as the stored one is not rewritten
+  it('moves catalog/services but not health/state when an instance is registered again with only a new port, and neither for an identical registration', async () => {
+    await register('gw-1', 'gateway', 'passing');
+    const services = await consul.get('/v1/catalog/services');
+    const checks = await consul.get('/v1/health/state/any');
+    const modifyIndex = checks.json.find((check: { CheckID: string }) => check.CheckID === 'service:gw-1').ModifyIndex;
+    await register('gw-1', 'gateway', 'passing');
+    expect((await consul.get('/v1/catalog/services')).index).toBe(services.index);
+
+    expect((await consul.put('/v1/agent/service/register', { ID: 'gw-1', Name: 'gateway', Tags: [], Port: 9090, Check: { TTL: '10s', Status: 'passing' } })).status).toBe(200);
+    expect((await consul.get('/v1/catalog/services')).index).toBeGreaterThan(services.index);
+    const after = await consul.get('/v1/health/state/any');
+    expect(after.index).toBe(checks.index);
+    expect(after.json.find((check: { CheckID: string }) => check.CheckID === 'service:gw-1').ModifyIndex).toBe(modifyIndex);
+    expect((await consul.get('/v1/health/service/gateway')).json[0].Service.Port).toBe(9090);
+  });
 });
 
 describe('catalog (api-docs/catalog)', () => {

@@ -3,6 +3,7 @@
  * place (server.ts). Consul answers errors as plain text, successes as JSON.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { KeyAuthorizer } from './acl.js';
 
 export interface ConsulRequest {
   method: string;
@@ -18,6 +19,8 @@ export interface ConsulRequest {
   route: string[];
   /** Resolves when the client goes away or the server is stopped (ends a blocking query). */
   aborted: Promise<void>;
+  /** The key rules of the request's ACL token; undefined when ACLs are off. */
+  acl?: KeyAuthorizer;
 }
 
 export interface ConsulReply {
@@ -27,6 +30,8 @@ export interface ConsulReply {
   /** X-Consul-Index; the server's raft index when absent. Never sent as 0. */
   index?: number;
   contentType?: string;
+  /** Response headers besides the ones every answer carries (e.g. X-Consul-Results-Filtered-By-ACLs). */
+  headers?: Record<string, string>;
 }
 
 export class HttpError extends Error {

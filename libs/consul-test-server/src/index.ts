@@ -13,14 +13,21 @@
  * CONSUL_HTTP_ADDR is set; anything that passes here but fails there is a bug in the double.
  *
  * Scope: one node/agent, one datacenter, one raft index; KV (incl. acquire/release), /v1/txn (KV
- * operations only), sessions, agent services with TTL checks, health, catalog, status, blocking
- * queries, the ACL token. Known differences from Consul:
+ * operations only), sessions, agent services with TTL checks (and Consul's Meta limits), health,
+ * catalog, status, blocking queries, ACL tokens with key rules, the per-client connection limit
+ * (`maxConnsPerClient`, 429 past it). Known differences from Consul:
  * - a session expires right after its TTL (Consul's servers wait up to 2x TTL; the docs allow both);
  * - HTTP/TCP/script checks are accepted but never run: they keep their initial status;
  * - registrations reach the catalog at once (no anti-entropy delay); an Output-only check update
  *   is not a write (Consul defers those syncs too), only status changes move the index;
  * - indexes are exact per key/prefix/service, so blocked readers wake less often than on Consul;
  *   an index ahead of the resource answers at once (Consul would hold it);
- * - ACLs are one token that may do everything; status endpoints need none.
+ * - a connection past the per-client limit gets its 429 as the answer to its first request
+ *   (Consul writes it as soon as it accepts the connection);
+ * - ACLs model key rules only (acl.ts): a known token may use every other endpoint, a request
+ *   without a token is refused everywhere (Consul would answer per endpoint for the anonymous
+ *   token); status endpoints need none;
+ * - a session LockDelay over 60s is refused (Consul's state store caps it at 60s instead).
  */
 export { ConsulTestServer, type ConsulTestServerOptions, type RecordedRequest } from './server.js';
+export type { AclOptions, AclTokenPolicy, KeyPolicy } from './acl.js';

@@ -124,11 +124,13 @@ describe('KV locks (api-docs/kv acquire/release, docs/automate/session "K/V Inte
     expect((await consul.get('/v1/kv/leader')).json[0]).toMatchObject({ Session: holder, LockIndex: 1 });
   });
 
-  // docs/automate/session: acquire "can only succeed if ... the session is valid"; Consul answers an unknown session with an error
-  it('refuses to acquire with an unknown session (an error, not false)', async () => {
+  // docs/automate/session: acquire "can only succeed if ... the session is valid". hashicorp/consul
+  // agent/consul/state/kvs.go kvsLockTxn: `invalid session %#v`, which KVS.Apply returns as "raft apply
+  // failed: ..." and the HTTP layer as a 500 (not a 4xx, though the request is at fault)
+  it('refuses to acquire with an unknown session with a 500 "invalid session" (an error, not false)', async () => {
     const answer = await consul.put('/v1/kv/leader?acquire=00000000-0000-0000-0000-000000000000', 'x');
     expect(answer.status).toBe(500);
-    expect(answer.text).toContain('invalid session');
+    expect(answer.text).toBe('raft apply failed: invalid session "00000000-0000-0000-0000-000000000000"');
   });
 
   // api-docs/kv `release`: "This will leave the LockIndex unmodified but will clear the associated Session of the key. The key must be held by this session to be unlocked."
@@ -153,5 +155,78 @@ describe('KV locks (api-docs/kv acquire/release, docs/automate/session "K/V Inte
     await consul.put(`/v1/kv/leader?release=${holder}`, 'me');
     expect((await consul.put(`/v1/kv/leader?acquire=${other}`, 'them')).json).toBe(true);
     expect((await consul.get('/v1/kv/leader')).json[0]).toMatchObject({ Session: other, LockIndex: 2 });
+  });
+});
+
+describe('KV under ACL key rules (docs/security/acl/acl-rules "Key/Value Rules"; hashicorp/consul agent/consul/kvs_endpoint.go)', () => {
+  const as = (token: string) => ({ headers: { 'X-Consul-Token': token } });
+  const start = () =>
+    consul.start({
+      aclToken: 'admin',
+      acl: { tokens: { app: { keyPrefixes: { '': 'read', 'app/': 'write', 'app/secret/': 'deny' } }, reader: { keyPrefixes: { 'app/': 'read' } } } },
+    });
+
+  // acl-rules: "the most specific prefix match determines the action"; write "allow the resource to be read and modified", read "but not modified", deny "do not allow the resource to be read or modified"
+  it('lets the most specific key_prefix rule decide: write, read, deny, and deny for a key no rule matches', async () => {
+    await start();
+    for (const key of ['app/a', 'app/secret/s', 'other']) await consul.put(`/v1/kv/${key}`, 'v', as('admin'));
+    expect((await consul.put('/v1/kv/app/a', 'w', as('app'))).json).toBe(true);
+    expect((await consul.get('/v1/kv/other', as('app'))).status).toBe(200);
+    expect((await consul.put('/v1/kv/other', 'w', as('app'))).status).toBe(403);
+    expect((await consul.get('/v1/kv/app/secret/s', as('app'))).status).toBe(403);
+    expect((await consul.get('/v1/kv/other', as('reader'))).status).toBe(403);
+  });
+
+  // kvs_endpoint.go Get: KeyReadAllowed fails the read, whether or not the key exists; acl/errors.go: "Permission denied: token with AccessorID '...' lacks permission 'key:read' on "...""
+  it('answers a single-key read the token may not do with 403 "Permission denied", even for a key that does not exist', async () => {
+    await start();
+    await consul.put('/v1/kv/app/secret/s', 'v', as('admin'));
+    const denied = await consul.get('/v1/kv/app/secret/s', as('app'));
+    expect(denied.status).toBe(403);
+    expect(denied.text).toMatch(/^Permission denied: token with AccessorID '[0-9a-f-]{36}' lacks permission 'key:read' on "app\/secret\/s"$/);
+    expect((await consul.get('/v1/kv/app/secret/missing', as('app'))).status).toBe(403);
+  });
+
+  // kvs_endpoint.go Apply -> kvsPreApply: KeyWriteAllowed for set, cas, acquire and release
+  it('answers a write the token may not do with 403 "Permission denied ... key:write", writing nothing', async () => {
+    await start();
+    const before = consul.server.index;
+    const denied = await consul.put('/v1/kv/app/x', 'v', as('reader'));
+    expect(denied.status).toBe(403);
+    expect(denied.text).toMatch(/^Permission denied: .* lacks permission 'key:write' on "app\/x"$/);
+    expect(consul.server.index).toBe(before);
+  });
+
+  // kvs_endpoint.go List / ListKeys: FilterDirEnt, then `reply.QueryMeta.ResultsFilteredByACLs = total != len(ent)`; agent/http.go setResultsFilteredByACLs sets the header only when true
+  it('leaves unreadable keys out of ?recurse and ?keys listings with X-Consul-Results-Filtered-By-ACLs: true', async () => {
+    await start();
+    for (const key of ['app/a', 'app/b', 'app/secret/s']) await consul.put(`/v1/kv/${key}`, 'v', as('admin'));
+    const listed = await consul.get('/v1/kv/app/?recurse', as('app'));
+    expect(listed.json.map((entry: { Key: string }) => entry.Key)).toEqual(['app/a', 'app/b']);
+    expect(listed.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    const keys = await consul.get('/v1/kv/app/?keys', as('app'));
+    expect(keys.json).toEqual(['app/a', 'app/b']);
+    expect(keys.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    const whole = await consul.get('/v1/kv/app/?recurse', as('admin'));
+    expect(whole.json).toHaveLength(3);
+    expect(whole.headers.get('x-consul-results-filtered-by-acls')).toBeNull();
+  });
+
+  // kvs_endpoint.go List leaves no entries when every key was filtered; the HTTP handler answers no entries with 404
+  it('answers a listing whose every key is unreadable with 404, still saying it filtered', async () => {
+    await start();
+    await consul.put('/v1/kv/app/secret/s', 'v', as('admin'));
+    const hidden = await consul.get('/v1/kv/app/secret/?recurse', as('app'));
+    expect(hidden.status).toBe(404);
+    expect(hidden.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+  });
+
+  // kvsPreApply: a recursive delete needs KeyWritePrefix, i.e. no rule under the prefix that grants less than write
+  it('refuses a recursive delete over a prefix holding a key the token may not write, deleting nothing', async () => {
+    await start();
+    for (const key of ['app/a', 'app/secret/s']) await consul.put(`/v1/kv/${key}`, 'v', as('admin'));
+    expect((await consul.call('DELETE', '/v1/kv/app/?recurse', as('app'))).status).toBe(403);
+    expect((await consul.get('/v1/kv/app/?recurse', as('admin'))).json).toHaveLength(2);
+    expect((await consul.call('DELETE', '/v1/kv/app/a', as('app'))).json).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
  * The KV store (api-docs/kv) and its lock operations (docs/automate/session, "K/V Integration").
  * The operations work on a KvView so /v1/txn can run them on a copy and keep all or nothing.
  */
+import { requireKeyAccess } from './acl.js';
 import { blockingRead } from './blocking.js';
 import { flag, HttpError, type ConsulReply, type ConsulRequest } from './http.js';
 import type { ConsulState, KvEntry, KvView } from './state.js';
@@ -141,6 +142,7 @@ export function kvGet(state: ConsulState, request: ConsulRequest): Promise<Consu
   const recurse = flag(request, 'recurse') || keys;
   const raw = flag(request, 'raw');
   const separator = request.query.separator ?? '';
+  if (!recurse) requireKeyAccess(request, 'read', key);
 
   return blockingRead(state, request, () => {
     if (!recurse) {
@@ -151,9 +153,12 @@ export function kvGet(state: ConsulState, request: ConsulRequest): Promise<Consu
       return { body: [renderEntry(entry)], index };
     }
     const index = prefixIndex(state, key);
-    const entries = entriesWithPrefix(state, key);
-    if (entries.length === 0) return { status: 404, body: undefined, index };
-    if (!keys) return { body: entries.map((entry) => renderEntry(entry)), index };
+    // kvs_endpoint.go List/ListKeys: keys the token may not read are left out, and the answer says so.
+    const all = entriesWithPrefix(state, key);
+    const { entries, filtered } = request.acl?.readable(all) ?? { entries: all, filtered: false };
+    const headers = filtered ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : undefined;
+    if (entries.length === 0) return { status: 404, body: undefined, index, headers };
+    if (!keys) return { body: entries.map((entry) => renderEntry(entry)), index, headers };
     const listed: string[] = [];
     for (const entry of entries) {
       const rest = entry.Key.slice(key.length);
@@ -161,7 +166,7 @@ export function kvGet(state: ConsulState, request: ConsulRequest): Promise<Consu
       const shown = cut === -1 ? entry.Key : key + rest.slice(0, cut + separator.length);
       if (listed[listed.length - 1] !== shown) listed.push(shown);
     }
-    return { body: listed, index };
+    return { body: listed, index, headers };
   });
 }
 
@@ -174,6 +179,7 @@ export function kvPut(state: ConsulState, request: ConsulRequest): ConsulReply {
   const value = request.body.length > 0 ? Buffer.from(request.body) : null;
   const flags = unsignedParameter(request, 'flags', 'Invalid flags') ?? 0;
   const cas = unsignedParameter(request, 'cas', 'Invalid cas index');
+  requireKeyAccess(request, 'write', key);
   const index = state.nextIndex();
 
   let written: KvEntry | undefined;
@@ -189,7 +195,8 @@ export function kvPut(state: ConsulState, request: ConsulRequest): ConsulReply {
       written = kvSet(state, index, key, value, flags);
     }
   } catch (error) {
-    if (error instanceof KvOperationError) throw new HttpError(500, error.message);
+    // KVS.Apply: the state store's refusal comes back through raftApply as a 500.
+    if (error instanceof KvOperationError) throw new HttpError(500, `raft apply failed: ${error.message}`);
     throw error;
   }
   if (written) state.commit(index);
@@ -199,10 +206,14 @@ export function kvPut(state: ConsulState, request: ConsulRequest): ConsulReply {
 export function kvDeleteRoute(state: ConsulState, request: ConsulRequest): ConsulReply {
   const key = request.route[0];
   const cas = unsignedParameter(request, 'cas', 'Invalid cas index');
+  const recurse = flag(request, 'recurse');
+  // kvsPreApply: a recursive delete needs write on every key under the prefix (KeyWritePrefix).
+  if (recurse && request.acl && !request.acl.allowsWriteUnder(key)) throw new HttpError(403, request.acl.denial('write', key));
+  if (!recurse) requireKeyAccess(request, 'write', key);
   const index = state.nextIndex();
   const before = state.kv.size;
   let ok: boolean;
-  if (flag(request, 'recurse')) ok = kvDeleteTree(state, index, key);
+  if (recurse) ok = kvDeleteTree(state, index, key);
   else if (cas !== undefined) ok = kvDeleteCas(state, index, key, cas);
   else ok = kvDelete(state, index, key);
   if (state.kv.size !== before) state.commit(index);

@@ -24,6 +24,15 @@ describe('ACL token (api-docs/api-structure "Authentication")', () => {
     expect(consul.server.index).toBe(1); // nothing was written
   });
 
+  // ACL rules are per token (docs/security/acl/acl-rules); `aclToken` stays the token allowed everything, like a management token
+  it('knows the aclToken and every `acl` token side by side, each with its own rules', async () => {
+    await consul.start({ aclToken: 'secret', acl: { tokens: { reader: { keyPrefixes: { '': 'read' } } } } });
+    expect((await consul.put('/v1/kv/a', 'x', { headers: { 'X-Consul-Token': 'secret' } })).status).toBe(200);
+    expect((await consul.get('/v1/kv/a', { headers: { 'X-Consul-Token': 'reader' } })).status).toBe(200);
+    expect((await consul.put('/v1/kv/a', 'y', { headers: { 'X-Consul-Token': 'reader' } })).status).toBe(403);
+    expect((await consul.get('/v1/kv/a', { headers: { 'X-Consul-Token': 'guess' } })).text).toBe('ACL not found');
+  });
+
   // api-docs/status: ACL Required "none"
   it('answers status endpoints without a token', async () => {
     await consul.start({ aclToken: 'secret' });

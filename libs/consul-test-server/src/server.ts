@@ -22,6 +22,7 @@ import {
   ttlUpdate,
 } from './agent.js';
 import { catalogNodes, catalogService, catalogServices, healthChecks, healthNode, healthService, healthState } from './health-catalog.js';
+import { resolveAclTokens, type AclOptions, type KeyAuthorizer } from './acl.js';
 import { HttpError, type ConsulReply, type ConsulRequest } from './http.js';
 import { kvDeleteRoute, kvGet, kvPut } from './kv.js';
 import { clearSessionTimers, createSession, destroySession, renewSession, sessionInfo, sessionList } from './sessions.js';
@@ -34,17 +35,24 @@ export interface ConsulTestServerOptions {
   /** Default 0 (any free port). */
   port?: number;
   /**
-   * When set, every request but /v1/status/* must carry this token (X-Consul-Token,
-   * `Authorization: Bearer`, or the deprecated `?token=`): none is 403 "Permission denied", another
-   * is 403 "ACL not found".
+   * Turns ACLs on with this token allowed everything. With ACLs on, every request but /v1/status/*
+   * must carry a known token (X-Consul-Token, `Authorization: Bearer`, or the deprecated `?token=`):
+   * none is 403 "Permission denied", an unknown one 403 "ACL not found".
    */
   aclToken?: string;
+  /** Turns ACLs on with these tokens, each limited by its key rules (see acl.ts). */
+  acl?: AclOptions;
   /** Shortest session TTL accepted; Consul's is 10s (api-docs/session: "between 10s and 86400s"). */
   minSessionTtlMs?: number;
   /** Period of the DeregisterCriticalServiceAfter reaper; Consul's is 30s. */
   reapIntervalMs?: number;
   /** Floor of DeregisterCriticalServiceAfter; Consul's is 1m. */
   minDeregisterAfterMs?: number;
+  /**
+   * Consul's `limits.http_max_conns_per_client` (default 200): how many connections one client IP
+   * may hold open at once; past it a new connection is answered 429 and closed. 0 turns it off.
+   */
+  maxConnsPerClient?: number;
   /** The single node/agent; default 'portolan-test-node'. */
   nodeName?: string;
   /** Default 'dc1'. */
@@ -65,6 +73,8 @@ interface Route {
 }
 
 const PUT = ['PUT', 'POST'];
+/** go-connlimit's body for a connection past `http_max_conns_per_client`. */
+const TOO_MANY_CONNECTIONS = 'Your IP is issuing too many concurrent connections, please rate limit your calls\n';
 
 function route(pattern: RegExp, methods: Record<string, Handler>): Route {
   const expanded: Partial<Record<string, Handler>> = {};
@@ -114,6 +124,12 @@ export class ConsulTestServer {
   private readonly state: ConsulState;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Open connections per client IP, as Consul counts them for `maxConnsPerClient`. */
+  private readonly connectionsByClient = new Map<string, number>();
+  /** Connections past the limit: their request is answered 429, then they are closed. */
+  private readonly overLimit = new WeakSet<Socket>();
+  private refused = 0;
+  private peakPerClient = 0;
   private readonly reaper: NodeJS.Timeout;
   private boundPort: number;
   private closed = false;
@@ -128,12 +144,13 @@ export class ConsulTestServer {
     const server = new ConsulTestServer({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
-      aclToken: options.aclToken,
+      aclTokens: resolveAclTokens(options.aclToken, options.acl),
       minSessionTtlMs: options.minSessionTtlMs ?? 10_000,
       reapIntervalMs: options.reapIntervalMs ?? 30_000,
       minDeregisterAfterMs: options.minDeregisterAfterMs ?? 60_000,
       nodeName: options.nodeName ?? 'portolan-test-node',
       datacenter: options.datacenter ?? 'dc1',
+      maxConnsPerClient: options.maxConnsPerClient ?? 200,
     });
     await server.listen();
     return server;
@@ -150,6 +167,16 @@ export class ConsulTestServer {
   /** e.g. 'http://127.0.0.1:8500' */
   get address(): string {
     return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+  }
+
+  /** Connections answered 429 because their client IP already held `maxConnsPerClient`. */
+  get refusedConnections(): number {
+    return this.refused;
+  }
+
+  /** The most connections one client IP held open at once, since the start. */
+  get peakConnectionsPerClient(): number {
+    return this.peakPerClient;
   }
 
   /** The raft index of the last write. */
@@ -188,10 +215,11 @@ export class ConsulTestServer {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer((request, response) => void this.handle(request, response));
+    const server = createServer((request, response) => (this.overLimit.has(request.socket) ? refuseConnection(response) : void this.handle(request, response)));
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+      this.countConnection(socket);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -203,6 +231,29 @@ export class ConsulTestServer {
     const address = server.address();
     if (address && typeof address === 'object') this.boundPort = address.port;
     this.server = server;
+  }
+
+  /**
+   * Consul's per-client connection limit (agent.go hands its HTTP server go-connlimit's
+   * HTTPConnStateFuncWithDefault429Handler): a connection is counted from accept to close, whatever
+   * it carries, idle keep-alive ones included; one past the limit is refused and not counted.
+   */
+  private countConnection(socket: Socket): void {
+    const client = socket.remoteAddress ?? '';
+    const open = this.connectionsByClient.get(client) ?? 0;
+    const limit = this.state.options.maxConnsPerClient;
+    if (limit > 0 && open >= limit) {
+      this.overLimit.add(socket);
+      this.refused++;
+      return;
+    }
+    this.connectionsByClient.set(client, open + 1);
+    this.peakPerClient = Math.max(this.peakPerClient, open + 1);
+    socket.once('close', () => {
+      const left = (this.connectionsByClient.get(client) ?? 1) - 1;
+      if (left > 0) this.connectionsByClient.set(client, left);
+      else this.connectionsByClient.delete(client);
+    });
   }
 
   private async handle(incoming: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -220,9 +271,9 @@ export class ConsulTestServer {
     const aborted = new Promise<void>((resolve) => response.on('close', () => resolve()));
     try {
       const body = await readBody(incoming);
-      this.authorize(path, incoming, url.searchParams);
+      const acl = this.authorize(path, incoming, url.searchParams);
       const handler = this.findHandler(method, path);
-      const request: ConsulRequest = { method, path, query, params: url.searchParams, headers: incoming.headers, body, route: handler.captures, aborted };
+      const request: ConsulRequest = { method, path, query, params: url.searchParams, headers: incoming.headers, body, route: handler.captures, aborted, acl };
       const reply = await handler.handle(this.state, request);
       if (reply === undefined || response.destroyed) return; // the socket went away during a blocking query
       this.send(response, reply);
@@ -233,14 +284,17 @@ export class ConsulTestServer {
     }
   }
 
-  private authorize(path: string, incoming: IncomingMessage, params: URLSearchParams): void {
-    const expected = this.state.options.aclToken;
-    if (expected === undefined || path.startsWith('/v1/status/')) return; // api-docs/status: ACL required "none"
+  /** The request token's key rules; 403 for a missing or unknown token; undefined when ACLs are off. */
+  private authorize(path: string, incoming: IncomingMessage, params: URLSearchParams): KeyAuthorizer | undefined {
+    const tokens = this.state.options.aclTokens;
+    if (tokens === undefined || path.startsWith('/v1/status/')) return undefined; // api-docs/status: ACL required "none"
     const header = incoming.headers['x-consul-token'];
     const bearer = /^Bearer\s+(.+)$/i.exec(incoming.headers.authorization ?? '')?.[1];
     const token = (Array.isArray(header) ? header[0] : header) || bearer || params.get('token') || '';
     if (token === '') throw new HttpError(403, 'Permission denied');
-    if (token !== expected) throw new HttpError(403, 'ACL not found');
+    const known = tokens.get(token);
+    if (!known) throw new HttpError(403, 'ACL not found');
+    return known;
   }
 
   private findHandler(method: string, path: string): { handle: Handler; captures: string[] } {
@@ -263,11 +317,22 @@ export class ConsulTestServer {
       'X-Consul-Index': String(index),
       'X-Consul-KnownLeader': 'true',
       'X-Consul-LastContact': '0',
-      'X-Consul-Default-Acl-Policy': this.state.options.aclToken === undefined ? 'allow' : 'deny',
+      'X-Consul-Default-Acl-Policy': this.state.options.aclTokens === undefined ? 'allow' : 'deny',
       ...(reply.contentType?.startsWith('text/plain') ? { 'X-Content-Type-Options': 'nosniff' } : {}),
+      ...reply.headers,
     });
     response.end(payload);
   }
+}
+
+/**
+ * go-connlimit writes its 429 on the new connection before reading anything, then closes it; the
+ * double answers the connection's first request with the same status, headers and body, then
+ * closes it, which a client sees the same way without racing its own request write.
+ */
+function refuseConnection(response: ServerResponse): void {
+  response.writeHead(429, { 'Content-Type': 'text/plain', Connection: 'close' });
+  response.end(TOO_MANY_CONNECTIONS);
 }
 
 function readBody(incoming: IncomingMessage): Promise<Buffer> {

@@ -23,14 +23,28 @@ describe('sessions (api-docs/session, docs/automate/session)', () => {
     expect((await consul.get('/v1/session/node/portolan-test-node')).json).toHaveLength(1);
   });
 
-  // api-docs/session TTL: "Specifies the duration of a session (between 10s and 86400s)"
-  it('refuses a TTL outside 10s..86400s with 400 (the lower bound is minSessionTtlMs)', async () => {
+  // api-docs/session TTL: "Specifies the duration of a session (between 10s and 86400s)". hashicorp/consul
+  // agent/session_endpoint.go only decodes the body (TTL is a string there); agent/consul/session_endpoint.go
+  // Session.Apply checks it, `Invalid Session TTL '%d', must be between [%v=%v]` (%d of a Duration:
+  // nanoseconds) and `Session TTL '%s' invalid: %v`, and the HTTP layer answers an RPC error with 500
+  it('refuses a TTL outside 10s..86400s, or not a duration, with a 500 and Consul\'s text (the lower bound is minSessionTtlMs)', async () => {
     await consul.start({ minSessionTtlMs: 10_000 });
-    expect((await consul.put('/v1/session/create', { TTL: '5s' })).status).toBe(400);
-    expect((await consul.put('/v1/session/create', { TTL: '86401s' })).status).toBe(400);
+    const short = await consul.put('/v1/session/create', { TTL: '5s' });
+    expect(short.status).toBe(500);
+    expect(short.text).toBe("Invalid Session TTL '5000000000', must be between [10s=24h0m0s]");
+    expect((await consul.put('/v1/session/create', { TTL: '86401s' })).status).toBe(500);
     expect((await consul.put('/v1/session/create', { TTL: '10s' })).status).toBe(200);
     expect((await consul.put('/v1/session/create', { TTL: '86400s' })).status).toBe(200);
-    expect((await consul.put('/v1/session/create', { TTL: 'soon' })).status).toBe(400);
+    const unreadable = await consul.put('/v1/session/create', { TTL: 'soon' });
+    expect(unreadable.status).toBe(500);
+    expect(unreadable.text).toBe('Session TTL \'soon\' invalid: time: invalid duration "soon"');
+  });
+
+  // agent/consul/session_endpoint.go Session.Apply: `Invalid Behavior setting '%s'`, an RPC error, hence a 500
+  it('refuses a Behavior other than release or delete with a 500', async () => {
+    const answer = await consul.put('/v1/session/create', { Behavior: 'keep' });
+    expect(answer.status).toBe(500);
+    expect(answer.text).toBe("Invalid Behavior setting 'keep'");
   });
 
   // docs/automate/session: lock-delay "is a time duration, between 0 and 60 seconds"

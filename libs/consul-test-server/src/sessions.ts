@@ -40,24 +40,31 @@ export function renderSession(session: SessionRecord): Record<string, unknown> {
   };
 }
 
+/**
+ * The agent's SessionCreate only decodes the body (a LockDelay it cannot read is a 400); Behavior and
+ * TTL are checked by the server's Session.Apply RPC (agent/consul/session_endpoint.go), whose errors
+ * the HTTP layer answers as 500s with their text; the node is checked last, when the state store
+ * applies the session.
+ */
 export function createSession(state: ConsulState, request: ConsulRequest): ConsulReply {
   const body = jsonBody(request, { required: false }) ?? {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'Request decode failed: expected an object');
+  const lockDelayMs = lockDelay(field(body, 'LockDelay'));
+
+  const behavior = (stringField(body, 'Behavior') || 'release') as SessionBehavior;
+  if (behavior !== 'release' && behavior !== 'delete') throw new HttpError(500, `Invalid Behavior setting '${behavior}'`);
+
+  const ttl = stringField(body, 'TTL') ?? '';
+  const ttlMs = ttl === '' ? 0 : parseDuration(ttl);
+  if (ttlMs === undefined) throw new HttpError(500, `Session TTL '${ttl}' invalid: time: invalid duration "${ttl}"`);
+  if (ttlMs !== 0 && (ttlMs < state.options.minSessionTtlMs || ttlMs > MAX_SESSION_TTL_MS)) {
+    // Go's %d of a time.Duration: the TTL in nanoseconds.
+    throw new HttpError(500, `Invalid Session TTL '${Math.round(ttlMs * 1_000_000)}', must be between [${formatDuration(state.options.minSessionTtlMs)}=${formatDuration(MAX_SESSION_TTL_MS)}]`);
+  }
 
   const node = stringField(body, 'Node') || state.options.nodeName;
   if (node !== state.options.nodeName) throw new HttpError(500, `Missing node registration`);
 
-  const behavior = (stringField(body, 'Behavior') || 'release') as SessionBehavior;
-  if (behavior !== 'release' && behavior !== 'delete') throw new HttpError(400, `Invalid Behavior setting '${behavior}'`);
-
-  const ttl = stringField(body, 'TTL') ?? '';
-  const ttlMs = ttl === '' ? 0 : parseDuration(ttl);
-  if (ttlMs === undefined) throw new HttpError(400, `Request decode failed: time: invalid duration "${ttl}"`);
-  if (ttlMs !== 0 && (ttlMs < state.options.minSessionTtlMs || ttlMs > MAX_SESSION_TTL_MS)) {
-    throw new HttpError(400, `Invalid Session TTL '${ttl}', must be between [${formatDuration(state.options.minSessionTtlMs)}=${formatDuration(MAX_SESSION_TTL_MS)}]`);
-  }
-
-  const lockDelayMs = lockDelay(field(body, 'LockDelay'));
   const nodeChecks = stringArray(field(body, 'NodeChecks')) ?? stringArray(field(body, 'Checks')) ?? [SERF_HEALTH];
   const serviceChecks = (field(body, 'ServiceChecks') as unknown[] | undefined) ?? null;
 

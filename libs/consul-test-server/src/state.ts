@@ -4,15 +4,19 @@
  * anti-entropy delay). Every state-changing write takes `index + 1` and calls `commit`, which
  * publishes the new index and wakes blocked readers; a no-op never commits.
  */
+import type { KeyAuthorizer } from './acl.js';
+
 export interface ResolvedOptions {
   host: string;
   port: number;
-  aclToken: string | undefined;
+  /** Known ACL tokens by secret; undefined when ACLs are off. */
+  aclTokens: Map<string, KeyAuthorizer> | undefined;
   minSessionTtlMs: number;
   reapIntervalMs: number;
   minDeregisterAfterMs: number;
   nodeName: string;
   datacenter: string;
+  maxConnsPerClient: number;
 }
 
 export interface KvEntry {

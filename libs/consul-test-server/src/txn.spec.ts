@@ -130,3 +130,59 @@ describe('transactions (api-docs/txn)', () => {
     expect((await consul.get('/v1/kv/big/1')).status).toBe(404);
   });
 });
+
+describe('transactions under ACL key rules (hashicorp/consul agent/consul/txn_endpoint.go, kvs_endpoint.go kvsPreApply, acl.go FilterTxnResults)', () => {
+  const as = { headers: { 'X-Consul-Token': 'app' } };
+  const admin = { headers: { 'X-Consul-Token': 'admin' } };
+  const start = async () => {
+    await consul.start({ aclToken: 'admin', acl: { tokens: { app: { keyPrefixes: { 'app/': 'write', 'ro/': 'read' } } } } });
+    for (const key of ['app/a', 'ro/r', 'hidden/h']) await consul.put(`/v1/kv/${key}`, key, admin);
+  };
+
+  // txn_endpoint.go Apply: preCheck runs kvsPreApply on every op first, each failure a TxnError{OpIndex, What: err.Error()}, and returns them without applying anything
+  it('fails a transaction with a write the token may not do: 409, every refused op as "Permission denied ... key:write", nothing applied', async () => {
+    await start();
+    const before = consul.server.index;
+    const answer = await consul.put(
+      '/v1/txn',
+      [kv({ Verb: 'set', Key: 'app/b', Value: b64('b') }), kv({ Verb: 'cas', Key: 'ro/r', Value: b64('x'), Index: 0 }), kv({ Verb: 'delete', Key: 'hidden/h' })],
+      as,
+    );
+    expect(answer.status).toBe(409);
+    expect(answer.json.Results).toBeNull();
+    expect(answer.json.Errors.map((error: { OpIndex: number }) => error.OpIndex)).toEqual([1, 2]);
+    expect(answer.json.Errors[0].What).toMatch(/^Permission denied: token with AccessorID '[0-9a-f-]{36}' lacks permission 'key:write' on "ro\/r"$/);
+    expect((await consul.get('/v1/kv/app/b', admin)).status).toBe(404);
+    expect(consul.server.index).toBe(before);
+  });
+
+  // txn_endpoint.go Read: "For simple reads such as KVGet and KVGetTree, the txn succeeds but the offending results are omitted"; then
+  // `reply.QueryMeta.ResultsFilteredByACLs = total != len(reply.Results)`; TxnReadResponse embeds QueryMeta, so the flag is in the body
+  it('drops get and get-tree results the token may not read from a read-only transaction and says ResultsFilteredByACLs in the body', async () => {
+    await start();
+    const answer = await consul.put('/v1/txn', [kv({ Verb: 'get', Key: 'hidden/h' }), kv({ Verb: 'get', Key: 'ro/r' }), kv({ Verb: 'get-tree', Key: '' })], as);
+    expect(answer.status).toBe(200);
+    expect(answer.json.Results.map((result: { KV: { Key: string } }) => result.KV.Key)).toEqual(['ro/r', 'app/a', 'ro/r']);
+    expect(answer.json).toMatchObject({ Errors: null, KnownLeader: true, ResultsFilteredByACLs: true });
+    // agent/txn_endpoint.go sets only X-Consul-LastContact and X-Consul-KnownLeader for a read-only transaction
+    expect(answer.headers.get('x-consul-results-filtered-by-acls')).toBeNull();
+    const whole = await consul.put('/v1/txn', [kv({ Verb: 'get-tree', Key: 'app/' })], as);
+    expect(whole.json.ResultsFilteredByACLs).toBe(false);
+  });
+
+  // kvsPreApply: check-index and check-session "could reveal information based on the outcome", so they need key:read before anything runs
+  it('fails a check-index on a key the token may not read with "Permission denied ... key:read"', async () => {
+    await start();
+    const answer = await consul.put('/v1/txn', [kv({ Verb: 'check-index', Key: 'hidden/h', Index: 1 })], as);
+    expect(answer.status).toBe(409);
+    expect(answer.json.Errors[0].What).toMatch(/lacks permission 'key:read' on "hidden\/h"$/);
+  });
+
+  // txn_endpoint.go Apply filters the results of a writing transaction too, but its TxnResponse has no QueryMeta to say so
+  it('drops unreadable results from a writing transaction without any sign of it', async () => {
+    await start();
+    const answer = await consul.put('/v1/txn', [kv({ Verb: 'set', Key: 'app/c', Value: b64('c') }), kv({ Verb: 'get', Key: 'hidden/h' })], as);
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ Results: [{ KV: expect.objectContaining({ Key: 'app/c' }) }], Errors: null });
+  });
+});

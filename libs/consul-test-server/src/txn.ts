@@ -2,8 +2,10 @@
  * Transactions (api-docs/txn), KV operations only: every op runs in order on a copy of the KV store;
  * if any fails nothing is applied and the answer is 409 with every failed op; otherwise the copy
  * replaces the store and all writes share one new raft index. A read-only transaction writes
- * nothing and takes no index.
+ * nothing and takes no index. ACLs as in acl.ts: checked for every op before any runs, and
+ * unreadable results dropped.
  */
+import type { KeyAuthorizer } from './acl.js';
 import { HttpError, jsonBody, type ConsulReply, type ConsulRequest } from './http.js';
 import {
   entriesWithPrefix,
@@ -27,6 +29,10 @@ export const MAX_TXN_OPS = 64;
 export const MAX_TXN_REQUEST_BYTES = 512 * 1024;
 
 const WRITE_VERBS = new Set(['set', 'cas', 'lock', 'unlock', 'delete', 'delete-tree', 'delete-cas']);
+/** kvsPreApply: "Filtering for GETs is done on the output side". */
+const UNCHECKED_READ_VERBS = new Set(['get', 'get-tree', 'get-or-empty']);
+/** kvsPreApply: these "could reveal information based on the outcome", so they need read access up front. */
+const CHECK_VERBS = new Set(['check-session', 'check-index']);
 
 interface KvOp {
   Verb: string;
@@ -46,12 +52,15 @@ export function transaction(state: ConsulState, request: ConsulRequest): ConsulR
   const ops = parseOps(request);
   const writes = ops.filter((op) => WRITE_VERBS.has(op.Verb)).length;
 
-  // Consul's pre-apply step: a lock inside its key's lock-delay fails before anything runs.
+  // Consul's pre-apply step (txn_endpoint.go preCheck): an op the token may not do, or a lock inside
+  // its key's lock-delay, fails before anything runs.
   const preErrors: TxnError[] = [];
   ops.forEach((op, opIndex) => {
-    if (op.Verb === 'lock' && inLockDelay(state, op.Key)) preErrors.push({ OpIndex: opIndex, What: `failed to lock key "${op.Key}" due to lock delay` });
+    const denial = request.acl && aclDenial(request.acl, op);
+    if (denial) preErrors.push({ OpIndex: opIndex, What: denial });
+    else if (op.Verb === 'lock' && inLockDelay(state, op.Key)) preErrors.push({ OpIndex: opIndex, What: `failed to lock key "${op.Key}" due to lock delay` });
   });
-  if (preErrors.length > 0) return conflict(preErrors);
+  if (preErrors.length > 0) return conflict(preErrors, writes === 0 ? UNANSWERED_READ_META : undefined);
 
   const index = state.nextIndex();
   const view: KvView = { kv: new Map(state.kv), tombstones: new Map(state.tombstones) };
@@ -65,18 +74,43 @@ export function transaction(state: ConsulState, request: ConsulRequest): ConsulR
       errors.push({ OpIndex: opIndex, What: error.message });
     }
   });
-  if (errors.length > 0) return conflict(errors);
+  if (errors.length > 0) return conflict(errors, writes === 0 ? readMeta(false) : undefined);
 
   if (writes > 0) {
     state.kv = view.kv;
     state.tombstones = view.tombstones;
     state.commit(index);
   }
-  return { body: { Results: results, Errors: null } };
+  // FilterTxnResults, on writing and read-only transactions alike; only the read-only answer says so.
+  const { acl } = request;
+  const readable = acl ? results.filter((result) => acl.allows('read', String(result.KV.Key))) : results;
+  const body = { Results: readable, Errors: null };
+  return { body: writes > 0 ? body : { ...body, ...readMeta(readable.length !== results.length) } };
 }
 
-function conflict(errors: TxnError[]): ConsulReply {
-  return { status: 409, body: { Results: null, Errors: errors } };
+function conflict(errors: TxnError[], meta: Record<string, unknown> | undefined): ConsulReply {
+  return { status: 409, body: { Results: null, Errors: errors, ...meta } };
+}
+
+/**
+ * A read-only transaction is answered with structs.TxnReadResponse, which embeds QueryMeta: its
+ * fields are in the body (not in headers: agent/txn_endpoint.go sets only LastContact and
+ * KnownLeader there), as SetQueryMeta leaves them (Index at least 1), ResultsFilteredByACLs
+ * included.
+ */
+function readMeta(resultsFilteredByAcls: boolean): Record<string, unknown> {
+  return { Index: 1, LastContact: 0, KnownLeader: true, ConsistencyLevel: '', NotModified: false, Backend: 0, ResultsFilteredByACLs: resultsFilteredByAcls };
+}
+
+/** Txn.Read returns a failed pre-check before SetQueryMeta: the embedded QueryMeta keeps its zero values. */
+const UNANSWERED_READ_META = { Index: 0, LastContact: 0, KnownLeader: false, ConsistencyLevel: '', NotModified: false, Backend: 0, ResultsFilteredByACLs: false };
+
+/** kvsPreApply's ACL check of one op: undefined when the token may do it. */
+function aclDenial(acl: KeyAuthorizer, op: KvOp): string | undefined {
+  if (UNCHECKED_READ_VERBS.has(op.Verb)) return undefined;
+  if (CHECK_VERBS.has(op.Verb)) return acl.allows('read', op.Key) ? undefined : acl.denial('read', op.Key);
+  if (op.Verb === 'delete-tree') return acl.allowsWriteUnder(op.Key) ? undefined : acl.denial('write', op.Key);
+  return acl.allows('write', op.Key) ? undefined : acl.denial('write', op.Key);
 }
 
 /** Runs one op on the view; returns its result entries (none for deletes and check-not-exists). */

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsulUnavailableError } from '../consul/consul-client';
+import { ConsulTestServer } from '@portolan/consul-test-server';
+import { ConsulAccessDeniedError, ConsulClient, ConsulUnavailableError } from '../consul/consul-client';
 import { startConsulTestTarget, type ConsulTestTarget } from '../consul/consul-test-target';
 import { ConsulApiTokenStore, type ApiTokenRecord } from './api-token-store';
 
@@ -34,6 +35,17 @@ describe('API tokens in Consul, shared by replicas', () => {
     await expect.poll(() => restarted.all().map((token) => token.id)).toEqual(['two']);
   });
 
+  // A key without a value is what the Consul UI leaves when someone creates the "folder" tokens/
+  it('skips a key without a value under the prefix, such as the folder the Consul UI creates', async () => {
+    target = await startConsulTestTarget();
+    const client = target.client();
+    await client.kvSet(client.key('tokens') + '/', '');
+    const store = await open();
+    expect(store.all()).toEqual([]);
+    await store.insert(record('one'));
+    expect((await open()).all().map((token) => token.id)).toEqual(['one']);
+  });
+
   it.skipIf(!!process.env.CONSUL_HTTP_ADDR)('keeps authenticating from its mirror while Consul is down, and refuses to mint', async () => {
     const store = await open();
     await store.insert(record('kept'));
@@ -41,5 +53,28 @@ describe('API tokens in Consul, shared by replicas', () => {
     expect(store.byHash('hash-kept')?.name).toBe('ci-kept');
     await expect(store.insert(record('new'))).rejects.toBeInstanceOf(ConsulUnavailableError);
     await target!.double!.resume();
+  });
+});
+
+describe('API tokens in Consul with an ACL token that may not read them', () => {
+  // Consul leaves the keys the token may not read out of a listing and says so in
+  // X-Consul-Results-Filtered-By-ACLs (hashicorp/consul agent/consul/kvs_endpoint.go List): taken
+  // as the whole list, it would be a mirror without tokens, refusing every API token.
+  it('refuses to open with a clear ACL error instead of an empty mirror', async () => {
+    const consul = await ConsulTestServer.start({ aclToken: 'admin', acl: { tokens: { limited: { keyPrefixes: { 'portolan/': 'write', 'portolan/tokens/': 'deny' } } } } });
+    const admin = new ConsulClient({ address: consul.address, token: 'admin', prefix: 'portolan' });
+    const limited = new ConsulClient({ address: consul.address, token: 'limited', prefix: 'portolan' });
+    const adminStore = await ConsulApiTokenStore.open(admin);
+    try {
+      await adminStore.insert(record('existing'));
+      const opening = ConsulApiTokenStore.open(limited);
+      await expect(opening).rejects.toBeInstanceOf(ConsulAccessDeniedError);
+      await expect(opening).rejects.toThrow(/refused reading every key under portolan\/tokens\/ .*CONSUL_HTTP_TOKEN/);
+    } finally {
+      await adminStore.close();
+      admin.close();
+      limited.close();
+      await consul.close();
+    }
   });
 });

@@ -7,7 +7,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type Database from 'better-sqlite3';
-import type { ConsulClient } from '../consul/consul-client';
+import type { ConsulClient, KvEntry } from '../consul/consul-client';
 import { follow } from '../consul/follow';
 import type { Role } from './roles';
 
@@ -89,11 +89,14 @@ export class ConsulApiTokenStore implements ApiTokenStore {
 
   private constructor(private readonly consul: ConsulClient) {}
 
-  /** Loads the tokens, then keeps the mirror current. */
+  /**
+   * Loads the tokens, then keeps the mirror current. Fails (ConsulAccessDeniedError) when the ACL
+   * token may not read every key under the prefix, rather than start with a mirror missing tokens.
+   */
   static async open(consul: ConsulClient): Promise<ConsulApiTokenStore> {
     const store = new ConsulApiTokenStore(consul);
     const { value, index } = await consul.kvList(store.prefix);
-    store.replace(value.map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord));
+    store.replace(tokenRecords(value));
     store.watching = store.watch(index);
     return store;
   }
@@ -158,7 +161,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
   private watch(fromIndex: number): Promise<void> {
     return follow(
       (blocking) => this.consul.kvList(this.prefix, blocking),
-      (entries) => this.replace(entries.map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord)),
+      (entries) => this.replace(tokenRecords(entries)),
       {
         signal: this.stop.signal,
         fromIndex,
@@ -167,4 +170,9 @@ export class ConsulApiTokenStore implements ApiTokenStore {
       },
     );
   }
+}
+
+/** The records among the keys under the prefix; a key without a value (a "folder" the Consul UI made) is none. */
+function tokenRecords(entries: KvEntry[]): ApiTokenRecord[] {
+  return entries.filter((entry) => entry.Value !== null).map((entry) => JSON.parse(entry.Value!) as ApiTokenRecord);
 }

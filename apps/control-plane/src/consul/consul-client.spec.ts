@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureServingCertificate } from '../tls/certificates';
 import { ConsulTestServer } from '@portolan/consul-test-server';
-import { ConsulAbortedError, ConsulAccessDeniedError, ConsulClient, ConsulUnavailableError } from './consul-client';
+import { ConsulAbortedError, ConsulAccessDeniedError, ConsulClient, ConsulRequestError, ConsulUnavailableError } from './consul-client';
 
 describe('ConsulClient against the Consul API test double', () => {
   let consul: ConsulTestServer | undefined;
@@ -58,6 +58,25 @@ describe('ConsulClient against the Consul API test double', () => {
     ]);
     expect(result).toMatchObject({ ok: false, errors: [{ OpIndex: 1 }] });
     expect((await client.kvGet('portolan/b')).value).toBeUndefined();
+  });
+
+  // Consul answers these with 500 (its HTTP layer's answer to any RPC error), yet Consul is up: an
+  // acquire with a session it no longer knows (state/kvs.go `invalid session "<id>"`), a session TTL
+  // outside its limits (session_endpoint.go `Invalid Session TTL '<ns>', must be between [...]`).
+  it('takes Consul\'s 500 for an acquire with an expired session, or a TTL it refuses, as a refused request: the next call goes through', async () => {
+    consul = await ConsulTestServer.start({ minSessionTtlMs: 100 });
+    const client = new ConsulClient({ address: consul.address, prefix: 'portolan' });
+    clients.push(client);
+    const session = await client.sessionCreate({ name: 'expiring', ttl: '100ms', lockDelay: '0s', behavior: 'release' });
+    await expect.poll(() => client.sessionInfo(session), { timeout: 5_000 }).toBeFalsy();
+
+    const acquire = client.kvSet('portolan/leader', 'me', { acquire: session });
+    await expect(acquire).rejects.toBeInstanceOf(ConsulRequestError);
+    await expect(acquire).rejects.toThrow(/invalid session/);
+    expect(await client.sessionRenew(session)).toBe(false);
+
+    await expect(client.sessionCreate({ name: 'too short', ttl: '10ms', lockDelay: '0s', behavior: 'release' })).rejects.toThrow(/rejected creating a session: 500 Invalid Session TTL '10000000'/);
+    expect(await client.kvSet('portolan/after', 'yes')).toBe(true);
   });
 
   it('holds a blocking read until the key changes, and lets an AbortSignal end it', async () => {

@@ -3,9 +3,11 @@
  * types lack `index`/`wait`/`ctx` and misdeclare TTL checks, see docs/adr/0006) that
  *  - reads `X-Consul-Index` from every answer, for blocking queries,
  *  - cancels with an AbortSignal instead of the client's EventEmitter `ctx`,
- *  - turns transport failures and Consul's 5xx into ConsulUnavailableError, and an ACL refusal
- *    into ConsulAccessDeniedError, so callers can answer 503 or tell the operator which token
- *    is wrong instead of crashing.
+ *  - turns transport failures and Consul's 5xx into ConsulUnavailableError (but not the 500s Consul
+ *    gives for a request it cannot carry out: REQUEST_ERRORS_AS_500), and an ACL refusal (a 403, a
+ *    transaction operation "Permission denied", a listing Consul filtered) into
+ *    ConsulAccessDeniedError, so callers can answer 503 or tell the operator which token is wrong
+ *    instead of crashing or going on with part of the data.
  * The store, the registry and leader election use it; nothing else imports `consul`.
  */
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
@@ -101,6 +103,11 @@ export interface HealthCheck {
   ServiceName: string;
 }
 
+/** A check as health/state lists it: the raft index of its last change tells one check change from another. */
+export interface CheckInState extends HealthCheck {
+  ModifyIndex: number;
+}
+
 export interface ServiceHealth {
   Node: { Node: string; Address: string; Datacenter?: string };
   Service: { ID: string; Service: string; Tags: string[] | null; Address: string; Port: number; Meta: Record<string, string> | null };
@@ -123,6 +130,8 @@ type Call = (options: Record<string, unknown>) => Promise<unknown>;
  */
 const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 const BREAKER_TRIAL_AFTER_MS = 1_000;
+/** Connections to Consul at once, far below its default per-client limit of 200 (see the constructor). */
+const MAX_SOCKETS = 32;
 
 interface ResponseLike {
   statusCode: number;
@@ -159,8 +168,12 @@ export class ConsulClient {
       cert: settings.certFile ? readFileSync(settings.certFile) : undefined,
       key: settings.keyFile ? readFileSync(settings.keyFile) : undefined,
     };
-    // Blocking queries hold a socket each; keep-alive so steady watching reuses them.
-    const agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
+    // Blocking queries hold a socket each; keep-alive so steady watching reuses them. Consul refuses
+    // (429) a client IP past limits.http_max_conns_per_client (default 200) connections, idle ones
+    // included, so the sockets are capped: six blocking loops (store feed, ACK ledger, token
+    // mirror, leader, registry catalog and health) plus room for concurrent calls; more wait here.
+    const sockets = { keepAlive: true, maxSockets: MAX_SOCKETS };
+    const agent = url.protocol === 'https:' ? new HttpsAgent({ ...sockets, ...tls }) : new HttpAgent(sockets);
     this.consul = new Consul({
       baseUrl: `${url.origin}/v1`,
       agent,
@@ -178,14 +191,22 @@ export class ConsulClient {
     return { value: value ?? undefined, index };
   }
 
-  /** Every key under a prefix with its value; blocking like kvGet. */
+  /**
+   * Every key under a prefix with its value; blocking like kvGet. ConsulAccessDeniedError when the
+   * token may not read some of them: everything the control plane lists is under its own prefix,
+   * where part of the keys would pass for all of them (an empty token mirror, objects compaction
+   * takes for deleted).
+   */
   async kvList(prefix: string, options: BlockingOptions = {}): Promise<Indexed<KvEntry[]>> {
-    const { value, index } = await this.indexed<KvEntry[] | undefined>(`reading ${prefix}`, this.consul.kv.get.bind(this.consul.kv) as unknown as Call, { key: prefix, recurse: true }, options, true);
+    const { value, index, hiddenByAcls } = await this.indexed<KvEntry[] | undefined>(`reading ${prefix}`, this.consul.kv.get.bind(this.consul.kv) as unknown as Call, { key: prefix, recurse: true }, options, true);
+    if (hiddenByAcls) throw new ConsulAccessDeniedError(this.address, `reading every key under ${prefix}`, HIDDEN_BY_ACLS);
     return { value: value ?? [], index };
   }
 
+  /** The keys under a prefix; ConsulAccessDeniedError when the token may not read some of them, as kvList. */
   async kvKeys(prefix: string): Promise<string[]> {
-    const { value } = await this.indexed<string[] | undefined>(`listing ${prefix}`, this.consul.kv.keys.bind(this.consul.kv) as unknown as Call, { key: prefix }, {}, true);
+    const { value, hiddenByAcls } = await this.indexed<string[] | undefined>(`listing ${prefix}`, this.consul.kv.keys.bind(this.consul.kv) as unknown as Call, { key: prefix }, {}, true);
+    if (hiddenByAcls) throw new ConsulAccessDeniedError(this.address, `listing every key under ${prefix}`, HIDDEN_BY_ACLS);
     return value ?? [];
   }
 
@@ -199,7 +220,11 @@ export class ConsulClient {
     return (await this.run(`deleting ${key}`, () => this.consul.kv.del({ key, ...options, timeout: this.callTimeoutMs } as never))) === true;
   }
 
-  /** An atomic /v1/txn. A failed condition is `{ ok: false }`, not an error. */
+  /**
+   * An atomic /v1/txn. A failed condition is `{ ok: false }`, not an error; an operation the token
+   * may not do, or a read-only transaction whose results Consul filtered, is ConsulAccessDeniedError.
+   * Consul drops the results the token may not read, so callers find results by Key, not position.
+   */
   async txn(operations: TxnOperation[]): Promise<TxnResult> {
     const body = operations.map((operation) => ({
       KV: 'Value' in operation ? { ...operation, Value: Buffer.from(operation.Value).toString('base64') } : operation,
@@ -207,13 +232,23 @@ export class ConsulClient {
     try {
       const result = (await this.run('a transaction', () => this.consul.transaction.create(body as never, { timeout: this.callTimeoutMs } as never))) as {
         Results?: Array<{ KV: Omit<KvEntry, 'Value'> & { Value: string | null } }> | null;
+        /** Only in the answer to a read-only transaction (its QueryMeta). */
+        ResultsFilteredByACLs?: boolean;
       };
-      return { ok: true, entries: (result.Results ?? []).map((item) => decodeEntry(item.KV)) };
+      const entries = (result.Results ?? []).map((item) => decodeEntry(item.KV));
+      if (result.ResultsFilteredByACLs) throw new ConsulAccessDeniedError(this.address, `reading ${hiddenReads(operations, entries)}`, 'ResultsFilteredByACLs: its ACL policy hides some of them');
+      return { ok: true, entries };
     } catch (error) {
       const response = (error as { txnConflict?: ResponseLike }).txnConflict;
       if (!response) throw error;
-      const body = response.body as { Errors?: Array<{ OpIndex: number; What: string }> } | undefined;
-      return { ok: false, errors: body?.Errors ?? [] };
+      const errors = (response.body as { Errors?: Array<{ OpIndex: number; What: string }> } | undefined)?.Errors ?? [];
+      // Consul checks every operation against the token's policy before running any (txn_endpoint.go preCheck).
+      const denied = errors.find((candidate) => candidate.What.startsWith('Permission denied'));
+      if (denied) {
+        const operation = operations[denied.OpIndex];
+        throw new ConsulAccessDeniedError(this.address, `the transaction's ${operation.Verb} of ${operation.Key}`, denied.What);
+      }
+      return { ok: false, errors };
     }
   }
 
@@ -271,6 +306,11 @@ export class ConsulClient {
     return this.indexed(`reading the health of ${name}`, this.consul.health.service.bind(this.consul.health) as unknown as Call, { service: name, ...(passing ? { passing: true } : {}) }, blocking);
   }
 
+  /** Every check in the datacenter (`any`) or those in one state, node checks included, each with its ModifyIndex. */
+  async healthState(state: 'any' | 'passing' | 'warning' | 'critical', options: BlockingOptions = {}): Promise<Indexed<CheckInState[]>> {
+    return this.indexed(`listing ${state} checks`, this.consul.health.state.bind(this.consul.health) as unknown as Call, { state }, options);
+  }
+
   /** Service names known to the catalog, with their tags. */
   async catalogServices(options: BlockingOptions = {}): Promise<Indexed<Record<string, string[]>>> {
     return this.indexed('listing services', this.consul.catalog.service.list.bind(this.consul.catalog.service) as unknown as Call, {}, options);
@@ -290,8 +330,11 @@ export class ConsulClient {
     this.consul.destroy();
   }
 
-  /** One call that reports X-Consul-Index; `notFoundIsEmpty` turns a 404 into an undefined value. */
-  private async indexed<T>(what: string, call: Call, options: Record<string, unknown>, blocking: BlockingOptions, notFoundIsEmpty = false): Promise<Indexed<T>> {
+  /**
+   * One call that reports X-Consul-Index, and whether Consul left out what the token may not read;
+   * `notFoundIsEmpty` turns a 404 into an undefined value.
+   */
+  private async indexed<T>(what: string, call: Call, options: Record<string, unknown>, blocking: BlockingOptions, notFoundIsEmpty = false): Promise<Indexed<T> & { hiddenByAcls: boolean }> {
     const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
     const cancel = () => ctx.emit('cancel');
     blocking.signal?.addEventListener('abort', cancel, { once: true });
@@ -307,9 +350,9 @@ export class ConsulClient {
     try {
       const run = blocking.wait !== undefined ? this.runBlocking.bind(this) : this.run.bind(this);
       const [response, body] = (await run(what, () => call(query))) as [ResponseLike, T];
-      return { value: body, index: indexOf(response) };
+      return { value: body, index: indexOf(response), hiddenByAcls: hiddenByAcls(response) };
     } catch (error) {
-      if (notFoundIsEmpty && error instanceof ConsulNotFoundError) return { value: undefined as T, index: error.index };
+      if (notFoundIsEmpty && error instanceof ConsulNotFoundError) return { value: undefined as T, index: error.index, hiddenByAcls: error.hiddenByAcls };
       throw error;
     } finally {
       blocking.signal?.removeEventListener('abort', cancel);
@@ -356,23 +399,48 @@ export class ConsulClient {
     }
     const status = error.response!.statusCode;
     const text = typeof error.response!.body === 'string' ? error.response!.body.trim() : error.message;
-    if (status === 404) return new ConsulNotFoundError(what, text, indexOf(error.response!));
+    if (status === 404) return new ConsulNotFoundError(what, text, indexOf(error.response!), hiddenByAcls(error.response!));
     if (status === 403 || status === 401) return new ConsulAccessDeniedError(this.address, what, text);
     if (status === 409 && what === 'a transaction') return Object.assign(error, { txnConflict: error.response });
+    if (status >= 500 && REQUEST_ERRORS_AS_500.some((pattern) => pattern.test(text))) return new ConsulRequestError(this.address, what, status, text);
     if (status >= 500 || status === 429) return new ConsulUnavailableError(this.address, `${what}: ${status} ${text}`);
     return new ConsulRequestError(this.address, what, status, text);
   }
 }
 
-/** Consul answered 404: an unknown key, check, service or session. */
+/** Consul answered 404: an unknown key, check, service or session (or a listing whose every key the token may not read). */
 export class ConsulNotFoundError extends Error {
   readonly code = 'PORTOLAN_CONSUL_NOT_FOUND';
-  constructor(what: string, reason: string, readonly index: number) {
+  constructor(
+    what: string,
+    reason: string,
+    readonly index: number,
+    readonly hiddenByAcls = false,
+  ) {
     super(`${what}: ${reason}`);
   }
 }
 
-/** Consul refused a request as malformed: a Portolan bug or an incompatible Consul version. */
+/**
+ * 500s that are Consul refusing one request, not Consul failing: its HTTP layer answers any error it
+ * has no status for with 500, including these (hashicorp/consul):
+ *  - `invalid session "<id>"`, `missing session`: acquire or release with a session Consul does not
+ *    know (expired, destroyed) or none (agent/consul/state/kvs.go kvsLockTxn, kvsUnlockTxn);
+ *  - `Invalid Session TTL '<ns>', must be between [...]`, `Session TTL '<ttl>' invalid: ...`,
+ *    `Invalid Behavior setting '<behavior>'` (agent/consul/session_endpoint.go Session.Apply);
+ *  - `CheckID "<id>" does not have associated TTL`: a TTL update for a check that has none
+ *    (agent/agent.go updateTTLCheck).
+ * They must not open the breaker: the call right after (a leader's renewal after its acquire failed)
+ * has to reach Consul.
+ */
+const REQUEST_ERRORS_AS_500 = [/invalid session "/, /missing session/, /Invalid Session TTL '/, /Session TTL '.*' invalid: /, /Invalid Behavior setting '/, /does not have associated TTL/];
+
+const HIDDEN_BY_ACLS = 'X-Consul-Results-Filtered-By-ACLs: its ACL policy hides some of them';
+
+/**
+ * Consul refused a request it cannot carry out: a malformed one (a Portolan bug or an incompatible
+ * Consul version), or one naming what Consul no longer has (an expired session).
+ */
 export class ConsulRequestError extends Error {
   readonly code = 'PORTOLAN_CONSUL_REQUEST';
   constructor(address: string, what: string, readonly statusCode: number, reason: string) {
@@ -389,6 +457,21 @@ export class ConsulAbortedError extends Error {
 
 function decodeEntry(raw: Omit<KvEntry, 'Value'> & { Value: string | null }): KvEntry {
   return { ...raw, Value: raw.Value === null || raw.Value === undefined ? null : Buffer.from(raw.Value, 'base64').toString('utf8') };
+}
+
+/** Consul sets X-Consul-Results-Filtered-By-ACLs when it left out results the token may not read (hashicorp/consul agent/http.go setResultsFilteredByACLs). */
+function hiddenByAcls(response: ResponseLike): boolean {
+  return response.headers['x-consul-results-filtered-by-acls'] === 'true';
+}
+
+/** What a read-only transaction whose results Consul filtered read: its `get`s that came back empty-handed first, then its trees. */
+function hiddenReads(operations: TxnOperation[], entries: KvEntry[]): string {
+  const returned = new Set(entries.map((entry) => entry.Key));
+  const reads = [
+    ...operations.filter((operation) => operation.Verb === 'get' && !returned.has(operation.Key)).map((operation) => operation.Key),
+    ...operations.filter((operation) => operation.Verb === 'get-tree').map((operation) => `every key under ${operation.Key}`),
+  ];
+  return reads.length > 1 ? `${reads[0]} and ${reads.length - 1} more` : reads[0];
 }
 
 function indexOf(response: ResponseLike): number {

@@ -233,8 +233,9 @@ export class ConsulLeadership implements Leadership {
     try {
       return await this.answer(this.client.kvSet(this.key, round.lockValue, { acquire: round.id }));
     } catch (error) {
-      // Consul answers an acquire with a session it no longer knows with a 500, as it would an outage;
-      // a renewal tells the two apart, and ends the round if the session is gone.
+      // Consul answers an acquire with a session it no longer knows with a 500 "invalid session" (a
+      // ConsulRequestError, which leaves the client's breaker closed for this renewal): the renewal
+      // tells that apart from an outage, and ends the round if the session is gone.
       await this.renew(round);
       throw error;
     }

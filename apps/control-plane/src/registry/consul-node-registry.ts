@@ -5,10 +5,13 @@
  * and DeregisterCriticalServiceAfter as the backstop for removal. Instances that other tools
  * register under any service appear too, read-only, so they are routable like ours.
  *
- * The view (authenticate, get, nodes) is in memory, fed by blocking queries on catalog/services and
- * health/service/<name>, and written through on local register, drain, deregister and heartbeat.
- * Heartbeats are not changes: only joins, leaves, drains and phase changes are (as in the embedded
- * registry).
+ * The view (authenticate, get, nodes) is in memory, written through on local register, drain,
+ * deregister and heartbeat, and fed by two blocking queries however many services the catalog holds
+ * (Consul answers 429 to a client past 200 connections, limits.http_max_conns_per_client): one on
+ * health/state/any tells whose checks changed, one on catalog/services which services appeared,
+ * went or changed tags, and that some instance was added, changed or removed. The services that
+ * changed are then read with non-blocking health/service/<name> calls, a few at a time. Heartbeats
+ * are not changes: only joins, leaves, drains and phase changes are (as in the embedded registry).
  *
  * Agent endpoints act on the agent's own services, so every replica must talk to the same Consul
  * agent: a replica cannot pass, drain or deregister a service registered through another agent.
@@ -16,6 +19,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bulkhead } from 'cockatiel';
 import { DEFAULT_NAMESPACE, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
@@ -24,8 +28,11 @@ import {
   ConsulNotFoundError,
   ConsulUnavailableError,
   consulDuration,
+  type BlockingOptions,
+  type CheckInState,
   type ConsulClient,
   type HealthCheck,
+  type Indexed,
   type ServiceHealth,
   type ServiceRegistration,
 } from '../consul/consul-client';
@@ -46,9 +53,18 @@ const MIN_DEREGISTER_AFTER_MS = 60_000;
 /** How long a blocking query may wait for a change; close() aborts it sooner. */
 const WATCH_WAIT = '30s';
 const FIRST_RETRY_MS = 100;
-/** Consul limits Meta values to 512 characters and a service to 64 Meta pairs. */
-const META_VALUE_MAX = 512;
-const ROUTES_CHUNKS_MAX = 48;
+/** api-docs/features/blocking asks clients to rate-limit their loops: a watch asks again no sooner than this. */
+const MIN_WATCH_GAP_MS = 100;
+/** Non-blocking health/service reads at once: with the two watches, a handful of connections to Consul. */
+const READ_CONCURRENCY = 4;
+/** The catalog's index says that some instance changed, not which: every service is read again, at most this often. */
+const FULL_REFRESH_MIN_GAP_MS = 5_000;
+/**
+ * Consul's Meta limits (docs/services/configuration/services-configuration-reference#meta): 64 pairs
+ * per service, values of 512 bytes (Go's len: UTF-8 bytes, though Consul's message says characters).
+ */
+const META_PAIRS_MAX = 64;
+const META_VALUE_MAX_BYTES = 512;
 
 /** Meta keys; zone, pool, version and weight are plain so other tools can read (and write) them. */
 const META = {
@@ -85,7 +101,7 @@ interface TrackedNode {
   credentialHash?: Buffer;
   /** Its checks as Consul last reported them (none yet for a registration this replica just wrote). */
   checks: HealthCheck[];
-  /** Whether a watch answer has listed it; until then an older answer may not know it yet. */
+  /** Whether a read of its service has listed it; until then an older answer may not know it yet. */
   confirmed: boolean;
   /** When it last heartbeated to this replica. */
   localHeartbeat?: number;
@@ -102,13 +118,30 @@ export class ConsulNodeRegistry implements NodeRegistry {
   private readonly clock: () => number;
   private readonly isLeader: () => boolean;
   private readonly byId = new Map<string, TrackedNode>();
-  /** Nodes removed here, by id -> service, ignored in watch answers until one no longer lists them. */
+  /** Nodes removed here, by id -> service, ignored in reads of their service until one no longer lists them. */
   private readonly removedHere = new Map<string, string>();
   private readonly removing = new Set<string>();
   private readonly listeners = new Set<(change: RegistryChange) => void>();
   private readonly stopping = new AbortController();
-  private readonly serviceWatches = new Map<string, { stop: AbortController; done: Promise<void> }>();
-  private catalogWatch: Promise<void> | undefined;
+  private watches: Promise<void>[] = [];
+  /** Catalog services (Consul's own aside) -> their tags, as last listed. */
+  private knownServices = new Map<string, string>();
+  /** What health/state last said of each service's checks, and of each node's own checks. */
+  private checkDigests: CheckDigests = { services: new Map(), nodes: new Map() };
+  /** The Consul nodes each service's instances were on when last read: a node check concerns them all. */
+  private readonly nodesOf = new Map<string, Set<string>>();
+  /** cockatiel's bulkhead caps the reads of changed services; the sets below keep one read per service at a time. */
+  private readonly reads = bulkhead(READ_CONCURRENCY, Number.POSITIVE_INFINITY);
+  private readonly queuedReads = new Set<string>();
+  private readonly reading = new Set<string>();
+  /** Services that changed again while being read: the answer may predate the change, so they are read once more. */
+  private readonly readAgain = new Set<string>();
+  private readonly failedReads = new Set<string>();
+  private readFailures = 0;
+  private readRetry: NodeJS.Timeout | undefined;
+  private readonly pendingReads = new Set<Promise<void>>();
+  private fullRefreshTimer: NodeJS.Timeout | undefined;
+  private fullRefreshWanted = false;
   private sweeper: NodeJS.Timeout | undefined;
   private unsentRetry: NodeJS.Timeout | undefined;
   private changes = 0;
@@ -130,15 +163,22 @@ export class ConsulNodeRegistry implements NodeRegistry {
    * heartbeats may have failed while no control plane answered). Throws when Consul cannot be read.
    */
   async start(): Promise<void> {
-    const { value: services, index } = await this.client.catalogServices();
-    const names = Object.keys(services).filter((name) => name !== CONSUL_SERVICE);
-    const answers = await Promise.all(names.map((name) => this.client.healthService(name)));
+    // Read before everything else: whatever changes later moves the indexes the watches start from.
+    const checks = await this.client.healthState('any');
+    const catalog = await this.client.catalogServices();
+    this.checkDigests = digestChecks(checks.value);
+    this.knownServices = tagsByService(catalog.value);
+    const names = [...this.knownServices.keys()];
+    const answers = await Promise.all(names.map((name) => this.reads.execute(() => this.client.healthService(name))));
     // A (re)start is a recovery too: what Consul reports critical is held for the grace (see refresh).
     this.holdUntil = this.clock() + this.recoveryGraceMs();
     names.forEach((name, position) => this.applyService(name, answers[position].value));
     const refreshed = [...this.byId.values()].filter((tracked) => tracked.credentialHash && !this.ttlCheckCritical(tracked));
     await Promise.all(refreshed.map((tracked) => this.refreshTtl(tracked)));
-    this.catalogWatch = this.watchCatalog(index, new Map(names.map((name, position) => [name, answers[position].index])));
+    this.watches = [
+      this.watch((blocking) => this.client.catalogServices(blocking), catalog.index, (services, moved) => this.catalogChanged(services, moved)),
+      this.watch((blocking) => this.client.healthState('any', blocking), checks.index, (current) => this.checksChanged(current)),
+    ];
     const sweepEvery = Math.min(1_000, Math.max(50, this.settings.heartbeatIntervalMs / 4));
     this.sweeper = setInterval(() => this.sweep(), sweepEvery);
     this.sweeper.unref();
@@ -260,9 +300,10 @@ export class ConsulNodeRegistry implements NodeRegistry {
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     clearTimeout(this.unsentRetry);
+    clearTimeout(this.readRetry);
+    clearTimeout(this.fullRefreshTimer);
     this.stopping.abort();
-    for (const watch of this.serviceWatches.values()) watch.stop.abort();
-    await Promise.allSettled([this.catalogWatch, ...[...this.serviceWatches.values()].map((watch) => watch.done)]);
+    await Promise.allSettled([...this.watches, ...this.pendingReads]);
     this.listeners.clear();
   }
 
@@ -276,67 +317,145 @@ export class ConsulNodeRegistry implements NodeRegistry {
 
   // --- watching Consul ---------------------------------------------------------------------------
 
-  private async watchCatalog(index: number, serviceIndexes: Map<string, number>): Promise<void> {
+  /**
+   * One blocking-query loop: ask with the last index and hand the answer on (`moved`: the index
+   * changed); back off while Consul fails (retryAfter); ask no sooner than MIN_WATCH_GAP_MS after the
+   * last ask, so an index that keeps moving cannot make the loop spin. Not consul/follow.ts: this
+   * loop reports every answer to consulAnswered and backs off within a heartbeat interval.
+   */
+  private async watch<T>(read: (blocking: BlockingOptions) => Promise<Indexed<T>>, index: number, onAnswer: (value: T, moved: boolean) => void): Promise<void> {
     const signal = this.stopping.signal;
-    for (const [name, serviceIndex] of serviceIndexes) this.watchService(name, serviceIndex);
     let failures = 0;
     while (!signal.aborted) {
+      const askedAt = performance.now();
       try {
-        const answer = await this.client.catalogServices({ index, wait: WATCH_WAIT, signal });
+        const answer = await read({ index, wait: WATCH_WAIT, signal });
+        if (signal.aborted) return;
         this.consulAnswered();
         failures = 0;
-        index = nextBlockingIndex(index, answer.index);
-        const names = new Set(Object.keys(answer.value).filter((name) => name !== CONSUL_SERVICE));
-        for (const name of names) if (!this.serviceWatches.has(name)) this.watchService(name, 0);
-        for (const [name, watch] of this.serviceWatches) {
-          if (names.has(name)) continue;
-          watch.stop.abort();
-          this.serviceWatches.delete(name);
-          this.applyService(name, []);
-        }
+        const next = nextBlockingIndex(index, answer.index);
+        onAnswer(answer.value, next !== index);
+        index = next;
       } catch (error) {
         if (!(await this.retryAfter(error, ++failures, signal))) return;
+        continue;
       }
+      const rest = MIN_WATCH_GAP_MS - (performance.now() - askedAt);
+      if (rest > 0) await sleep(rest, undefined, { signal }).catch(() => undefined);
     }
   }
 
-  private watchService(name: string, initialIndex: number): void {
-    const stop = new AbortController();
-    const signal = AbortSignal.any([this.stopping.signal, stop.signal]);
-    const done = (async () => {
-      let index = initialIndex;
-      let failures = 0;
-      while (!signal.aborted) {
-        try {
-          const answer = await this.client.healthService(name, { index, wait: WATCH_WAIT, signal });
-          if (signal.aborted) return;
-          this.consulAnswered();
-          failures = 0;
-          index = nextBlockingIndex(index, answer.index);
-          this.applyService(name, answer.value);
-        } catch (error) {
-          if (!(await this.retryAfter(error, ++failures, signal))) return;
-        }
-      }
-    })();
-    this.serviceWatches.set(name, { stop, done });
+  /**
+   * Services that appeared, went or changed tags are read at once. The index also moves when an
+   * instance is added, removed or registered again with another address, port or meta, which need
+   * not change any check (Consul rewrites only a check that changed) and which the answer does not
+   * locate: then every service is read again, at most once per FULL_REFRESH_MIN_GAP_MS.
+   */
+  private catalogChanged(services: Record<string, string[]>, moved: boolean): void {
+    const listed = tagsByService(services);
+    for (const [name, tags] of listed) if (this.knownServices.get(name) !== tags) this.markChanged(name);
+    for (const name of this.knownServices.keys()) if (!listed.has(name)) this.markChanged(name);
+    this.knownServices = listed;
+    if (moved) this.refreshAllServices();
+  }
+
+  /** A service whose checks changed (added, removed, another status or ModifyIndex) is read; so is every service on a node whose own checks changed. */
+  private checksChanged(checks: CheckInState[]): void {
+    const before = this.checkDigests;
+    const after = digestChecks(checks);
+    this.checkDigests = after;
+    for (const name of new Set([...before.services.keys(), ...after.services.keys()])) {
+      if (before.services.get(name) !== after.services.get(name)) this.markChanged(name);
+    }
+    for (const node of new Set([...before.nodes.keys(), ...after.nodes.keys()])) {
+      if (before.nodes.get(node) === after.nodes.get(node)) continue;
+      for (const [name, nodes] of this.nodesOf) if (nodes.has(node)) this.markChanged(name);
+    }
+  }
+
+  private refreshAllServices(): void {
+    if (this.fullRefreshTimer) {
+      this.fullRefreshWanted = true;
+      return;
+    }
+    for (const name of this.knownServices.keys()) this.markChanged(name);
+    this.fullRefreshTimer = setTimeout(() => {
+      this.fullRefreshTimer = undefined;
+      if (!this.fullRefreshWanted) return;
+      this.fullRefreshWanted = false;
+      this.refreshAllServices();
+    }, FULL_REFRESH_MIN_GAP_MS);
+    this.fullRefreshTimer.unref();
+  }
+
+  /** Queues a read of the service, unless one is queued; one being read is read once more after. */
+  private markChanged(name: string): void {
+    if (name === CONSUL_SERVICE || this.stopping.signal.aborted) return;
+    if (this.reading.has(name)) {
+      this.readAgain.add(name);
+      return;
+    }
+    if (this.queuedReads.has(name)) return;
+    this.queuedReads.add(name);
+    // Rejected only when closing (cockatiel's TaskCancelledError for a read still queued).
+    const read = this.reads.execute(() => this.readService(name), this.stopping.signal).catch(() => undefined);
+    this.pendingReads.add(read);
+    void read.finally(() => this.pendingReads.delete(read));
+  }
+
+  private async readService(name: string): Promise<void> {
+    this.queuedReads.delete(name);
+    this.reading.add(name);
+    try {
+      const { value } = await this.client.healthService(name, { signal: this.stopping.signal });
+      if (this.stopping.signal.aborted) return;
+      this.readFailures = 0;
+      this.consulAnswered();
+      this.applyService(name, value);
+    } catch (error) {
+      if (!this.stopping.signal.aborted && !(error instanceof ConsulAbortedError)) this.readLater(name, error);
+    } finally {
+      this.reading.delete(name);
+      if (this.readAgain.delete(name)) this.markChanged(name);
+    }
+  }
+
+  /** Failed reads are tried again together, after a backoff capped at a heartbeat interval (as the watches). */
+  private readLater(name: string, error: unknown): void {
+    this.readFailures++;
+    if (this.readFailures === 1 || error instanceof ConsulUnavailableError) this.consulFailed(error);
+    this.failedReads.add(name);
+    if (this.readRetry) return;
+    this.readRetry = setTimeout(() => {
+      this.readRetry = undefined;
+      const names = [...this.failedReads];
+      this.failedReads.clear();
+      for (const failed of names) this.markChanged(failed);
+    }, this.backoffMs(this.readFailures));
+    this.readRetry.unref();
   }
 
   /** Waits before the next try (capped at a heartbeat interval, so a recovery is noticed in time); false once closing. */
   private async retryAfter(error: unknown, failures: number, signal: AbortSignal): Promise<boolean> {
     if (signal.aborted || error instanceof ConsulAbortedError) return false;
     if (failures === 1 || error instanceof ConsulUnavailableError) this.consulFailed(error);
-    const delay = Math.min(this.settings.heartbeatIntervalMs, FIRST_RETRY_MS * 2 ** (failures - 1));
     try {
-      await sleep(delay * (0.5 + Math.random() / 2), undefined, { signal });
+      await sleep(this.backoffMs(failures), undefined, { signal });
       return true;
     } catch {
       return false;
     }
   }
 
-  /** One watch answer for a service: its instances join, change or leave the view. */
+  private backoffMs(failures: number): number {
+    const delay = Math.min(this.settings.heartbeatIntervalMs, FIRST_RETRY_MS * 2 ** (failures - 1));
+    return delay * (0.5 + Math.random() / 2);
+  }
+
+  /** One read of a service: its instances join, change or leave the view. */
   private applyService(serviceName: string, entries: ServiceHealth[]): void {
+    if (entries.length > 0) this.nodesOf.set(serviceName, new Set(entries.map((entry) => entry.Node.Node)));
+    else this.nodesOf.delete(serviceName);
     const listed = new Set<string>();
     for (const entry of entries) {
       const id = idOf(entry);
@@ -614,7 +733,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
       Tags: [`pool:${spec.pool}`, `zone:${spec.zone}`],
       Address: host,
       Port: port,
-      Meta: { ...common, [META.pool]: spec.pool, ...routesMeta(node.name, spec.routes) },
+      Meta: { ...common, [META.pool]: spec.pool, ...routesMeta(node.name, spec.routes, META_PAIRS_MAX - Object.keys(common).length - 1) },
       Check: check,
     };
   }
@@ -659,6 +778,34 @@ export class ConsulNodeRegistry implements NodeRegistry {
   }
 }
 
+/** Per service name, and per node for the node's own checks: every check's node, id, status and ModifyIndex, as one string. */
+interface CheckDigests {
+  services: Map<string, string>;
+  nodes: Map<string, string>;
+}
+
+function digestChecks(checks: CheckInState[]): CheckDigests {
+  const services = new Map<string, string[]>();
+  const nodes = new Map<string, string[]>();
+  for (const check of checks) {
+    const [byKey, key] = check.ServiceID ? [services, check.ServiceName] : [nodes, check.Node];
+    const entries = byKey.get(key) ?? [];
+    entries.push(JSON.stringify([check.Node, check.CheckID, check.Status, check.ModifyIndex]));
+    byKey.set(key, entries);
+  }
+  const digest = (byKey: Map<string, string[]>) => new Map([...byKey].map(([key, entries]) => [key, entries.sort().join()]));
+  return { services: digest(services), nodes: digest(nodes) };
+}
+
+/** The catalog's services (Consul's own aside, it is never an upstream) with their tags as one comparable string. */
+function tagsByService(services: Record<string, string[]>): Map<string, string> {
+  return new Map(
+    Object.entries(services)
+      .filter(([name]) => name !== CONSUL_SERVICE)
+      .map(([name, tags]) => [name, JSON.stringify([...(tags ?? [])].sort())]),
+  );
+}
+
 /** Our nodes have uuids; another tool's service ID is unique only on its own Consul node. */
 function idOf(entry: ServiceHealth): string {
   return entry.Service.Meta?.[META.credentialSha256] ? entry.Service.ID : `${entry.Node.Node}/${entry.Service.ID}`;
@@ -697,20 +844,51 @@ function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Routes as JSON over as many Meta values as it takes (Consul caps each at 512 characters). */
-function routesMeta(name: string, routes: GatewayNodeSpec['routes']): Record<string, string> {
+/**
+ * Routes as JSON over as many Meta values as it takes, each at most 512 bytes of UTF-8 and cut
+ * between code points, in the `pairsLeft` pairs the other Meta keys leave.
+ */
+export function routesMeta(name: string, routes: GatewayNodeSpec['routes'], pairsLeft: number): Record<string, string> {
   if (!routes) return {};
   const json = JSON.stringify(routes);
-  const chunks = Math.ceil(json.length / META_VALUE_MAX) || 1;
-  if (chunks > ROUTES_CHUNKS_MAX) {
+  const chunks = utf8Chunks(json, META_VALUE_MAX_BYTES);
+  if (chunks.length > pairsLeft) {
     throw new InvalidRegistrationError(KIND_OF_ROLE.gateway, name, [
-      { field: 'spec.routes', message: `Too long: ${json.length} characters of JSON; Consul service meta holds at most ${ROUTES_CHUNKS_MAX * META_VALUE_MAX}` },
+      {
+        field: 'spec.routes',
+        message: `Too long: ${Buffer.byteLength(json)} bytes of JSON; Consul's service meta holds at most ${pairsLeft * META_VALUE_MAX_BYTES} bytes of routes here (${pairsLeft} values of ${META_VALUE_MAX_BYTES}): list fewer routes, or none to serve every Route`,
+      },
     ]);
   }
-  return Object.fromEntries(Array.from({ length: chunks }, (_, index) => [META.routesChunk(index), json.slice(index * META_VALUE_MAX, (index + 1) * META_VALUE_MAX)]));
+  return Object.fromEntries(chunks.map((chunk, index) => [META.routesChunk(index), chunk]));
 }
 
-function routesFromMeta(meta: Record<string, string>): Pick<GatewayNodeSpec, 'routes'> {
+/**
+ * Splits text into pieces of at most maxBytes of UTF-8, never inside a code point (so every piece
+ * is valid UTF-8 and a surrogate pair stays whole). Hand-written: Buffer and TextEncoder encode a
+ * whole string, and cutting their bytes at a budget may cut a character. JSON.stringify escapes
+ * lone surrogates, so the routes JSON has none.
+ */
+function utf8Chunks(text: string, maxBytes: number): string[] {
+  const chunks: string[] = [];
+  let chunk = '';
+  let bytes = 0;
+  for (const character of text) {
+    const codePoint = character.codePointAt(0)!;
+    const size = codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+    if (bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = '';
+      bytes = 0;
+    }
+    chunk += character;
+    bytes += size;
+  }
+  if (chunk !== '') chunks.push(chunk);
+  return chunks;
+}
+
+export function routesFromMeta(meta: Record<string, string>): Pick<GatewayNodeSpec, 'routes'> {
   let json = '';
   for (let index = 0; meta[META.routesChunk(index)] !== undefined; index++) json += meta[META.routesChunk(index)];
   return json ? { routes: JSON.parse(json) } : {};

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROUP_VERSION, type Resource } from '@portolan/api';
 import { startConsulTestTarget, type ConsulTestTarget } from '../consul/consul-test-target';
-import { ConsulClient, type BlockingOptions, type TxnOperation } from '../consul/consul-client';
+import { ConsulTestServer, type KeyPolicy } from '@portolan/consul-test-server';
+import { ConsulAccessDeniedError, ConsulClient, type BlockingOptions, type TxnOperation } from '../consul/consul-client';
 import { CONSUL_MAX_OBJECT_BYTES, ConsulResourceStore, StoreObjectTooLargeError } from './consul-resource-store';
 import { describeResourceStoreContract } from './resource-store.contract';
 import { StoreConflictError, StoreRevisionCompactedError, type Change } from './resource-store';
@@ -237,5 +238,60 @@ describe('ConsulResourceStore across replicas', () => {
     const huge = { ...service('huge', 80), spec: { ports: [{ port: 80 }], description: 'x'.repeat(200 * 1024) } };
     await expect(a.create(huge, { actor })).rejects.toBeInstanceOf(StoreObjectTooLargeError);
     expect(await a.get(key('huge'))).toBeUndefined();
+  });
+});
+
+/**
+ * Consul with ACLs, where the store's token may not do everything under its prefix (the double's key
+ * rules; hashicorp/consul agent/consul/txn_endpoint.go and kvs_endpoint.go): a write Consul refuses
+ * arrives as a 409 "Permission denied" operation, a read of keys the token may not see as results
+ * silently left out. Either must reach the operator as an ACL problem, never as partial data.
+ */
+describe('ConsulResourceStore with an ACL token limited by key rules', () => {
+  let consul: ConsulTestServer | undefined;
+  const stores: ConsulResourceStore[] = [];
+  const clients: ConsulClient[] = [];
+  const client = (token: string) => {
+    const created = new ConsulClient({ address: consul!.address, token, prefix: 'portolan' });
+    clients.push(created);
+    return created;
+  };
+  /** A store with the token allowed everything, and one whose token has `rules` on top of write on the prefix. */
+  const open = async (rules: Record<string, KeyPolicy>) => {
+    consul = await ConsulTestServer.start({ aclToken: 'admin', acl: { tokens: { limited: { keyPrefixes: { 'portolan/': 'write', ...rules } } } } });
+    const admin = await ConsulResourceStore.open(client('admin'));
+    const limited = await ConsulResourceStore.open(client('limited'));
+    stores.push(admin, limited);
+    return { admin, limited };
+  };
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    for (const created of clients.splice(0)) created.close();
+    await consul?.close();
+  });
+
+  it('refuses a write the token may only read as ConsulAccessDeniedError naming CONSUL_HTTP_TOKEN and the key, storing nothing', async () => {
+    const { admin, limited } = await open({ 'portolan/resources/': 'read' });
+    const before = await admin.revision();
+    const write = limited.create(service('checkout', 80), { actor });
+    await expect(write).rejects.toBeInstanceOf(ConsulAccessDeniedError);
+    await expect(write).rejects.toThrow(/refused the transaction's cas of portolan\/resources\/Service\/default\/checkout \(Permission denied.*CONSUL_HTTP_TOKEN/);
+    expect(await admin.revision()).toBe(before);
+    expect(await admin.get(key('checkout'))).toBeUndefined();
+  });
+
+  it('refuses to list objects of which the token may read only some, naming the prefix, rather than answer part of them', async () => {
+    const { admin, limited } = await open({ 'portolan/resources/Service/secret/': 'deny' });
+    await admin.create(service('public', 80), { actor });
+    await admin.create({ ...service('hidden', 80), metadata: { name: 'hidden', namespace: 'secret' } }, { actor });
+    await expect(limited.list({ kind: 'Service' })).rejects.toThrow(/refused reading every key under portolan\/resources\/Service\/ .*CONSUL_HTTP_TOKEN/);
+    expect((await limited.list({ kind: 'Service', namespace: 'default' })).items.map((item) => item.metadata.name)).toEqual(['public']);
+  });
+
+  it('reports a change log the token may not read as an ACL refusal, not as changes compacted away', async () => {
+    const { admin, limited } = await open({ 'portolan/log/': 'deny' });
+    await writeVersions(admin, 'checkout', [80, 81]);
+    await expect(limited.history(key('checkout'))).rejects.toBeInstanceOf(ConsulAccessDeniedError);
+    await expect(limited.watch(0, () => undefined)).rejects.toBeInstanceOf(ConsulAccessDeniedError);
   });
 });

@@ -27,7 +27,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Resource } from '@portolan/api';
-import { TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
+import { ConsulAccessDeniedError, TXN_MAX_OPS, type ConsulClient, type KvEntry, type TxnOperation } from '../consul/consul-client';
 import { follow } from '../consul/follow';
 import {
   checkPrecondition,
@@ -135,9 +135,9 @@ export class ConsulResourceStore implements ResourceStore {
       { Verb: 'get-tree', Key: tree },
     ]);
     if (!result.ok) throw new Error(`reading ${tree} failed: ${result.errors.map((error) => error.What).join('; ')}`);
-    const [revisionEntry, ...entries] = result.entries;
-    const items = entries
-      .filter((entry) => entry.Value)
+    const revisionEntry = this.resultOf(result.entries, this.revisionKey);
+    const items = result.entries
+      .filter((entry) => entry.Key.startsWith(tree) && entry.Value)
       .map((entry) => JSON.parse(entry.Value!) as Resource)
       .filter((resource) => !filter.namespace || resource.metadata.namespace === filter.namespace)
       .sort(
@@ -289,8 +289,8 @@ export class ConsulResourceStore implements ResourceStore {
         { Verb: 'get-tree', Key: objectKey },
       ]);
       if (!read.ok) throw new Error(`reading ${objectKey} failed: ${read.errors.map((error) => error.What).join('; ')}`);
-      const [revisionEntry, ...tree] = read.entries;
-      const entry: KvEntry | undefined = tree.find((candidate) => candidate.Key === objectKey);
+      const revisionEntry = this.resultOf(read.entries, this.revisionKey);
+      const entry: KvEntry | undefined = read.entries.find((candidate) => candidate.Key === objectKey);
       const current = entry?.Value ? (JSON.parse(entry.Value) as Resource) : undefined;
       checkPrecondition(key, current, options);
       const next = decide(current);
@@ -322,15 +322,32 @@ export class ConsulResourceStore implements ResourceStore {
     const changes: Change[] = [];
     for (let start = 0; start < revisions.length; start += TXN_MAX_OPS) {
       const batch = revisions.slice(start, start + TXN_MAX_OPS);
-      const result = await this.consul.txn(batch.map((revision) => ({ Verb: 'get', Key: this.consul.key('log', pad(revision)) })));
+      const keys = batch.map((revision) => this.consul.key('log', pad(revision)));
+      const result = await this.consul.txn(keys.map((key) => ({ Verb: 'get', Key: key })));
       if (!result.ok) {
-        // A log entry that is gone was compacted away: reading from just before it is too old.
-        const missing = batch[result.errors[0]?.OpIndex ?? 0];
+        // A log entry that is gone was compacted away (Consul's `get` fails with `key "<key>" doesn't
+        // exist`, agent/consul/state/txn.go): reading from just before it is too old. Any other
+        // failure is not a compaction, and must not end the watches as one.
+        if (!result.errors.every((error) => /^key ".*" doesn't exist$/.test(error.What))) {
+          throw new Error(`Consul refused to read the change log: ${result.errors.map((error) => error.What).join('; ')}`);
+        }
+        const missing = batch[result.errors[0].OpIndex];
         throw new StoreRevisionCompactedError(missing - 1, (await this.compaction()).compactedRevision);
       }
-      changes.push(...result.entries.map((entry) => JSON.parse(entry.Value!) as Change));
+      changes.push(...keys.map((key) => JSON.parse(this.resultOf(result.entries, key).Value!) as Change));
     }
     return changes;
+  }
+
+  /**
+   * The result for `key` of a transaction that `get`s it. A `get` of a missing key fails the whole
+   * transaction, so a result that is not there was dropped by Consul because the token may not read
+   * it (FilterTxnResults): with no token, Consul does not say it filtered anything.
+   */
+  private resultOf(entries: KvEntry[], key: string): KvEntry {
+    const entry = entries.find((candidate) => candidate.Key === key);
+    if (!entry) throw new ConsulAccessDeniedError(this.consul.address, `reading ${key}`, 'Consul left it out of the transaction\'s results, as it does for a key the token may not read');
+    return entry;
   }
 
   /** Starts the change feed once; resolves when it knows the current revision. */
