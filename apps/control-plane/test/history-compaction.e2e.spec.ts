@@ -3,7 +3,6 @@
  * second and two per object: old changes go, history and rollback say what is kept, a watch that
  * reaches back too far ends with kube-apiserver's 410 Expired, and watching from now keeps working.
  */
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nsPath } from './support/api-client';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
@@ -35,39 +34,7 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-/** Opens a watch; `events` fills as lines arrive, `ended` resolves when the server ends the stream. */
-async function watch(resourceVersion: string) {
-  const agent = new Agent({ connect: { ca: cp.running.caPem } });
-  const controller = new AbortController();
-  const response = await request(`${cp.running.apiUrl}${nsPath('ratelimitpolicies')}?watch=true&resourceVersion=${resourceVersion}`, {
-    headers: { authorization: `Bearer ${cp.adminToken}` },
-    dispatcher: agent,
-    signal: controller.signal,
-  });
-  const events: Array<{ type: string; object: any }> = [];
-  const ended = (async () => {
-    let buffer = '';
-    try {
-      for await (const chunk of response.body) {
-        buffer += chunk;
-        const lines = buffer.split('\n');
-        buffer = lines.pop()!;
-        for (const line of lines) if (line) events.push(JSON.parse(line));
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
-  return {
-    events,
-    ended,
-    close: async () => {
-      controller.abort();
-      await ended;
-      await agent.close();
-    },
-  };
-}
+const watch = (resourceVersion: string) => cp.client.watch(`${nsPath('ratelimitpolicies')}?watch=true&resourceVersion=${resourceVersion}`);
 
 describe('a compacted change history', () => {
   it('keeps the newest changes of the object, up to PORTOLAN_HISTORY_LIMIT, and counts the compaction', async () => {

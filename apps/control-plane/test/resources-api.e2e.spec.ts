@@ -2,7 +2,6 @@
  * The resource API over real HTTPS on loopback: Kubernetes semantics a kubectl user or an agent
  * relies on.
  */
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP_PATH, nsPath } from './support/api-client';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
@@ -246,27 +245,8 @@ describe('delete, history and rollback', () => {
 describe('watch', () => {
   it('streams the changes after a list\'s resourceVersion, in order', async () => {
     const list = await cp.client.call('GET', nsPath('retrypolicies'));
-    const controller = new AbortController();
-    const agent = new Agent({ connect: { ca: cp.running.caPem } });
-    const response = await request(`${cp.running.apiUrl}${nsPath('retrypolicies')}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`, {
-      headers: { authorization: `Bearer ${cp.adminToken}` },
-      dispatcher: agent,
-      signal: controller.signal,
-    });
-    const events: Array<{ type: string; object: any }> = [];
-    let buffer = '';
-    const reading = (async () => {
-      try {
-        for await (const chunk of response.body) {
-          buffer += chunk;
-          const lines = buffer.split('\n');
-          buffer = lines.pop()!;
-          for (const line of lines) if (line) events.push(JSON.parse(line));
-        }
-      } catch {
-        // aborted at the end of the test
-      }
-    })();
+    const watch = await cp.client.watch(`${nsPath('retrypolicies')}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`);
+    const { events } = watch;
     const retry = { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'RetryPolicy', metadata: { name: 'watched' }, spec: { targetRef: { kind: 'Mesh' }, attempts: 2 } };
     await cp.client.call('POST', nsPath('retrypolicies'), retry);
     await cp.client.call('PATCH', nsPath('retrypolicies', 'watched'), { spec: { attempts: 4 } }, 'application/merge-patch+json');
@@ -280,9 +260,7 @@ describe('watch', () => {
       ['DELETED', 5, 3],
     ]);
     expect(events[1].object.status.conditions[0].type).toBe('Accepted');
-    controller.abort();
-    await reading;
-    await agent.close();
+    await watch.close();
   });
 });
 

@@ -1,6 +1,18 @@
 /** A small HTTPS client for the API that trusts the control plane's own CA, like kubectl does. */
 import { Agent, request } from 'undici';
 
+export interface WatchEvent {
+  type: string;
+  object: any;
+}
+
+/** A watch stream being read: `events` fills as lines arrive, `ended` resolves when the server ends it. */
+export interface WatchStream {
+  events: WatchEvent[];
+  ended: Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -40,6 +52,38 @@ export class ApiClient {
       // Plain-text answers (healthz, metrics) stay strings.
     }
     return { status: response.statusCode, headers: response.headers, body: parsed as T };
+  }
+
+  /** Opens `GET path` as a watch (one JSON event per line) on a connection of its own. */
+  async watch(path: string): Promise<WatchStream> {
+    const controller = new AbortController();
+    const response = await request(`${this.baseUrl}${path}`, {
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+      dispatcher: this.agent,
+      signal: controller.signal,
+    });
+    const events: WatchEvent[] = [];
+    const ended = (async () => {
+      let buffer = '';
+      try {
+        for await (const chunk of response.body) {
+          buffer += chunk;
+          const lines = buffer.split('\n');
+          buffer = lines.pop()!;
+          for (const line of lines) if (line) events.push(JSON.parse(line));
+        }
+      } catch {
+        // Aborted by close().
+      }
+    })();
+    return {
+      events,
+      ended,
+      close: async () => {
+        controller.abort();
+        await ended;
+      },
+    };
   }
 
   close(): Promise<void> {
