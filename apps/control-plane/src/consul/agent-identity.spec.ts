@@ -24,6 +24,14 @@ describe('checkSameAgent: every replica on the agent its gateways are registered
     expect(value?.Value).toBe('consul-server-0');
   });
 
+  it('records its agent when an operator blanked the record instead of deleting it', async () => {
+    const consul = await ConsulTestServer.start({ nodeName: 'consul-server-1' });
+    servers.push(consul);
+    await client(consul).kvSet('portolan/agent', '');
+    expect(await checkSameAgent(client(consul))).toBe('consul-server-1');
+    expect((await client(consul).kvGet('portolan/agent')).value?.Value).toBe('consul-server-1');
+  });
+
   it('refuses a replica on another agent, saying which agent to use and how to start over', async () => {
     const first = await ConsulTestServer.start({ nodeName: 'consul-server-0' });
     servers.push(first);

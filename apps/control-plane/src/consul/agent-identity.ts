@@ -20,7 +20,7 @@ export async function checkSameAgent(consul: ConsulClient): Promise<string> {
   if (!node) throw new ConsulAgentMismatchError(`Consul at ${consul.address} did not say which node its agent is (GET /v1/agent/self has no Config.NodeName)`);
   for (;;) {
     const { value } = await consul.kvGet(key);
-    if (value?.Value !== undefined && value?.Value !== null) {
+    if (value?.Value) {
       if (value.Value === node) return node;
       throw new ConsulAgentMismatchError(
         `CONSUL_HTTP_ADDR=${consul.address} is Consul agent "${node}", but Portolan's gateways are registered on agent "${value.Value}" (recorded at ${key}). ` +
@@ -28,7 +28,7 @@ export async function checkSameAgent(consul: ConsulClient): Promise<string> {
           `If that agent is gone for good, delete ${key} and restart the replicas; gateways then register again.`,
       );
     }
-    if (await consul.kvSet(key, node, { cas: 0 })) return node;
-    // Another replica recorded its agent first: check against that one.
+    // Unrecorded (or blanked by an operator starting over): record ours, unless another replica just did.
+    if (await consul.kvSet(key, node, { cas: value?.ModifyIndex ?? 0 })) return node;
   }
 }

@@ -127,8 +127,8 @@ export class ConsulAckLedger implements AckLedger {
 
   /**
    * A rollout makes every gateway answer at once: up to 64 answers per transaction rather than a
-   * write each, fewer when NACKs make them large. One record always fits: NACKs keep at most 20
-   * errors of at most 1,000 characters (ack-request.ts).
+   * write each, fewer when NACKs make them large. One record always fits: a NACK keeps at most
+   * 32 KiB of errors and a version of at most 256 characters (ack-request.ts).
    */
   private nextBatch(): { batch: Array<[string, GatewayAnswers | null]>; operations: TxnOperation[] } {
     const batch: Array<[string, GatewayAnswers | null]> = [];
