@@ -41,7 +41,7 @@ describe('ensureServingCertificate', () => {
 });
 
 describe('a CA given to ensureServingCertificate (the operator\'s, or the one replicas share)', () => {
-  it('signs the serving certificate, replaces the data directory\'s CA certificate, and leaves no stale CA key there', () => {
+  it('signs the serving certificate, becomes the data directory\'s ca.crt, and sets the data directory\'s own CA aside until it is used again', () => {
     const own = mkdtempSync(join(tmpdir(), 'portolan-tls-given-'));
     try {
       const before = ensureServingCertificate(own, []);
@@ -53,6 +53,7 @@ describe('a CA given to ensureServingCertificate (the operator\'s, or the one re
       expect(new X509Certificate(after.certPem).checkIssued(new X509Certificate(shared.certPem))).toBe(true);
       expect(readFileSync(after.caFile, 'utf8')).toBe(shared.certPem);
       expect(existsSync(join(own, 'tls', 'ca.key'))).toBe(false);
+      expect(readFileSync(join(own, 'tls', 'local-ca.crt'), 'utf8')).toBe(before.caPem);
       // Two replicas given the same CA serve certificates one kubeconfig trusts.
       const other = mkdtempSync(join(tmpdir(), 'portolan-tls-given-'));
       try {
@@ -64,6 +65,10 @@ describe('a CA given to ensureServingCertificate (the operator\'s, or the one re
       }
       // Same CA on the next start: nothing re-issued.
       expect(ensureServingCertificate(own, [], shared)).toEqual(after);
+      // Back on the data directory's own CA: the one kubeconfigs made before trust, not a new one.
+      const back = ensureServingCertificate(own, []);
+      expect(back.caPem).toBe(before.caPem);
+      expect(new X509Certificate(back.certPem).checkIssued(new X509Certificate(before.caPem))).toBe(true);
     } finally {
       rmSync(own, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@
  * come from Node's crypto, which is much faster than forge's pure-JS RSA.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -146,22 +146,30 @@ function signedBy(certPem: string, caPem: string): boolean {
 
 /**
  * The CA and this replica's serving certificate, kept in `<dataDir>/tls`. Without `authority`,
- * the CA is the data directory's, made on first start. With one, its certificate replaces the
- * data directory's (for `portolan kubeconfig`) and its key is not written there. The serving
- * certificate is re-issued when it lacks a name asked for or another CA signed it; a kubeconfig
- * stays valid as long as the CA does.
+ * the CA is the data directory's, made on first start. With one, its certificate is `ca.crt`
+ * (what `portolan kubeconfig` embeds) and its key is not written here; the data directory's own
+ * CA is set aside as `local-ca.crt`/`local-ca.key` and comes back when the control plane runs
+ * without `authority` again, so kubeconfigs and gateways that trust it keep working then. The
+ * serving certificate is re-issued when it lacks a name asked for or another CA signed it.
  */
 export function ensureServingCertificate(dataDir: string, extraNames: string[], authority?: CertificateAuthority): ServingCertificate {
   const dir = join(dataDir, 'tls');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files = { caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key') };
+  const setAside = { caCert: join(dir, 'local-ca.crt'), caKey: join(dir, 'local-ca.key') };
   let ca: CertificateAuthority;
   if (authority) {
     ca = authority;
+    if (existsSync(files.caKey)) {
+      renameSync(files.caKey, setAside.caKey);
+      renameSync(files.caCert, setAside.caCert);
+    }
     if (!existsSync(files.caCert) || readFileSync(files.caCert, 'utf8') !== ca.certPem) writeFileSync(files.caCert, ca.certPem);
-    // A key left from a data-directory CA no longer matches ca.crt; keeping it would pair them on a later start without `authority`.
-    rmSync(files.caKey, { force: true });
   } else {
+    if (!existsSync(files.caKey) && existsSync(setAside.caKey)) {
+      renameSync(setAside.caCert, files.caCert);
+      renameSync(setAside.caKey, files.caKey);
+    }
     if (!existsSync(files.caCert) || !existsSync(files.caKey)) {
       const created = createCertificateAuthority();
       writeFileSync(files.caKey, created.keyPem, { mode: 0o600 });
