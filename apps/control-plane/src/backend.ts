@@ -93,52 +93,73 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
 async function openConsulBackend(config: BootConfig, backend: ConsulBackend, logger: Logger, metrics: MetricsRegistry, options: OpenBackendOptions): Promise<Backend> {
   const consul = new ConsulClient(backend.consul);
   const log = logger.child({ component: 'consul', consul: consul.address, prefix: consul.prefix });
-  await waitForConsul(consul, {
-    onWaiting: (error, attempt) => {
-      options.onWaiting?.(`waiting for Consul: ${error.message}`);
-      log.error({ err: error, attempt }, 'Consul cannot be reached yet: waiting for it before serving (not ready meanwhile)');
-    },
-  });
-  options.onWaiting?.(undefined);
-  await checkSameAgent(consul);
-  const certificateAuthority = config.tlsCa ? undefined : await sharedCertificateAuthority(consul);
-  const store = await ConsulResourceStore.open(consul, {
-    onAvailability: (available, error) =>
-      available ? log.info('Consul answers again; the change feed resumed') : log.error({ err: error }, 'Consul is unreachable: serving gateways their last configuration, refusing writes'),
-    onRevisionRewound: (seen, now) =>
-      log.error({ seen, now }, 'the mesh revision in Consul went backwards (was a snapshot restored?); changes after it are gone and gateways will be sent the restored state'),
-  });
-  const leadership = new ConsulLeadership(consul, {
-    identity: backend.replicaName,
-    ttlMs: backend.leaderSessionTtlMs,
-    lockDelayMs: backend.leaderLockDelayMs,
-  });
-  const controllers = new LeaderControllers(leadership, metrics);
-  const removal = registryRemoval(controllers);
-  registerHistoryCompaction(controllers, store, config.history, metrics);
-  const registry = new ConsulNodeRegistry(consul, { settings: config.registry, isLeader: removal.active });
-  await registry.start();
-  controllers.start();
-  await leadership.start();
-  const ackLedger = new ConsulAckLedger(consul, backend.replicaName);
-  const apiTokens = await ConsulApiTokenStore.open(consul);
-  return {
-    store,
-    registry,
-    leadership,
-    ackLedger,
-    apiTokens,
-    certificateAuthority,
-    describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
-    close: async () => {
-      // Leadership first, so another replica takes over while this one finishes closing.
-      controllers.close();
-      await leadership.close();
-      await ackLedger.close();
-      await apiTokens.close();
-      await registry.close();
-      await store.close();
-      consul.close();
-    },
+  let store: ConsulResourceStore | undefined;
+  let registry: ConsulNodeRegistry | undefined;
+  let controllers: LeaderControllers | undefined;
+  let leadership: ConsulLeadership | undefined;
+  let ackLedger: ConsulAckLedger | undefined;
+  let apiTokens: ConsulApiTokenStore | undefined;
+  // Also what a start that fails halfway runs: whatever was opened is closed, the leader lock first.
+  const close = async () => {
+    // Leadership first, so another replica takes over while this one finishes closing.
+    controllers?.close();
+    await leadership?.close();
+    await ackLedger?.close();
+    await apiTokens?.close();
+    await registry?.close();
+    await store?.close();
+    consul.close();
   };
+  try {
+    // What must be read or made before this replica takes part, tried again together while Consul cannot be reached.
+    const prepared = await waitForConsul(
+      consul,
+      async () => {
+        await checkSameAgent(consul);
+        const certificateAuthority = config.tlsCa ? undefined : await sharedCertificateAuthority(consul);
+        const opened = await ConsulResourceStore.open(consul, {
+          onAvailability: (available, error) =>
+            available ? log.info('Consul answers again; the change feed resumed') : log.error({ err: error }, 'Consul is unreachable: serving gateways their last configuration, refusing writes'),
+          onRevisionRewound: (seen, now) =>
+            log.error({ seen, now }, 'the mesh revision in Consul went backwards (was a snapshot restored?); changes after it are gone and gateways will be sent the restored state'),
+        });
+        return { certificateAuthority, store: opened };
+      },
+      {
+        onWaiting: (error, attempt) => {
+          options.onWaiting?.(`waiting for Consul: ${error.message}`);
+          log.error({ err: error, attempt }, 'Consul cannot be reached yet: waiting for it before serving (not ready meanwhile)');
+        },
+      },
+    );
+    options.onWaiting?.(undefined);
+    store = prepared.store;
+    leadership = new ConsulLeadership(consul, {
+      identity: backend.replicaName,
+      ttlMs: backend.leaderSessionTtlMs,
+      lockDelayMs: backend.leaderLockDelayMs,
+    });
+    controllers = new LeaderControllers(leadership, metrics);
+    const removal = registryRemoval(controllers);
+    registerHistoryCompaction(controllers, store, config.history, metrics);
+    registry = new ConsulNodeRegistry(consul, { settings: config.registry, isLeader: removal.active });
+    await registry.start();
+    controllers.start();
+    await leadership.start();
+    ackLedger = new ConsulAckLedger(consul, backend.replicaName);
+    apiTokens = await ConsulApiTokenStore.open(consul);
+    return {
+      store,
+      registry,
+      leadership,
+      ackLedger,
+      apiTokens,
+      certificateAuthority: prepared.certificateAuthority,
+      describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
 }

@@ -64,93 +64,103 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     await ops?.close();
     throw error;
   });
-  const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
-  const { store, registry, leadership, ackLedger } = backend;
-  const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
-  const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
+  // A start that fails past this point closes what it opened: the leader lock, the backend's loops, the listeners.
+  let app: NestExpressApplication | undefined;
+  try {
+    const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
+    const { store, registry, leadership, ackLedger } = backend;
+    const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
+    const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing }), {
-    httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
-    bodyParser: false,
-    logger: new JsonLogger(logger),
-  });
-  app.disable('x-powered-by');
-  const selfTracing = startSelfTracing({
-    settings: config.selfTracing,
-    traceBackend: config.tracing,
-    replicaName: leadership.identity,
-    tracingService: app.get(TracingService),
-    onExportFailure: (error) => logger.warn({ err: error }, 'cannot export the control plane\'s own spans; dropping them until an export succeeds'),
-  });
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    const span = tracesRequest(request) ? startRequestSpan(selfTracing.tracer, request) : undefined;
-    const context: RequestContext = { traceId: span ? span.spanContext().traceId : traceIdFrom(request.headers.traceparent as string | undefined) };
-    // 'close' rather than 'finish': it also comes when the client leaves first (a request it gives up on), so no span stays open.
-    response.once('close', () => {
-      const route = (request.route as { path?: string } | undefined)?.path;
-      if (response.writableFinished) {
-        const routeLabel = route ?? 'unmatched';
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.httpRequestDuration.labels(request.method, routeLabel, String(response.statusCode)).observe(seconds);
-        logger.debug({ method: request.method, route: routeLabel, code: response.statusCode, seconds }, 'request served');
-      }
-      if (span) endRequestSpan(span, request, response, route, context.principal);
+    const nest = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing }), {
+      httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
+      bodyParser: false,
+      logger: new JsonLogger(logger),
     });
-    runWithContext(context, next);
-  });
-  // The OTLP receiver reads its own (raw, larger) body first; the JSON parser below then skips it.
-  app.use(OTLP_TRACES_PATH, ...otlpBodyHandlers());
-  app.use(express.json({ type: BODY_TYPES, limit: BODY_LIMIT, strict: false }));
-  app.use(express.text({ type: YAML_TYPES, limit: BODY_LIMIT }));
-  app.use((error: { status?: number; message: string }, _request: Request, response: Response, next: NextFunction) => {
-    if (typeof error?.status !== 'number') return next(error);
-    const status = error.status === 413
-      ? failureStatus(413, 'RequestEntityTooLarge', `the request body is larger than ${BODY_LIMIT}`)
-      : failureStatus(400, 'BadRequest', `the request body could not be parsed: ${error.message}`);
-    response.status(status.code).json(status);
-  });
-  app.useGlobalFilters(new ApiExceptionFilter(logger));
-  app.enableShutdownHooks();
-  await app.listen(config.apiPort, config.host);
-  const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
-  const apiPort = (app.getHttpServer().address() as AddressInfo).port;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const apiUrl = `https://${host}:${apiPort}`;
+    app = nest;
+    app.disable('x-powered-by');
+    const selfTracing = startSelfTracing({
+      settings: config.selfTracing,
+      traceBackend: config.tracing,
+      replicaName: leadership.identity,
+      tracingService: app.get(TracingService),
+      onExportFailure: (error) => logger.warn({ err: error }, 'cannot export the control plane\'s own spans; dropping them until an export succeeds'),
+    });
+    app.use((request: Request, response: Response, next: NextFunction) => {
+      const started = process.hrtime.bigint();
+      const span = tracesRequest(request) ? startRequestSpan(selfTracing.tracer, request) : undefined;
+      const context: RequestContext = { traceId: span ? span.spanContext().traceId : traceIdFrom(request.headers.traceparent as string | undefined) };
+      // 'close' rather than 'finish': it also comes when the client leaves first (a request it gives up on), so no span stays open.
+      response.once('close', () => {
+        const route = (request.route as { path?: string } | undefined)?.path;
+        if (response.writableFinished) {
+          const routeLabel = route ?? 'unmatched';
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          metrics.httpRequestDuration.labels(request.method, routeLabel, String(response.statusCode)).observe(seconds);
+          logger.debug({ method: request.method, route: routeLabel, code: response.statusCode, seconds }, 'request served');
+        }
+        if (span) endRequestSpan(span, request, response, route, context.principal);
+      });
+      runWithContext(context, next);
+    });
+    // The OTLP receiver reads its own (raw, larger) body first; the JSON parser below then skips it.
+    app.use(OTLP_TRACES_PATH, ...otlpBodyHandlers());
+    app.use(express.json({ type: BODY_TYPES, limit: BODY_LIMIT, strict: false }));
+    app.use(express.text({ type: YAML_TYPES, limit: BODY_LIMIT }));
+    app.use((error: { status?: number; message: string }, _request: Request, response: Response, next: NextFunction) => {
+      if (typeof error?.status !== 'number') return next(error);
+      const status = error.status === 413
+        ? failureStatus(413, 'RequestEntityTooLarge', `the request body is larger than ${BODY_LIMIT}`)
+        : failureStatus(400, 'BadRequest', `the request body could not be parsed: ${error.message}`);
+      response.status(status.code).json(status);
+    });
+    app.useGlobalFilters(new ApiExceptionFilter(logger));
+    app.enableShutdownHooks();
+    await app.listen(config.apiPort, config.host);
+    const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
+    const apiPort = (app.getHttpServer().address() as AddressInfo).port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const apiUrl = `https://${host}:${apiPort}`;
 
-  ops?.serve(app.getHttpAdapter().getInstance() as express.Express, apiUrl);
-  const opsUrl = ops?.url;
+    ops?.serve(app.getHttpAdapter().getInstance() as express.Express, apiUrl);
+    const opsUrl = ops?.url;
 
-  const kubeconfigFile = join(config.dataDir, 'kubeconfig');
-  if (tokens.generatedAdminTokenFile) {
-    const token = readFileSync(tokens.generatedAdminTokenFile, 'utf8').trim();
-    writeFileSync(kubeconfigFile, renderKubeconfig({ server: apiUrl, caPem: certificate.caPem, token }), { mode: 0o600 });
+    const kubeconfigFile = join(config.dataDir, 'kubeconfig');
+    if (tokens.generatedAdminTokenFile) {
+      const token = readFileSync(tokens.generatedAdminTokenFile, 'utf8').trim();
+      writeFileSync(kubeconfigFile, renderKubeconfig({ server: apiUrl, caPem: certificate.caPem, token }), { mode: 0o600 });
+    }
+    writeFileSync(join(config.dataDir, 'endpoint.json'), `${JSON.stringify({ apiUrl, opsUrl, pid: process.pid }, null, 2)}\n`);
+
+    const router = (app.getHttpAdapter().getInstance() as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router;
+    const routes = router.stack.flatMap((layer) =>
+      layer.route ? Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`) : [],
+    );
+
+    return {
+      apiUrl,
+      backend: backend.describe,
+      opsUrl,
+      routes,
+      caPem: certificate.caPem,
+      adminTokenFile: tokens.generatedAdminTokenFile,
+      bootstrapTokenFile: bootstrapToken.file,
+      caFile: certificate.caFile,
+      kubeconfigFile,
+      close: async () => {
+        await ops?.close();
+        await closeAgentStreams();
+        nest.getHttpServer().closeAllConnections?.();
+        await nest.close();
+        // After the server: the last requests' spans have ended, and go out (or into the store) now.
+        await selfTracing.shutdown();
+        await backend.close();
+      },
+    };
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await backend.close().catch(() => undefined);
+    await ops?.close();
+    throw error;
   }
-  writeFileSync(join(config.dataDir, 'endpoint.json'), `${JSON.stringify({ apiUrl, opsUrl, pid: process.pid }, null, 2)}\n`);
-
-  const router = (app.getHttpAdapter().getInstance() as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router;
-  const routes = router.stack.flatMap((layer) =>
-    layer.route ? Object.keys(layer.route.methods).map((method) => `${method.toUpperCase()} ${layer.route!.path}`) : [],
-  );
-
-  return {
-    apiUrl,
-    backend: backend.describe,
-    opsUrl,
-    routes,
-    caPem: certificate.caPem,
-    adminTokenFile: tokens.generatedAdminTokenFile,
-    bootstrapTokenFile: bootstrapToken.file,
-    caFile: certificate.caFile,
-    kubeconfigFile,
-    close: async () => {
-      await ops?.close();
-      await closeAgentStreams();
-      app.getHttpServer().closeAllConnections?.();
-      await app.close();
-      // After the server: the last requests' spans have ended, and go out (or into the store) now.
-      await selfTracing.shutdown();
-      await backend.close();
-    },
-  };
 }

@@ -39,6 +39,9 @@ export class ConsulUnavailableError extends Error {
   }
 }
 
+/** Consul's certificate does not verify: unavailable to this replica until an operator sets CONSUL_CACERT. */
+export class ConsulTlsError extends ConsulUnavailableError {}
+
 export class ConsulAccessDeniedError extends Error {
   readonly code = 'PORTOLAN_CONSUL_ACCESS_DENIED';
   constructor(address: string, what: string, reason: string) {
@@ -393,7 +396,7 @@ export class ConsulClient {
     if (!error.isResponse) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause ?? error;
       if (/CERT|SIGNATURE|SSL|TLS/.test(cause.code ?? '')) {
-        return new ConsulUnavailableError(this.address, `${what}: TLS: ${cause.message} (${cause.code}): set CONSUL_CACERT to the CA that signed Consul's certificate`);
+        return new ConsulTlsError(this.address, `${what}: TLS: ${cause.message} (${cause.code}): set CONSUL_CACERT to the CA that signed Consul's certificate`);
       }
       return new ConsulUnavailableError(this.address, `${what}: ${cause.code ?? error.message}`);
     }
