@@ -52,6 +52,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('compacted_revision', '0');
 INSERT OR IGNORE INTO meta (key, value) VALUES ('compacted_keep_per_object', '0');
 `;
 
+/** Revisions per compaction transaction: a few milliseconds of work each. */
+const COMPACTION_CHUNK = 2_000;
+
 export class EmbeddedDatabaseError extends Error {
   readonly code = 'PORTOLAN_EMBEDDED_DB';
 }
@@ -108,19 +111,18 @@ export class SqliteResourceStore implements ResourceStore {
       changesSince: db.prepare<[number], ChangeRow>('SELECT * FROM changes WHERE revision > ? ORDER BY revision'),
       compactionState: db.prepare<[], { key: string; value: string }>("SELECT key, value FROM meta WHERE key IN ('compacted_revision', 'compacted_keep_per_object')"),
       setMeta: db.prepare<[string, string]>('UPDATE meta SET value = ? WHERE key = ?'),
-      compact: db.prepare<{ through: number; keep: number }>(
-        `DELETE FROM changes WHERE revision <= @through AND revision NOT IN (
-           SELECT revision FROM (
-             SELECT revision, ROW_NUMBER() OVER (PARTITION BY kind, namespace, name ORDER BY revision DESC) AS newness FROM changes
-           ) WHERE newness <= @keep)`,
+      // Per row, through the (kind, namespace, name, revision) index: a change goes when its object has
+      // `keep` later changes, or when the object's newest change is a deletion at or before `through`.
+      compactRange: db.prepare<{ after: number; upTo: number; through: number; skip: number }>(
+        `DELETE FROM changes AS doomed WHERE doomed.revision > @after AND doomed.revision <= @upTo AND (
+           (SELECT later.revision FROM changes AS later
+             WHERE later.kind = doomed.kind AND later.namespace = doomed.namespace AND later.name = doomed.name AND later.revision > doomed.revision
+             ORDER BY later.revision LIMIT 1 OFFSET @skip) IS NOT NULL
+           OR (SELECT newest.type = 'DELETED' AND newest.revision <= @through FROM changes AS newest
+             WHERE newest.kind = doomed.kind AND newest.namespace = doomed.namespace AND newest.name = doomed.name
+             ORDER BY newest.revision DESC LIMIT 1))`,
       ),
-      forgetDeleted: db.prepare<{ through: number }>(
-        `DELETE FROM changes WHERE (kind, namespace, name) IN (
-           SELECT kind, namespace, name FROM changes AS deletion
-           WHERE type = 'DELETED' AND revision <= @through
-             AND revision = (SELECT MAX(revision) FROM changes AS later
-                             WHERE later.kind = deletion.kind AND later.namespace = deletion.namespace AND later.name = deletion.name))`,
-      ),
+      oldestChange: db.prepare<[], { revision: number | null }>('SELECT MIN(revision) AS revision FROM changes'),
     };
   }
 
@@ -173,18 +175,30 @@ export class SqliteResourceStore implements ResourceStore {
     return () => this.events.off('change', listener);
   }
 
+  /**
+   * Records the compacted revision first (watches from before it are refused from then on), then
+   * deletes in transactions of COMPACTION_CHUNK revisions, yielding between them: better-sqlite3 is
+   * synchronous, and the first compaction of a long-lived database must not hold the event loop
+   * (heartbeats, the API) for the whole backlog.
+   */
   async compact(throughRevision: number, keepPerObject: number): Promise<CompactionResult> {
-    const compact = this.db.transaction((): CompactionResult => {
+    const record = this.db.transaction((): number | undefined => {
       const recorded = this.compactionState();
       const through = Math.min(throughRevision, this.currentRevision());
-      if (through < recorded.compactedRevision) return { removed: 0, compactedRevision: recorded.compactedRevision };
+      if (through < recorded.compactedRevision) return undefined;
       this.statements.setMeta.run(String(through), 'compacted_revision');
       this.statements.setMeta.run(String(keepPerObject), 'compacted_keep_per_object');
-      const forgotten = this.statements.forgetDeleted.run({ through }).changes;
-      const trimmed = this.statements.compact.run({ through, keep: keepPerObject }).changes;
-      return { removed: forgotten + trimmed, compactedRevision: through };
+      return through;
     });
-    return compact.immediate();
+    const through = record.immediate();
+    if (through === undefined) return { removed: 0, compactedRevision: this.compactionState().compactedRevision };
+    const compactRange = this.db.transaction((after: number, upTo: number) => this.statements.compactRange.run({ after, upTo, through, skip: keepPerObject - 1 }).changes);
+    let removed = 0;
+    for (let after = (this.statements.oldestChange.get()?.revision ?? through + 1) - 1; after < through; after += COMPACTION_CHUNK) {
+      removed += compactRange.immediate(after, Math.min(after + COMPACTION_CHUNK, through));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { removed, compactedRevision: through };
   }
 
   async compaction(): Promise<CompactionState> {
