@@ -93,6 +93,8 @@ export function registerHistoryCompaction(
         }
         await sleep(settings.compactionIntervalMs, undefined, { signal }).catch(() => undefined);
       }
+      // A follower reports 0, as docs/metrics.md says: the leader's gauge is the one to read.
+      metrics.storeCompactedRevision.set(0);
     },
   });
 }

@@ -233,6 +233,24 @@ describe('ConsulResourceStore across replicas', () => {
     expect(await a.history(key('checkout'))).toHaveLength(1);
   });
 
+  it('accepts a watch from a recent revision while Consul is down, from what it has seen (a kubectl watch resuming during an outage)', async () => {
+    const [a] = await openReplicas(1);
+    if (!target!.double) return; // a real Consul cannot be stopped from here
+    const first: Change[] = [];
+    const stopFirst = await a.watch(await a.revision(), (change) => first.push(change));
+    await writeVersions(a, 'svc', [1, 2]);
+    await expect.poll(() => first.length).toBe(2);
+    const revision = await a.revision();
+    await target!.double.stop();
+    try {
+      const resumed = await a.watch(revision - 1, () => undefined);
+      resumed();
+    } finally {
+      await target!.double.resume();
+      stopFirst();
+    }
+  });
+
   it('refuses an object too large for a Consul transaction, storing nothing', async () => {
     const [a] = await openReplicas(1);
     const huge = { ...service('huge', 80), spec: { ports: [{ port: 80 }], description: 'x'.repeat(200 * 1024) } };

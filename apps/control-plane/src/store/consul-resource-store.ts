@@ -95,6 +95,7 @@ export class ConsulResourceStore implements ResourceStore {
   private feed: Promise<void> | undefined;
   private feedReady: Promise<void> | undefined;
   private readonly stop = new AbortController();
+  private lastCompactionSeen: CompactionState | undefined;
 
   private constructor(
     private readonly consul: ConsulClient,
@@ -180,7 +181,11 @@ export class ConsulResourceStore implements ResourceStore {
   }
 
   async watch(fromRevision: number, listener: (change: Change) => void, onExpired?: (error: StoreRevisionCompactedError) => void): Promise<Unsubscribe> {
-    const { compactedRevision } = await this.compaction();
+    // While Consul is down, the last compaction seen: a watch from a recent revision still catches up from memory.
+    const { compactedRevision } = await this.compaction().catch((error: Error) => {
+      if (this.lastCompactionSeen) return this.lastCompactionSeen;
+      throw error;
+    });
     if (fromRevision < compactedRevision) throw new StoreRevisionCompactedError(fromRevision, compactedRevision);
     await this.startFeed();
     let cursor = fromRevision;
@@ -225,7 +230,8 @@ export class ConsulResourceStore implements ResourceStore {
 
   async compaction(): Promise<CompactionState> {
     const { value } = await this.consul.kvGet(this.compactedKey);
-    return parseCompaction(value);
+    this.lastCompactionSeen = parseCompaction(value);
+    return this.lastCompactionSeen;
   }
 
   async close(): Promise<void> {
