@@ -1,4 +1,4 @@
-import { request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { sleep, useConsul } from './testing/harness.js';
 
@@ -27,9 +27,23 @@ function connect(path: string): Connection {
   return { answer, close: () => outgoing.destroy() };
 }
 
+/** One answered request on a keep-alive connection that then stays open, idle, until close(). */
+function connectKeepAlive(): { answered: Promise<void>; close(): void } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 60_000 });
+  const answered = new Promise<void>((resolve, reject) => {
+    const outgoing = request(`${consul.server.address}/v1/status/leader`, { agent }, (incoming) => {
+      incoming.resume();
+      incoming.on('end', () => resolve());
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+  return { answered, close: () => agent.destroy() };
+}
+
 /** Blocking queries for a key nobody writes (api-docs/features/blocking: index 1 waits for its creation): each holds its connection for the wait. */
 async function holdConnections(count: number): Promise<Connection[]> {
-  const held = Array.from({ length: count }, () => connect('/v1/kv/held?index=1&wait=5s'));
+  const held = Array.from({ length: count }, () => connect('/v1/kv/held?index=1&wait=60s'));
   while (consul.server.requests.filter((recorded) => recorded.path === '/v1/kv/held').length < count) await sleep(10);
   return held;
 }
@@ -47,8 +61,12 @@ describe('per-client connection limit (docs/agent/config/config-files#http_max_c
     expect(consul.server.peakConnectionsPerClient).toBe(200);
 
     held[0].close();
+    // Until the double has seen the close (bounded: a close that is never seen fails here, not by hanging).
     let next = await connect('/v1/status/leader').answer;
-    while (next.status === 429) next = await connect('/v1/status/leader').answer; // until the double has seen the close
+    for (let tries = 0; next.status === 429 && tries < 100; tries++) {
+      await sleep(20);
+      next = await connect('/v1/status/leader').answer;
+    }
     expect(next.status).toBe(200);
     for (const connection of held) connection.close();
   });
@@ -57,13 +75,16 @@ describe('per-client connection limit (docs/agent/config/config-files#http_max_c
   it('counts idle keep-alive connections, applies the maxConnsPerClient option, and never records a refused request', async () => {
     await consul.start({ maxConnsPerClient: 3 });
     const held = await holdConnections(2);
-    await fetch(`${consul.server.address}/v1/status/leader`); // fetch keeps its connection open afterwards
+    // An idle keep-alive connection, held open for the whole test (not left to a client's idle timeout).
+    const idle = connectKeepAlive();
+    await idle.answered;
     const before = consul.server.requests.length;
     const refused = await connect('/v1/status/leader').answer;
     expect(refused.status).toBe(429);
     expect(consul.server.requests).toHaveLength(before);
     expect(consul.server.peakConnectionsPerClient).toBe(3);
     for (const connection of held) connection.close();
+    idle.close();
   });
 
   it('has no limit with maxConnsPerClient 0', async () => {
