@@ -6,7 +6,7 @@
  * while Consul fails, so the loop is back within seconds of Consul returning; stop when `signal`
  * aborts, at once, even in the middle of a backoff. Two reads start at least MIN_READ_GAP_MS apart,
  * as the blocking-query docs ask of clients: a key that changes all the time (or an index that
- * keeps answering at once) costs Consul 20 reads a second, not a tight loop. A change after a quiet
+ * keeps answering at once) costs Consul 50 reads a second, not a tight loop. A change after a quiet
  * spell is still seen within one round trip; changes in a burst are read together.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,7 @@ export interface FollowOptions {
 }
 
 export const FOLLOW_WAIT = '30s';
-export const MIN_READ_GAP_MS = 50;
+export const MIN_READ_GAP_MS = 20;
 
 /**
  * The index for the next blocking query. api-docs/features/blocking: an index that went backwards
