@@ -1,9 +1,10 @@
 /**
- * The blocking-query loop (api-docs/features/blocking) that the store's change feed, the ACK ledger
- * and the token mirror share: ask with the last index, hand the answer on, and only then move the
- * index forward (so an answer whose handling failed is asked for again, not skipped); start over at
- * index 0 when Consul's index went backwards (a restored snapshot); back off 200 ms doubling to 5 s
- * while Consul fails, so the loop is back within seconds of Consul returning; stop when `signal`
+ * The blocking-query loop (api-docs/features/blocking) that the store's change feed, the ACK ledger,
+ * the token mirror and the registry's watches share: ask with the last index, hand the answer on,
+ * and only then move the index forward (so an answer whose handling failed is asked for again, not
+ * skipped); start over at index 0 when Consul's index went backwards (a restored snapshot); back
+ * off 200 ms doubling to 5 s (or `maxBackoffMs`) while Consul fails, so the loop is back within
+ * seconds of Consul returning; stop when `signal`
  * aborts, at once, even in the middle of a backoff. Two reads start at least MIN_READ_GAP_MS apart,
  * as the blocking-query docs ask of clients: a key that changes all the time (or an index that
  * keeps answering at once) costs Consul 50 reads a second, not a tight loop. A change after a quiet
@@ -20,6 +21,8 @@ export interface FollowOptions {
   onFailure?: (error: Error, failures: number) => void;
   /** Called on the first answer after failures. */
   onRecovery?: () => void;
+  /** The longest wait between two failed reads; default 5 s. */
+  maxBackoffMs?: number;
 }
 
 export const FOLLOW_WAIT = '30s';
@@ -36,7 +39,8 @@ export function nextBlockingIndex(previous: number, received: number): number {
 
 export async function follow<T>(
   read: (blocking: BlockingOptions) => Promise<Indexed<T>>,
-  onAnswer: (value: T) => void | Promise<void>,
+  /** `moved`: the index changed since the last answer (Consul says something under the query changed). */
+  onAnswer: (value: T, moved: boolean) => void | Promise<void>,
   options: FollowOptions,
 ): Promise<void> {
   const { signal } = options;
@@ -49,15 +53,16 @@ export async function follow<T>(
       if (gap > 0) await sleep(gap, undefined, { signal });
       lastRead = performance.now();
       const answer = await read({ index, wait: FOLLOW_WAIT, signal });
-      await onAnswer(answer.value);
-      index = nextBlockingIndex(index, answer.index);
+      const next = nextBlockingIndex(index, answer.index);
+      await onAnswer(answer.value, next !== index);
+      index = next;
       if (failures > 0) options.onRecovery?.();
       failures = 0;
     } catch (error) {
       if (error instanceof ConsulAbortedError || signal.aborted) return;
       failures++;
       options.onFailure?.(error as Error, failures);
-      await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal }).catch(() => undefined);
+      await sleep(Math.min(options.maxBackoffMs ?? 5_000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal }).catch(() => undefined);
     }
   }
 }

@@ -18,7 +18,6 @@
  */
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { bulkhead } from 'cockatiel';
 import { DEFAULT_NAMESPACE, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
@@ -36,7 +35,7 @@ import {
   type ServiceHealth,
   type ServiceRegistration,
 } from '../consul/consul-client';
-import { nextBlockingIndex } from '../consul/follow';
+import { follow } from '../consul/follow';
 import { withReason, type LifecycleView } from './lifecycle';
 import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential, takeHeartbeatStats, toObjectName } from './registration';
@@ -50,11 +49,7 @@ const MAINTENANCE_CHECK_PREFIX = '_service_maintenance:';
 const DRAIN_REASON = 'draining';
 /** Consul raises a shorter DeregisterCriticalServiceAfter to its minimum, one minute. */
 const MIN_DEREGISTER_AFTER_MS = 60_000;
-/** How long a blocking query may wait for a change; close() aborts it sooner. */
-const WATCH_WAIT = '30s';
 const FIRST_RETRY_MS = 100;
-/** api-docs/features/blocking asks clients to rate-limit their loops: a watch asks again no sooner than this. */
-const MIN_WATCH_GAP_MS = 100;
 /** Non-blocking health/service reads at once: with the two watches, a handful of connections to Consul. */
 const READ_CONCURRENCY = 4;
 /** The catalog's index says that some instance changed, not which: every service is read again, at most this often. */
@@ -318,31 +313,25 @@ export class ConsulNodeRegistry implements NodeRegistry {
   // --- watching Consul ---------------------------------------------------------------------------
 
   /**
-   * One blocking-query loop: ask with the last index and hand the answer on (`moved`: the index
-   * changed); back off while Consul fails (retryAfter); ask no sooner than MIN_WATCH_GAP_MS after the
-   * last ask, so an index that keeps moving cannot make the loop spin. Not consul/follow.ts: this
-   * loop reports every answer to consulAnswered and backs off within a heartbeat interval.
+   * One blocking-query loop (consul/follow.ts); every answer tells the registry Consul is back, and
+   * failures back off within a heartbeat interval, so a recovery is noticed in time.
    */
-  private async watch<T>(read: (blocking: BlockingOptions) => Promise<Indexed<T>>, index: number, onAnswer: (value: T, moved: boolean) => void): Promise<void> {
-    const signal = this.stopping.signal;
-    let failures = 0;
-    while (!signal.aborted) {
-      const askedAt = performance.now();
-      try {
-        const answer = await read({ index, wait: WATCH_WAIT, signal });
-        if (signal.aborted) return;
+  private watch<T>(read: (blocking: BlockingOptions) => Promise<Indexed<T>>, index: number, onAnswer: (value: T, moved: boolean) => void): Promise<void> {
+    return follow(
+      read,
+      (value, moved) => {
         this.consulAnswered();
-        failures = 0;
-        const next = nextBlockingIndex(index, answer.index);
-        onAnswer(answer.value, next !== index);
-        index = next;
-      } catch (error) {
-        if (!(await this.retryAfter(error, ++failures, signal))) return;
-        continue;
-      }
-      const rest = MIN_WATCH_GAP_MS - (performance.now() - askedAt);
-      if (rest > 0) await sleep(rest, undefined, { signal }).catch(() => undefined);
-    }
+        onAnswer(value, moved);
+      },
+      {
+        signal: this.stopping.signal,
+        fromIndex: index,
+        maxBackoffMs: this.settings.heartbeatIntervalMs,
+        onFailure: (error, failures) => {
+          if (failures === 1 || error instanceof ConsulUnavailableError) this.consulFailed(error);
+        },
+      },
+    );
   }
 
   /**
@@ -433,18 +422,6 @@ export class ConsulNodeRegistry implements NodeRegistry {
       for (const failed of names) this.markChanged(failed);
     }, this.backoffMs(this.readFailures));
     this.readRetry.unref();
-  }
-
-  /** Waits before the next try (capped at a heartbeat interval, so a recovery is noticed in time); false once closing. */
-  private async retryAfter(error: unknown, failures: number, signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted || error instanceof ConsulAbortedError) return false;
-    if (failures === 1 || error instanceof ConsulUnavailableError) this.consulFailed(error);
-    try {
-      await sleep(this.backoffMs(failures), undefined, { signal });
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   private backoffMs(failures: number): number {
