@@ -49,6 +49,7 @@ describe('kubectl against Portolan', () => {
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(lines(first.stdout)).toEqual([
+      'autoscalepolicy.mesh.portolan.dev/edge-zone-a created',
       'circuitbreakerpolicy.mesh.portolan.dev/checkout-breaker created',
       'ratelimitpolicy.mesh.portolan.dev/checkout-limits created',
       'retrypolicy.mesh.portolan.dev/checkout-retries created',
@@ -59,7 +60,7 @@ describe('kubectl against Portolan', () => {
     const second = await kubectl(['apply', '-f', EXAMPLES]);
     expect(second.code).toBe(0);
     expect(lines(second.stdout).every((line) => line.endsWith(' unchanged'))).toBe(true);
-    expect(lines(second.stdout)).toHaveLength(6);
+    expect(lines(second.stdout)).toHaveLength(7);
   });
 
   it('configures a changed manifest, and the change is stored', async () => {
@@ -154,7 +155,7 @@ describe('kubectl against Portolan', () => {
   it('deletes what it applied', async () => {
     const result = await kubectl(['delete', '-f', EXAMPLES]);
     expect(result.code).toBe(0);
-    expect(lines(result.stdout)).toHaveLength(6);
+    expect(lines(result.stdout)).toHaveLength(7);
     expect(lines(result.stdout).every((line) => line.endsWith(' deleted'))).toBe(true);
     const after = await kubectl(['get', 'ratelimitpolicies']);
     expect(after.stderr.trim()).toBe('No resources found in default namespace.');

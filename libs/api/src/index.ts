@@ -1,5 +1,6 @@
 export * from './defaults.js';
 export * from './duration.js';
+export * from './events.js';
 export * from './field-schemas.js';
 export * from './kinds/index.js';
 export * from './merge-patch.js';

@@ -39,6 +39,8 @@ describe('the OpenAPI v3 document', () => {
     const text = JSON.stringify(document.components.schemas);
     expect(text).not.toContain('"anyOf"');
     expect(text).not.toContain('"patternProperties"');
+    // OpenAPI 3.0, which kubectl parses, has boolean exclusive bounds; a number there makes kubectl reject the whole document.
+    expect(text).not.toMatch(/"exclusive(Minimum|Maximum)":\s*-?\d/);
     expect(document.components.schemas[schemaComponentName('RetryPolicy')].properties.spec.properties.targetRef.properties.kind).toMatchObject({
       type: 'string',
       enum: ['Mesh', 'Service', 'Route'],

@@ -4,6 +4,7 @@
  */
 import { parseDuration } from './duration.js';
 import type { KindDefinition } from './kinds/index.js';
+import type { AutoscalePolicySpec } from './kinds/autoscale-policy.js';
 import type { CircuitBreakerPolicySpec } from './kinds/circuit-breaker-policy.js';
 import type { RateLimitPolicySpec } from './kinds/rate-limit-policy.js';
 import type { RetryPolicySpec } from './kinds/retry-policy.js';
@@ -55,6 +56,30 @@ const checks: Record<string, Check> = {
       return [{ field: 'spec.outlierDetection.maxEjectionTime', reason: 'FieldValueInvalid', message: `Invalid value: "${outlier.maxEjectionTime}": must not be shorter than baseEjectionTime (${outlier.baseEjectionTime})` }];
     }
     return [];
+  },
+  AutoscalePolicy: (spec: AutoscalePolicySpec) => {
+    const causes: StatusCause[] = [];
+    const { latency, requestsPerSecond } = spec.metric;
+    if (!latency && !requestsPerSecond) {
+      causes.push({ field: 'spec.metric', reason: 'FieldValueRequired', message: 'Required value: one of latency or requestsPerSecond' });
+    }
+    if (latency && requestsPerSecond) {
+      causes.push({ field: 'spec.metric.requestsPerSecond', reason: 'FieldValueForbidden', message: 'Forbidden: only one of latency and requestsPerSecond may be set' });
+    }
+    if (spec.scaler.type === 'Kubernetes' && !spec.scaler.kubernetes) {
+      causes.push({ field: 'spec.scaler.kubernetes', reason: 'FieldValueRequired', message: 'Required value: the Deployment or StatefulSet to scale when type is Kubernetes' });
+    }
+    if (spec.scaler.type !== 'Kubernetes' && spec.scaler.kubernetes) {
+      causes.push({ field: 'spec.scaler.kubernetes', reason: 'FieldValueForbidden', message: 'Forbidden: only allowed when type is Kubernetes' });
+    }
+    const minReplicas = spec.minReplicas ?? 1;
+    if (spec.maxReplicas < minReplicas) {
+      causes.push({ field: 'spec.maxReplicas', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.maxReplicas}: must be at least minReplicas (${minReplicas})` });
+    }
+    if (spec.fallback && (spec.fallback.replicas < minReplicas || spec.fallback.replicas > spec.maxReplicas)) {
+      causes.push({ field: 'spec.fallback.replicas', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.fallback.replicas}: must be from minReplicas (${minReplicas}) to maxReplicas (${spec.maxReplicas})` });
+    }
+    return causes;
   },
   Service: (spec: ServiceSpec) => {
     const causes: StatusCause[] = [];

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { KINDS } from './kinds/index.js';
 import { findUnknownFields, pointerToFieldPath, validateResource } from './validation.js';
 
 const EXAMPLES = join(__dirname, '../../../examples');
@@ -11,7 +12,7 @@ describe('the examples', () => {
 
   it('cover every kind', () => {
     const kinds = files.map((file) => parse(readFileSync(join(EXAMPLES, file), 'utf8')).kind).sort();
-    expect(kinds).toEqual(['CircuitBreakerPolicy', 'RateLimitPolicy', 'RetryPolicy', 'Route', 'Service', 'TimeoutPolicy']);
+    expect(kinds).toEqual(KINDS.filter((definition) => !definition.managedBy).map((definition) => definition.kind).sort());
   });
 
   it.each(files)('%s is valid and has no unknown fields', (file) => {
@@ -26,6 +27,36 @@ const rateLimit = (spec: Record<string, unknown>, metadata: Record<string, unkno
   kind: 'RateLimitPolicy',
   metadata,
   spec,
+});
+
+const autoscale = (spec: Record<string, unknown>) => ({
+  apiVersion: 'mesh.portolan.dev/v1alpha1',
+  kind: 'AutoscalePolicy',
+  metadata: { name: 'edge' },
+  spec: { target: { pool: 'edge' }, scaler: { type: 'Local' }, metric: { latency: { target: '30ms' } }, maxReplicas: 5, ...spec },
+});
+
+describe('AutoscalePolicy', () => {
+  it.each([
+    ['neither latency nor requestsPerSecond', { metric: { window: '1m' } }, 'spec.metric', 'Required value: one of latency or requestsPerSecond'],
+    ['both latency and requestsPerSecond', { metric: { latency: { target: '30ms' }, requestsPerSecond: { targetPerGateway: 100 } } }, 'spec.metric.requestsPerSecond', 'only one of latency and requestsPerSecond'],
+    ['a Kubernetes scaler without its workload', { scaler: { type: 'Kubernetes' } }, 'spec.scaler.kubernetes', 'Required value'],
+    ['a workload for the Local scaler', { scaler: { type: 'Local', kubernetes: { name: 'edge' } } }, 'spec.scaler.kubernetes', 'only allowed when type is Kubernetes'],
+    ['maxReplicas below minReplicas', { minReplicas: 4, maxReplicas: 3 }, 'spec.maxReplicas', 'must be at least minReplicas (4)'],
+    ['a fallback outside min..max', { minReplicas: 2, fallback: { replicas: 9 } }, 'spec.fallback.replicas', 'must be from minReplicas (2) to maxReplicas (5)'],
+    ['a window below 5s', { metric: { latency: { target: '30ms' }, window: '1s' } }, 'spec.metric.window', 'must be at least 5s'],
+    ['an unknown statistic', { metric: { latency: { statistic: 'P50', target: '30ms' } } }, 'spec.metric.latency.statistic', 'supported values: "P99", "P95", "Mean"'],
+  ])('rejects %s, naming the field', (_name, spec, field, message) => {
+    const result = validateResource(autoscale(spec as Record<string, unknown>));
+    expect(result.causes).toHaveLength(1);
+    expect(result.causes[0].field).toBe(field);
+    expect(result.causes[0].message).toContain(message);
+  });
+
+  it('accepts a Kubernetes scaler with its workload and a load metric', () => {
+    const result = validateResource(autoscale({ scaler: { type: 'Kubernetes', kubernetes: { name: 'edge-zone-a', namespace: 'portolan' } }, metric: { requestsPerSecond: { targetPerGateway: 200 } } }));
+    expect(result.causes).toEqual([]);
+  });
 });
 
 describe('validateResource', () => {

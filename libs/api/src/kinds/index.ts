@@ -6,6 +6,7 @@
 import type { TObject } from '@sinclair/typebox';
 import { formatDuration, parseDuration } from '../duration.js';
 import type { Resource } from '../meta.js';
+import { AutoscalePolicySchema, type AutoscalePolicy } from './autoscale-policy.js';
 import { CircuitBreakerPolicySchema } from './circuit-breaker-policy.js';
 import { RateLimitPolicySchema, type RateLimitPolicySpec } from './rate-limit-policy.js';
 import { RetryPolicySchema, type RetryPolicySpec } from './retry-policy.js';
@@ -58,6 +59,18 @@ const targetColumn: PrinterColumn = {
 export function describeTarget(ref: TargetRef): string {
   const base = ref.kind === 'Mesh' ? 'Mesh' : `${ref.kind}/${ref.name ?? '?'}`;
   return ref.zone ? `${base}@${ref.zone}` : base;
+}
+
+function describeAutoscaleTarget(policy: AutoscalePolicy): string {
+  return policy.spec.target.zone ? `${policy.spec.target.pool}@${policy.spec.target.zone}` : policy.spec.target.pool;
+}
+
+function describeAutoscaleMetric(policy: AutoscalePolicy): string {
+  const { latency, requestsPerSecond } = policy.spec.metric;
+  const reading = policy.status?.metric;
+  const now = reading?.value === null || reading?.value === undefined ? '<none>' : `${Math.round(reading.value * 10) / 10}`;
+  if (latency) return `${latency.statistic ?? 'P99'} ${now}/${latency.target}`;
+  return `rps/gw ${now}/${requestsPerSecond?.targetPerGateway ?? '?'}`;
 }
 
 function describeRate(spec: RateLimitPolicySpec): string {
@@ -116,6 +129,22 @@ export const KINDS: readonly KindDefinition[] = [
       targetColumn,
       rolloutColumn,
       { name: 'Request', type: 'string', description: 'Request timeout', cell: (r) => (r.spec as TimeoutPolicySpec).requestTimeout ?? '' },
+    ],
+  },
+  {
+    kind: 'AutoscalePolicy',
+    plural: 'autoscalepolicies',
+    singular: 'autoscalepolicy',
+    shortNames: ['asp'],
+    categories: ['mesh'],
+    isPolicy: false,
+    schema: AutoscalePolicySchema,
+    printerColumns: [
+      { name: 'Target', type: 'string', description: 'Gateway pool (and zone) it scales', cell: (r) => describeAutoscaleTarget(r as AutoscalePolicy) },
+      { name: 'Metric', type: 'string', description: 'Last reading / target', cell: (r) => describeAutoscaleMetric(r as AutoscalePolicy) },
+      { name: 'Min', type: 'integer', description: 'Fewest gateways', cell: (r) => (r as AutoscalePolicy).spec.minReplicas ?? 1 },
+      { name: 'Max', type: 'integer', description: 'Most gateways', cell: (r) => (r as AutoscalePolicy).spec.maxReplicas },
+      { name: 'Replicas', type: 'string', description: 'Current / desired gateways', cell: (r) => ((r as AutoscalePolicy).status?.currentReplicas === undefined ? '' : `${(r as AutoscalePolicy).status!.currentReplicas}/${(r as AutoscalePolicy).status!.desiredReplicas}`) },
     ],
   },
   {
@@ -194,6 +223,7 @@ export function kindByPlural(plural: string): KindDefinition | undefined {
 
 export const POLICY_KINDS = KINDS.filter((definition) => definition.isPolicy).map((definition) => definition.kind);
 
+export * from './autoscale-policy.js';
 export * from './circuit-breaker-policy.js';
 export * from './gateway-node.js';
 export * from './registry-status.js';
@@ -213,4 +243,4 @@ import type { TimeoutPolicy } from './timeout-policy.js';
 
 export type PolicyResource = RateLimitPolicy | RetryPolicy | CircuitBreakerPolicy | TimeoutPolicy;
 export type PolicyKind = PolicyResource['kind'];
-export type MeshResource = PolicyResource | Service | Route;
+export type MeshResource = PolicyResource | Service | Route | AutoscalePolicy;
