@@ -20,6 +20,11 @@ export const GATEWAY_SETTINGS = {
   transport: { env: 'PORTOLAN_GATEWAY_TRANSPORT', default: 'auto', description: 'Config transport: auto (WebSocket, falling back to long-poll), websocket or long-poll.' },
   'drain-timeout': { env: 'PORTOLAN_GATEWAY_DRAIN_TIMEOUT', default: '30s', description: 'Longest wait for in-flight requests on SIGTERM.' },
   'propagation-wait': { env: 'PORTOLAN_GATEWAY_PROPAGATION_WAIT', default: '10s', description: 'Longest wait, on SIGTERM, for the other gateways to ACK this one leaving.' },
+  'drain-delay': {
+    env: 'PORTOLAN_GATEWAY_DRAIN_DELAY',
+    default: '5s',
+    description: 'On SIGTERM, keep accepting for at least this long after announcing the drain (the registry shows Draining, /ready answers 503), so load balancers that follow the registry or probe /ready stop sending first (an ALB deregistration delay, a Kubernetes preStop sleep).',
+  },
   'otlp-endpoint': {
     env: 'PORTOLAN_GATEWAY_OTLP_ENDPOINT',
     default: '',
@@ -49,6 +54,7 @@ export interface GatewayConfig {
   transport: 'auto' | 'websocket' | 'long-poll';
   drainTimeoutMs: number;
   propagationWaitMs: number;
+  drainDelayMs: number;
   tracing: {
     /** Empty: nothing is exported. */
     endpoint: string;
@@ -143,6 +149,7 @@ export function readGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport,
     drainTimeoutMs: duration('drain-timeout', read('drain-timeout')),
     propagationWaitMs: duration('propagation-wait', read('propagation-wait')),
+    drainDelayMs: duration('drain-delay', read('drain-delay')),
     tracing: {
       endpoint: otlpEndpoint(read('otlp-endpoint'), env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
       protocol: otlpProtocol(read('otlp-protocol')),

@@ -6,9 +6,11 @@
  * control-plane outage serves at once (fail static). Registration and config sync then run in the
  * background, retrying with backoff for as long as it takes.
  *
- * Stop order (SIGTERM) is the one that avoids 503s during rollouts: drain at the control plane and
- * wait until the other gateways heard of it, stop accepting, finish in-flight requests, deregister,
- * and last export the spans of the requests that were finished.
+ * Stop order (SIGTERM) is the one that avoids 503s during rollouts and scale-downs: drain at the
+ * control plane and wait until the other gateways heard of it, keep accepting until --drain-delay
+ * has passed (load balancers in front follow the registry or /ready, and need a moment to notice),
+ * stop accepting, finish in-flight requests, deregister, and last export the spans of the requests
+ * that were finished.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,6 +106,7 @@ export class Gateway {
   }
 
   private async drainAndStop(): Promise<void> {
+    const drainStarted = Date.now();
     const agent = this.agent;
     if (agent) {
       try {
@@ -113,6 +116,8 @@ export class Gateway {
         log.warn({ error: (error as Error).message }, 'could not announce the drain (control plane unreachable); stopping anyway');
       }
     }
+    const stillAccepting = this.config.drainDelayMs - (Date.now() - drainStarted);
+    if (stillAccepting > 0) await new Promise((resolve) => setTimeout(resolve, stillAccepting));
     const finished = await this.proxy.drain(this.config.drainTimeoutMs);
     log.info(finished, 'stopped accepting; in-flight requests done');
     if (agent) {

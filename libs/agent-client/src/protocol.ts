@@ -71,6 +71,25 @@ export interface LatencySummary {
   p99Ms: number;
 }
 
+/**
+ * Upper bounds, in milliseconds, of the gateway's request latency histogram: the buckets of
+ * portolan_gateway_request_duration_seconds (1 ms to 10 s, about three per decade) and of the
+ * histogram in every heartbeat, so a quantile read from heartbeats and one read from Prometheus
+ * are interpolated in the same buckets.
+ */
+export const LATENCY_BUCKETS_MS = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] as const;
+
+/**
+ * Request latencies of one period, counted per bucket. Unlike percentiles, histograms of several
+ * gateways and periods add up exactly, which is what the autoscaler needs.
+ */
+export interface LatencyHistogram {
+  /** Requests per bucket of LATENCY_BUCKETS_MS, not cumulative, plus a last one for above 10 s. */
+  counts: number[];
+  /** Sum of all latencies, for the mean. */
+  sumMs: number;
+}
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** Counters since the previous heartbeat (deltas, not totals), so a lost heartbeat loses only its own. */
@@ -83,6 +102,8 @@ export interface HeartbeatStats {
   errors: Record<'rateLimited' | 'breakerOpen' | 'timeout' | 'connectFailure' | 'noRoute' | 'noEndpoint', number>;
   retries: number;
   latency: LatencySummary | null;
+  /** Every response's latency, counted in LATENCY_BUCKETS_MS (absent from gateways older than it). */
+  latencyHistogram?: LatencyHistogram;
   /** Breaker of each service that is not closed, and endpoints currently ejected. */
   breakers: Array<{ service: string; state: BreakerState }>;
   ejectedEndpoints: Array<{ service: string; endpoint: string }>;

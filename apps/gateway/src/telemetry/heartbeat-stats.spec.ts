@@ -23,6 +23,18 @@ describe('HeartbeatStatsCollector', () => {
     expect(collector.collect([], [])).toMatchObject({ periodMs: 2_000, requests: 0, latency: null, retries: 0 });
   });
 
+  it('counts every latency in the protocol\'s histogram buckets, a bound itself in its own bucket, and sums them for the mean', () => {
+    let now = 0;
+    const collector = new HeartbeatStatsCollector(() => now);
+    for (const ms of [0.4, 1, 1.2, 30, 30, 10_000, 12_000]) collector.recordResponse(200, ms);
+    now = 2_000;
+    const { latencyHistogram } = collector.collect([], []);
+    // Buckets: <=1, <=2.5, <=5, <=10, <=25, <=50, ... <=10000, above.
+    expect(latencyHistogram!.counts).toEqual([2, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 1]);
+    expect(latencyHistogram!.sumMs).toBeCloseTo(22_062.6, 3);
+    expect(collector.collect([], []).latencyHistogram).toEqual({ counts: new Array(14).fill(0), sumMs: 0 });
+  });
+
   it('keeps memory bounded under a burst', () => {
     const collector = new HeartbeatStatsCollector(() => 0, () => 0.999);
     for (let i = 0; i < 50_000; i++) collector.recordResponse(200, i % 100);

@@ -3,9 +3,23 @@
  * percentiles come from a bounded reservoir per period: exact below the cap, a uniform sample
  * above it, so a traffic spike cannot grow memory.
  */
-import type { BreakerState, HeartbeatStats } from '@portolan/agent-client';
+import { LATENCY_BUCKETS_MS, type BreakerState, type HeartbeatStats } from '@portolan/agent-client';
 
 const RESERVOIR_SIZE = 4_096;
+
+const emptyCounts = () => new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+
+/** Index of the histogram bucket a latency falls in: the first bound it does not exceed (Prometheus' `le`). */
+function bucketOf(latencyMs: number): number {
+  let low = 0;
+  let high: number = LATENCY_BUCKETS_MS.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (latencyMs <= LATENCY_BUCKETS_MS[middle]) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
 
 type ErrorCause = keyof HeartbeatStats['errors'];
 
@@ -22,6 +36,8 @@ export class HeartbeatStatsCollector {
   private retries = 0;
   private latencies: number[] = [];
   private seen = 0;
+  private latencyCounts: number[] = emptyCounts();
+  private latencySumMs = 0;
 
   constructor(
     private readonly clock: () => number = Date.now,
@@ -35,6 +51,8 @@ export class HeartbeatStatsCollector {
     const statusClass = `${Math.floor(status / 100)}xx` as keyof typeof this.responses;
     if (statusClass in this.responses) this.responses[statusClass]++;
     this.seen++;
+    this.latencyCounts[bucketOf(latencyMs)]++;
+    this.latencySumMs += latencyMs;
     if (this.latencies.length < RESERVOIR_SIZE) this.latencies.push(latencyMs);
     else {
       const slot = Math.floor(this.random() * this.seen);
@@ -61,6 +79,7 @@ export class HeartbeatStatsCollector {
       errors: this.errors,
       retries: this.retries,
       latency: sorted.length ? { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) } : null,
+      latencyHistogram: { counts: this.latencyCounts, sumMs: Math.round(this.latencySumMs * 1000) / 1000 },
       breakers: breakers.filter((breaker) => breaker.state !== ('closed' satisfies BreakerState)),
       ejectedEndpoints,
     };
@@ -71,6 +90,8 @@ export class HeartbeatStatsCollector {
     this.retries = 0;
     this.latencies = [];
     this.seen = 0;
+    this.latencyCounts = emptyCounts();
+    this.latencySumMs = 0;
     return stats;
   }
 }

@@ -4,12 +4,14 @@
  * traffic.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LATENCY_BUCKETS_MS } from '@portolan/agent-client';
 
 /**
  * Request latency buckets in seconds: 1 ms to 10 s, about three per decade, so latency quantiles
- * (histogram_quantile) resolve both a fast in-zone hop and a request that waits out a timeout.
+ * (histogram_quantile) resolve both a fast in-zone hop and a request that waits out a timeout. The
+ * same buckets as the heartbeats' histogram (agent protocol), so both give the autoscaler one answer.
  */
-const REQUEST_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const REQUEST_DURATION_BUCKETS = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
 
 export class GatewayMetrics {
   private readonly pool: string;
