@@ -1,5 +1,8 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
+import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
+import { EVENT_JOURNAL, type EventJournal } from './events/event-journal';
+import { EventsModule } from './events/events.module';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
 import { DiscoveryModule } from './discovery/discovery.module';
@@ -27,6 +30,10 @@ export interface AppDependencies {
   leadership: Leadership;
   /** Boot settings of the tracing module (embedded store bounds, or Jaeger). */
   tracing: TracingSettings;
+  /** What the leader's controllers did (autoscaling decisions) and their status of objects. */
+  events: EventJournal;
+  /** Gateways' heartbeat statistics per pool and zone, for the autoscaler. */
+  traffic: PoolTrafficWindow;
 }
 
 /** The I/O edges, built by the bootstrap and handed in; every feature module may inject them. */
@@ -42,6 +49,8 @@ class EdgesModule {
       { provide: MetricsRegistry, useValue: dependencies.metrics },
       { provide: ACK_LEDGER, useValue: dependencies.ackLedger },
       { provide: LEADERSHIP, useValue: dependencies.leadership },
+      { provide: EVENT_JOURNAL, useValue: dependencies.events },
+      { provide: PoolTrafficWindow, useValue: dependencies.traffic },
     ];
     return { module: EdgesModule, providers, exports: providers.map((provider) => provider.provide) };
   }
@@ -54,7 +63,7 @@ export class AppModule {
     const tracing = TracingModule.register(dependencies.tracing);
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, tracing, SelfChecksModule.register(tracing)],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, tracing, SelfChecksModule.register(tracing)],
     };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Opens the state the control plane runs on, chosen by PORTOLAN_STORE: the embedded database (one
  * process) or Consul (several replicas). Either way the rest of the control plane sees the same
- * edges: a ResourceStore, a NodeRegistry, a Leadership, an AckLedger and an ApiTokenStore.
+ * edges: a ResourceStore, a NodeRegistry, a Leadership (with the LeaderControllers that run on
+ * it), an AckLedger, an ApiTokenStore and an EventJournal.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -11,6 +12,9 @@ import { checkSameAgent } from './consul/agent-identity';
 import { ConsulClient } from './consul/consul-client';
 import { waitForConsul } from './consul/wait-for-consul';
 import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/ack-ledger';
+import { ConsulEventJournal } from './events/consul-event-journal';
+import type { EventJournal } from './events/event-journal';
+import { SqliteEventJournal } from './events/sqlite-event-journal';
 import { ConsulLeadership } from './leadership/consul-leadership';
 import { LeaderControllers } from './leadership/leader-controllers';
 import { SingleReplicaLeadership, type Leadership } from './leadership/leadership';
@@ -29,8 +33,11 @@ export interface Backend {
   store: ResourceStore;
   registry: NodeRegistry;
   leadership: Leadership;
+  /** The act-once controllers; more register once the API listens (the autoscaler). */
+  controllers: LeaderControllers;
   ackLedger: AckLedger;
   apiTokens: ApiTokenStore;
+  events: EventJournal;
   /** The CA every replica shares (Consul, when the operator configured none); unset, the data directory's. */
   certificateAuthority?: CertificateAuthority;
   /** One line for the start banner and logs. */
@@ -71,16 +78,20 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
     registerHistoryCompaction(controllers, store, config.history, metrics);
     controllers.start();
     await leadership.start();
+    const events = new SqliteEventJournal(db);
     return {
       store,
       registry,
       leadership,
+      controllers,
       ackLedger: new LocalAckLedger(),
       apiTokens: new SqliteApiTokenStore(db),
+      events,
       describe: `embedded store in ${config.dataDir}`,
       close: async () => {
         controllers.close();
         await leadership.close();
+        await events.close();
         await registry.close();
         await store.close();
         db.close();
@@ -99,6 +110,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
   let leadership: ConsulLeadership | undefined;
   let ackLedger: ConsulAckLedger | undefined;
   let apiTokens: ConsulApiTokenStore | undefined;
+  let events: ConsulEventJournal | undefined;
   // Also what a start that fails halfway runs: whatever was opened is closed, the leader lock first.
   const close = async () => {
     // Leadership first, so another replica takes over while this one finishes closing.
@@ -106,6 +118,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     await leadership?.close();
     await ackLedger?.close();
     await apiTokens?.close();
+    await events?.close();
     await registry?.close();
     await store?.close();
     consul.close();
@@ -148,12 +161,15 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     await leadership.start();
     ackLedger = new ConsulAckLedger(consul, backend.replicaName);
     apiTokens = await ConsulApiTokenStore.open(consul);
+    events = await ConsulEventJournal.open(consul);
     return {
       store,
       registry,
       leadership,
+      controllers,
       ackLedger,
       apiTokens,
+      events,
       certificateAuthority: prepared.certificateAuthority,
       describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
       close,

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
 import { AppModule } from './app.module';
+import { startAutoscaling, type RunningAutoscaling } from './autoscaling/autoscaling';
+import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { openBackend } from './backend';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
@@ -66,17 +68,22 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   });
   // A start that fails past this point closes what it opened: the leader lock, the backend's loops, the listeners.
   let app: NestExpressApplication | undefined;
+  let autoscaling: RunningAutoscaling | undefined;
   try {
     const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
     const { store, registry, leadership, ackLedger } = backend;
     const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
     const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
 
-    const nest = await NestFactory.create<NestExpressApplication>(AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing }), {
-      httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
-      bodyParser: false,
-      logger: new JsonLogger(logger),
-    });
+    const traffic = new PoolTrafficWindow();
+    const nest = await NestFactory.create<NestExpressApplication>(
+      AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing, events: backend.events, traffic }),
+      {
+        httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
+        bodyParser: false,
+        logger: new JsonLogger(logger),
+      },
+    );
     app = nest;
     app.disable('x-powered-by');
     const selfTracing = startSelfTracing({
@@ -124,6 +131,17 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
 
     ops?.serve(app.getHttpAdapter().getInstance() as express.Express, apiUrl);
     const opsUrl = ops?.url;
+    autoscaling = startAutoscaling({
+      settings: config.autoscaling,
+      controllers: backend.controllers,
+      store,
+      journal: backend.events,
+      registry,
+      traffic,
+      metrics,
+      logger,
+      self: { apiUrl, caFile: certificate.caFile, bootstrapToken: bootstrapToken.file ? readFileSync(bootstrapToken.file, 'utf8').trim() : config.bootstrapToken!, dataDir: config.dataDir },
+    });
 
     const kubeconfigFile = join(config.dataDir, 'kubeconfig');
     if (tokens.generatedAdminTokenFile) {
@@ -149,6 +167,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       kubeconfigFile,
       close: async () => {
         await ops?.close();
+        // While the API still answers: the gateways the local scaler started drain through it.
+        await autoscaling?.close();
         await closeAgentStreams();
         nest.getHttpServer().closeAllConnections?.();
         await nest.close();
@@ -158,6 +178,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       },
     };
   } catch (error) {
+    await autoscaling?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await backend.close().catch(() => undefined);
     await ops?.close();

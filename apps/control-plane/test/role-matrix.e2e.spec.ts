@@ -74,6 +74,7 @@ const MATRIX: RouteCase[] = [
   { route: `GET ${G}/namespaces/:namespace/gatewaynodes/:name/effective-config`, needs: 'viewer', method: 'GET', path: () => nsPath('gatewaynodes', 'matrix-gateway') + '/effective-config' },
   { route: 'GET /v1/proxy-status', needs: 'viewer', method: 'GET', path: () => '/v1/proxy-status' },
   { route: 'GET /v1/self-checks', needs: 'viewer', method: 'GET', path: () => '/v1/self-checks' },
+  { route: 'GET /v1/events', needs: 'viewer', method: 'GET', path: () => '/v1/events' },
   { route: 'POST /v1/traces', needs: 'ops-port', method: 'POST', path: () => '/v1/traces', body: () => ({}) },
   { route: 'GET /observability/v1/traces', needs: 'viewer', method: 'GET', path: () => '/observability/v1/traces' },
   { route: 'GET /observability/v1/traces/:traceId', needs: 'viewer', method: 'GET', path: () => `/observability/v1/traces/${'0'.repeat(31)}1` },

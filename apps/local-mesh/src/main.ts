@@ -3,6 +3,9 @@
  * `npm start`: the whole mesh on one machine. Starts the control plane, sample upstreams for the
  * examples' `checkout` service in three zones (they register themselves as ServiceInstances), two
  * gateways per zone, applies `examples/`, and runs a light traffic generator. Prints where to look.
+ * The control plane runs the Local scaler, so the example AutoscalePolicy starts and stops more
+ * gateways on this machine; the traffic generator follows the registry, as a load balancer in
+ * front of the gateways would, so they take traffic as soon as they are up.
  * Ctrl-C drains the gateways (SIGTERM: deregister, finish in-flight requests), then stops the rest.
  *
  * Every part is a real process or server on loopback; the ports are free ones unless set.
@@ -16,6 +19,7 @@ import { parseAllDocuments } from 'yaml';
 import { AgentClient } from '@portolan/agent-client';
 import { kindDefinition, type Resource } from '@portolan/api';
 import { startSampleUpstream, type SampleUpstream } from './sample-upstream.js';
+import { followRoutableGateways } from './gateway-discovery.js';
 import { startTraffic } from './traffic.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -99,6 +103,11 @@ export async function main(): Promise<void> {
     PORTOLAN_API_PORT: apiPort,
     PORTOLAN_OPS_PORT: opsPort,
     PORTOLAN_LOG_LEVEL: process.env.PORTOLAN_LOG_LEVEL ?? 'warn',
+    PORTOLAN_LOCAL_SCALER_GATEWAY: join(REPO_ROOT, 'apps/gateway/dist/main.js'),
+    // Livelier than the HPA's 15 s, for a mesh one watches on a laptop.
+    PORTOLAN_AUTOSCALE_INTERVAL: process.env.PORTOLAN_AUTOSCALE_INTERVAL ?? '5s',
+    // Gateways the autoscaler starts send their spans where the others do (the ops port's receiver).
+    PORTOLAN_LOCAL_SCALER_GATEWAY_ARGS: Number(opsPort) > 0 ? `--otlp-endpoint http://127.0.0.1:${opsPort}/v1/traces --trace-sampling 1` : '',
   }, verbose);
   children.push(controlPlane);
   const endpoint = await waitFor('the control plane', () => {
@@ -160,7 +169,10 @@ export async function main(): Promise<void> {
     }
   }
 
-  const traffic = trafficRps > 0 ? startTraffic({ targets: gatewayUrls, paths: ['/checkout', '/checkout/cart'], requestsPerSecond: trafficRps, host: 'shop.example.com' }) : undefined;
+  // The traffic follows the registry: gateways the autoscaler adds take traffic, draining ones stop getting it.
+  const trafficTargets = [...gatewayUrls];
+  const discovery = followRoutableGateways(endpoint.apiUrl, adminToken, dispatcher, (urls) => trafficTargets.splice(0, trafficTargets.length, ...urls));
+  const traffic = trafficRps > 0 ? startTraffic({ targets: trafficTargets, paths: ['/checkout', '/checkout/cart'], requestsPerSecond: trafficRps, host: 'shop.example.com' }) : undefined;
   log(
     [
       '',
@@ -172,7 +184,8 @@ export async function main(): Promise<void> {
       `  Applied:                   ${applied.join(', ')}`,
       `  Upstreams (knobs at /_knobs): ${upstreams.map((u) => `${u.name} http://127.0.0.1:${u.port}`).join(', ')}`,
       `  Try:                       curl -H 'Host: shop.example.com' ${gatewayUrls[0]}/checkout`,
-      `  Traffic:                   ${trafficRps} requests/s over ${gatewayUrls.length} gateways`,
+      `  Traffic:                   ${trafficRps} requests/s over the routable gateways (${gatewayUrls.length} now)`,
+      `  Autoscaling:               kubectl get autoscalepolicies; curl -X PUT -d '{"latencyMs": 120}' http://127.0.0.1:${upstreams[0].port}/_knobs scales ${upstreams[0].zone} up`,
       '  Ctrl-C stops everything (gateways drain first).',
       '',
     ].filter(Boolean).join('\n'),
@@ -184,6 +197,7 @@ export async function main(): Promise<void> {
     stopping = true;
     log(`${signal}: stopping the local mesh`);
     await traffic?.stop();
+    discovery.stop();
     const gateways = children.filter((child) => child !== controlPlane);
     for (const child of gateways) child.process.kill('SIGTERM');
     const codes = await Promise.all(gateways.map((child) => child.exited));

@@ -65,6 +65,21 @@ it('npm start runs the whole local mesh, traffic flows through every zone, and C
     const nodes = await request(`${api}/apis/mesh.portolan.dev/v1alpha1/gatewaynodes`, { headers: { authorization: `Bearer ${token}` }, dispatcher: tls });
     const list = (await nodes.body.json()) as { items: Array<{ status: { phase: string; synced: boolean } }> };
     expect(list.items).toHaveLength(6);
+
+    // The example AutoscalePolicy scales zone-a's gateways on p99 latency with the Local scaler:
+    // slow zone-a's upstream, and the control plane starts a gateway there that takes traffic.
+    const knobsUrl = /checkout-zone-a (http:\/\/[^,\s]+)/.exec(output)![1];
+    expect((await request(`${knobsUrl}/_knobs`, { method: 'PUT', body: JSON.stringify({ latencyMs: 250 }) })).statusCode).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          const answer = await request(`${api}/apis/mesh.portolan.dev/v1alpha1/gatewaynodes`, { headers: { authorization: `Bearer ${token}` }, dispatcher: tls });
+          const nodes = ((await answer.body.json()) as { items: Array<{ metadata: { name: string }; spec: { zone: string }; status: { phase: string } }> }).items;
+          return nodes.filter((node) => node.metadata.name.startsWith('edge-zone-a-auto-') && node.status.phase === 'Healthy').map((node) => node.spec.zone);
+        },
+        { timeout: 90_000, interval: 500 },
+      )
+      .toContain('zone-a');
     await tls.close();
   } finally {
     await dispatcher.close();

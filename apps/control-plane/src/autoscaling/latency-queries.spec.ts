@@ -19,6 +19,16 @@ describe('autoscaler latency queries', () => {
       expected: 'histogram_quantile(0.9, sum by (le, pool, zone) (rate(portolan_gateway_request_duration_seconds_bucket{pool="edge",zone="zone-a"}[5m])))',
     },
     {
+      name: 'p99 of one pool across its zones',
+      query: latencyQuantileQuery(0.99, '2m', { pool: 'edge', acrossZones: true }),
+      expected: 'histogram_quantile(0.99, sum by (le, pool) (rate(portolan_gateway_request_duration_seconds_bucket{pool="edge"}[2m])))',
+    },
+    {
+      name: 'request rate of one pool across its zones',
+      query: requestRateQuery('2m', { pool: 'edge', acrossZones: true }),
+      expected: 'sum by (pool) (rate(portolan_gateway_request_duration_seconds_count{pool="edge"}[2m]))',
+    },
+    {
       name: 'average latency per pool and zone',
       query: averageLatencyQuery('1m'),
       expected:

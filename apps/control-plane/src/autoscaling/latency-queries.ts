@@ -1,8 +1,9 @@
 /**
  * The PromQL the autoscaler reads gateway latency and load with, built from the gateways' request
  * histogram (docs/metrics.md). Every query aggregates per pool and zone, the unit the autoscaler
- * scales, summing over gateways, routes, services and status classes first: rates are summed before
- * they are divided or turned into a quantile, never averaged per gateway.
+ * scales (or per pool, for a target across zones), summing over gateways, routes, services and
+ * status classes first: rates are summed before they are divided or turned into a quantile, never
+ * averaged per gateway.
  */
 
 const REQUEST_DURATION = 'portolan_gateway_request_duration_seconds';
@@ -11,6 +12,8 @@ const REQUEST_DURATION = 'portolan_gateway_request_duration_seconds';
 export interface PoolZoneFilter {
   pool?: string;
   zone?: string;
+  /** One answer per pool, all its zones together, rather than one per pool and zone. */
+  acrossZones?: boolean;
 }
 
 /**
@@ -36,8 +39,9 @@ function checkedWindow(window: RangeWindow): RangeWindow {
   return window;
 }
 
-/** Per-second rate of one histogram series family, summed into the given labels. */
-function summedRate(series: string, by: string, window: RangeWindow, filter: PoolZoneFilter): string {
+/** Per-second rate of one histogram series family, summed into the given labels (and `le` for buckets). */
+function summedRate(series: string, window: RangeWindow, filter: PoolZoneFilter): string {
+  const by = [...(series === 'bucket' ? ['le'] : []), 'pool', ...(filter.acrossZones ? [] : ['zone'])].join(', ');
   return `sum by (${by}) (rate(${selector(`${REQUEST_DURATION}_${series}`, filter)}[${checkedWindow(window)}]))`;
 }
 
@@ -48,15 +52,15 @@ function summedRate(series: string, by: string, window: RangeWindow, filter: Poo
  */
 export function latencyQuantileQuery(quantile: number, window: RangeWindow, filter: PoolZoneFilter = {}): string {
   if (!(quantile >= 0 && quantile <= 1)) throw new RangeError(`quantile must be from 0 to 1 (0.99 for p99), got ${quantile}`);
-  return `histogram_quantile(${quantile}, ${summedRate('bucket', 'le, pool, zone', window, filter)})`;
+  return `histogram_quantile(${quantile}, ${summedRate('bucket', window, filter)})`;
 }
 
 /** Mean request latency in seconds per pool and zone over `window`; NaN where no request was seen. */
 export function averageLatencyQuery(window: RangeWindow, filter: PoolZoneFilter = {}): string {
-  return `${summedRate('sum', 'pool, zone', window, filter)} / ${summedRate('count', 'pool, zone', window, filter)}`;
+  return `${summedRate('sum', window, filter)} / ${summedRate('count', window, filter)}`;
 }
 
 /** Requests per second per pool and zone over `window`, all routes and status classes together. */
 export function requestRateQuery(window: RangeWindow, filter: PoolZoneFilter = {}): string {
-  return summedRate('count', 'pool, zone', window, filter);
+  return summedRate('count', window, filter);
 }

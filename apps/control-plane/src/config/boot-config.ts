@@ -35,6 +35,21 @@ export interface BootConfig {
   tracing: TracingSettings;
   /** The spans of the control plane's own API requests (docs/tracing.md). */
   selfTracing: SelfTracingSettings;
+  /** Where the autoscaler reads metrics and what it may scale with (docs/autoscaling.md). */
+  autoscaling: AutoscalingSettings;
+}
+
+export interface AutoscalingSettings {
+  /** How often the leader evaluates every AutoscalePolicy (the HPA's sync period). */
+  intervalMs: number;
+  /** Prometheus' base URL, for policies whose metric source is Prometheus. */
+  prometheusUrl?: string;
+  /** Kubeconfig of the Kubernetes scaler; unset, KUBECONFIG or the in-cluster service account when there is one. */
+  kubeconfigFile?: string;
+  /** Whether a Kubernetes API is to be expected at all (a kubeconfig is set or the control plane runs in a cluster). */
+  kubernetes: boolean;
+  /** The local process scaler, when the gateway's entry point is configured. */
+  localScaler?: { gatewayScript: string; extraArgs: string[] };
 }
 
 export interface SelfTracingSettings {
@@ -127,6 +142,11 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_TRACE_STORE_MAX_AGE: { default: '1h', description: 'Embedded trace store: a trace is dropped this long after its last span arrived.' },
   PORTOLAN_TRACE_SLOW_THRESHOLD: { default: '1s', description: 'A trace with a span at least this long is slow: like error traces, kept while ordinary traces are evicted.' },
   PORTOLAN_TRACE_SAMPLING: { default: '0.1', description: 'Share of the traces of the control plane\'s own API requests that are kept, 0 to 1; a caller\'s sampled flag is honoured, and failed (5xx) or slow requests are kept whatever it says.' },
+  PORTOLAN_AUTOSCALE_INTERVAL: { default: '15s', description: 'How often the leader evaluates every AutoscalePolicy (the HPA\'s --horizontal-pod-autoscaler-sync-period).' },
+  PORTOLAN_PROMETHEUS_URL: { default: '', description: 'Base URL of Prometheus\' HTTP API (e.g. http://prometheus:9090), for AutoscalePolicies whose metric source is Prometheus.' },
+  PORTOLAN_KUBECONFIG: { default: '', description: 'Kubeconfig the Kubernetes scaler uses. Unset: $KUBECONFIG, or the pod\'s service account when the control plane runs in a cluster.' },
+  PORTOLAN_LOCAL_SCALER_GATEWAY: { default: '', description: 'The gateway\'s built entry point (apps/gateway/dist/main.js): enables the Local scaler, which starts and stops gateway processes on this machine (npm start sets it).' },
+  PORTOLAN_LOCAL_SCALER_GATEWAY_ARGS: { default: '', description: 'Extra arguments, space-separated, for every gateway the Local scaler starts (e.g. --otlp-endpoint URL).' },
   CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS. Every replica must use the same Consul agent (or the same server address): TTL checks live on the agent that registered them.' },
   CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read, agent read (to check that every replica uses the same agent).' },
   CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
@@ -298,5 +318,25 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     },
     tracing: tracing(env),
     selfTracing: selfTracing(env),
+    autoscaling: autoscaling(env),
+  };
+}
+
+function autoscaling(env: NodeJS.ProcessEnv): AutoscalingSettings {
+  const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const intervalMs = duration(env, 'PORTOLAN_AUTOSCALE_INTERVAL');
+  if (intervalMs < 100) throw new BootConfigError(`PORTOLAN_AUTOSCALE_INTERVAL=${read('PORTOLAN_AUTOSCALE_INTERVAL')} is too short: use at least 100ms (default 15s)`);
+  const prometheusUrl = read('PORTOLAN_PROMETHEUS_URL') || undefined;
+  if (prometheusUrl) checked('PORTOLAN_PROMETHEUS_URL', prometheusUrl, (raw) => new URL(raw), 'http://prometheus:9090');
+  const kubeconfigFile = read('PORTOLAN_KUBECONFIG') || undefined;
+  const gatewayScript = read('PORTOLAN_LOCAL_SCALER_GATEWAY') || undefined;
+  return {
+    intervalMs,
+    ...(prometheusUrl ? { prometheusUrl } : {}),
+    ...(kubeconfigFile ? { kubeconfigFile: resolve(kubeconfigFile) } : {}),
+    kubernetes: !!(kubeconfigFile || env.KUBECONFIG || env.KUBERNETES_SERVICE_HOST),
+    ...(gatewayScript
+      ? { localScaler: { gatewayScript: resolve(gatewayScript), extraArgs: read('PORTOLAN_LOCAL_SCALER_GATEWAY_ARGS').split(/\s+/).filter(Boolean) } }
+      : {}),
   };
 }

@@ -6,6 +6,7 @@ import { Body, Controller, Delete, HttpCode, Inject, Param, Post, Query, Req } f
 import { isJsonObject, parseDuration } from '@portolan/api';
 import { AGENT_API_PREFIX, PATHS, type HeartbeatRequest, type HeartbeatResponse, type RegisterRequest, type RegisterResponse } from '@portolan/agent-client';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
+import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import { Access } from '../auth/roles';
 import { DistributionService, type Propagation } from '../distribution/distribution.service';
 import { ApiError } from '../errors/api-error';
@@ -31,6 +32,7 @@ export class AgentRegistryController {
   constructor(
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     private readonly distribution: DistributionService,
+    private readonly traffic: PoolTrafficWindow,
   ) {}
 
   @Post(PATHS.register)
@@ -51,7 +53,10 @@ export class AgentRegistryController {
   @HttpCode(200)
   async heartbeat(@Param('id') id: string, @Body() body: unknown): Promise<HeartbeatResponse> {
     try {
-      const node = await this.registry.heartbeat(id, (isJsonObject(body) ? body : {}) as HeartbeatRequest);
+      const request = (isJsonObject(body) ? body : {}) as HeartbeatRequest;
+      const node = await this.registry.heartbeat(id, request);
+      // The autoscaler's heartbeat metric source: the pool's traffic over its window.
+      if (node.role === 'gateway' && isJsonObject(request.stats)) this.traffic.add({ name: node.name, pool: node.spec.pool, zone: node.spec.zone }, request.stats, Date.now());
       const { heartbeatIntervalMs, ttlMs } = this.registry.settings;
       return { lifecycle: node.lifecycle.phase, heartbeatIntervalMs, ttlMs };
     } catch (error) {

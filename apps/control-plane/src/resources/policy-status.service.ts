@@ -1,12 +1,16 @@
 /**
+ * An AutoscalePolicy's status is the autoscaler's: it is kept in the event journal (shared by
+ * every replica) and attached here when the policy is read.
+ *
  * Policy status is derived, not stored: the conditions of a policy follow from the whole mesh at
  * the current revision, so they are computed from the resolution index (built once per revision
  * by the distribution module, and shared) and attached when a policy is read. Writing them back would bump the revision and
  * make every gateway resync for nothing.
  */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_NAMESPACE, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
 import { DistributionService } from '../distribution/distribution.service';
+import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import type { ObjectKey } from '../store/resource-store';
 import { summarizeRollout, type RolloutSummary } from './rollout-summary';
 
@@ -34,9 +38,16 @@ export class PolicyStatusService {
   private fingerprints = new Map<string, string>();
   private stopRolloutNotifications: (() => void) | undefined;
 
-  constructor(private readonly distribution: DistributionService) {}
+  constructor(
+    private readonly distribution: DistributionService,
+    @Inject(EVENT_JOURNAL) private readonly journal: EventJournal,
+  ) {}
 
   async withStatus(resource: Resource): Promise<Resource> {
+    if (resource.kind === 'AutoscalePolicy') {
+      const status = await this.journal.status({ kind: resource.kind, namespace: resource.metadata.namespace ?? DEFAULT_NAMESPACE, name: resource.metadata.name });
+      return status ? ({ ...resource, status } as Resource) : resource;
+    }
     if (!kindDefinition(resource.kind)?.isPolicy) return resource;
     const snapshot = await this.current();
     const key = policyRef({ kind: resource.kind as PolicyKind, namespace: resource.metadata.namespace ?? DEFAULT_NAMESPACE, name: resource.metadata.name });

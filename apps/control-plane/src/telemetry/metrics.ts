@@ -1,7 +1,7 @@
 /**
  * The control plane's Prometheus registry: process metrics plus the HTTP request duration by
  * route template (never the raw path, to bound label cardinality) and status code, snapshot
- * distribution, leader election and history compaction (docs/metrics.md).
+ * distribution, leader election, history compaction and the autoscaler (docs/metrics.md).
  */
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -92,6 +92,48 @@ export class MetricsRegistry {
   readonly storeCompactedRevision = new Gauge({
     name: 'portolan_store_compacted_revision',
     help: 'Revision through which this replica last compacted the change history (0 until it has, and on followers); watches from an older resourceVersion answer 410 Expired.',
+    registers: [this.registry],
+  });
+
+  readonly autoscalerCurrentReplicas = new Gauge({
+    name: 'portolan_autoscaler_current_replicas',
+    help: 'Gateways of each AutoscalePolicy\'s target at its last evaluation, by policy (namespace/name); leader only.',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoscalerDesiredReplicas = new Gauge({
+    name: 'portolan_autoscaler_desired_replicas',
+    help: 'Gateways the autoscaler wants for each AutoscalePolicy\'s target, by policy; leader only.',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoscalerMetricValue = new Gauge({
+    name: 'portolan_autoscaler_metric_value',
+    help: 'Last reading of each AutoscalePolicy\'s metric (milliseconds for latency, requests per second per gateway for load); absent while missing; leader only.',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoscalerMetricTarget = new Gauge({
+    name: 'portolan_autoscaler_metric_target',
+    help: 'Target of each AutoscalePolicy\'s metric, in the unit of portolan_autoscaler_metric_value; leader only.',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoscalerScalings = new Counter({
+    name: 'portolan_autoscaler_scalings_total',
+    help: 'Changes of gateway count the autoscaler asked its scaler for, by policy, direction (up, down) and result (ok, failed).',
+    labelNames: ['policy', 'direction', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly autoscalerMetricMissing = new Counter({
+    name: 'portolan_autoscaler_metric_missing_total',
+    help: 'Evaluations that found no reading of the policy\'s metric (the count is held, or the fallback applies), by policy.',
+    labelNames: ['policy'] as const,
     registers: [this.registry],
   });
 

@@ -58,6 +58,8 @@ export interface ApiAnswer {
 export class ControlPlane {
   private process: Process | undefined;
   apiUrl = '';
+  /** The plain-HTTP ops port (metrics, health), when the test turned it on with PORTOLAN_OPS_PORT. */
+  opsUrl: string | undefined;
   caPem = '';
   readonly dispatcher: { agent?: Agent } = {};
 
@@ -81,13 +83,14 @@ export class ControlPlane {
       'the control plane to listen',
       () => {
         if (started.child.exitCode !== null) throw new Error(`the control plane exited:\n${started.output()}`);
-        const parsed = existsSync(endpointFile) ? (JSON.parse(readFileSync(endpointFile, 'utf8')) as { apiUrl: string; pid: number }) : undefined;
+        const parsed = existsSync(endpointFile) ? (JSON.parse(readFileSync(endpointFile, 'utf8')) as { apiUrl: string; opsUrl?: string; pid: number }) : undefined;
         return parsed?.pid === started.child.pid ? parsed : undefined;
       },
       (value) => value !== undefined,
       60_000,
     );
     this.apiUrl = endpoint!.apiUrl;
+    this.opsUrl = endpoint!.opsUrl;
     this.caPem = readFileSync(this.caFile, 'utf8');
     await this.dispatcher.agent?.close();
     this.dispatcher.agent = new Agent({ connect: { ca: this.caPem } });
@@ -156,6 +159,7 @@ const PLURALS: Record<string, string> = {
   RetryPolicy: 'retrypolicies',
   CircuitBreakerPolicy: 'circuitbreakerpolicies',
   TimeoutPolicy: 'timeoutpolicies',
+  AutoscalePolicy: 'autoscalepolicies',
 };
 
 export class GatewayProcess {

@@ -1,0 +1,28 @@
+/**
+ * What a load balancer in front of the gateways does in the local mesh: it follows the registry
+ * and sends traffic to the gateways that are routable (Healthy or Degraded). Gateways the
+ * autoscaler starts join as soon as they register; a draining gateway leaves at the next look,
+ * while it still finishes what it has.
+ */
+import { request, type Agent } from 'undici';
+
+const REFRESH_MS = 500;
+
+export function followRoutableGateways(apiUrl: string, token: string, dispatcher: Agent, onChange: (proxyUrls: string[]) => void): { stop(): void } {
+  let last = '';
+  const refresh = async () => {
+    const response = await request(`${apiUrl}/apis/mesh.portolan.dev/v1alpha1/gatewaynodes`, { dispatcher, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    const body = (await response.body.json()) as { items?: Array<{ spec: { address: string }; status?: { phase?: string } }> };
+    if (response.statusCode !== 200 || !body.items) return;
+    const urls = body.items
+      .filter((node) => node.status?.phase === 'Healthy' || node.status?.phase === 'Degraded')
+      .map((node) => `http://${node.spec.address}`)
+      .sort();
+    // An empty list keeps the previous one: better a gateway that just left than no traffic at all.
+    if (urls.length === 0 || urls.join() === last) return;
+    last = urls.join();
+    onChange(urls);
+  };
+  const timer = setInterval(() => void refresh().catch(() => undefined), REFRESH_MS);
+  return { stop: () => clearInterval(timer) };
+}
