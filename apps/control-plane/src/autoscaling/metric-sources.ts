@@ -61,11 +61,17 @@ export class HeartbeatMetricSource implements MetricSource {
     const covered = `${reading.requests} requests from ${reading.reportingGateways.length} gateways over ${formatDuration(reading.coveredMs)}`;
     if (query.metric.type === 'requestsPerSecond') {
       const perGateway = reading.requests / (reading.coveredMs / 1000) / Math.max(1, query.currentReplicas);
-      return { value: round(perGateway), detail: covered };
+      return { value: round(perGateway), detail: reading.requests === 0 ? `idle: no requests through ${describeTarget(query)} in the last ${window}` : covered };
     }
     const { statistic } = query.metric;
     const value = statistic === 'Mean' ? histogramMean(reading.histogram) : histogramQuantile(QUANTILES[statistic], reading.histogram);
-    if (value === null) return { value: 0, detail: `idle: no requests through ${describeTarget(query)} in the last ${window}` };
+    if (value === null) {
+      // Requests went through, but none came with a latency histogram (gateways older than it): the latency is missing, not idle.
+      if (reading.requests > 0) {
+        return { value: null, detail: `the gateways of ${describeTarget(query)} reported ${reading.requests} requests but no latency histogram in the last ${window} (are they older than latency histograms?)` };
+      }
+      return { value: 0, detail: `idle: no requests through ${describeTarget(query)} in the last ${window}` };
+    }
     return { value: round(value), detail: covered };
   }
 }
