@@ -51,16 +51,18 @@ describe('kubectl against Portolan', () => {
     expect(lines(first.stdout)).toEqual([
       'autoscalepolicy.mesh.portolan.dev/edge-zone-a created',
       'circuitbreakerpolicy.mesh.portolan.dev/checkout-breaker created',
+      'failoverpolicy.mesh.portolan.dev/checkout-failover created',
       'ratelimitpolicy.mesh.portolan.dev/checkout-limits created',
       'retrypolicy.mesh.portolan.dev/checkout-retries created',
       'route.mesh.portolan.dev/checkout created',
       'service.mesh.portolan.dev/checkout created',
       'timeoutpolicy.mesh.portolan.dev/checkout-timeouts created',
+      'zone.mesh.portolan.dev/zone-c created',
     ]);
     const second = await kubectl(['apply', '-f', EXAMPLES]);
     expect(second.code).toBe(0);
     expect(lines(second.stdout).every((line) => line.endsWith(' unchanged'))).toBe(true);
-    expect(lines(second.stdout)).toHaveLength(7);
+    expect(lines(second.stdout)).toHaveLength(9);
   });
 
   it('configures a changed manifest, and the change is stored', async () => {
@@ -155,7 +157,7 @@ describe('kubectl against Portolan', () => {
   it('deletes what it applied', async () => {
     const result = await kubectl(['delete', '-f', EXAMPLES]);
     expect(result.code).toBe(0);
-    expect(lines(result.stdout)).toHaveLength(7);
+    expect(lines(result.stdout)).toHaveLength(9);
     expect(lines(result.stdout).every((line) => line.endsWith(' deleted'))).toBe(true);
     const after = await kubectl(['get', 'ratelimitpolicies']);
     expect(after.stderr.trim()).toBe('No resources found in default namespace.');

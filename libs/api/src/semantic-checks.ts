@@ -5,6 +5,7 @@
 import { parseDuration } from './duration.js';
 import type { KindDefinition } from './kinds/index.js';
 import type { AutoscalePolicySpec } from './kinds/autoscale-policy.js';
+import type { FailoverPolicySpec } from './kinds/failover-policy.js';
 import type { CircuitBreakerPolicySpec } from './kinds/circuit-breaker-policy.js';
 import type { RateLimitPolicySpec } from './kinds/rate-limit-policy.js';
 import type { RetryPolicySpec } from './kinds/retry-policy.js';
@@ -79,6 +80,15 @@ const checks: Record<string, Check> = {
     if (spec.fallback && (spec.fallback.replicas < minReplicas || spec.fallback.replicas > spec.maxReplicas)) {
       causes.push({ field: 'spec.fallback.replicas', reason: 'FieldValueInvalid', message: `Invalid value: ${spec.fallback.replicas}: must be from minReplicas (${minReplicas}) to maxReplicas (${spec.maxReplicas})` });
     }
+    return causes;
+  },
+  FailoverPolicy: (spec: FailoverPolicySpec) => {
+    const causes = targetRefCauses({ kind: spec.targetRef.kind, name: spec.targetRef.name });
+    const seen = new Set<string>();
+    spec.zones.forEach((zone, index) => {
+      if (seen.has(zone.name)) causes.push({ field: `spec.zones[${index}].name`, reason: 'FieldValueDuplicate', message: `Duplicate value: "${zone.name}"` });
+      seen.add(zone.name);
+    });
     return causes;
   },
   Service: (spec: ServiceSpec) => {

@@ -59,6 +59,27 @@ describe('AutoscalePolicy', () => {
   });
 });
 
+describe('FailoverPolicy', () => {
+  const failover = (spec: Record<string, unknown>) => ({
+    apiVersion: 'mesh.portolan.dev/v1alpha1',
+    kind: 'FailoverPolicy',
+    metadata: { name: 'checkout' },
+    spec: { targetRef: { kind: 'Service', name: 'checkout' }, zones: [{ name: 'zone-a', priority: 0 }], ...spec },
+  });
+
+  it.each([
+    ['a Route target', { targetRef: { kind: 'Route', name: 'checkout' } }, 'spec.targetRef.kind', 'supported values: "Mesh", "Service"'],
+    ['a Service target without its name', { targetRef: { kind: 'Service' } }, 'spec.targetRef.name', 'Required value'],
+    ['a zone listed twice', { zones: [{ name: 'zone-a', priority: 0 }, { name: 'zone-a', priority: 1 }] }, 'spec.zones[1].name', 'Duplicate value: "zone-a"'],
+    ['no zones', { zones: [] }, 'spec.zones', 'at least 1'],
+    ['a failback period above an hour', { failback: { healthyFor: '2h' } }, 'spec.failback.healthyFor', 'must be at most 1h'],
+  ])('rejects %s, naming the field', (_name, spec, field, message) => {
+    const result = validateResource(failover(spec as Record<string, unknown>));
+    expect(result.causes.map((cause) => cause.field)).toEqual([field]);
+    expect(result.causes[0].message).toContain(message);
+  });
+});
+
 describe('validateResource', () => {
   it('reports every violation with its field path, not just the first', () => {
     const result = validateResource(

@@ -8,6 +8,8 @@ import { formatDuration, parseDuration } from '../duration.js';
 import type { Resource } from '../meta.js';
 import { AutoscalePolicySchema, type AutoscalePolicy } from './autoscale-policy.js';
 import { CircuitBreakerPolicySchema } from './circuit-breaker-policy.js';
+import { FailoverPolicySchema, type FailoverPolicy } from './failover-policy.js';
+import { ZoneSchema, type Zone } from './zone.js';
 import { RateLimitPolicySchema, type RateLimitPolicySpec } from './rate-limit-policy.js';
 import { RetryPolicySchema, type RetryPolicySpec } from './retry-policy.js';
 import { RouteSchema, type RouteSpec } from './route.js';
@@ -148,6 +150,33 @@ export const KINDS: readonly KindDefinition[] = [
     ],
   },
   {
+    kind: 'FailoverPolicy',
+    plural: 'failoverpolicies',
+    singular: 'failoverpolicy',
+    shortNames: ['fop'],
+    categories: ['mesh'],
+    isPolicy: false,
+    schema: FailoverPolicySchema,
+    printerColumns: [
+      { name: 'Target', type: 'string', description: 'Services whose endpoints fail over', cell: (r) => describeTarget((r as FailoverPolicy).spec.targetRef) },
+      { name: 'Zones', type: 'string', description: 'Zones by priority', cell: (r) => [...(r as FailoverPolicy).spec.zones].sort((a, b) => a.priority - b.priority).map((z) => `${z.name}:${z.priority}`).join(',') },
+      { name: 'Failed-Over', type: 'string', description: 'Zones traffic has moved away from', cell: (r) => ((r as FailoverPolicy).status?.zones ?? []).filter((z) => z.state === 'FailedOver').map((z) => z.zone).join(',') },
+    ],
+  },
+  {
+    kind: 'Zone',
+    plural: 'zones',
+    singular: 'zone',
+    shortNames: ['mz'],
+    categories: ['mesh'],
+    isPolicy: false,
+    schema: ZoneSchema,
+    printerColumns: [
+      { name: 'Drained', type: 'string', description: 'Whether new requests avoid the zone', cell: (r) => ((r as Zone).spec.drained ? 'True' : 'False') },
+      { name: 'Reason', type: 'string', description: 'Why it is drained', cell: (r) => (r as Zone).spec.reason ?? '' },
+    ],
+  },
+  {
     kind: 'Service',
     plural: 'services',
     singular: 'service',
@@ -225,6 +254,8 @@ export const POLICY_KINDS = KINDS.filter((definition) => definition.isPolicy).ma
 
 export * from './autoscale-policy.js';
 export * from './circuit-breaker-policy.js';
+export * from './failover-policy.js';
+export * from './zone.js';
 export * from './gateway-node.js';
 export * from './registry-status.js';
 export * from './service-instance.js';
@@ -243,4 +274,4 @@ import type { TimeoutPolicy } from './timeout-policy.js';
 
 export type PolicyResource = RateLimitPolicy | RetryPolicy | CircuitBreakerPolicy | TimeoutPolicy;
 export type PolicyKind = PolicyResource['kind'];
-export type MeshResource = PolicyResource | Service | Route | AutoscalePolicy;
+export type MeshResource = PolicyResource | Service | Route | AutoscalePolicy | FailoverPolicy | Zone;

@@ -16,6 +16,8 @@ import type { RetryPolicySpec } from '../kinds/retry-policy.js';
 import { RouteSpecSchema, type RouteSpec } from '../kinds/route.js';
 import { ServiceSpecSchema, type ServiceSpec } from '../kinds/service.js';
 import type { TimeoutPolicySpec } from '../kinds/timeout-policy.js';
+import type { FailoverPolicy } from '../kinds/failover-policy.js';
+import type { Zone } from '../kinds/zone.js';
 import type { JsonObject } from '../merge-patch.js';
 import { DEFAULT_NAMESPACE, type Resource, type TargetRef } from '../meta.js';
 import { comparePrecedence, precedenceKey, type PrecedenceKey } from './precedence.js';
@@ -45,12 +47,42 @@ export interface EffectiveEndpoint {
   weight: number;
 }
 
+/** The FailoverPolicy that applies to a route's backend service, with the zones it failed over. */
+export interface RouteFailover {
+  policy: ObjectRef & { resourceVersion: string };
+  /** Zones by priority, lower first; equal priorities by name. */
+  zones: Array<{ zone: string; priority: number }>;
+  /** Zones the failover controller moved this service's traffic away from (status.zones FailedOver). */
+  failedOver: string[];
+}
+
+/**
+ * Share of new requests a gateway sends to each zone's endpoints (weights add up to 100), then the
+ * zones it may spill to when none of those has an endpoint left, in order, with weight 0. Computed
+ * per gateway zone from the route's failover, drained zones and healthy endpoints (zone-weights.ts).
+ */
+export interface ZoneWeight {
+  zone: string;
+  weight: number;
+}
+
 export interface EffectiveRoute {
   route: ObjectRef & { resourceVersion: string };
   hostnames: string[];
   pathPrefix: string;
   headers: Array<{ name: string; value: string; type: 'Exact' | 'RegularExpression' }>;
-  backend: { service: ObjectRef; found: boolean; port: number | null; endpoints: EffectiveEndpoint[] };
+  backend: {
+    service: ObjectRef;
+    found: boolean;
+    port: number | null;
+    endpoints: EffectiveEndpoint[];
+    /** Absent: no FailoverPolicy applies to the service. */
+    failover?: RouteFailover;
+    /** Zones drained mesh-wide (Zone objects), sorted; absent when none is. */
+    drainedZones?: string[];
+    /** Absent: no failover and no drained zone, and the gateway simply prefers its own zone. */
+    zoneWeights?: ZoneWeight[];
+  };
   /** null when no policy of the kind applies to this route in this zone. */
   rateLimit: EffectivePolicy<Config<RateLimitPolicySpec>> | null;
   retry: EffectivePolicy<Config<RetryPolicySpec>> | null;
@@ -135,7 +167,12 @@ interface IndexState {
   memo: Map<string, EffectiveRoute>;
   /** `${zone}\0${served routes}` -> the route list of every gateway of that shape. */
   shapes: Map<string, EffectiveRoute[]>;
+  /** FailoverPolicies by target service key; the Mesh-targeted one (first by namespace and name) under MESH_FAILOVER. */
+  failovers: Map<string, RouteFailover>;
+  drainedZones: string[];
 }
+
+const MESH_FAILOVER = '*';
 
 // Kept off the index object so callers cannot reach (and corrupt) the memo through it.
 const states = new WeakMap<ResolutionIndex, IndexState>();
@@ -188,8 +225,13 @@ export function buildResolutionIndex(resources: readonly Resource[], revision: n
     zones: new Set(),
     memo: new Map(),
     shapes: new Map(),
+    failovers: new Map(),
+    drainedZones: [],
   };
+  const failoverPolicies: FailoverPolicy[] = [];
   for (const resource of resources) {
+    if (resource.kind === 'FailoverPolicy') failoverPolicies.push(resource as FailoverPolicy);
+    if (resource.kind === 'Zone' && (resource as Zone).spec.drained) state.drainedZones.push(resource.metadata.name);
     if (resource.kind === 'Route') state.routes.push(resource as RouteResource);
     else if (resource.kind === 'Service') state.services.set(keyOf(namespaceOf(resource), resource.metadata.name), resource as ServiceResource);
     const buckets = state.policies.get(resource.kind as PolicyKind);
@@ -201,6 +243,8 @@ export function buildResolutionIndex(resources: readonly Resource[], revision: n
     else append(kind === 'Service' ? buckets.byService : buckets.byRoute, keyOf(policy.source.namespace, name ?? ''), policy);
   }
   state.routes.sort((a, b) => compareText(namespaceOf(a), namespaceOf(b)) || compareText(a.metadata.name, b.metadata.name));
+  state.drainedZones.sort(compareText);
+  indexFailovers(state, failoverPolicies);
   const byPrecedence = (a: IndexedPolicy, b: IndexedPolicy) => comparePrecedence(a.precedence, b.precedence);
   for (const buckets of state.policies.values()) {
     buckets.mesh.sort(byPrecedence);
@@ -210,6 +254,26 @@ export function buildResolutionIndex(resources: readonly Resource[], revision: n
   const index: ResolutionIndex = Object.freeze({ revision, zones: Object.freeze([...state.zones].sort(compareText)) });
   states.set(index, state);
   return index;
+}
+
+/** A Service-targeted FailoverPolicy wins over a Mesh one; of several Mesh ones, the first by namespace and name. */
+function indexFailovers(state: IndexState, policies: FailoverPolicy[]): void {
+  policies.sort((a, b) => compareText(namespaceOf(a), namespaceOf(b)) || compareText(a.metadata.name, b.metadata.name));
+  for (const policy of policies) {
+    const { kind, name } = policy.spec.targetRef;
+    const key = kind === 'Mesh' ? MESH_FAILOVER : keyOf(namespaceOf(policy), name ?? '');
+    if (state.failovers.has(key)) continue;
+    state.failovers.set(
+      key,
+      deepFreeze({
+        policy: { kind: 'FailoverPolicy', namespace: namespaceOf(policy), name: policy.metadata.name, resourceVersion: policy.metadata.resourceVersion ?? '' },
+        zones: policy.spec.zones
+          .map((zone) => ({ zone: zone.name, priority: zone.priority }))
+          .sort((a, b) => a.priority - b.priority || compareText(a.zone, b.zone)),
+        failedOver: (policy.status?.zones ?? []).filter((zone) => zone.state === 'FailedOver').map((zone) => zone.zone).sort(compareText),
+      }),
+    );
+  }
 }
 
 function resolvePolicy<T>(kind: PolicyKind, layers: readonly IndexedPolicy[]): EffectivePolicy<T> | null {
@@ -264,6 +328,9 @@ function resolveRoute(state: IndexState, route: RouteResource, zone: string): Ef
     circuitBreaker: null,
     timeout: null,
   };
+  const failover = state.failovers.get(keyOf(namespace, spec.backendRef.name)) ?? state.failovers.get(MESH_FAILOVER);
+  if (failover) effective.backend.failover = failover;
+  if (state.drainedZones.length) effective.backend.drainedZones = state.drainedZones;
   for (const [kind, buckets] of state.policies) {
     // Each bucket is sorted and the buckets' specificities (0-1, 2-3, 4-5) do not overlap, so the
     // concatenation is already in merge order.

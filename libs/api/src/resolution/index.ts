@@ -10,6 +10,9 @@ export {
   type ObjectRef,
   type PolicyContribution,
   type ResolutionIndex,
+  type RouteFailover,
+  type ZoneWeight,
 } from './effective-config.js';
+export { computeZoneWeights } from './zone-weights.js';
 export { comparePolicies, specificity } from './precedence.js';
 export { policyRef, type FieldSource, type PolicySource } from './provenance-merge.js';
