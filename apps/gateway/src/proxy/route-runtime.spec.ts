@@ -92,3 +92,51 @@ describe('compileSnapshot', () => {
     }
   });
 });
+
+describe('compileSnapshot with zone weights', () => {
+  const service = resource('Service', 'orders', {
+    ports: [{ port: 80 }],
+    endpoints: [
+      { address: '10.0.0.1', zone: 'a' },
+      { address: '10.0.0.2', zone: 'b' },
+      { address: '10.0.0.3', zone: 'c' },
+    ],
+  });
+  const withZoneWeights = (snapshot: Snapshot, zoneWeights: Array<{ zone: string; weight: number }> | undefined): Snapshot => ({
+    ...snapshot,
+    routes: snapshot.routes.map((route) => ({ ...route, backend: { ...route.backend, ...(zoneWeights ? { zoneWeights } : {}) } })),
+  });
+  const compile = (zoneWeights: Array<{ zone: string; weight: number }> | undefined, extra: Resource[] = [], previous?: RouteTable, dependencies = deps) =>
+    compileSnapshot(withZoneWeights(snapshotOf([service, base[1], ...extra]), zoneWeights), 'a', previous, dependencies).table;
+  const pickedAddresses = (table: RouteTable, tried: string[] = [], picks = 20) => {
+    const route = table.match('localhost', '/orders', {})!;
+    return [...new Set(Array.from({ length: picks }, () => route.pickEndpoint(new Set(tried))?.origin))].sort();
+  };
+
+  it.each<[string, Array<{ zone: string; weight: number }> | undefined, string[], Array<string | undefined>]>([
+    ['without zone weights: own zone first', undefined, [], ['http://10.0.0.1:80']],
+    ['the control plane moved the traffic to zone b', [{ zone: 'b', weight: 100 }, { zone: 'a', weight: 0 }], [], ['http://10.0.0.2:80']],
+    ['a retry spills to the zone of weight 0', [{ zone: 'b', weight: 100 }, { zone: 'a', weight: 0 }], ['10.0.0.2:80'], ['http://10.0.0.1:80']],
+    ['a drained zone (c, not listed) is never used', [{ zone: 'b', weight: 100 }, { zone: 'a', weight: 0 }], ['10.0.0.1:80', '10.0.0.2:80'], ['http://10.0.0.1:80']],
+  ])('%s', (_name, zoneWeights, tried, expected) => {
+    expect(pickedAddresses(compile(zoneWeights), tried)).toEqual(expected);
+  });
+
+  it('spills when outlier detection ejects every endpoint of the weighted zone, and follows the next config change', () => {
+    const outlier = resource('CircuitBreakerPolicy', 'cb', { targetRef: { kind: 'Service', name: 'orders' }, outlierDetection: { consecutive5xx: 1, maxEjectionPercent: 100 } });
+    let draw = 0;
+    const cycling = { ...deps, random: () => [0.1, 0.6, 0.3, 0.9][draw++ % 4] };
+    const first = compile([{ zone: 'a', weight: 100 }, { zone: 'c', weight: 0 }, { zone: 'b', weight: 0 }], [outlier], undefined, cycling);
+    const route = first.match('localhost', '/orders', {})!;
+    const endpoint = route.pickEndpoint(new Set())!;
+    expect(endpoint.origin).toBe('http://10.0.0.1:80');
+    expect(route.recordEndpointResult(endpoint, false, 0)).toBe(true);
+    expect(pickedAddresses(first)).toEqual(['http://10.0.0.3:80']);
+    // The next revision keeps the ejection and applies the new weights.
+    const second = compile([{ zone: 'b', weight: 50 }, { zone: 'c', weight: 50 }, { zone: 'a', weight: 0 }], [outlier], first, cycling);
+    expect(pickedAddresses(second, [], 200)).toEqual(['http://10.0.0.2:80', 'http://10.0.0.3:80']);
+    // And a revision without zone weights goes back to own zone first (a is still ejected: b or c).
+    const third = compile(undefined, [outlier], second, cycling);
+    expect(pickedAddresses(third, [], 200)).toEqual(['http://10.0.0.2:80', 'http://10.0.0.3:80']);
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * Turns a snapshot into the per-route objects the proxy runs, once per config change: matchers,
- * rate limiters, breakers, connection limits, outlier detectors, retry plans and timeouts.
+ * endpoints grouped by the zones of the backend's zone weights, rate limiters, breakers,
+ * connection limits, outlier detectors, retry plans and timeouts.
  *
  * State survives config changes where the meaning is unchanged, so a new revision does not hand
  * out fresh tokens, close open breakers or forget ejections: a route keeps its rate-limit buckets
@@ -15,7 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseDuration, policyRef, type EffectivePolicy, type EffectiveRoute, type FieldSource } from '@portolan/api';
 import type { HeartbeatStats, NackError, PoolShare, Snapshot } from '@portolan/agent-client';
 import { CircuitBreaker, ConcurrencyLimiter, type BreakerSettings } from '../policies/circuit-breaker.js';
-import { pickEndpoint } from '../policies/load-balancer.js';
+import { pickEndpoint, planZones, type ZonePlan } from '../policies/load-balancer.js';
 import { OutlierDetector, type OutlierSettings } from '../policies/outlier-detector.js';
 import { compileRateLimit, RateLimiter, type RateLimitConfig } from '../policies/rate-limiter.js';
 import { compileRetry, isIdempotent, RequestRetries, RetryBudget, type CompiledRetry, type RetryConfig } from '../policies/retry.js';
@@ -131,6 +132,8 @@ class RuntimeRoute implements CompiledRoute {
   matcher!: RouteMatcher;
   timeouts = DEFAULT_TIMEOUTS;
   endpoints: Endpoint[] = [];
+  /** The backend's zone weights grouped over `endpoints`; undefined: own zone first. */
+  zonePlan?: ZonePlan<Endpoint>;
   rateLimiter?: RateLimiter;
   rateLimitPolicy = '';
   breaker?: CircuitBreaker;
@@ -202,6 +205,7 @@ class RuntimeRoute implements CompiledRoute {
       tried,
       panicThresholdPercent: this.panicThresholdPercent,
       random: this.deps.random,
+      zones: this.zonePlan,
     });
     if (picked) this.active.set(picked.key, (this.active.get(picked.key) ?? 0) + 1);
     return picked;
@@ -241,6 +245,7 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
     weight: endpoint.weight,
     spans: endpointSpans({ service: runtime.serviceName, address: endpoint.address, port: endpoint.port ?? port ?? 80, zone: endpoint.zone }),
   }));
+  if (route.backend.zoneWeights) runtime.zonePlan = planZones(runtime.endpoints, route.backend.zoneWeights);
   if (previous) runtime.active = previous.active;
 
   // Each part: on failure, keep the previous part (or none) and report who set it.
