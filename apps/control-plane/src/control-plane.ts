@@ -16,6 +16,7 @@ import { AppModule } from './app.module';
 import { startAutoscaling, type RunningAutoscaling } from './autoscaling/autoscaling';
 import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { openBackend } from './backend';
+import { startFailover } from './failover/failover';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
@@ -69,6 +70,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   // A start that fails past this point closes what it opened: the leader lock, the backend's loops, the listeners.
   let app: NestExpressApplication | undefined;
   let autoscaling: RunningAutoscaling | undefined;
+  let failover: { close(): void } | undefined;
   try {
     const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
     const { store, registry, leadership, ackLedger } = backend;
@@ -142,6 +144,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       logger,
       self: { apiUrl, caFile: certificate.caFile, bootstrapToken: bootstrapToken.file ? readFileSync(bootstrapToken.file, 'utf8').trim() : config.bootstrapToken!, dataDir: config.dataDir },
     });
+    failover = startFailover({ controllers: backend.controllers, store, registry, traffic, journal: backend.events, distribution: app.get(DistributionService), metrics, logger });
 
     const kubeconfigFile = join(config.dataDir, 'kubeconfig');
     if (tokens.generatedAdminTokenFile) {
@@ -167,6 +170,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       kubeconfigFile,
       close: async () => {
         await ops?.close();
+        failover?.close();
         // While the API still answers: the gateways the local scaler started drain through it.
         await autoscaling?.close();
         await closeAgentStreams();
@@ -178,6 +182,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       },
     };
   } catch (error) {
+    failover?.close();
     await autoscaling?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await backend.close().catch(() => undefined);

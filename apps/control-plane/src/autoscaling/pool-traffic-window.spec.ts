@@ -37,6 +37,7 @@ describe('PoolTrafficWindow', () => {
     expect(zoneA.requests).toBe(30);
     expect(zoneA.reportingGateways).toEqual(['edge-a-1', 'edge-a-2']);
     expect(histogramQuantile(0.99, zoneA.histogram)).toBeLessThanOrEqual(50);
+    expect(window.readZone('zone-a', 60_000, t0 + 4_000).requests).toBe(110);
     const acrossZones = window.read('edge', undefined, 60_000, t0 + 4_000);
     expect(acrossZones.requests).toBe(70);
     expect(acrossZones.reportingGateways).toEqual(['edge-a-1', 'edge-a-2', 'edge-b-1']);
@@ -59,13 +60,22 @@ describe('PoolTrafficWindow', () => {
     const t0 = 3_000_000;
     window.add(a1, stats(100), t0);
     window.add(a1, stats(100), t0 + 10_000);
-    expect(window.read('edge', 'zone-a', 120_000, t0 + 10_000).coveredMs).toBe(10_000);
+    // From the start of the 2 s period the first heartbeat counted.
+    expect(window.read('edge', 'zone-a', 120_000, t0 + 10_000).coveredMs).toBe(12_000);
     expect(window.read('edge', 'zone-a', 120_000, t0 + 500_000).coveredMs).toBe(120_000);
   });
 
   it('answers no gateways for a pool it never heard of (the metric is missing, not zero)', () => {
     const reading = new PoolTrafficWindow().read('edge', 'zone-a', 60_000, 5_000_000);
     expect(reading).toMatchObject({ requests: 0, reportingGateways: [], coveredMs: 0 });
+  });
+
+  it('counts 5xx answers for the error rate of a zone', () => {
+    const window = new PoolTrafficWindow();
+    window.add(a1, { ...stats(10), responses: { '2xx': 7, '3xx': 0, '4xx': 0, '5xx': 3 } }, 1_000);
+    window.add(other, { ...stats(20), responses: { '2xx': 18, '3xx': 0, '4xx': 0, '5xx': 2 } }, 1_000);
+    expect(window.readZone('zone-a', 60_000, 2_000)).toMatchObject({ requests: 30, serverErrors: 5 });
+    expect(window.read('edge', 'zone-a', 60_000, 2_000)).toMatchObject({ requests: 10, serverErrors: 3 });
   });
 
   it('ignores statistics that are not the protocol\'s rather than counting them wrong', () => {

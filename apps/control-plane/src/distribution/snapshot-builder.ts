@@ -7,7 +7,7 @@
  * small envelope written around the shared bytes at send time; see `snapshotFrames`.
  */
 import { createHash } from 'node:crypto';
-import { policyRef, resolveGateway, type EffectiveEndpoint, type GatewayIdentity, type EffectiveRoute, type ResolutionIndex } from '@portolan/api';
+import { computeZoneWeights, policyRef, resolveGateway, type EffectiveEndpoint, type GatewayIdentity, type EffectiveRoute, type ResolutionIndex } from '@portolan/api';
 import type { PoolShare } from '@portolan/agent-client';
 import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
 import type { RegisteredGateway, RegisteredNode } from '../registry/node-registry';
@@ -72,10 +72,16 @@ function instanceEndpoints(nodes: readonly RegisteredNode[]): Map<string, Effect
   return byService;
 }
 
-function withInstances(route: EffectiveRoute, instances: Map<string, EffectiveEndpoint[]>): EffectiveRoute {
+/**
+ * The route as gateways in `zone` run it: the registered instances joined to its endpoints, and,
+ * when a FailoverPolicy or a drained zone applies, the zone weights computed from those endpoints
+ * (zone-weights.ts). Once per shape, not per gateway.
+ */
+function withInstances(route: EffectiveRoute, instances: Map<string, EffectiveEndpoint[]>, zone: string): EffectiveRoute {
   const registered = instances.get(serviceKey(route.backend.service.namespace, route.backend.service.name));
-  if (!registered) return route;
-  return { ...route, backend: { ...route.backend, endpoints: [...route.backend.endpoints, ...registered] } };
+  const withRegistered = registered ? { ...route, backend: { ...route.backend, endpoints: [...route.backend.endpoints, ...registered] } } : route;
+  const zoneWeights = computeZoneWeights(zone, withRegistered.backend);
+  return zoneWeights ? { ...withRegistered, backend: { ...withRegistered.backend, zoneWeights } } : withRegistered;
 }
 
 function policiesOf(routes: readonly EffectiveRoute[]): Set<string> {
@@ -139,7 +145,7 @@ export function buildSnapshots(index: ResolutionIndex, nodes: readonly Registere
     let shape = shapes.get(key);
     if (!shape) {
       const resolved = resolveGateway(index, identityOf(gateway));
-      const routes = resolved.routes.map((route) => withInstances(route, instances));
+      const routes = resolved.routes.map((route) => withInstances(route, instances, gateway.spec.zone));
       const routesJson = Buffer.from(JSON.stringify(routes));
       const routesHash = shortHash(routesJson);
       const earlier = previous?.shapes.get(key);

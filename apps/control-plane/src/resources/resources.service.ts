@@ -303,9 +303,15 @@ export class ResourcesService {
       resourceVersion: current?.metadata.resourceVersion,
     };
     if (object.metadata.resourceVersion === undefined) delete object.metadata.resourceVersion;
+    // A controller writes this kind's status into the store (the failover controller's zone
+    // decisions); a client's write of the spec must not wipe it.
+    if (current?.status && CONTROLLER_STATUS_KINDS.has(definition.kind)) object.status = current.status;
     return { object: orderKeys(object), warnings };
   }
 }
+
+/** Kinds whose status a leader controller stores with the object (rather than one derived when read). */
+const CONTROLLER_STATUS_KINDS = new Set(['FailoverPolicy']);
 
 /** Server-side apply names the object in the URL; the body may leave metadata.name out. */
 function withName(body: unknown, name: string): unknown {

@@ -1,7 +1,7 @@
 /**
  * The control plane's Prometheus registry: process metrics plus the HTTP request duration by
  * route template (never the raw path, to bound label cardinality) and status code, snapshot
- * distribution, leader election, history compaction and the autoscaler (docs/metrics.md).
+ * distribution, leader election, history compaction, the autoscaler and failover (docs/metrics.md).
  */
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -134,6 +134,20 @@ export class MetricsRegistry {
     name: 'portolan_autoscaler_metric_missing_total',
     help: 'Evaluations that found no reading of the policy\'s metric (the count is held, or the fallback applies), by policy.',
     labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly failoverZoneFailedOver = new Gauge({
+    name: 'portolan_failover_zone_failed_over',
+    help: 'Whether a FailoverPolicy (namespace/name) moved traffic away from a zone (1) or not (0); leader only.',
+    labelNames: ['policy', 'zone'] as const,
+    registers: [this.registry],
+  });
+
+  readonly failoverTransitions = new Counter({
+    name: 'portolan_failover_transitions_total',
+    help: 'Zones failing over (to="FailedOver") and back (to="Healthy"), by policy and zone; leader only.',
+    labelNames: ['policy', 'zone', 'to'] as const,
     registers: [this.registry],
   });
 

@@ -160,6 +160,8 @@ const PLURALS: Record<string, string> = {
   CircuitBreakerPolicy: 'circuitbreakerpolicies',
   TimeoutPolicy: 'timeoutpolicies',
   AutoscalePolicy: 'autoscalepolicies',
+  FailoverPolicy: 'failoverpolicies',
+  Zone: 'zones',
 };
 
 export class GatewayProcess {

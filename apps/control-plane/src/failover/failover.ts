@@ -1,0 +1,50 @@
+/**
+ * Puts the failover controller together and registers it as a leader controller. "Traffic has
+ * moved" is measured through the distribution module: the snapshots of the written revision built
+ * and answered by every routable gateway.
+ */
+import type { Logger } from 'pino';
+import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import type { DistributionService } from '../distribution/distribution.service';
+import type { EventJournal } from '../events/event-journal';
+import type { LeaderControllers } from '../leadership/leader-controllers';
+import type { NodeRegistry } from '../registry/node-registry';
+import type { ResourceStore } from '../store/resource-store';
+import type { MetricsRegistry } from '../telemetry/metrics';
+import { FailoverController, registerFailover, type Propagation } from './failover-controller';
+
+export interface FailoverEdges {
+  controllers: LeaderControllers;
+  store: ResourceStore;
+  registry: NodeRegistry;
+  traffic: PoolTrafficWindow;
+  journal: EventJournal;
+  distribution: DistributionService;
+  metrics: MetricsRegistry;
+  logger: Logger;
+}
+
+/** Resolves once the distribution built `revision` (or later) and every routable gateway answered it. */
+export async function waitForGateways(distribution: DistributionService, revision: number, timeoutMs: number): Promise<Propagation> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await distribution.resolutionIndex()).revision < revision) {
+    if (Date.now() >= deadline) return { propagated: false, pending: [`(revision ${revision} not built yet)`] };
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return distribution.waitForPropagation(Math.max(0, deadline - Date.now()));
+}
+
+export function startFailover(edges: FailoverEdges): { controller: FailoverController; close(): void } {
+  const log = edges.logger.child({ component: 'failover' });
+  const controller = new FailoverController({
+    store: edges.store,
+    registry: edges.registry,
+    traffic: edges.traffic,
+    journal: edges.journal,
+    waitForGateways: (revision, timeoutMs) => waitForGateways(edges.distribution, revision, timeoutMs),
+    metrics: edges.metrics,
+    log: (level, fields, message) => log[level](fields, message),
+  });
+  registerFailover(edges.controllers, controller, (fields, message) => log.error(fields, message));
+  return { controller, close: () => controller.stop() };
+}

@@ -1,0 +1,81 @@
+/**
+ * What the failover controller judges a zone by, gathered from the registry (endpoints and
+ * gateways that take traffic), the Services' static endpoints, and the gateways' heartbeats
+ * (5xx share and p99 latency through the zone's gateways).
+ */
+import type { FailoverPolicy, Service } from '@portolan/api';
+import { histogramQuantile } from '../autoscaling/latency-histogram';
+import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
+import type { RegisteredNode } from '../registry/node-registry';
+import type { ZoneSignals } from './zone-health';
+
+/** Error rate and latency need some traffic to mean anything: never measured over less than this. */
+const MIN_MEASUREMENT_MS = 5_000;
+
+const serviceKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/**
+ * The services whose endpoints the policy moves: its Service, or for a Mesh target every service
+ * without a FailoverPolicy of its own (`ownPolicies`: `namespace/name` of those), as resolution does.
+ */
+function targetsService(policy: FailoverPolicy, key: string, ownPolicies: ReadonlySet<string>): boolean {
+  const { kind, name } = policy.spec.targetRef;
+  return kind === 'Mesh' ? !ownPolicies.has(key) : key === serviceKey(policy.metadata.namespace ?? 'default', name ?? '');
+}
+
+/** `namespace/name` of every service a Service-targeted FailoverPolicy names. */
+export function servicesWithOwnPolicy(policies: readonly FailoverPolicy[]): Set<string> {
+  return new Set(policies.filter((policy) => policy.spec.targetRef.kind === 'Service').map((policy) => serviceKey(policy.metadata.namespace ?? 'default', policy.spec.targetRef.name ?? '')));
+}
+
+export function zoneSignals(
+  policy: FailoverPolicy,
+  services: readonly Service[],
+  nodes: readonly RegisteredNode[],
+  traffic: PoolTrafficWindow,
+  forMs: number,
+  now: number,
+  ownPolicies: ReadonlySet<string> = new Set(),
+): ZoneSignals[] {
+  const zones = new Map<string, ZoneSignals>();
+  const zoneOf = (zone: string): ZoneSignals => {
+    const known = zones.get(zone);
+    if (known) return known;
+    const signals: ZoneSignals = { zone, endpoints: { total: 0, healthy: 0 }, gateways: { total: 0, routable: 0 }, requests: 0, errorRatePercent: null, p99LatencyMs: null };
+    zones.set(zone, signals);
+    return signals;
+  };
+  for (const zone of policy.spec.zones) zoneOf(zone.name);
+  for (const service of services) {
+    if (!targetsService(policy, serviceKey(service.metadata.namespace ?? 'default', service.metadata.name), ownPolicies)) continue;
+    // Static endpoints have no health of their own: they count as healthy.
+    for (const endpoint of service.spec.endpoints ?? []) {
+      if (!endpoint.zone) continue;
+      const signals = zoneOf(endpoint.zone);
+      signals.endpoints.total++;
+      signals.endpoints.healthy++;
+    }
+  }
+  for (const node of nodes) {
+    if (node.role === 'instance') {
+      if (!node.spec.zone || !targetsService(policy, serviceKey(node.namespace, node.spec.service), ownPolicies)) continue;
+      const signals = zoneOf(node.spec.zone);
+      signals.endpoints.total++;
+      if (instanceTakesTraffic(node.lifecycle.phase)) signals.endpoints.healthy++;
+    } else {
+      const signals = zoneOf(node.spec.zone);
+      signals.gateways.total++;
+      if (isRoutable(node.lifecycle.phase)) signals.gateways.routable++;
+    }
+  }
+  const windowMs = Math.max(forMs, MIN_MEASUREMENT_MS);
+  for (const signals of zones.values()) {
+    const reading = traffic.readZone(signals.zone, windowMs, now);
+    if (reading.requests === 0) continue;
+    signals.requests = reading.requests;
+    signals.errorRatePercent = (reading.serverErrors / reading.requests) * 100;
+    signals.p99LatencyMs = histogramQuantile(0.99, reading.histogram);
+  }
+  return [...zones.values()].sort((a, b) => (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0));
+}
