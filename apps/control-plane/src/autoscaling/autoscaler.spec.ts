@@ -134,7 +134,8 @@ describe('Autoscaler', () => {
     });
     expect(event.message).toContain('2 -> 6 gateways');
     const status = (await journal.status({ kind: 'AutoscalePolicy', namespace: 'default', name: 'edge-zone-a' })) as any;
-    expect(status).toMatchObject({ currentReplicas: 6, desiredReplicas: 6, lastScaleTime: '2026-12-02T10:00:00Z' });
+    // As an HPA reports it: the count this evaluation found, and the one it asked for.
+    expect(status).toMatchObject({ currentReplicas: 2, desiredReplicas: 6, lastScaleTime: '2026-12-02T10:00:00Z' });
     expect(status.recentEvents[0]).toMatchObject({ reason: 'ScaledUp', currentReplicas: 2, desiredReplicas: 6 });
     const text = await metrics.registry.metrics();
     expect(text).toContain('portolan_autoscaler_scalings_total{policy="default/edge-zone-a",direction="up",result="ok"} 1');
@@ -200,12 +201,29 @@ describe('Autoscaler', () => {
     now += 15_000;
     await autoscaler.evaluateAll();
     const failed = await eventsOf('ScaleFailed');
-    expect(failed.length).toBeGreaterThanOrEqual(1);
+    expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ type: 'Warning', details: { scaler: { result: 'failed', message: 'Deployment portolan/edge-zone-a not found' } } });
     const status = (await journal.status({ kind: 'AutoscalePolicy', namespace: 'default', name: 'edge-zone-a' })) as any;
     expect(status.currentReplicas).toBe(2);
     expect(status.conditions.find((c: any) => c.type === 'AbleToScale')).toMatchObject({ status: 'False', reason: 'FailedUpdateScale' });
     expect(await metrics.registry.metrics()).toContain('portolan_autoscaler_scalings_total{policy="default/edge-zone-a",direction="up",result="failed"}');
+  });
+
+  it('says once, not every interval, when the scaler cannot reach the count (gateways it did not start)', async () => {
+    scaler.replicas = 6;
+    source.value = 5;
+    scaler.scale = async () => ({ replicas: 6, message: 'the other 4 gateways were not started by the local scaler and are left alone' });
+    for (let round = 0; round < 3; round++) {
+      now += 61_000;
+      await autoscaler.evaluateAll();
+    }
+    expect(await eventsOf('ScaledDown')).toEqual([]);
+    const notPossible = await eventsOf('ScaleNotPossible');
+    expect(notPossible).toHaveLength(1);
+    expect(notPossible[0].message).toContain('not started by the local scaler');
+    const status = (await journal.status({ kind: 'AutoscalePolicy', namespace: 'default', name: 'edge-zone-a' })) as any;
+    expect(status.lastScaleTime).toBeUndefined();
+    expect(status.conditions.find((c: any) => c.type === 'AbleToScale')).toMatchObject({ status: 'False', reason: 'ScaleNotPossible' });
   });
 
   it('says which setting is missing when the policy asks for a scaler or source this control plane lacks', async () => {

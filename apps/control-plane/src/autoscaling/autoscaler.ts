@@ -164,27 +164,34 @@ export class Autoscaler {
         decision.limited ? decision.message : `the recommended count is within ${settings.minReplicas}-${settings.maxReplicas} and its pacing`,
       );
 
-      let replicas = current;
       if (decision.desired !== current) {
         const outcome = await this.scale(scaler, settings, current, decision, reading);
-        events.push(outcome.event);
-        if (outcome.result) {
-          replicas = outcome.result.replicas;
-          state.scaleEvents.push({ at: now, change: replicas - current });
+        if (outcome.result && outcome.result.replicas !== current) {
+          events.push(outcome.event);
+          state.scaleEvents.push({ at: now, change: outcome.result.replicas - current });
           status.lastScaleTime = rfc3339(now);
           setCondition('AbleToScale', 'True', 'SucceededRescale', outcome.result.message);
           state.lastWarnings.delete('FailedUpdateScale');
+          state.lastWarnings.delete('ScaleNotPossible');
+        } else if (outcome.result) {
+          // The scaler could not move (the local scaler never stops gateways it did not start): say so once, not every interval.
+          setCondition('AbleToScale', 'False', 'ScaleNotPossible', outcome.result.message);
+          this.warnOnce(state, events, 'ScaleNotPossible', `${current} -> ${decision.desired} gateways asked, the count stays ${current}: ${outcome.result.message}`);
         } else {
           setCondition('AbleToScale', 'False', 'FailedUpdateScale', outcome.event.message);
+          // A failure that persists is one event, and another when its message changes.
+          if (state.lastWarnings.get('FailedUpdateScale') !== outcome.event.message) events.push(outcome.event);
+          state.lastWarnings.set('FailedUpdateScale', outcome.event.message);
         }
       } else {
         setCondition('AbleToScale', 'True', 'ReadyForNewScale', 'the scaler answers; the count can change when the metric asks for it');
       }
-      status.currentReplicas = replicas;
+      // As on an HPA: the count this evaluation found; a change it asked for shows at the next one.
+      status.currentReplicas = current;
       status.desiredReplicas = decision.desired;
       state.lastWarnings.delete('FailedGetScale');
       state.lastWarnings.delete('ScalerUnavailable');
-      this.publishMetrics(key, settings, replicas, decision.desired, reading);
+      this.publishMetrics(key, settings, current, decision.desired, reading);
     }
 
     status.conditions = ['AbleToScale', 'ScalingActive', 'ScalingLimited'].map((type) => conditions.get(type)).filter((condition): condition is Condition => !!condition);
@@ -220,7 +227,10 @@ export class Autoscaler {
     let state = this.states.get(key);
     if (!state) {
       const stored = (await this.dependencies.journal.status({ kind: KIND, namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name })) as AutoscalePolicyStatus | undefined;
-      state = { fresh: true, recommendations: [], scaleEvents: [], missing: 0, status: stored ?? {}, lastWarnings: new Map() };
+      // A status older than the policy belongs to an earlier policy of the same name, deleted while no leader watched it.
+      const created = Date.parse(policy.metadata.creationTimestamp ?? '');
+      const current = stored && !(stored.lastEvaluationTime && Date.parse(stored.lastEvaluationTime) < created) ? stored : {};
+      state = { fresh: true, recommendations: [], scaleEvents: [], missing: 0, status: current, lastWarnings: new Map() };
       this.states.set(key, state);
     }
     return state;
@@ -259,8 +269,8 @@ export class Autoscaler {
       scaler: { type: settings.scaler } as Record<string, unknown>,
     };
     const why =
-      decision.reason === 'FallbackApplied'
-        ? `the ${settings.metricName} is missing (${reading.detail})`
+      reading.value === null
+        ? `the ${settings.metricName} is missing (${reading.detail}): ${decision.message}`
         : `${settings.metricName} ${reading.value} ${settings.unit} vs target ${settings.targetValue}: ${decision.message}`;
     const key = settings.target.policy;
     try {

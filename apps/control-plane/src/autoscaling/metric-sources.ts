@@ -101,6 +101,7 @@ export class PrometheusMetricSource implements MetricSource {
       return { value: null, detail: `Prometheus at ${this.prometheus.url} has no request series for ${describeTarget(query)} over ${window} (does it scrape the gateways' /metrics?)` };
     }
     const [sample] = samples;
+    if (sample.value !== null && !Number.isFinite(sample.value)) return { value: null, detail: `Prometheus answered ${sample.value} for ${describeTarget(query)}: ${promql}` };
     if (query.metric.type === 'requestsPerSecond') {
       return { value: round((sample.value ?? 0) / Math.max(1, query.currentReplicas)), detail: `Prometheus: ${promql}` };
     }
