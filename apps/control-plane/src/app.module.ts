@@ -19,6 +19,7 @@ import { TelemetryModule } from './telemetry/telemetry.module';
 import type { TracingSettings } from './config/boot-config';
 import { SelfChecksModule } from './self-checks/self-checks.module';
 import { TracingModule } from './tracing/tracing.module';
+import { ZonesModule } from './zones/zones.module';
 
 export interface AppDependencies {
   store: ResourceStore;
@@ -63,7 +64,7 @@ export class AppModule {
     const tracing = TracingModule.register(dependencies.tracing);
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, tracing, SelfChecksModule.register(tracing)],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, ZonesModule, tracing, SelfChecksModule.register(tracing)],
     };
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Runs the controllers that must act once across all replicas (TTL sweeping; later autoscaling and
- * failover) on the leader only: each is started when this replica becomes leader, and its signal
+ * Runs the controllers that must act once across all replicas (TTL sweeping, history compaction,
+ * the autoscaler, failover, the rollout guard) on the leader only: each is started when this replica becomes leader, and its signal
  * aborts the moment leadership is lost or the runner closes. It also keeps the leadership metrics.
  */
 import { Logger } from '@nestjs/common';

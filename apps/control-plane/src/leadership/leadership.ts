@@ -1,6 +1,6 @@
 /**
  * Which replica of the control plane acts for all of them: the controllers that must act once (TTL
- * sweeping; later autoscaling and failover) run only where `isLeader()` is true. With the embedded
+ * sweeping, compaction, autoscaling, failover) run only where `isLeader()` is true. With the embedded
  * store there is one process and it always leads; with Consul, replicas elect one through a
  * session-bound lock (consul-leadership.ts).
  */

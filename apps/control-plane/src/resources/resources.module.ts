@@ -10,5 +10,7 @@ import { ResourcesService } from './resources.service';
   imports: [DistributionModule, RegistryModule],
   controllers: [ResourcesController],
   providers: [ResourcesService, PolicyStatusService],
+  // The zones module writes Zone objects through the same admission, history and watches.
+  exports: [ResourcesService],
 })
 export class ResourcesModule {}

@@ -13,6 +13,6 @@ export {
   type RouteFailover,
   type ZoneWeight,
 } from './effective-config.js';
-export { computeZoneWeights } from './zone-weights.js';
+export { computeZoneWeights, splitByCapacity } from './zone-weights.js';
 export { comparePolicies, specificity } from './precedence.js';
 export { policyRef, type FieldSource, type PolicySource } from './provenance-merge.js';

@@ -18,7 +18,7 @@ import type { EffectiveRoute, ZoneWeight } from './effective-config.js';
 type Backend = Pick<EffectiveRoute['backend'], 'endpoints' | 'failover' | 'drainedZones'>;
 
 /** Splits 100 among `zones` in proportion to their capacity, largest remainders first (ties by order). */
-function shares(zones: string[], capacity: Map<string, number>): ZoneWeight[] {
+export function splitByCapacity(zones: string[], capacity: ReadonlyMap<string, number>): ZoneWeight[] {
   const total = zones.reduce((sum, zone) => sum + capacity.get(zone)!, 0);
   const exact = zones.map((zone) => (capacity.get(zone)! * 100) / total);
   const weights = exact.map(Math.floor);
@@ -56,5 +56,5 @@ export function computeZoneWeights(ownZone: string, backend: Backend): ZoneWeigh
     active = candidates.filter((zone) => priorityOf(zone) === best);
   }
   const spill = [...usable, ...fallback].filter((zone) => !active.includes(zone));
-  return [...shares(active, capacity), ...spill.map((zone) => ({ zone, weight: 0 }))];
+  return [...splitByCapacity(active, capacity), ...spill.map((zone) => ({ zone, weight: 0 }))];
 }

@@ -1,0 +1,108 @@
+/**
+ * `GET /v1/zones`: every zone the mesh knows of, from wherever a zone name appears (gateways,
+ * registered instances, static Service endpoints, Zone objects, FailoverPolicies), with what an
+ * operator asks first during an incident: is it drained, how many of its gateways route, how many
+ * of its endpoints take traffic, and what each FailoverPolicy decided about it.
+ *
+ * Endpoints without a zone (instances other tools registered in Consul) are in no zone and not
+ * listed. Static endpoints have no health of their own, so they count as healthy, as they do for
+ * the gateways (which send them traffic) and the failover controller.
+ */
+import { DEFAULT_NAMESPACE, type FailoverPolicy, type Service, type Zone } from '@portolan/api';
+import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
+import type { RegisteredNode } from '../registry/node-registry';
+
+export interface ZoneFailoverEntry {
+  /** `namespace/name` of the FailoverPolicy. */
+  policy: string;
+  state: 'Healthy' | 'FailedOver';
+  /** RFC 3339 time the zone entered the state. */
+  since: string;
+  reason: string;
+}
+
+export interface ZoneSummary {
+  zone: string;
+  drained: boolean;
+  /** Why it is drained; only for a drained zone. */
+  reason?: string;
+  gateways: { total: number; routable: number };
+  endpoints: { total: number; healthy: number };
+  /** The FailoverPolicies that name the zone in spec.zones or decided about it in status.zones, by namespace and name. */
+  failover: ZoneFailoverEntry[];
+}
+
+export interface ZoneListing {
+  apiVersion: 'v1';
+  kind: 'ZoneList';
+  items: ZoneSummary[];
+}
+
+export interface MeshZoneSources {
+  nodes: readonly RegisteredNode[];
+  services: readonly Service[];
+  zoneObjects: readonly Zone[];
+  failoverPolicies: readonly FailoverPolicy[];
+}
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const namespaceOf = (resource: { metadata: { namespace?: string } }) => resource.metadata.namespace ?? DEFAULT_NAMESPACE;
+
+/** A policy whose controller has not decided about a listed zone yet: the zone is Healthy for it (FailoverPolicyStatus says so). */
+const NO_DECISION = 'no failover decision recorded for this zone: it takes its traffic';
+
+export function summarizeZones(sources: MeshZoneSources): ZoneSummary[] {
+  const zones = new Map<string, ZoneSummary>();
+  const zoneOf = (zone: string) => {
+    let summary = zones.get(zone);
+    if (!summary) zones.set(zone, (summary = { zone, drained: false, gateways: { total: 0, routable: 0 }, endpoints: { total: 0, healthy: 0 }, failover: [] }));
+    return summary;
+  };
+
+  for (const node of sources.nodes) {
+    if (node.role === 'gateway') {
+      const summary = zoneOf(node.spec.zone);
+      summary.gateways.total++;
+      if (isRoutable(node.lifecycle.phase)) summary.gateways.routable++;
+    } else if (node.spec.zone) {
+      const summary = zoneOf(node.spec.zone);
+      summary.endpoints.total++;
+      if (instanceTakesTraffic(node.lifecycle.phase)) summary.endpoints.healthy++;
+    }
+  }
+  for (const service of sources.services) {
+    for (const endpoint of service.spec.endpoints ?? []) {
+      if (!endpoint.zone) continue;
+      const summary = zoneOf(endpoint.zone);
+      summary.endpoints.total++;
+      summary.endpoints.healthy++;
+    }
+  }
+
+  // Resolution drains a zone whatever the namespace of its Zone object; the default namespace's
+  // (where the API writes) gives the reason when several drain it.
+  const byDefaultFirst = [...sources.zoneObjects].sort((a, b) => Number(namespaceOf(b) === DEFAULT_NAMESPACE) - Number(namespaceOf(a) === DEFAULT_NAMESPACE));
+  for (const object of byDefaultFirst) {
+    const summary = zoneOf(object.metadata.name);
+    if (!object.spec.drained || summary.drained) continue;
+    summary.drained = true;
+    if (object.spec.reason) summary.reason = object.spec.reason;
+  }
+
+  const policies = [...sources.failoverPolicies].sort((a, b) => compareText(namespaceOf(a), namespaceOf(b)) || compareText(a.metadata.name, b.metadata.name));
+  for (const policy of policies) {
+    const ref = `${namespaceOf(policy)}/${policy.metadata.name}`;
+    const decided = new Map((policy.status?.zones ?? []).map((entry) => [entry.zone, entry]));
+    const named = new Set([...policy.spec.zones.map((zone) => zone.name), ...decided.keys()]);
+    for (const zone of named) {
+      const decision = decided.get(zone);
+      zoneOf(zone).failover.push(
+        decision
+          ? { policy: ref, state: decision.state, since: decision.since, reason: decision.reason }
+          : { policy: ref, state: 'Healthy', since: policy.metadata.creationTimestamp ?? '', reason: NO_DECISION },
+      );
+    }
+  }
+
+  return [...zones.values()].sort((a, b) => compareText(a.zone, b.zone));
+}
