@@ -157,4 +157,11 @@ describe('TimeoutPolicy', () => {
     expect(response.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(1_900);
   });
+
+  it('holds a deadline well under a second: an upstream answering after 300 ms misses a 50 ms timeout', async () => {
+    // undici's own header timer fires up to a second late; a deadline this short needs the gateway's precise one.
+    await applyAndWait({ kind: 'TimeoutPolicy', metadata: { name: 'slow-timeout' }, spec: { targetRef: { kind: 'Route', name: 'slow' }, requestTimeout: '50ms' } });
+    upstreams.slow.respond = () => ({ status: 200, delayMs: 300 });
+    for (let i = 0; i < 5; i++) expect((await send(gateway.proxyUrl, '/slow')).status).toBe(504);
+  });
 });

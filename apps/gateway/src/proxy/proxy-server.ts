@@ -109,6 +109,9 @@ function errorCause(error: unknown): 'connect-failure' | 'reset' | 'timeout' {
   return 'reset';
 }
 
+/** undici's timers tick every half second and fire up to a second late (lib/util/timers.js RESOLUTION_MS). */
+const COARSE_TIMER_RESOLUTION_MS = 1_000;
+
 const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
 /**
@@ -381,6 +384,10 @@ export class ProxyServer {
   ): Promise<UpstreamResult> {
     const pool = this.pools.get(endpoint.origin, route.timeouts.connectTimeoutMs);
     const remaining = Math.max(1, deadline - this.clock());
+    // undici's headersTimeout runs on its coarse timers (they fire up to a second late), fine for
+    // the usual seconds but not for a deadline under that: only then a precise timer aborts the try.
+    const precise = remaining < COARSE_TIMER_RESOLUTION_MS ? new AbortController() : undefined;
+    const preciseTimer = precise && setTimeout(() => precise.abort(Object.assign(new Error(`request deadline (${remaining} ms left) passed before the answer started`), { code: 'UND_ERR_HEADERS_TIMEOUT' })), remaining);
     try {
       const response = await pool.request({
         method: method as Dispatcher.HttpMethod,
@@ -389,12 +396,15 @@ export class ProxyServer {
         body: body.forTry(),
         headersTimeout: Math.min(remaining, route.timeouts.idleTimeoutMs),
         bodyTimeout: route.timeouts.idleTimeoutMs,
+        ...(precise ? { signal: precise.signal } : {}),
       });
+      clearTimeout(preciseTimer);
       const left = deadline - this.clock();
       const timer = setTimeout(() => response.body.destroy(Object.assign(new Error(`request deadline passed while streaming the answer`), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, left));
       response.body.once('close', () => clearTimeout(timer));
       return { kind: 'response', status: response.statusCode, response };
     } catch (error) {
+      clearTimeout(preciseTimer);
       return { kind: 'error', cause: errorCause(error), message: (error as Error).message };
     }
   }
