@@ -17,6 +17,7 @@ import { startAutoscaling, type RunningAutoscaling } from './autoscaling/autosca
 import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { openBackend } from './backend';
 import { startFailover } from './failover/failover';
+import { startRolloutGuard } from './rollout-guard/rollout-guard';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
@@ -71,6 +72,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   let app: NestExpressApplication | undefined;
   let autoscaling: RunningAutoscaling | undefined;
   let failover: { close(): void } | undefined;
+  let rolloutGuard: { close(): void } | undefined;
   try {
     const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
     const { store, registry, leadership, ackLedger } = backend;
@@ -145,6 +147,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       self: { apiUrl, caFile: certificate.caFile, bootstrapToken: bootstrapToken.file ? readFileSync(bootstrapToken.file, 'utf8').trim() : config.bootstrapToken!, dataDir: config.dataDir },
     });
     failover = startFailover({ controllers: backend.controllers, store, registry, traffic, journal: backend.events, distribution: app.get(DistributionService), metrics, logger });
+    rolloutGuard = startRolloutGuard({ controllers: backend.controllers, store, journal: backend.events, distribution: app.get(DistributionService), registry, traffic, metrics, logger });
 
     const kubeconfigFile = join(config.dataDir, 'kubeconfig');
     if (tokens.generatedAdminTokenFile) {
@@ -171,6 +174,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       close: async () => {
         await ops?.close();
         failover?.close();
+        rolloutGuard?.close();
         // While the API still answers: the gateways the local scaler started drain through it.
         await autoscaling?.close();
         await closeAgentStreams();
@@ -183,6 +187,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     };
   } catch (error) {
     failover?.close();
+    rolloutGuard?.close();
     await autoscaling?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await backend.close().catch(() => undefined);

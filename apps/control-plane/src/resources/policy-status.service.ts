@@ -1,6 +1,7 @@
 /**
  * An AutoscalePolicy's status is the autoscaler's: it is kept in the event journal (shared by
- * every replica) and attached here when the policy is read.
+ * every replica) and attached here when the policy is read. Likewise the rollout guard's marker of
+ * a rolled-back policy becomes its Degraded condition here.
  *
  * Policy status is derived, not stored: the conditions of a policy follow from the whole mesh at
  * the current revision, so they are computed from the resolution index (built once per revision
@@ -11,6 +12,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DEFAULT_NAMESPACE, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
 import { DistributionService } from '../distribution/distribution.service';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
+import { asRolloutGuardMarker, rolloutGuardMarkerKey } from '../rollout-guard/degraded-marker';
 import type { ObjectKey } from '../store/resource-store';
 import { summarizeRollout, type RolloutSummary } from './rollout-summary';
 
@@ -74,6 +76,8 @@ export class PolicyStatusService {
     const revision = Number(resource.metadata.resourceVersion);
     const rollout = summarizeRollout(key, this.distribution.rollouts().get(key) ?? [], Number.isInteger(revision) ? revision : Number.MAX_SAFE_INTEGER);
     conditions.splice(1, 0, this.programmedCondition(key, rollout, generation, now));
+    const degraded = await this.degradedCondition(resource, generation);
+    if (degraded) conditions.push(degraded);
     return {
       ...resource,
       status: { observedGeneration: generation, conditions, rollout: { revision: Number.isInteger(revision) ? revision : undefined, ...rollout } },
@@ -97,6 +101,21 @@ export class PolicyStatusService {
     const previous = this.programmedTransitions.get(key);
     if (!previous || previous.status !== condition.status) this.programmedTransitions.set(key, { status: condition.status, since: now });
     return { ...condition, observedGeneration: generation, lastTransitionTime: this.programmedTransitions.get(key)!.since };
+  }
+
+  /**
+   * `Degraded` (True, RolledBack) while the rollout guard's marker (rollout-guard/degraded-marker.ts)
+   * holds for this generation: the guard rolled a change of a policy with spec.guardedRollout back
+   * and the policy is still as the rollback wrote it. No marker (or one of an older generation): no
+   * condition at all. A journal that cannot be read (Consul down) leaves the condition out rather
+   * than fail the read.
+   */
+  private async degradedCondition(resource: Resource, generation: number | undefined): Promise<Condition | undefined> {
+    if (generation === undefined) return undefined;
+    const key = { kind: resource.kind, namespace: resource.metadata.namespace ?? DEFAULT_NAMESPACE, name: resource.metadata.name };
+    const marker = asRolloutGuardMarker(await this.journal.status(rolloutGuardMarkerKey(key)).catch(() => undefined));
+    if (!marker || marker.generation !== generation) return undefined;
+    return { type: 'Degraded', status: 'True', reason: 'RolledBack', message: marker.message, observedGeneration: generation, lastTransitionTime: marker.at };
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The control plane's Prometheus registry: process metrics plus the HTTP request duration by
  * route template (never the raw path, to bound label cardinality) and status code, snapshot
- * distribution, leader election, history compaction, the autoscaler and failover (docs/metrics.md).
+ * distribution, leader election, history compaction, the autoscaler, failover and the rollout guard (docs/metrics.md).
  */
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -148,6 +148,26 @@ export class MetricsRegistry {
     name: 'portolan_failover_transitions_total',
     help: 'Zones failing over (to="FailedOver") and back (to="Healthy"), by policy and zone; leader only.',
     labelNames: ['policy', 'zone', 'to'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rolloutGuardWatching = new Gauge({
+    name: 'portolan_rollout_guard_watching',
+    help: 'Policy changes (spec.guardedRollout) the rollout guard is watching now; leader only.',
+    registers: [this.registry],
+  });
+
+  readonly rolloutGuardWatches = new Counter({
+    name: 'portolan_rollout_guard_watches_total',
+    help: 'Guarded policy changes the rollout guard finished watching, by kind and outcome (verified, rolled_back, no_gateways, cancelled, rollback_failed, failed).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rolloutGuardRollbacks = new Counter({
+    name: 'portolan_rollout_guard_rollbacks_total',
+    help: 'Policy changes the rollout guard rolled back, by kind and reason (nack, error_rate, latency).',
+    labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   });
 

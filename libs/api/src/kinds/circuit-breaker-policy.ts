@@ -1,9 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, Integer, Percent } from '../field-schemas.js';
+import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 export const CircuitBreakerPolicySpecSchema = Type.Object({
   targetRef: TargetRefSchema,
+  guardedRollout: Type.Optional(GuardedRolloutSchema),
   errorRate: Type.Optional(
     Type.Object(
       {

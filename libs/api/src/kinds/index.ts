@@ -255,6 +255,7 @@ export const POLICY_KINDS = KINDS.filter((definition) => definition.isPolicy).ma
 export * from './autoscale-policy.js';
 export * from './circuit-breaker-policy.js';
 export * from './failover-policy.js';
+export * from './guarded-rollout.js';
 export * from './zone.js';
 export * from './gateway-node.js';
 export * from './registry-status.js';

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, Integer, StringEnum } from '../field-schemas.js';
+import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 /** One token bucket. A request must find a token in every bucket of the policy. */
@@ -28,6 +29,7 @@ export const TokenBucketSchema = Type.Object({
 
 export const RateLimitPolicySpecSchema = Type.Object({
   targetRef: TargetRefSchema,
+  guardedRollout: Type.Optional(GuardedRolloutSchema),
   scope: Type.Optional(
     StringEnum(['gateway', 'mesh'], {
       description: 'gateway: every gateway enforces the limit on its own. mesh: the limit holds for the whole gateway pool.',

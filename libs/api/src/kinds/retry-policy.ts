@@ -1,11 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Bool, Duration, Integer, Percent, StringEnum } from '../field-schemas.js';
+import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-status-codes'] as const;
 
 export const RetryPolicySpecSchema = Type.Object({
   targetRef: TargetRefSchema,
+  guardedRollout: Type.Optional(GuardedRolloutSchema),
   attempts: Type.Optional(
     Integer({ description: 'Retries after the first try (Istio attempts).', unit: 'retries', minimum: 0, maximum: 10, default: 3 }),
   ),

@@ -1,9 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration } from '../field-schemas.js';
+import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 export const TimeoutPolicySpecSchema = Type.Object({
   targetRef: TargetRefSchema,
+  guardedRollout: Type.Optional(GuardedRolloutSchema),
   requestTimeout: Type.Optional(
     Duration({ description: 'Whole request, retries included; the gateway answers 504 when it expires (Envoy route timeout).', minimum: '1ms', maximum: '1h', default: '15s' }),
   ),

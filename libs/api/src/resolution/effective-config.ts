@@ -38,7 +38,7 @@ export interface EffectivePolicy<T> {
   applied: PolicySource[];
 }
 
-type Config<S> = Omit<S, 'targetRef'>;
+type Config<S> = Omit<S, 'targetRef' | 'guardedRollout'>;
 
 export interface EffectiveEndpoint {
   address: string;
@@ -202,7 +202,7 @@ function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 function indexPolicy(policy: Resource): IndexedPolicy {
-  const { targetRef, ...config } = policy.spec as { targetRef: TargetRef } & Record<string, unknown>;
+  const { targetRef, guardedRollout: _handling, ...config } = policy.spec as { targetRef: TargetRef; guardedRollout?: unknown } & Record<string, unknown>;
   return {
     precedence: precedenceKey(policy),
     source: Object.freeze({

@@ -3,6 +3,7 @@
  * merge-patch.ts because provenance needs to see each leaf as it is written, which a function
  * returning only the merged document cannot report.
  */
+import { POLICY_HANDLING_FIELDS } from '../kinds/guarded-rollout.js';
 import { Type, type TObject } from '@sinclair/typebox';
 import { schemaDefaults } from '../defaults.js';
 import { kindDefinition, POLICY_KINDS, type PolicyKind } from '../kinds/index.js';
@@ -61,9 +62,9 @@ export function mergeWithProvenance(target: JsonObject, patch: Readonly<Record<s
   }
 }
 
-/** The defaults of a policy's configuration: every default its spec schema declares outside targetRef. */
+/** The defaults of a policy's configuration: every default its spec schema declares outside the handling fields (targetRef, guardedRollout). */
 export function configDefaults(specSchema: TObject): JsonObject {
-  const { targetRef: _targetRef, ...config } = specSchema.properties;
+  const config = Object.fromEntries(Object.entries(specSchema.properties).filter(([field]) => !(POLICY_HANDLING_FIELDS as readonly string[]).includes(field)));
   return (schemaDefaults(Type.Object(config)) as JsonObject | undefined) ?? {};
 }
 
