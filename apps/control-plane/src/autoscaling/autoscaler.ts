@@ -13,7 +13,7 @@
  */
 import type { AutoscalePolicy, AutoscalePolicyStatus, Condition, MeshEvent } from '@portolan/api';
 import type { EventJournal } from '../events/event-journal';
-import type { LeaderControllers } from '../leadership/leader-controllers';
+import { periodicController, type LeaderControllers } from '../leadership/leader-controllers';
 import type { ResourceStore } from '../store/resource-store';
 import type { MetricsRegistry } from '../telemetry/metrics';
 import { autoscaleSettings, policyKey, type AutoscaleSettings } from './autoscale-settings';
@@ -323,25 +323,7 @@ export class Autoscaler {
   }
 }
 
-/**
- * Runs `autoscaler` every `intervalMs` while this replica leads. Evaluations never overlap: a slow
- * scaler or Prometheus delays the next one rather than running two at once.
- */
+/** Runs `autoscaler` every `intervalMs` while this replica leads; a store that cannot be read (Consul away) skips one round. */
 export function registerAutoscaler(controllers: LeaderControllers, autoscaler: Autoscaler, intervalMs: number, log?: (fields: Record<string, unknown>, message: string) => void): void {
-  controllers.register({
-    name: 'autoscaler',
-    start: async (signal) => {
-      signal.addEventListener('abort', () => autoscaler.reset(), { once: true });
-      while (!signal.aborted) {
-        const started = Date.now();
-        // A store that cannot be read (Consul away) skips one round; the next one tries again.
-        await autoscaler.evaluateAll().catch((error: Error) => log?.({ err: error.stack ?? String(error) }, 'autoscaler round failed; trying again next interval'));
-        const wait = Math.max(0, intervalMs - (Date.now() - started));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
-      }
-    },
-  });
+  controllers.register(periodicController({ name: 'autoscaler', intervalMs, round: () => autoscaler.evaluateAll(), onStop: () => autoscaler.reset(), log }));
 }

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { FailoverPolicy, FailoverPolicyStatus, Resource, Service } from '@portolan/api';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import type { EventJournal } from '../events/event-journal';
-import type { LeaderControllers } from '../leadership/leader-controllers';
+import { periodicController, type LeaderControllers } from '../leadership/leader-controllers';
 import type { NodeRegistry } from '../registry/node-registry';
 import { StoreConflictError, StoreNotFoundError, type ResourceStore } from '../store/resource-store';
 import type { MetricsRegistry } from '../telemetry/metrics';
@@ -163,21 +163,7 @@ export class FailoverController {
   }
 }
 
-/** Runs `controller` every second while this replica leads; rounds never overlap. */
+/** Runs `controller` every second while this replica leads. */
 export function registerFailover(controllers: LeaderControllers, controller: FailoverController, log?: (fields: Record<string, unknown>, message: string) => void): void {
-  controllers.register({
-    name: 'failover',
-    start: async (signal) => {
-      signal.addEventListener('abort', () => controller.reset(), { once: true });
-      while (!signal.aborted) {
-        const started = Date.now();
-        await controller.evaluateAll().catch((error: Error) => log?.({ err: error.stack ?? String(error) }, 'failover round failed; trying again next second'));
-        const wait = Math.max(0, FAILOVER_INTERVAL_MS - (Date.now() - started));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
-      }
-    },
-  });
+  controllers.register(periodicController({ name: 'failover', intervalMs: FAILOVER_INTERVAL_MS, round: () => controller.evaluateAll(), onStop: () => controller.reset(), log }));
 }

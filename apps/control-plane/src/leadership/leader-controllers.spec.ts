@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRootLogger, JsonLogger } from '../telemetry/logger';
 import { MetricsRegistry } from '../telemetry/metrics';
-import { LeaderControllers, type LeaderController } from './leader-controllers';
+import { LeaderControllers, periodicController, type LeaderController } from './leader-controllers';
 import { SingleReplicaLeadership } from './leadership';
 
 /** Every JSON log line the controllers and the leadership write through Nest's Logger. */
@@ -129,5 +129,40 @@ describe('LeaderControllers', () => {
       ['error', 'rejects'],
     ]);
     expect(String(failures[1].error)).toContain('later boom');
+  });
+});
+
+describe('periodicController', () => {
+  it('runs rounds one after another, carries on after a failed round, and stops with the leadership', async () => {
+    let running = 0;
+    let overlapped = false;
+    let rounds = 0;
+    const logged: string[] = [];
+    let stopped = 0;
+    const controller = periodicController({
+      name: 'test-loop',
+      intervalMs: 5,
+      round: async () => {
+        overlapped ||= running > 0;
+        running++;
+        rounds++;
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        running--;
+        if (rounds === 2) throw new Error('store unreachable');
+      },
+      onStop: () => stopped++,
+      log: (_fields, message) => logged.push(message),
+    });
+    const leadership = new AbortController();
+    const loop = controller.start(leadership.signal);
+    await vi.waitFor(() => expect(rounds).toBeGreaterThanOrEqual(4), { timeout: 5_000 });
+    leadership.abort('leadership lost');
+    await loop;
+    const after = rounds;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rounds).toBe(after);
+    expect(overlapped).toBe(false);
+    expect(logged).toEqual(['test-loop round failed; trying again next interval']);
+    expect(stopped).toBe(1);
   });
 });

@@ -79,3 +79,35 @@ export class LeaderControllers {
     }
   }
 }
+
+export interface PeriodicController {
+  name: string;
+  intervalMs: number;
+  /** One round; a rejection is logged and the next round comes at the next interval. */
+  round(): Promise<void>;
+  /** Leadership ended (or the runner closed): forget what a new term must rebuild from stored state. */
+  onStop?(): void;
+  log?: (fields: Record<string, unknown>, message: string) => void;
+}
+
+/**
+ * A leader controller that runs `round` every `intervalMs` while this replica leads. Rounds never
+ * overlap: a slow round (a slow scaler, Consul away) delays the next one rather than running two.
+ */
+export function periodicController(controller: PeriodicController): LeaderController {
+  return {
+    name: controller.name,
+    start: async (signal) => {
+      signal.addEventListener('abort', () => controller.onStop?.(), { once: true });
+      while (!signal.aborted) {
+        const started = Date.now();
+        await controller.round().catch((error: Error) => controller.log?.({ err: error.stack ?? String(error) }, `${controller.name} round failed; trying again next interval`));
+        const wait = Math.max(0, controller.intervalMs - (Date.now() - started));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    },
+  };
+}
