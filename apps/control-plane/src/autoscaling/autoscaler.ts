@@ -38,6 +38,7 @@ export interface AutoscalerDependencies {
 }
 
 interface PolicyState {
+  uid: string | undefined;
   /** Until the first evaluation of the term has read the count. */
   fresh: boolean;
   recommendations: Recommendation[];
@@ -64,32 +65,34 @@ export class Autoscaler {
   }
 
   /** Evaluates every AutoscalePolicy once; forgets the state of policies that were deleted. */
-  async evaluateAll(): Promise<void> {
-    if (this.stopped) return;
+  /** `signal`: the leadership term; nothing is scaled or written once it aborts. */
+  async evaluateAll(signal?: AbortSignal): Promise<void> {
+    if (this.stopped || signal?.aborted) return;
     const { items } = await this.dependencies.store.list({ kind: KIND });
     const seen = new Set<string>();
     for (const item of items) {
-      if (this.stopped) return;
+      if (this.stopped || signal?.aborted) return;
       const policy = item as AutoscalePolicy;
       const key = policyKey(policy);
       seen.add(key);
       try {
-        await this.evaluate(policy);
+        await this.evaluate(policy, signal);
       } catch (error) {
         this.dependencies.log?.('error', { policy: key, err: (error as Error).stack ?? String(error) }, 'autoscaler evaluation failed');
       }
     }
     for (const key of [...this.states.keys()]) {
-      if (seen.has(key)) continue;
+      if (seen.has(key) || signal?.aborted) continue;
+      const [namespace, name] = key.split('/');
+      // Forgotten only once the stored status is gone too, or the next round tries again.
+      await this.dependencies.journal.deleteStatus({ kind: KIND, namespace, name });
       this.states.delete(key);
       this.forgetMetrics(key);
-      const [namespace, name] = key.split('/');
-      await this.dependencies.journal.deleteStatus({ kind: KIND, namespace, name });
     }
   }
 
   /** One HPA evaluation of `policy`; answers the status it stored. */
-  async evaluate(policy: AutoscalePolicy): Promise<AutoscalePolicyStatus> {
+  async evaluate(policy: AutoscalePolicy, signal?: AbortSignal): Promise<AutoscalePolicyStatus> {
     const now = this.clock();
     const settings = autoscaleSettings(policy);
     const key = settings.target.policy;
@@ -164,6 +167,7 @@ export class Autoscaler {
         decision.limited ? decision.message : `the recommended count is within ${settings.minReplicas}-${settings.maxReplicas} and its pacing`,
       );
 
+      if (signal?.aborted) return status;
       if (decision.desired !== current) {
         const outcome = await this.scale(scaler, settings, current, decision, reading);
         if (outcome.result && outcome.result.replicas !== current) {
@@ -217,6 +221,7 @@ export class Autoscaler {
       }));
       status.recentEvents = [...summaries, ...(state.status.recentEvents ?? [])].slice(0, RECENT_EVENTS);
     }
+    if (signal?.aborted) return status;
     state.status = status;
     await this.dependencies.journal.putStatus({ kind: KIND, namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name }, status);
     return status;
@@ -225,12 +230,14 @@ export class Autoscaler {
   private async stateOf(policy: AutoscalePolicy): Promise<PolicyState> {
     const key = policyKey(policy);
     let state = this.states.get(key);
+    // A policy deleted and created again between two rounds (kubectl replace --force) starts afresh.
+    if (state && state.uid !== policy.metadata.uid) state = undefined;
     if (!state) {
       const stored = (await this.dependencies.journal.status({ kind: KIND, namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name })) as AutoscalePolicyStatus | undefined;
       // A status older than the policy belongs to an earlier policy of the same name, deleted while no leader watched it.
       const created = Date.parse(policy.metadata.creationTimestamp ?? '');
       const current = stored && !(stored.lastEvaluationTime && Date.parse(stored.lastEvaluationTime) < created) ? stored : {};
-      state = { fresh: true, recommendations: [], scaleEvents: [], missing: 0, status: current, lastWarnings: new Map() };
+      state = { uid: policy.metadata.uid, fresh: true, recommendations: [], scaleEvents: [], missing: 0, status: current, lastWarnings: new Map() };
       this.states.set(key, state);
     }
     return state;
@@ -325,5 +332,5 @@ export class Autoscaler {
 
 /** Runs `autoscaler` every `intervalMs` while this replica leads; a store that cannot be read (Consul away) skips one round. */
 export function registerAutoscaler(controllers: LeaderControllers, autoscaler: Autoscaler, intervalMs: number, log?: (fields: Record<string, unknown>, message: string) => void): void {
-  controllers.register(periodicController({ name: 'autoscaler', intervalMs, round: () => autoscaler.evaluateAll(), onStop: () => autoscaler.reset(), log }));
+  controllers.register(periodicController({ name: 'autoscaler', intervalMs, round: (signal) => autoscaler.evaluateAll(signal), reset: () => autoscaler.reset(), log }));
 }

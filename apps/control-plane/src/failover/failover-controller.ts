@@ -60,8 +60,9 @@ export class FailoverController {
     this.clock = dependencies.clock ?? Date.now;
   }
 
-  async evaluateAll(): Promise<void> {
-    if (this.stopped) return;
+  /** `signal`: the leadership term; nothing is decided or written once it aborts. */
+  async evaluateAll(signal?: AbortSignal): Promise<void> {
+    if (this.stopped || signal?.aborted) return;
     const [policies, services] = await Promise.all([this.dependencies.store.list({ kind: 'FailoverPolicy' }), this.dependencies.store.list({ kind: 'Service' })]);
     const nodes = this.dependencies.registry.nodes();
     const ownPolicies = servicesWithOwnPolicy(policies.items as FailoverPolicy[]);
@@ -70,7 +71,8 @@ export class FailoverController {
       const policy = item as FailoverPolicy;
       seen.add(policyKey(policy));
       try {
-        await this.evaluate(policy, services.items as Service[], nodes, ownPolicies);
+        if (signal?.aborted) return;
+        await this.evaluate(policy, services.items as Service[], nodes, ownPolicies, signal);
       } catch (error) {
         this.dependencies.log?.('error', { policy: policyKey(policy), err: (error as Error).stack ?? String(error) }, 'failover evaluation failed');
       }
@@ -83,12 +85,14 @@ export class FailoverController {
     }
   }
 
-  private async evaluate(policy: FailoverPolicy, services: Service[], nodes: ReturnType<NodeRegistry['nodes']>, ownPolicies: ReadonlySet<string>): Promise<void> {
+  private async evaluate(policy: FailoverPolicy, services: Service[], nodes: ReturnType<NodeRegistry['nodes']>, ownPolicies: ReadonlySet<string>, signal?: AbortSignal): Promise<void> {
     const now = this.clock();
     const key = policyKey(policy);
     const thresholds = failoverThresholds(policy.spec);
     const previous = this.states.get(key) ?? zoneStatesFromStatus(policy.status?.zones, now);
     const { states, transitions } = evaluateZones(previous, zoneSignals(policy, services, nodes, this.dependencies.traffic, thresholds.forMs, now, ownPolicies), thresholds, now);
+    // Leadership lost meanwhile: the next term must start from the stored status, not from this.
+    if (signal?.aborted) return;
     this.states.set(key, states);
     // A zone dropped from the states (failed back with nothing left in it) must not keep its last value.
     for (const zone of previous.keys()) if (!states.has(zone)) this.dependencies.metrics.failoverZoneFailedOver.remove(key, zone);
@@ -158,6 +162,8 @@ export class FailoverController {
 
   /** Leadership ended: the next term starts from the stored status. */
   reset(): void {
+    // A follower exports no failover decisions (the gauge is leader only).
+    for (const [key, states] of this.states) for (const zone of states.keys()) this.dependencies.metrics.failoverZoneFailedOver.remove(key, zone);
     this.states.clear();
     this.unwritten.clear();
   }
@@ -165,5 +171,5 @@ export class FailoverController {
 
 /** Runs `controller` every second while this replica leads. */
 export function registerFailover(controllers: LeaderControllers, controller: FailoverController, log?: (fields: Record<string, unknown>, message: string) => void): void {
-  controllers.register(periodicController({ name: 'failover', intervalMs: FAILOVER_INTERVAL_MS, round: () => controller.evaluateAll(), onStop: () => controller.reset(), log }));
+  controllers.register(periodicController({ name: 'failover', intervalMs: FAILOVER_INTERVAL_MS, round: (signal) => controller.evaluateAll(signal), reset: () => controller.reset(), log }));
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { Logger } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRootLogger, JsonLogger } from '../telemetry/logger';
@@ -150,12 +151,14 @@ describe('periodicController', () => {
         running--;
         if (rounds === 2) throw new Error('store unreachable');
       },
-      onStop: () => stopped++,
+      reset: () => stopped++,
       log: (_fields, message) => logged.push(message),
     });
     const leadership = new AbortController();
     const loop = controller.start(leadership.signal);
     await vi.waitFor(() => expect(rounds).toBeGreaterThanOrEqual(4), { timeout: 5_000 });
+    // No listener left behind per round (a leader runs these loops for months): the reset's, and the timer's of the current wait.
+    expect(getEventListeners(leadership.signal, 'abort').length).toBeLessThanOrEqual(2);
     leadership.abort('leadership lost');
     await loop;
     const after = rounds;
@@ -163,6 +166,7 @@ describe('periodicController', () => {
     expect(rounds).toBe(after);
     expect(overlapped).toBe(false);
     expect(logged).toEqual(['test-loop round failed; trying again next interval']);
-    expect(stopped).toBe(1);
+    // Once as the term started, once as it ended.
+    expect(stopped).toBe(2);
   });
 });

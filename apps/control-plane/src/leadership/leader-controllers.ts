@@ -3,6 +3,7 @@
  * the autoscaler, failover, the rollout guard) on the leader only: each is started when this replica becomes leader, and its signal
  * aborts the moment leadership is lost or the runner closes. It also keeps the leadership metrics.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { MetricsRegistry } from '../telemetry/metrics';
 import type { Leadership } from './leadership';
@@ -83,10 +84,13 @@ export class LeaderControllers {
 export interface PeriodicController {
   name: string;
   intervalMs: number;
-  /** One round; a rejection is logged and the next round comes at the next interval. */
-  round(): Promise<void>;
-  /** Leadership ended (or the runner closed): forget what a new term must rebuild from stored state. */
-  onStop?(): void;
+  /**
+   * One round; a rejection is logged and the next round comes at the next interval. `signal`
+   * aborts when leadership is lost: the round must not act (scale, write) after that.
+   */
+  round(signal: AbortSignal): Promise<void>;
+  /** Forget what a new term must rebuild from stored state: called as a term starts and as it ends. */
+  reset?(): void;
   log?: (fields: Record<string, unknown>, message: string) => void;
 }
 
@@ -98,15 +102,14 @@ export function periodicController(controller: PeriodicController): LeaderContro
   return {
     name: controller.name,
     start: async (signal) => {
-      signal.addEventListener('abort', () => controller.onStop?.(), { once: true });
+      // A round of the last term may still have been finishing when it ended: start clean.
+      controller.reset?.();
+      signal.addEventListener('abort', () => controller.reset?.(), { once: true });
       while (!signal.aborted) {
         const started = Date.now();
-        await controller.round().catch((error: Error) => controller.log?.({ err: error.stack ?? String(error) }, `${controller.name} round failed; trying again next interval`));
-        const wait = Math.max(0, controller.intervalMs - (Date.now() - started));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
+        await controller.round(signal).catch((error: Error) => controller.log?.({ err: error.stack ?? String(error) }, `${controller.name} round failed; trying again next interval`));
+        // The signal-aware timer leaves no listener behind on the term's signal, round after round.
+        await sleep(Math.max(0, controller.intervalMs - (Date.now() - started)), undefined, { signal }).catch(() => undefined);
       }
     },
   };
