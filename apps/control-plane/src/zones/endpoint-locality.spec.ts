@@ -6,7 +6,7 @@ import { failoverPolicy, instanceNode, service, zoneObject } from './testing/mes
 const endpoint = (address: string, zone: string | undefined, weight = 1): EffectiveEndpoint => ({ address, port: 80, ...(zone ? { zone } : {}), weight });
 const ENDPOINTS = [endpoint('10.0.3.1', 'zone-c'), endpoint('10.0.1.2', 'zone-a'), endpoint('10.0.2.1', 'zone-b'), endpoint('10.0.1.1', 'zone-a')];
 const failover = (zones: Record<string, number>, failedOver: string[] = []): BackendZoneRules['failover'] => ({
-  policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'orders', resourceVersion: '1' },
+  policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'orders' },
   zones: Object.entries(zones).map(([zone, priority]) => ({ zone, priority })),
   failedOver,
 });
@@ -74,7 +74,7 @@ describe('zone rules of a service', () => {
     const index = buildResolutionIndex([...policies, ...zones, orders, route], 7);
     const fromRoute = zoneRulesFromIndex(index, { namespace: 'default', name: 'orders' });
     expect(fromRoute).toEqual({
-      failover: { policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'orders', resourceVersion: '1' }, zones: [{ zone: 'zone-a', priority: 0 }, { zone: 'zone-b', priority: 1 }], failedOver: ['zone-b'] },
+      failover: { policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'orders' }, zones: [{ zone: 'zone-a', priority: 0 }, { zone: 'zone-b', priority: 1 }], failedOver: ['zone-b'] },
       drainedZones: ['zone-c'],
     });
     expect(zoneRulesWithoutRoute(orders, [...policies, ...zones])).toEqual(fromRoute);

@@ -1,7 +1,7 @@
 /**
  * Steady traffic for system tests, sent the way a load balancer in front of the gateways would:
  * open loop at a fixed rate, round-robin over the gateways the registry lists as routable (Healthy
- * or Degraded), refreshed every few hundred milliseconds. A gateway that starts draining leaves the
+ * or Degraded) that have applied a configuration, refreshed every few hundred milliseconds. A gateway that starts draining leaves the
  * list at the next refresh, as it would leave a load balancer that follows the registry. Every
  * request's outcome is kept, so a test can count failures and see which gateways took traffic.
  */
@@ -63,7 +63,7 @@ export class RegistryLoad {
     if (answer.status !== 200) return;
     this.targets = (answer.body.items as any[])
       .filter((node) => (!this.options.pool || node.spec.pool === this.options.pool) && (!this.options.zone || node.spec.zone === this.options.zone))
-      .filter((node) => node.status?.phase === 'Healthy' || node.status?.phase === 'Degraded')
+      .filter((node) => (node.status?.phase === 'Healthy' || node.status?.phase === 'Degraded') && node.status.appliedRevision !== undefined)
       .map((node) => ({ name: node.metadata.name as string, url: `http://${node.spec.address}` }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }

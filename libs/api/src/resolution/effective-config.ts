@@ -49,7 +49,8 @@ export interface EffectiveEndpoint {
 
 /** The FailoverPolicy that applies to a route's backend service, with the zones it failed over. */
 export interface RouteFailover {
-  policy: ObjectRef & { resourceVersion: string };
+  /** Without its resourceVersion: a status or label write that changes no zone must not re-push every gateway. */
+  policy: ObjectRef;
   /** Zones by priority, lower first; equal priorities by name. */
   zones: Array<{ zone: string; priority: number }>;
   /** Zones the failover controller moved this service's traffic away from (status.zones FailedOver). */
@@ -266,7 +267,7 @@ function indexFailovers(state: IndexState, policies: FailoverPolicy[]): void {
     state.failovers.set(
       key,
       deepFreeze({
-        policy: { kind: 'FailoverPolicy', namespace: namespaceOf(policy), name: policy.metadata.name, resourceVersion: policy.metadata.resourceVersion ?? '' },
+        policy: { kind: 'FailoverPolicy', namespace: namespaceOf(policy), name: policy.metadata.name },
         zones: policy.spec.zones
           .map((zone) => ({ zone: zone.name, priority: zone.priority }))
           .sort((a, b) => a.priority - b.priority || compareText(a.zone, b.zone)),

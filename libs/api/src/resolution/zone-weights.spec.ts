@@ -10,13 +10,22 @@ function endpoints(counts: Record<string, number>): EffectiveEndpoint[] {
 }
 
 function failover(zones: Record<string, number>, failedOver: string[] = []): RouteFailover {
-  return { policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'checkout', resourceVersion: '7' }, zones: Object.entries(zones).map(([zone, priority]) => ({ zone, priority })), failedOver };
+  return { policy: { kind: 'FailoverPolicy', namespace: 'default', name: 'checkout' }, zones: Object.entries(zones).map(([zone, priority]) => ({ zone, priority })), failedOver };
 }
 
 const THREE = { 'zone-a': 0, 'zone-b': 1, 'zone-c': 1 };
 
+interface Case {
+  what: string;
+  own: string;
+  eps: Record<string, number>;
+  fo?: RouteFailover;
+  drained?: string[];
+  expected: unknown;
+}
+
 describe('computeZoneWeights', () => {
-  it.each([
+  it.each<Case>([
     {
       what: 'a healthy own zone keeps all new requests, the others are where it spills, by priority',
       own: 'zone-a', eps: { 'zone-a': 2, 'zone-b': 2, 'zone-c': 1 }, fo: failover(THREE),
@@ -57,7 +66,7 @@ describe('computeZoneWeights', () => {
       own: 'zone-a', eps: { 'zone-b': 1, 'zone-c': 1 }, fo: failover(THREE), drained: ['zone-b', 'zone-c'],
       expected: [{ zone: 'zone-b', weight: 50 }, { zone: 'zone-c', weight: 50 }],
     },
-  ])('$what', ({ own, eps, fo, drained, expected }: { own: string; eps: Record<string, number>; fo?: RouteFailover; drained?: string[]; expected: unknown }) => {
+  ])('$what', ({ own, eps, fo, drained, expected }) => {
     expect(computeZoneWeights(own, { endpoints: endpoints(eps), ...(fo ? { failover: fo } : {}), ...(drained ? { drainedZones: drained } : {}) })).toEqual(expected);
   });
 
