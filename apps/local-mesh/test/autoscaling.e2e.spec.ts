@@ -16,7 +16,7 @@ const INTERVAL_MS = 1_000;
 const WINDOW = '10s';
 const WINDOW_MS = 10_000;
 const SCALE_DOWN_STABILIZATION_MS = 15_000;
-const TARGET_MS = 60;
+const TARGET_MS = 150;
 
 let mesh: TestMesh;
 let controlPlane: ControlPlane;
@@ -93,7 +93,7 @@ describe('autoscaling a gateway pool on latency with the Local scaler', () => {
 
   it('scales up after a latency step, and the new gateways register and take traffic', async () => {
     const stepAt = Date.now();
-    upstreamDelayMs = 150;
+    upstreamDelayMs = 400;
     const [scaledUp] = await eventually('a ScaledUp event', () => events('ScaledUp'), (items) => items.length > 0, WINDOW_MS + INTERVAL_MS + 30_000);
     const reactionMs = Date.parse(scaledUp.time) - stepAt;
     process.stdout.write(`autoscale reaction: latency step -> ScaledUp in ${reactionMs} ms (window ${WINDOW_MS} ms + interval ${INTERVAL_MS} ms)\n`);

@@ -126,7 +126,7 @@ describe('failover across zones', () => {
       `failover RTO: ${rtoMs} ms, ${failures.length} failed requests of ${load.outcomes.filter((o) => o.at >= killedAt && o.at <= recoveredAt).length} in that time; ` +
         `detection -> traffic moved ${failedOver.details.detectionToMovedMs} ms (kill at +0, decided at +${Date.parse(failedOver.details.decidedAt) - killedAt} ms)\n`,
     );
-    // A safety bound, not a goal (docs/benchmarks.md has the numbers): what failed is what went to the dead gateways before the registry dropped them.
+    // A safety bound, not a goal (docs/failover.md has the numbers): what failed is what went to the dead gateways before the registry dropped them.
     expect(rtoMs).toBeLessThan(20_000);
     expect(failures.every((failure) => failure.gateway.startsWith('edge-a-'))).toBe(true);
 

@@ -48,7 +48,7 @@ function summedRate(series: string, window: RangeWindow, filter: PoolZoneFilter)
 /**
  * The `quantile` (0.5 for p50, 0.99 for p99) of request latency in seconds per pool and zone over
  * `window`. Interpolated within the bucket it falls in (1 ms to 10 s); NaN where no request was
- * seen, +Inf when it lies above 10 s.
+ * seen, the 10 s bound when it lies above it (Prometheus answers the highest finite bucket bound).
  */
 export function latencyQuantileQuery(quantile: number, window: RangeWindow, filter: PoolZoneFilter = {}): string {
   if (!(quantile >= 0 && quantile <= 1)) throw new RangeError(`quantile must be from 0 to 1 (0.99 for p99), got ${quantile}`);
