@@ -15,6 +15,7 @@ import { ConsulAckLedger, LocalAckLedger, type AckLedger } from './distribution/
 import { ConsulEventJournal } from './events/consul-event-journal';
 import type { EventJournal } from './events/event-journal';
 import { SqliteEventJournal } from './events/sqlite-event-journal';
+import { ConsulPreparedQueries } from './failover/consul-prepared-queries';
 import { ConsulLeadership } from './leadership/consul-leadership';
 import { LeaderControllers } from './leadership/leader-controllers';
 import { SingleReplicaLeadership, type Leadership } from './leadership/leadership';
@@ -38,6 +39,8 @@ export interface Backend {
   ackLedger: AckLedger;
   apiTokens: ApiTokenStore;
   events: EventJournal;
+  /** Consul mode: the prepared queries the failover controller keeps (`<service>.query.consul`). */
+  preparedQueries?: ConsulPreparedQueries;
   /** The CA every replica shares (Consul, when the operator configured none); unset, the data directory's. */
   certificateAuthority?: CertificateAuthority;
   /** One line for the start banner and logs. */
@@ -170,6 +173,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
       ackLedger,
       apiTokens,
       events,
+      preparedQueries: new ConsulPreparedQueries(consul, { log: (level, fields, message) => log.child({ component: 'prepared-queries' })[level](fields, message) }),
       certificateAuthority: prepared.certificateAuthority,
       describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,
       close,

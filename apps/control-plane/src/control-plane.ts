@@ -146,7 +146,17 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       logger,
       self: { apiUrl, caFile: certificate.caFile, bootstrapToken: bootstrapToken.file ? readFileSync(bootstrapToken.file, 'utf8').trim() : config.bootstrapToken!, dataDir: config.dataDir },
     });
-    failover = startFailover({ controllers: backend.controllers, store, registry, traffic, journal: backend.events, distribution: app.get(DistributionService), metrics, logger });
+    failover = startFailover({
+      controllers: backend.controllers,
+      store,
+      registry,
+      traffic,
+      journal: backend.events,
+      distribution: app.get(DistributionService),
+      metrics,
+      logger,
+      ...(backend.preparedQueries ? { preparedQueries: backend.preparedQueries } : {}),
+    });
     rolloutGuard = startRolloutGuard({ controllers: backend.controllers, store, journal: backend.events, distribution: app.get(DistributionService), registry, traffic, metrics, logger });
 
     const kubeconfigFile = join(config.dataDir, 'kubeconfig');

@@ -25,6 +25,7 @@ import { catalogNodes, catalogService, catalogServices, healthChecks, healthNode
 import { resolveAclTokens, type AclOptions, type KeyAuthorizer } from './acl.js';
 import { HttpError, type ConsulReply, type ConsulRequest } from './http.js';
 import { kvDeleteRoute, kvGet, kvPut } from './kv.js';
+import { createQuery, deleteQuery, executeQuery, explainQuery, listQueries, readQuery, updateQuery } from './prepared-queries.js';
 import { clearSessionTimers, createSession, destroySession, renewSession, sessionInfo, sessionList } from './sessions.js';
 import { ConsulState, type ResolvedOptions } from './state.js';
 import { transaction } from './txn.js';
@@ -112,6 +113,11 @@ const ROUTES: Route[] = [
   route(/^\/v1\/catalog\/service\/(.+)$/, { GET: catalogService }),
   route(/^\/v1\/catalog\/nodes$/, { GET: catalogNodes }),
   route(/^\/v1\/catalog\/datacenters$/, { GET: (state) => ({ body: [state.options.datacenter] }) }),
+  // agent/prepared_query_endpoint.go: POST creates and PUT updates, nothing else (no PUT/POST aliasing).
+  { pattern: /^\/v1\/query$/, methods: { GET: listQueries, POST: createQuery } },
+  { pattern: /^\/v1\/query\/(.+)\/execute$/s, methods: { GET: executeQuery } },
+  { pattern: /^\/v1\/query\/(.+)\/explain$/s, methods: { GET: explainQuery } },
+  { pattern: /^\/v1\/query\/(.+)$/s, methods: { GET: readQuery, PUT: updateQuery, DELETE: deleteQuery } },
   route(/^\/v1\/status\/leader$/, { GET: () => ({ body: '127.0.0.1:8300' }) }),
   route(/^\/v1\/status\/peers$/, { GET: () => ({ body: ['127.0.0.1:8300'] }) }),
   // api-docs/agent#read-configuration: the agent's Config (and Member, Stats, which no client here reads).

@@ -117,7 +117,11 @@ export function sessionList(state: ConsulState, request: ConsulRequest): Promise
   }));
 }
 
-/** Invalidates a session: its locks released or deleted and put under lock-delay, all in one write. */
+/**
+ * Invalidates a session: its locks released or deleted and put under lock-delay, and the prepared
+ * queries bound to it deleted (api-docs/query `Session`: "automatically remove a prepared query when
+ * the given session is invalidated"), all in one write.
+ */
 export function invalidateSession(state: ConsulState, id: string): void {
   const session = state.sessions.get(id);
   if (!session) return;
@@ -130,6 +134,11 @@ export function invalidateSession(state: ConsulState, id: string): void {
     if (session.behavior === 'delete') kvDelete(state, index, entry.Key);
     else kvForceRelease(state, index, entry.Key);
     if (session.lockDelayMs > 0) state.lockDelays.set(entry.Key, delayUntil);
+  }
+  for (const query of [...state.preparedQueries.values()]) {
+    if (query.Session !== id) continue;
+    state.preparedQueries.delete(query.ID);
+    state.preparedQueriesIndex = index;
   }
   state.sessionsIndex = index;
   state.commit(index);

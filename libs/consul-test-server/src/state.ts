@@ -1,7 +1,7 @@
 /**
  * The double's whole state: one raft index, the KV store with tombstones and lock-delays, sessions,
- * and the single agent's services and checks (which are also the catalog: the double has no
- * anti-entropy delay). Every state-changing write takes `index + 1` and calls `commit`, which
+ * the single agent's services and checks (which are also the catalog: the double has no
+ * anti-entropy delay), and prepared queries. Every state-changing write takes `index + 1` and calls `commit`, which
  * publishes the new index and wakes blocked readers; a no-op never commits.
  */
 import type { KeyAuthorizer } from './acl.js';
@@ -89,6 +89,34 @@ export interface CheckRecord {
   modifyIndex: number;
 }
 
+/**
+ * A prepared query as Consul keeps it (agent/structs/prepared_query.go PreparedQuery), in the shape
+ * its HTTP API answers with: every field present, Go's zero values (null for a nil slice or map).
+ */
+export interface PreparedQueryRecord {
+  ID: string;
+  Name: string;
+  Session: string;
+  Token: string;
+  Template: { Type: string; Regexp: string; RemoveEmptyTags: boolean };
+  Service: {
+    Service: string;
+    SamenessGroup: string;
+    Failover: { NearestN: number; Datacenters: string[] | null; Targets: Array<{ Peer: string; Datacenter: string }> | null };
+    OnlyPassing: boolean;
+    IgnoreCheckIDs: string[] | null;
+    Near: string;
+    Tags: string[] | null;
+    NodeMeta: Record<string, string> | null;
+    ServiceMeta: Record<string, string> | null;
+    Connect: boolean;
+    Peer: string;
+  };
+  DNS: { TTL: string };
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
 export const NODE_ID = '7f4b2a8c-3c1d-4e5f-9a6b-0c1d2e3f4a5b';
 export const SERF_HEALTH = 'serfHealth';
 
@@ -109,6 +137,10 @@ export class ConsulState implements KvView {
   servicesIndex = 0;
   /** Index of the last change to any check (health/state). */
   checksIndex = 0;
+  /** Prepared queries by ID. */
+  preparedQueries = new Map<string, PreparedQueryRecord>();
+  /** Index of the last change to the prepared-queries table (0: never written). */
+  preparedQueriesIndex = 0;
   /** Index at which the node registered (catalog/nodes) and the floor for anything never written. */
   readonly bootstrapIndex: number;
   private readonly listeners = new Set<() => void>();

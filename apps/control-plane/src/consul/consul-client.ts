@@ -9,6 +9,12 @@
  *    ConsulAccessDeniedError, so callers can answer 503 or tell the operator which token is wrong
  *    instead of crashing or going on with part of the data.
  * The store, the registry and leader election use it; nothing else imports `consul`.
+ *
+ * Prepared queries are created and updated with the client's raw requests, not its `query.create`
+ * and `query.update`: those move the client's default ACL token into the query's `Token` field (so
+ * the query would run with it for every DNS client) and drop it from the request (which then runs
+ * as the anonymous token), put `Near` outside `Service`, and drop ServiceMeta, NodeMeta and
+ * IgnoreCheckIDs (consul 2.0.1 lib/query.js _params).
  */
 import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
 import Consul from 'consul';
@@ -44,7 +50,13 @@ export class ConsulTlsError extends ConsulUnavailableError {}
 
 export class ConsulAccessDeniedError extends Error {
   readonly code = 'PORTOLAN_CONSUL_ACCESS_DENIED';
-  constructor(address: string, what: string, reason: string) {
+  constructor(
+    address: string,
+    /** What was refused, e.g. "creating prepared query portolan-default-orders". */
+    readonly what: string,
+    /** Consul's reason, e.g. "Permission denied". */
+    readonly reason: string,
+  ) {
     super(`Consul at ${address} refused ${what} (${reason}): check that CONSUL_HTTP_TOKEN holds a token whose policy allows it`);
   }
 }
@@ -117,6 +129,67 @@ export interface ServiceHealth {
   Checks: HealthCheck[];
 }
 
+/**
+ * A prepared query as Portolan writes it (api-docs/query, JSON Request Body Schema); every field
+ * left out takes Consul's zero value, as an update replaces the whole definition.
+ */
+export interface PreparedQueryDefinition {
+  Name: string;
+  Session?: string;
+  /** The token the query runs with; empty (the default) runs it with each caller's own token. */
+  Token?: string;
+  Service: {
+    Service: string;
+    Failover?: { NearestN?: number; Datacenters?: string[] };
+    OnlyPassing?: boolean;
+    IgnoreCheckIDs?: string[];
+    /** "_agent", "_ip" or a node name: results sorted by round-trip time from it. */
+    Near?: string;
+    /** Every tag required; "!tag" excludes instances carrying it. */
+    Tags?: string[];
+    NodeMeta?: Record<string, string>;
+    ServiceMeta?: Record<string, string>;
+  };
+  DNS?: { TTL?: string };
+}
+
+/** A stored prepared query as Consul answers it: every field present, nil slices and maps as null. */
+export interface PreparedQuery {
+  ID: string;
+  Name: string;
+  Session: string;
+  /** "<hidden>" unless the reading token is a management token. */
+  Token: string;
+  Template?: { Type: string; Regexp: string; RemoveEmptyTags: boolean };
+  Service: {
+    Service: string;
+    Failover: { NearestN: number; Datacenters: string[] | null; Targets?: unknown[] | null };
+    OnlyPassing: boolean;
+    IgnoreCheckIDs: string[] | null;
+    Near: string;
+    Tags: string[] | null;
+    NodeMeta: Record<string, string> | null;
+    ServiceMeta: Record<string, string> | null;
+    Connect?: boolean;
+    Peer?: string;
+    SamenessGroup?: string;
+  };
+  DNS: { TTL: string };
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** What executing a prepared query answers. */
+export interface PreparedQueryExecution {
+  Service: string;
+  Nodes: ServiceHealth[];
+  DNS: { TTL: string };
+  /** The datacenter the nodes came from; another one when Consul failed over. */
+  Datacenter: string;
+  /** How many other datacenters Consul asked. */
+  Failovers: number;
+}
+
 export interface SessionInfo {
   ID: string;
   Name: string;
@@ -154,6 +227,8 @@ interface ClientError extends Error {
 export class ConsulClient {
   readonly address: string;
   readonly prefix: string;
+  private readonly token: string | undefined;
+  private readonly datacenter: string | undefined;
   private readonly callTimeoutMs: number;
   private readonly consul: Consul;
   private readonly breaker = circuitBreaker(
@@ -165,6 +240,8 @@ export class ConsulClient {
     const url = new URL(settings.address.includes('://') ? settings.address : `http://${settings.address}`);
     this.address = url.origin;
     this.prefix = settings.prefix.replace(/^\/+|\/+$/g, '');
+    this.token = settings.token || undefined;
+    this.datacenter = settings.datacenter || undefined;
     this.callTimeoutMs = settings.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const tls = {
       ca: settings.caFile ? readFileSync(settings.caFile) : undefined,
@@ -325,12 +402,85 @@ export class ConsulClient {
     return self.Config?.NodeName ?? '';
   }
 
+  /**
+   * Every prepared query the token may read (GET /v1/query, ACL query:read), and whether Consul left
+   * some out for the token (those it may not read, and, for all but management tokens, every query
+   * without a name): unlike a KV listing, a partial list is normal for a token scoped to a prefix.
+   */
+  async preparedQueries(): Promise<{ queries: PreparedQuery[]; hiddenByAcls: boolean }> {
+    const { value, hiddenByAcls } = await this.indexed<PreparedQuery[] | null>('listing prepared queries', this.consul.query.list.bind(this.consul.query) as unknown as Call, {}, {});
+    return { queries: value ?? [], hiddenByAcls };
+  }
+
+  /** One prepared query by ID; undefined when Consul knows no query by that ID. */
+  async preparedQuery(id: string): Promise<PreparedQuery | undefined> {
+    const { value } = await this.indexed<PreparedQuery | undefined>(`reading prepared query ${id}`, this.consul.query.get.bind(this.consul.query) as unknown as Call, { query: id }, {}, true);
+    return value ?? undefined;
+  }
+
+  /** Creates a prepared query (POST /v1/query, ACL query:write on its name); its ID. */
+  async createPreparedQuery(definition: PreparedQueryDefinition): Promise<string> {
+    const created = await this.run(`creating prepared query ${definition.Name}`, () => this.raw<{ ID: string }>('POST', '/query', {}, definition));
+    return created.ID;
+  }
+
+  /** Replaces a prepared query's whole definition (PUT /v1/query/:id, ACL query:write on its old and new name). */
+  async updatePreparedQuery(id: string, definition: PreparedQueryDefinition): Promise<void> {
+    await this.run(`updating prepared query ${definition.Name}`, () => this.raw('PUT', '/query/{query}', { query: id }, definition));
+  }
+
+  /** Deletes a prepared query (DELETE /v1/query/:id, ACL query:write on its name). */
+  async deletePreparedQuery(id: string, name = id): Promise<void> {
+    await this.run(`deleting prepared query ${name}`, () => this.raw('DELETE', '/query/{query}', { query: id }));
+  }
+
+  /**
+   * Runs a prepared query by ID or name (GET /v1/query/:id-or-name/execute); ConsulNotFoundError
+   * when there is none by that ID or name.
+   */
+  async executePreparedQuery(idOrName: string, options: { near?: string; limit?: number } = {}): Promise<PreparedQueryExecution> {
+    const query: Record<string, string> = {};
+    if (options.near !== undefined) query.near = options.near;
+    if (options.limit !== undefined) query.limit = String(options.limit);
+    const what = `executing prepared query ${idOrName}`;
+    try {
+      const result = await this.run(what, () => this.raw<PreparedQueryExecution>('GET', '/query/{query}/execute', { query: idOrName }, undefined, query));
+      return { ...result, Nodes: result.Nodes ?? [] };
+    } catch (error) {
+      // Consul versions that compare the RPC's error text exactly answer a missing query through a client agent with a 500.
+      if (error instanceof ConsulRequestError && /Query not found/.test(error.message)) throw new ConsulNotFoundError(what, 'Query not found', 1);
+      throw error;
+    }
+  }
+
   async leader(): Promise<string> {
     return (await this.run('reading the leader', () => this.consul.status.leader({ timeout: this.callTimeoutMs } as never))) as string;
   }
 
   close(): void {
     this.consul.destroy();
+  }
+
+  /**
+   * A request the `consul` client has no (usable) method for, through its HTTP pipeline, with the
+   * token and datacenter it would send: the answer's JSON body, or the client's ResponseError for a
+   * non-2xx answer (for `run` to classify).
+   */
+  private raw<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, params: Record<string, string>, body?: unknown, query: Record<string, string> = {}): Promise<T> {
+    const request = {
+      method,
+      name: `raw ${method} ${path}`,
+      path,
+      params,
+      query: { ...(this.datacenter ? { dc: this.datacenter } : {}), ...query },
+      headers: this.token ? { 'x-consul-token': this.token } : {},
+      type: 'json',
+      ...(body !== undefined ? { body } : {}),
+      timeout: this.callTimeoutMs,
+    };
+    const answer = (state: { err?: Error; res?: { body?: unknown } }, next: (stop: false, error?: Error, value?: unknown) => void) =>
+      state.err ? next(false, state.err) : next(false, undefined, state.res?.body);
+    return (this.consul as unknown as { _request(options: unknown, ...middleware: unknown[]): Promise<T> })._request(request, answer);
   }
 
   /**
@@ -425,6 +575,25 @@ export class ConsulNotFoundError extends Error {
 }
 
 /**
+ * The prepared query endpoints answer every refusal but a missing query on read or execute with a
+ * 500 (agent/consul/prepared_query_endpoint.go Apply, state/prepared_query.go):
+ *  - `Cannot modify non-existent prepared query: '<id>'` (an update or delete of an unknown ID);
+ *  - `name '<name>' aliases an existing query name` / `... query ID` (a name taken, e.g. by a
+ *    replica that created it a moment before);
+ *  - `Invalid prepared query: <reason>`, `ID must be empty when creating a new prepared query`;
+ *  - `failed prepared query lookup: <reason>` (an ID that is no UUID), and `Query not found` as
+ *    versions that compare the RPC's error text exactly answer it through a client agent.
+ */
+const PREPARED_QUERY_ERRORS_AS_500 = [
+  /Cannot modify non-existent prepared query/,
+  /aliases an existing query (name|ID)/,
+  /Invalid prepared query: /,
+  /ID must be empty when creating a new prepared query/,
+  /prepared query lookup/i,
+  /Query not found/,
+];
+
+/**
  * 500s that are Consul refusing one request, not Consul failing: its HTTP layer answers any error it
  * has no status for with 500, including these (hashicorp/consul):
  *  - `invalid session "<id>"`, `missing session`: acquire or release with a session Consul does not
@@ -436,7 +605,15 @@ export class ConsulNotFoundError extends Error {
  * They must not open the breaker: the call right after (a leader's renewal after its acquire failed)
  * has to reach Consul.
  */
-const REQUEST_ERRORS_AS_500 = [/invalid session "/, /missing session/, /Invalid Session TTL '/, /Session TTL '.*' invalid: /, /Invalid Behavior setting '/, /does not have associated TTL/];
+const REQUEST_ERRORS_AS_500 = [
+  /invalid session "/,
+  /missing session/,
+  /Invalid Session TTL '/,
+  /Session TTL '.*' invalid: /,
+  /Invalid Behavior setting '/,
+  /does not have associated TTL/,
+  ...PREPARED_QUERY_ERRORS_AS_500,
+];
 
 const HIDDEN_BY_ACLS = 'X-Consul-Results-Filtered-By-ACLs: its ACL policy hides some of them';
 

@@ -37,6 +37,8 @@ export interface FailoverDependencies {
   /** Resolves once every routable gateway ran the snapshot of `revision` or later (or the timeout passed). */
   waitForGateways(revision: number, timeoutMs: number): Promise<Propagation>;
   metrics: MetricsRegistry;
+  /** Consul mode: after each round, with the policies as decided in it (the prepared queries). Must not throw. */
+  afterRound?: (policies: readonly FailoverPolicy[], services: readonly Service[]) => Promise<void>;
   clock?: () => number;
   log?: (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string) => void;
 }
@@ -82,6 +84,14 @@ export class FailoverController {
       for (const zone of states.keys()) this.dependencies.metrics.failoverZoneFailedOver.remove(key, zone);
       this.states.delete(key);
       this.unwritten.delete(key);
+    }
+    if (this.dependencies.afterRound && !signal?.aborted) {
+      // This round's decisions, even where the store write conflicted, so a Consul query never lags a round behind.
+      const decided = (policies.items as FailoverPolicy[]).map((policy) => {
+        const states = this.states.get(policyKey(policy));
+        return states ? { ...policy, status: { zones: zoneStatuses(states) } } : policy;
+      });
+      await this.dependencies.afterRound(decided, services.items as Service[]);
     }
   }
 

@@ -11,6 +11,7 @@ import type { LeaderControllers } from '../leadership/leader-controllers';
 import type { NodeRegistry } from '../registry/node-registry';
 import type { ResourceStore } from '../store/resource-store';
 import type { MetricsRegistry } from '../telemetry/metrics';
+import { afterFailoverRound, type ConsulPreparedQueries } from './consul-prepared-queries';
 import { FailoverController, registerFailover, type Propagation } from './failover-controller';
 
 export interface FailoverEdges {
@@ -22,6 +23,8 @@ export interface FailoverEdges {
   distribution: DistributionService;
   metrics: MetricsRegistry;
   logger: Logger;
+  /** Consul mode: the prepared query per failover-covered service, kept in step after each round. */
+  preparedQueries?: ConsulPreparedQueries;
 }
 
 /** Resolves once the distribution built `revision` (or later) and every routable gateway answered it. */
@@ -43,6 +46,7 @@ export function startFailover(edges: FailoverEdges): { controller: FailoverContr
     journal: edges.journal,
     waitForGateways: (revision, timeoutMs) => waitForGateways(edges.distribution, revision, timeoutMs),
     metrics: edges.metrics,
+    ...(edges.preparedQueries ? { afterRound: afterFailoverRound(edges.preparedQueries, edges.store) } : {}),
     log: (level, fields, message) => log[level](fields, message),
   });
   registerFailover(edges.controllers, controller, (fields, message) => log.error(fields, message));
