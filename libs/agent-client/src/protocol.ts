@@ -92,6 +92,24 @@ export interface LatencyHistogram {
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
+/** Most entries a heartbeat's `upstreamZones` may have (zones come from configuration, not from requests). */
+export const MAX_UPSTREAM_ZONES = 64;
+
+/**
+ * The tries one gateway sent, in one period, to the endpoints of one zone: what the control plane
+ * judges that zone's error rate and latency by, whichever gateway the traffic went through.
+ */
+export interface UpstreamZoneStats {
+  /** The endpoints' zone; "" for endpoints without a zone. */
+  zone: string;
+  /** Tries sent to endpoints of the zone (every retry is a try of its own). */
+  requests: number;
+  /** Tries that ended in a 5xx answer or without an answer (connect failure, reset, timeout); at most `requests`. */
+  serverErrors: number;
+  /** Each try's latency, until its answer started or it failed, in LATENCY_BUCKETS_MS. */
+  latencyHistogram: LatencyHistogram;
+}
+
 /** Counters since the previous heartbeat (deltas, not totals), so a lost heartbeat loses only its own. */
 export interface HeartbeatStats {
   periodMs: number;
@@ -104,6 +122,11 @@ export interface HeartbeatStats {
   latency: LatencySummary | null;
   /** Every response's latency, counted in LATENCY_BUCKETS_MS (absent from gateways older than it). */
   latencyHistogram?: LatencyHistogram;
+  /**
+   * Tries per endpoint zone, one entry per zone that had any, at most MAX_UPSTREAM_ZONES (absent
+   * from gateways older than it).
+   */
+  upstreamZones?: UpstreamZoneStats[];
   /** Breaker of each service that is not closed, and endpoints currently ejected. */
   breakers: Array<{ service: string; state: BreakerState }>;
   ejectedEndpoints: Array<{ service: string; endpoint: string }>;

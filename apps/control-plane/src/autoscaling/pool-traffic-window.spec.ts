@@ -1,4 +1,4 @@
-import type { HeartbeatStats } from '@portolan/agent-client';
+import { MAX_UPSTREAM_ZONES, type HeartbeatStats, type UpstreamZoneStats } from '@portolan/agent-client';
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from './latency-histogram';
 import { PoolTrafficWindow, SLOT_MS } from './pool-traffic-window';
@@ -19,6 +19,15 @@ function stats(requests: number, slow = false): HeartbeatStats {
     ejectedEndpoints: [],
   };
 }
+
+/** Tries to endpoints of `zone`: `requests` of which `failed` failed, all in the 25-50 ms bucket or, with `slow`, in 100-250 ms. */
+function tries(zone: string, requests: number, failed = 0, slow = false): UpstreamZoneStats {
+  const counts = new Array(14).fill(0);
+  counts[slow ? 7 : 5] = requests;
+  return { zone, requests, serverErrors: failed, latencyHistogram: { counts, sumMs: requests * (slow ? 200 : 40) } };
+}
+
+const withTries = (base: HeartbeatStats, ...upstreamZones: UpstreamZoneStats[]): HeartbeatStats => ({ ...base, upstreamZones });
 
 const a1 = { name: 'edge-a-1', pool: 'edge', zone: 'zone-a' };
 const a2 = { name: 'edge-a-2', pool: 'edge', zone: 'zone-a' };
@@ -92,5 +101,104 @@ describe('PoolTrafficWindow', () => {
     for (let t = 0; t < 3 * 3_600_000; t += SLOT_MS) window.add(a1, stats(1), t);
     const series = (window as unknown as { series: Map<string, { slots: unknown[] }> }).series.values().next().value!;
     expect(series.slots.length).toBeLessThanOrEqual(3_600_000 / SLOT_MS + 2);
+  });
+
+  describe('per upstream zone', () => {
+    it('adds the tries every gateway sent to a zone\'s endpoints, whatever the gateway\'s own zone and pool', () => {
+      const window = new PoolTrafficWindow();
+      const t0 = 4_000_000;
+      // zone-a's gateways send everything to zone-b (zone-a failed over); zone-b's own gateway too.
+      window.add(a1, withTries(stats(30), tries('zone-b', 30, 3)), t0);
+      window.add(a2, withTries(stats(20), tries('zone-b', 15, 0), tries('zone-c', 5, 5, true)), t0 + 1_000);
+      window.add(b1, withTries(stats(40), tries('zone-b', 40, 2)), t0 + 2_000);
+      window.add(other, withTries(stats(10), tries('', 10, 1)), t0 + 2_000);
+      const now = t0 + 4_000;
+
+      const zoneB = window.readUpstreamZone('zone-b', 60_000, now);
+      expect(zoneB).toMatchObject({ requests: 85, serverErrors: 5, reportingGateways: ['edge-a-1', 'edge-a-2', 'edge-b-1'] });
+      expect(histogramQuantile(0.99, zoneB.histogram)).toBeLessThanOrEqual(50);
+      const zoneC = window.readUpstreamZone('zone-c', 60_000, now);
+      expect(zoneC).toMatchObject({ requests: 5, serverErrors: 5, reportingGateways: ['edge-a-2'] });
+      expect(histogramQuantile(0.99, zoneC.histogram)).toBeGreaterThan(100);
+      // Endpoints without a zone are a zone of their own, "".
+      expect(window.readUpstreamZone('', 60_000, now)).toMatchObject({ requests: 10, serverErrors: 1, reportingGateways: ['api-a-1'] });
+      // No try went to zone-a's endpoints: nothing to read, however much went through its gateways.
+      expect(window.readUpstreamZone('zone-a', 60_000, now)).toMatchObject({ requests: 0, serverErrors: 0, reportingGateways: [], coveredMs: 0 });
+      expect(window.readZone('zone-a', 60_000, now).requests).toBe(60);
+      // The answers per pool and zone are counted as before.
+      expect(window.read('edge', 'zone-a', 60_000, now)).toMatchObject({ requests: 50, serverErrors: 0 });
+    });
+
+    it('forgets tries older than the window, and covers only the time since it first heard of tries to the zone', () => {
+      const window = new PoolTrafficWindow();
+      const t0 = 5_000_000;
+      window.add(a1, withTries(stats(10), tries('zone-b', 10, 10)), t0);
+      for (let t = t0 + 2_000; t <= t0 + 40_000; t += 2_000) window.add(a1, withTries(stats(10), tries('zone-b', 10)), t);
+      expect(window.readUpstreamZone('zone-b', 20_000, t0 + 40_000)).toMatchObject({ serverErrors: 0, coveredMs: 20_000 });
+      expect(window.readUpstreamZone('zone-b', 60_000, t0 + 40_000)).toMatchObject({ requests: 210, serverErrors: 10, coveredMs: 42_000 });
+      expect(window.readUpstreamZone('zone-b', 10_000, t0 + 200_000)).toMatchObject({ requests: 0, reportingGateways: [] });
+    });
+
+    it('leaves out entries that are not the protocol\'s whole, and keeps the well-formed ones and the rest of the heartbeat', () => {
+      const window = new PoolTrafficWindow();
+      const malformed = [
+        null,
+        'zone-x',
+        { ...tries('zone-x', 10), zone: 7 },
+        { ...tries('zone-x', 10), requests: -1 },
+        { ...tries('zone-x', 10), requests: 'ten' },
+        { ...tries('zone-x', 10), serverErrors: Number.NaN },
+        // More failed tries than tries.
+        tries('zone-x', 10, 11),
+        { ...tries('zone-x', 10), latencyHistogram: undefined },
+        { ...tries('zone-x', 10), latencyHistogram: { counts: [10], sumMs: 400 } },
+        { ...tries('zone-x', 10), latencyHistogram: { counts: [...new Array(13).fill(0), 'x'], sumMs: 400 } },
+        { ...tries('zone-x', 10), latencyHistogram: { counts: new Array(14).fill(0), sumMs: -1 } },
+        { ...tries('zone-x', 10), zone: 'z'.repeat(1_000) },
+        // Two entries for one zone: which is right cannot be told, neither counts.
+        tries('zone-y', 10, 1),
+        tries('zone-y', 20, 2),
+      ];
+      window.add(a1, { ...stats(10), upstreamZones: [...malformed, tries('zone-b', 10, 4)] } as unknown as HeartbeatStats, 1_000);
+      expect(window.readUpstreamZone('zone-b', 60_000, 2_000)).toMatchObject({ requests: 10, serverErrors: 4 });
+      expect(window.readUpstreamZone('zone-x', 60_000, 2_000).requests).toBe(0);
+      expect(window.readUpstreamZone('zone-y', 60_000, 2_000).requests).toBe(0);
+      expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(10);
+
+      // Not a list, or longer than the protocol allows: none of it counts; the answers still do.
+      window.add(a1, { ...stats(10), upstreamZones: { zone: 'zone-b' } } as unknown as HeartbeatStats, 1_500);
+      const tooMany = Array.from({ length: MAX_UPSTREAM_ZONES + 1 }, (_, index) => tries(`zone-${index}`, 1));
+      window.add(a1, withTries(stats(10), tries('zone-b', 10), ...tooMany), 1_500);
+      expect(window.readUpstreamZone('zone-b', 60_000, 2_000).requests).toBe(10);
+      expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(30);
+
+      // Heartbeats of gateways older than the field count as before.
+      window.add(a2, stats(5), 1_500);
+      expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(35);
+    });
+
+    it('ignores the tries of statistics that are not the protocol\'s at all', () => {
+      const window = new PoolTrafficWindow();
+      window.add(a1, { ...withTries(stats(10), tries('zone-b', 10)), requests: 'many' } as unknown as HeartbeatStats, 1_000);
+      expect(window.readUpstreamZone('zone-b', 60_000, 2_000).requests).toBe(0);
+    });
+
+    it('holds a bounded number of upstream zones, making room with zones nobody reported for the longest window', () => {
+      const window = new PoolTrafficWindow();
+      const upstream = () => (window as unknown as { upstream: Map<string, unknown> }).upstream;
+      let zone = 0;
+      while (upstream().size < 2_000 && zone < 2_000) {
+        window.add(a1, withTries(stats(1), ...Array.from({ length: MAX_UPSTREAM_ZONES }, () => tries(`invented-${zone++}`, 1))), 1_000);
+      }
+      const bound = upstream().size;
+      expect(bound).toBeLessThan(2_000);
+      window.add(a1, withTries(stats(1), tries('zone-b', 1)), 2_000);
+      expect(window.readUpstreamZone('zone-b', 60_000, 2_000).requests).toBe(0);
+      // Two hours later the invented zones are stale: a real one finds room.
+      const later = 2 * 3_600_000;
+      window.add(a1, withTries(stats(1), tries('zone-b', 3)), later);
+      expect(window.readUpstreamZone('zone-b', 60_000, later).requests).toBe(3);
+      expect(upstream().size).toBeLessThanOrEqual(bound);
+    });
   });
 });

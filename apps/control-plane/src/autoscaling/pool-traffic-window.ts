@@ -1,15 +1,30 @@
 /**
- * What gateway heartbeats say about a pool's traffic over the last minutes: the heartbeat metric
- * source of the autoscaler, and the error rate and latency per zone the failover controller judges. Each heartbeat's counters are added into the 5-second slot it arrived
- * in, per pool and zone, so memory depends on pools, zones and the longest window, never on the
- * number of gateways or requests; a window is read by adding up its slots.
+ * What gateway heartbeats say about traffic over the last minutes, in two kinds of series:
+ *
+ * - per pool and zone of the gateways, the answers they gave: the heartbeat metric source of the
+ *   autoscaler, the rollout guard, and the traffic through a zone's gateways a drill reports;
+ * - per upstream zone, the tries every gateway sent to endpoints of that zone (`stats.upstreamZones`):
+ *   the error rate and latency the failover controller judges a zone by, which stay the zone's own
+ *   while its gateways send their traffic elsewhere.
+ *
+ * Each heartbeat's counters are added into the 5-second slot it arrived in, so memory depends on
+ * pools, zones and the longest window, never on the number of gateways or requests; a window is
+ * read by adding up its slots.
  */
-import type { HeartbeatStats, LatencyHistogram } from '@portolan/agent-client';
+import { LATENCY_BUCKETS_MS, MAX_UPSTREAM_ZONES, type HeartbeatStats, type LatencyHistogram } from '@portolan/agent-client';
 import { addHistogram, emptyHistogram } from './latency-histogram';
 
 export const SLOT_MS = 5_000;
 /** The longest window an AutoscalePolicy may ask for (spec.metric.window maximum). */
 const MAX_WINDOW_MS = 60 * 60_000;
+/**
+ * Upstream zones kept at once. Zones come from configuration, so this is far above any real mesh;
+ * it only bounds what a misbehaving agent inventing zone names could make this replica hold. A zone
+ * nobody reported for the longest window makes room.
+ */
+const MAX_UPSTREAM_SERIES = 1_024;
+/** Longest zone name taken from a heartbeat (a DNS label's worth, with room for a prefix). */
+const MAX_ZONE_LENGTH = 253;
 
 interface Slot {
   start: number;
@@ -21,13 +36,15 @@ interface Slot {
 }
 
 interface Series {
-  /** When this replica first heard from the pool and zone: a window is never taken to reach back before it. */
+  /** When this replica first heard from the pool and zone (or of the upstream zone): a window is never taken to reach back before it. */
   since: number;
   slots: Slot[];
 }
 
 export interface TrafficReading {
+  /** Answers the gateways gave; for an upstream zone, tries sent to its endpoints. */
   requests: number;
+  /** Of those, 5xx answers; for an upstream zone, tries that ended in a 5xx answer or without an answer. */
   serverErrors: number;
   histogram: LatencyHistogram;
   /** Gateways that sent statistics within the window. */
@@ -38,16 +55,58 @@ export interface TrafficReading {
 
 export class PoolTrafficWindow {
   private readonly series = new Map<string, Series>();
+  /** Per upstream zone ("" for endpoints without one). */
+  private readonly upstream = new Map<string, Series>();
 
   /** Adds one heartbeat's counters; statistics that are not the protocol's (a bad or foreign agent) are ignored, never half-counted. */
   add(gateway: { name: string; pool: string; zone: string }, stats: HeartbeatStats, now: number): void {
     if (!isCount(stats?.requests)) return;
+    const periodMs = isCount(stats.periodMs) ? stats.periodMs : 0;
     const histogram = stats.latencyHistogram;
-    const validHistogram = !!histogram && Array.isArray(histogram.counts) && histogram.counts.every(isCount) && Number.isFinite(histogram.sumMs) && histogram.sumMs >= 0;
-    const key = seriesKey(gateway.pool, gateway.zone);
-    let series = this.series.get(key);
+    const serverErrors = stats.responses?.['5xx'];
+    const slot = this.slotOf(this.series, seriesKey(gateway.pool, gateway.zone), periodMs, now);
+    slot.requests += stats.requests;
+    if (isCount(serverErrors)) slot.serverErrors += serverErrors;
+    if (isHistogram(histogram)) addHistogram(slot.histogram, histogram);
+    slot.gateways.add(gateway.name);
+    for (const entry of validUpstreamZones(stats.upstreamZones)) {
+      if (!this.upstream.has(entry.zone) && !this.makeUpstreamRoom(now)) continue;
+      const upstreamSlot = this.slotOf(this.upstream, entry.zone, periodMs, now);
+      upstreamSlot.requests += entry.requests;
+      upstreamSlot.serverErrors += entry.serverErrors;
+      addHistogram(upstreamSlot.histogram, entry.latencyHistogram);
+      upstreamSlot.gateways.add(gateway.name);
+    }
+  }
+
+  /** The pool's traffic in one zone, or in all zones when `zone` is undefined, over the `windowMs` before `now`. */
+  read(pool: string, zone: string | undefined, windowMs: number, now: number): TrafficReading {
+    return this.readWhere(this.series, (key) => {
+      const [seriesPool, seriesZone] = splitKey(key);
+      return seriesPool === pool && (zone === undefined || seriesZone === zone);
+    }, windowMs, now);
+  }
+
+  /** Traffic through every gateway of one zone, whatever its pool (what a drill of the zone reports). */
+  readZone(zone: string, windowMs: number, now: number): TrafficReading {
+    return this.readWhere(this.series, (key) => splitKey(key)[1] === zone, windowMs, now);
+  }
+
+  /**
+   * Tries every gateway, of any zone and pool, sent to endpoints of `zone` ("": endpoints without a
+   * zone): the failover controller's error rate and latency of the zone. `reportingGateways` are
+   * the gateways that sent some there within the window; `coveredMs` runs from when this replica
+   * first heard of tries to the zone.
+   */
+  readUpstreamZone(zone: string, windowMs: number, now: number): TrafficReading {
+    return this.readWhere(this.upstream, (key) => key === zone, windowMs, now);
+  }
+
+  /** The slot of `now` in the series `key`, created (and old slots dropped) as needed. */
+  private slotOf(all: Map<string, Series>, key: string, periodMs: number, now: number): Slot {
+    let series = all.get(key);
     // The first heartbeat's counts cover the period before it: the series starts there, or a fresh control plane would read too high a rate.
-    if (!series) this.series.set(key, (series = { since: now - (isCount(stats.periodMs) ? stats.periodMs : 0), slots: [] }));
+    if (!series) all.set(key, (series = { since: now - periodMs, slots: [] }));
     const start = now - (now % SLOT_MS);
     let slot = series.slots[series.slots.length - 1];
     if (!slot || slot.start !== start) {
@@ -55,31 +114,26 @@ export class PoolTrafficWindow {
       series.slots.push(slot);
       while (series.slots.length > 0 && series.slots[0].start < now - MAX_WINDOW_MS - SLOT_MS) series.slots.shift();
     }
-    slot.requests += stats.requests;
-    const serverErrors = stats.responses?.['5xx'];
-    if (isCount(serverErrors)) slot.serverErrors += serverErrors;
-    if (validHistogram) addHistogram(slot.histogram, histogram);
-    slot.gateways.add(gateway.name);
+    return slot;
   }
 
-  /** The pool's traffic in one zone, or in all zones when `zone` is undefined, over the `windowMs` before `now`. */
-  read(pool: string, zone: string | undefined, windowMs: number, now: number): TrafficReading {
-    return this.readWhere((seriesPool, seriesZone) => seriesPool === pool && (zone === undefined || seriesZone === zone), windowMs, now);
+  /** Whether a new upstream zone may be added: below the bound, or once zones nobody reported for the longest window are dropped. */
+  private makeUpstreamRoom(now: number): boolean {
+    if (this.upstream.size < MAX_UPSTREAM_SERIES) return true;
+    for (const [zone, series] of this.upstream) {
+      const last = series.slots[series.slots.length - 1];
+      if (!last || last.start < now - MAX_WINDOW_MS - SLOT_MS) this.upstream.delete(zone);
+    }
+    return this.upstream.size < MAX_UPSTREAM_SERIES;
   }
 
-  /** Traffic through every gateway of one zone, whatever its pool (the failover controller's error rate and latency). */
-  readZone(zone: string, windowMs: number, now: number): TrafficReading {
-    return this.readWhere((_pool, seriesZone) => seriesZone === zone, windowMs, now);
-  }
-
-  private readWhere(matches: (pool: string, zone: string) => boolean, windowMs: number, now: number): TrafficReading {
+  private readWhere(all: Map<string, Series>, matches: (key: string) => boolean, windowMs: number, now: number): TrafficReading {
     const from = now - windowMs;
     const reading: TrafficReading = { requests: 0, serverErrors: 0, histogram: emptyHistogram(), reportingGateways: [], coveredMs: 0 };
     const gateways = new Set<string>();
     let since = now;
-    for (const [key, series] of this.series) {
-      const [seriesPool, seriesZone] = splitKey(key);
-      if (!matches(seriesPool, seriesZone)) continue;
+    for (const [key, series] of all) {
+      if (!matches(key)) continue;
       since = Math.min(since, series.since);
       // A slot counts when it ends inside the window: a heartbeat sent just before the window's start is not in it.
       for (const slot of series.slots) {
@@ -94,6 +148,35 @@ export class PoolTrafficWindow {
     reading.coveredMs = Math.max(0, Math.min(windowMs, now - since));
     return reading;
   }
+}
+
+type UpstreamZoneEntry = NonNullable<HeartbeatStats['upstreamZones']>[number];
+
+/**
+ * The well-formed entries of a heartbeat's `upstreamZones`. An entry that is not the protocol's (a
+ * count that is not one, more failed tries than tries, a histogram of another shape, a second entry
+ * for the same zone) is left out whole; a list longer than the protocol allows is left out whole.
+ */
+function validUpstreamZones(entries: unknown): UpstreamZoneEntry[] {
+  if (!Array.isArray(entries) || entries.length > MAX_UPSTREAM_ZONES) return [];
+  const valid = new Map<string, UpstreamZoneEntry>();
+  const duplicated = new Set<string>();
+  for (const entry of entries as Array<Partial<UpstreamZoneEntry> | null>) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { zone, requests, serverErrors, latencyHistogram } = entry;
+    if (typeof zone !== 'string' || zone.length > MAX_ZONE_LENGTH || !isCount(requests) || !isCount(serverErrors) || serverErrors > requests) continue;
+    if (!isHistogram(latencyHistogram) || latencyHistogram.counts.length !== LATENCY_BUCKETS_MS.length + 1) continue;
+    if (valid.has(zone)) duplicated.add(zone);
+    else valid.set(zone, { zone, requests, serverErrors, latencyHistogram });
+  }
+  // Which of two entries for one zone is right cannot be told: neither counts.
+  for (const zone of duplicated) valid.delete(zone);
+  return [...valid.values()];
+}
+
+function isHistogram(histogram: unknown): histogram is LatencyHistogram {
+  const candidate = histogram as LatencyHistogram | undefined;
+  return !!candidate && Array.isArray(candidate.counts) && candidate.counts.every(isCount) && Number.isFinite(candidate.sumMs) && candidate.sumMs >= 0;
 }
 
 function isCount(value: unknown): value is number {

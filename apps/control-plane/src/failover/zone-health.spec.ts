@@ -133,9 +133,9 @@ describe('unhealthyBecause', () => {
 
     // Error rate: only when configured and measured; strictly above is unhealthy.
     { name: 'errors are not counted by default', signals: { errorRatePercent: 90 }, expected: undefined },
-    { name: 'error rate above the threshold', signals: { errorRatePercent: 38 }, thresholds: ALL_CONDITIONS, expected: 'gateways answered 38% of 120 requests with 5xx, above 20%' },
+    { name: 'error rate above the threshold', signals: { errorRatePercent: 38 }, thresholds: ALL_CONDITIONS, expected: '38% of 120 tries to the zone\'s endpoints failed (5xx or no answer), above 20%' },
     { name: 'exactly 20% errors is healthy', signals: { errorRatePercent: 20 }, thresholds: ALL_CONDITIONS, expected: undefined },
-    { name: 'an error rate just above the threshold never reads as equal to it', signals: { errorRatePercent: 20.01 }, thresholds: ALL_CONDITIONS, expected: 'gateways answered 20.1% of 120 requests with 5xx, above 20%' },
+    { name: 'an error rate just above the threshold never reads as equal to it', signals: { errorRatePercent: 20.01 }, thresholds: ALL_CONDITIONS, expected: '20.1% of 120 tries to the zone\'s endpoints failed (5xx or no answer), above 20%' },
     { name: 'no requests: error rate not judged', signals: { requests: 0, errorRatePercent: null, p99LatencyMs: null }, thresholds: ALL_CONDITIONS, expected: undefined },
 
     // Latency: only when configured and measured; strictly above is unhealthy.
@@ -149,7 +149,7 @@ describe('unhealthyBecause', () => {
       name: 'several conditions at once',
       signals: { endpoints: { total: 4, healthy: 1 }, gateways: { total: 2, routable: 0 }, errorRatePercent: 38, p99LatencyMs: 840 },
       thresholds: ALL_CONDITIONS,
-      expected: '1 of 4 endpoints healthy (25%), below 50%; 0 of 2 gateways routable (0%), below 50%; gateways answered 38% of 120 requests with 5xx, above 20%; p99 latency 840 ms, above 500 ms',
+      expected: '1 of 4 endpoints healthy (25%), below 50%; 0 of 2 gateways routable (0%), below 50%; 38% of 120 tries to the zone\'s endpoints failed (5xx or no answer), above 20%; p99 latency 840 ms, above 500 ms',
     },
 
     // Nothing to judge.
@@ -168,9 +168,9 @@ describe('unhealthyBecause', () => {
 describe('describeZoneSignals', () => {
   it.each<[string, Partial<Omit<ZoneSignals, 'zone'>>, FailoverThresholds, string]>([
     ['only what is judged, by default endpoints', {}, DEFAULTS, '4 of 4 endpoints healthy'],
-    ['every configured condition', { errorRatePercent: 0.5 }, ALL_CONDITIONS, '4 of 4 endpoints healthy, 2 of 2 gateways routable, gateways answered 0.5% of 120 requests with 5xx, p99 latency 80 ms'],
+    ['every configured condition', { errorRatePercent: 0.5 }, ALL_CONDITIONS, '4 of 4 endpoints healthy, 2 of 2 gateways routable, 0.5% of 120 tries to the zone\'s endpoints failed, p99 latency 80 ms'],
     ['unmeasured traffic is left out', { requests: 0, errorRatePercent: null, p99LatencyMs: null }, ALL_CONDITIONS, '4 of 4 endpoints healthy, 2 of 2 gateways routable'],
-    ['gateways without endpoints', { endpoints: { total: 0, healthy: 0 } }, ALL_CONDITIONS, 'no endpoints, 2 of 2 gateways routable, gateways answered 0% of 120 requests with 5xx, p99 latency 80 ms'],
+    ['gateways without endpoints', { endpoints: { total: 0, healthy: 0 } }, ALL_CONDITIONS, 'no endpoints, 2 of 2 gateways routable, 0% of 120 tries to the zone\'s endpoints failed, p99 latency 80 ms'],
     ['nothing at all', { endpoints: { total: 0, healthy: 0 }, gateways: { total: 0, routable: 0 } }, ALL_CONDITIONS, 'no endpoints or gateways'],
   ])('%s', (_name, signals, thresholds, expected) => {
     expect(describeZoneSignals(zone('eu-1', signals), thresholds)).toBe(expected);
@@ -262,7 +262,7 @@ describe('evaluateZones: failing over', () => {
   it.each<{ condition: string; bad: Partial<Omit<ZoneSignals, 'zone'>>; atThreshold: Partial<Omit<ZoneSignals, 'zone'>>; reason: string }>([
     { condition: 'endpoint share', bad: { endpoints: { total: 4, healthy: 1 } }, atThreshold: { endpoints: { total: 4, healthy: 2 } }, reason: '1 of 4 endpoints healthy (25%), below 50%' },
     { condition: 'gateway share', bad: { gateways: { total: 2, routable: 0 } }, atThreshold: { gateways: { total: 2, routable: 1 } }, reason: '0 of 2 gateways routable (0%), below 50%' },
-    { condition: 'error rate', bad: { errorRatePercent: 38 }, atThreshold: { errorRatePercent: 20 }, reason: 'gateways answered 38% of 120 requests with 5xx, above 20%' },
+    { condition: 'error rate', bad: { errorRatePercent: 38 }, atThreshold: { errorRatePercent: 20 }, reason: '38% of 120 tries to the zone\'s endpoints failed (5xx or no answer), above 20%' },
     { condition: 'latency', bad: { p99LatencyMs: 840 }, atThreshold: { p99LatencyMs: 500 }, reason: 'p99 latency 840 ms, above 500 ms' },
   ])('$condition alone fails a zone over; exactly at the threshold never does', ({ bad, atThreshold, reason }) => {
     expect(run(every(5_000, () => [zone('eu-1', bad)]), ALL_CONDITIONS).transitions).toEqual([{ zone: 'eu-1', from: 'Healthy', to: 'FailedOver', detectedAt: 0, decidedAt: 2_000, reason }]);

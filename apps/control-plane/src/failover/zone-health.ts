@@ -1,9 +1,9 @@
 /**
  * The decisions of the failover controller, as pure functions: per zone of a FailoverPolicy's
  * target services, is the zone Healthy or FailedOver. The controller gathers each zone's signals
- * (endpoints, gateways, the gateways' traffic over the measurement window), calls `evaluateZones`
- * with the states it got back last time and the current time, writes the transitions out and keeps
- * the new states. Nothing here reads a clock or does I/O; times are milliseconds.
+ * (endpoints, gateways, the tries every gateway sent to the zone's endpoints over the measurement
+ * window), calls `evaluateZones` with the states it got back last time and the current time,
+ * writes the transitions out and keeps the new states. Nothing here reads a clock or does I/O; times are milliseconds.
  *
  * A zone fails over when it looks unhealthy (any one condition of spec.unhealthyWhen) on every
  * evaluation for at least `for`; it fails back when it looks healthy on every evaluation for at
@@ -32,11 +32,14 @@ export interface ZoneSignals {
   endpoints: { total: number; healthy: number };
   /** Gateways in the zone: registered, and routable (ready, not draining, heartbeating). */
   gateways: { total: number; routable: number };
-  /** Requests through the zone's gateways over the measurement window. */
+  /**
+   * Tries sent to the zone's endpoints over the measurement window, by every gateway of any zone
+   * (not the traffic through the zone's own gateways, which goes elsewhere once it failed over).
+   */
   requests: number;
-  /** Share of those requests answered with 5xx, 0-100; null when no request went through the zone's gateways. */
+  /** Share of those tries that ended in a 5xx answer or without an answer, 0-100; null when no try went to the zone's endpoints (as for a failed-over zone). */
   errorRatePercent: number | null;
-  /** p99 latency of those requests; null when no request went through the zone's gateways. */
+  /** p99 latency of those tries, until their answer started; null when no try went to the zone's endpoints. */
   p99LatencyMs: number | null;
 }
 
@@ -108,7 +111,7 @@ export function unhealthyBecause(signals: ZoneSignals, thresholds: FailoverThres
   }
   const errorsAbove = thresholds.errorRateAbovePercent;
   if (errorsAbove !== undefined && signals.errorRatePercent !== null && signals.errorRatePercent > errorsAbove) {
-    problems.push(`gateways answered ${formatNumber(signals.errorRatePercent, 'up')}% of ${signals.requests} requests with 5xx, above ${errorsAbove}%`);
+    problems.push(`${formatNumber(signals.errorRatePercent, 'up')}% of ${signals.requests} tries to the zone's endpoints failed (5xx or no answer), above ${errorsAbove}%`);
   }
   const latencyAbove = thresholds.p99LatencyAboveMs;
   if (latencyAbove !== undefined && signals.p99LatencyMs !== null && signals.p99LatencyMs > latencyAbove) {
@@ -124,7 +127,7 @@ export function describeZoneSignals(signals: ZoneSignals, thresholds: FailoverTh
   const parts = [endpoints.total > 0 ? `${endpoints.healthy} of ${endpoints.total} endpoints healthy` : 'no endpoints'];
   if (thresholds.healthyGatewaysBelowPercent !== undefined && gateways.total > 0) parts.push(`${gateways.routable} of ${gateways.total} gateways routable`);
   if (thresholds.errorRateAbovePercent !== undefined && signals.errorRatePercent !== null) {
-    parts.push(`gateways answered ${formatNumber(signals.errorRatePercent)}% of ${signals.requests} requests with 5xx`);
+    parts.push(`${formatNumber(signals.errorRatePercent)}% of ${signals.requests} tries to the zone's endpoints failed`);
   }
   if (thresholds.p99LatencyAboveMs !== undefined && signals.p99LatencyMs !== null) parts.push(`p99 latency ${formatNumber(signals.p99LatencyMs)} ms`);
   return parts.join(', ');

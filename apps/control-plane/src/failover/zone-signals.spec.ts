@@ -44,18 +44,27 @@ function gateway(name: string, zone: string, phase: Lifecycle = 'Healthy'): Regi
   return { ...base(name, 'portolan', phase), role: 'gateway', spec: { zone, pool: 'edge', address: `${name}:8443`, version: '1.0.0' } };
 }
 
-/** One heartbeat's counters: `requests` of which `errors` were 5xx, every latency in the 25-50 ms bucket. */
-function stats(requests: number, errors = 0): HeartbeatStats {
-  const counts = new Array<number>(14).fill(0);
-  counts[5] = requests;
+/**
+ * One heartbeat's counters: `answers` answered by the gateway itself (all 2xx, 5 ms), and per
+ * endpoint zone in `tries` the tries it sent there, `[zone, tries, failed]`, every one in the
+ * 25-50 ms bucket.
+ */
+function stats(answers: number, ...tries: Array<[zone: string, requests: number, failed?: number]>): HeartbeatStats {
+  const answered = new Array<number>(14).fill(0);
+  answered[2] = answers;
   return {
     periodMs: 5_000,
-    requests,
-    responses: { '2xx': requests - errors, '3xx': 0, '4xx': 0, '5xx': errors },
+    requests: answers,
+    responses: { '2xx': answers, '3xx': 0, '4xx': 0, '5xx': 0 },
     errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
     retries: 0,
     latency: null,
-    latencyHistogram: { counts, sumMs: requests * 40 },
+    latencyHistogram: { counts: answered, sumMs: answers * 5 },
+    upstreamZones: tries.map(([zone, requests, failed = 0]) => {
+      const counts = new Array<number>(14).fill(0);
+      counts[5] = requests;
+      return { zone, requests, serverErrors: failed, latencyHistogram: { counts, sumMs: requests * 40 } };
+    }),
     breakers: [],
     ejectedEndpoints: [],
   };
@@ -146,27 +155,40 @@ describe('zoneSignals', () => {
     ]);
   });
 
-  it('takes error rate and p99 from the zone\'s gateways\' heartbeats, of every pool, and null without requests', () => {
+  it('takes error rate and p99 from the tries every gateway, of any zone and pool, sent to the zone\'s endpoints, and null without tries', () => {
     const traffic = new PoolTrafficWindow();
-    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(300, 30), NOW - 3_000);
-    traffic.add({ name: 'internal-a1', pool: 'internal', zone: 'zone-a' }, stats(100, 10), NOW - 2_000);
-    traffic.add({ name: 'edge-b1', pool: 'edge', zone: 'zone-b' }, stats(0), NOW - 2_000);
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(300, ['zone-a', 300, 30]), NOW - 3_000);
+    traffic.add({ name: 'internal-b1', pool: 'internal', zone: 'zone-b' }, stats(100, ['zone-a', 100, 10]), NOW - 2_000);
+    // zone-b's gateways answered plenty, but no try went to zone-b's endpoints.
+    traffic.add({ name: 'edge-b1', pool: 'edge', zone: 'zone-b' }, stats(500), NOW - 2_000);
     const result = byZone(signals(policy({ kind: 'Mesh' }), [], [], traffic));
     expect(result['zone-a'].requests).toBe(400);
     expect(result['zone-a'].errorRatePercent).toBe(10);
-    // Every request in the 25-50 ms bucket: p99 interpolates to 25 + 25 * 0.99.
+    // Every try in the 25-50 ms bucket: p99 interpolates to 25 + 25 * 0.99.
     expect(result['zone-a'].p99LatencyMs).toBeCloseTo(49.75, 6);
-    // A heartbeat with no requests is no measurement.
     expect(result['zone-b']).toMatchObject({ requests: 0, errorRatePercent: null, p99LatencyMs: null });
+  });
+
+  it('judges a failed-over zone by no traffic at all, not by its gateways that now send to other zones (no flapping on their health)', () => {
+    const traffic = new PoolTrafficWindow();
+    // zone-a failed over: its gateways answer everything well, with zone-b's and zone-c's endpoints.
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(200, ['zone-b', 100], ['zone-c', 100]), NOW - 2_000);
+    traffic.add({ name: 'edge-a2', pool: 'edge', zone: 'zone-a' }, stats(200, ['zone-b', 100, 10], ['zone-c', 100]), NOW - 2_000);
+    traffic.add({ name: 'edge-b1', pool: 'edge', zone: 'zone-b' }, stats(100, ['zone-b', 100, 10]), NOW - 2_000);
+    const result = byZone(signals(policy({ kind: 'Mesh' }, ['zone-a', 'zone-b', 'zone-c']), [], [], traffic));
+    expect(result['zone-a']).toMatchObject({ requests: 0, errorRatePercent: null, p99LatencyMs: null });
+    // zone-b's errors are zone-b's, whichever gateway met them.
+    expect(result['zone-b']).toMatchObject({ requests: 300, errorRatePercent: 20 / 3 });
+    expect(result['zone-c']).toMatchObject({ requests: 200, errorRatePercent: 0 });
   });
 
   it('measures over `for`, but never over less than 5 s', () => {
     const traffic = new PoolTrafficWindow();
     // In the 5 s slot that ends 5 s before now, and in the one before it (ends 10 s before now).
-    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, 50), NOW - 8_000);
-    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, 0), NOW - 12_000);
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, ['zone-a', 100, 50]), NOW - 8_000);
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, ['zone-a', 100]), NOW - 12_000);
     // In the current slot.
-    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, 0), NOW - 1_000);
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, stats(100, ['zone-a', 100]), NOW - 1_000);
     const target = policy({ kind: 'Mesh' });
 
     const over = (forMs: number) => byZone(signals(target, [], [], traffic, forMs))['zone-a'];
@@ -180,11 +202,11 @@ describe('zoneSignals', () => {
     expect(over(15_000).errorRatePercent).toBeCloseTo(50 / 3, 9);
   });
 
-  it('has no p99 for gateways that send no histogram, but still an error rate', () => {
+  it('has no error rate or latency from gateways that report no tries per zone (older than the field)', () => {
     const traffic = new PoolTrafficWindow();
-    const { latencyHistogram: _histogram, ...old } = stats(50, 5);
-    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, old, NOW - 1_000);
+    const { upstreamZones: _tries, ...old } = stats(50);
+    traffic.add({ name: 'edge-a1', pool: 'edge', zone: 'zone-a' }, { ...old, responses: { '2xx': 40, '3xx': 0, '4xx': 0, '5xx': 10 } }, NOW - 1_000);
     const result = byZone(signals(policy({ kind: 'Mesh' }), [], [], traffic));
-    expect(result['zone-a']).toMatchObject({ requests: 50, errorRatePercent: 10, p99LatencyMs: null });
+    expect(result['zone-a']).toMatchObject({ requests: 0, errorRatePercent: null, p99LatencyMs: null });
   });
 });

@@ -1,7 +1,14 @@
 /**
  * What the failover controller judges a zone by, gathered from the registry (endpoints and
- * gateways that take traffic), the Services' static endpoints, and the gateways' heartbeats
- * (5xx share and p99 latency through the zone's gateways).
+ * gateways that take traffic), the Services' static endpoints, and the gateways' heartbeats: the
+ * share of failed tries and their p99 latency among the tries sent TO the zone's endpoints, by
+ * every gateway of any zone (PoolTrafficWindow.readUpstreamZone).
+ *
+ * Not the traffic through the zone's own gateways: once a zone fails over, those send their
+ * requests to other zones' endpoints and would look healthy, so the zone would fail back after
+ * healthyFor, fail again, and flap on the wrong signal. A failed-over zone gets no tries, hence no
+ * error rate or latency (null): only its endpoints and gateways decide its failback, and the
+ * traffic that returns after healthyFor is the probe that judges it again.
  */
 import type { FailoverPolicy, Service } from '@portolan/api';
 import { histogramQuantile } from '../autoscaling/latency-histogram';
@@ -33,7 +40,7 @@ export function zoneSignals(
   policy: FailoverPolicy,
   services: readonly Service[],
   nodes: readonly RegisteredNode[],
-  traffic: PoolTrafficWindow,
+  traffic: Pick<PoolTrafficWindow, 'readUpstreamZone'>,
   forMs: number,
   now: number,
   ownPolicies: ReadonlySet<string> = new Set(),
@@ -71,7 +78,7 @@ export function zoneSignals(
   }
   const windowMs = Math.max(forMs, MIN_MEASUREMENT_MS);
   for (const signals of zones.values()) {
-    const reading = traffic.readZone(signals.zone, windowMs, now);
+    const reading = traffic.readUpstreamZone(signals.zone, windowMs, now);
     if (reading.requests === 0) continue;
     signals.requests = reading.requests;
     signals.errorRatePercent = (reading.serverErrors / reading.requests) * 100;

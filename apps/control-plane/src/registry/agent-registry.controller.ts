@@ -55,7 +55,7 @@ export class AgentRegistryController {
     try {
       const request = (isJsonObject(body) ? body : {}) as HeartbeatRequest;
       const node = await this.registry.heartbeat(id, request);
-      // The autoscaler's heartbeat metric source: the pool's traffic over its window.
+      // The autoscaler's heartbeat metric source (the pool's traffic over its window), and the tries per endpoint zone the failover controller judges zones by.
       if (node.role === 'gateway' && isJsonObject(request.stats)) this.traffic.add({ name: node.name, pool: node.spec.pool, zone: node.spec.zone }, request.stats, Date.now());
       const { heartbeatIntervalMs, ttlMs } = this.registry.settings;
       return { lifecycle: node.lifecycle.phase, heartbeatIntervalMs, ttlMs };

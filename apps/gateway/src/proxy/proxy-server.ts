@@ -332,8 +332,11 @@ export class ProxyServer {
         const attempt = span.startAttempt(route.spans, endpoint.spans, backoffMs, headers);
         try {
           const outcome = await this.tryOnce(route, endpoint, method, request.url ?? '/', headers, body, tryDeadline);
+          const answeredAt = this.clock();
           const upstreamFailed = outcome.kind === 'error' || outcome.status >= 500;
-          const ejected = route.recordEndpointResult(endpoint, !upstreamFailed, this.clock());
+          // Per endpoint zone, whichever zone this gateway is in: what the failover controller judges a zone by.
+          stats.recordTry(endpoint.zone, upstreamFailed, answeredAt - now);
+          const ejected = route.recordEndpointResult(endpoint, !upstreamFailed, answeredAt);
           attempt.record(outcome.kind === 'error' ? { error: outcome.cause, message: outcome.message } : { status: outcome.status }, ejected);
 
           const decision = retry.next(outcome.kind === 'error' ? { error: outcome.cause } : { status: outcome.status, retryAfter: outcome.response.headers['retry-after'] as string | undefined });

@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildResolutionIndex, GROUP_VERSION, resolveGateway, type Resource } from '@portolan/api';
+import { MAX_UPSTREAM_ZONES, type Snapshot } from '@portolan/agent-client';
+import { ProxyServer } from '../proxy/proxy-server.js';
 import { HeartbeatStatsCollector } from './heartbeat-stats.js';
+import { GatewayMetrics } from './metrics.js';
 
 describe('HeartbeatStatsCollector', () => {
   it('reports the deltas of one period and starts the next from zero', () => {
@@ -41,5 +48,125 @@ describe('HeartbeatStatsCollector', () => {
     const stats = collector.collect([], []);
     expect(stats.requests).toBe(50_000);
     expect(stats.latency!.p99Ms).toBeLessThan(100);
+  });
+
+  it('counts tries per endpoint zone, failed ones apart, with their latencies in the protocol\'s buckets', () => {
+    let now = 0;
+    const collector = new HeartbeatStatsCollector(() => now);
+    collector.recordTry('zone-b', false, 30);
+    collector.recordTry('zone-b', true, 3);
+    collector.recordTry('zone-b', true, 12_000);
+    collector.recordTry(undefined, true, 1);
+    collector.recordTry('', false, 1);
+    now = 2_000;
+    const { upstreamZones, requests } = collector.collect([], []);
+    // Tries are not answers: the answer counters stay as they were.
+    expect(requests).toBe(0);
+    const counts = (entries: Record<number, number>) => Array.from({ length: 14 }, (_, index) => entries[index] ?? 0);
+    expect(upstreamZones).toEqual([
+      { zone: 'zone-b', requests: 3, serverErrors: 2, latencyHistogram: { counts: counts({ 2: 1, 5: 1, 13: 1 }), sumMs: 12_033 } },
+      // An endpoint without a zone counts under "".
+      { zone: '', requests: 2, serverErrors: 1, latencyHistogram: { counts: counts({ 0: 2 }), sumMs: 2 } },
+    ]);
+  });
+
+  it('starts every zone from zero in the next period, reports only zones with tries, and does not change a report already collected', () => {
+    const collector = new HeartbeatStatsCollector(() => 0);
+    collector.recordTry('zone-a', true, 5);
+    collector.recordTry('zone-b', false, 5);
+    const first = collector.collect([], []).upstreamZones!;
+    const firstCopy = structuredClone(first);
+    collector.recordTry('zone-b', false, 40);
+    const second = collector.collect([], []).upstreamZones!;
+    expect(second).toEqual([{ zone: 'zone-b', requests: 1, serverErrors: 0, latencyHistogram: { counts: [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], sumMs: 40 } }]);
+    expect(first).toEqual(firstCopy);
+    expect(collector.collect([], []).upstreamZones).toEqual([]);
+  });
+
+  it('keeps at most the protocol\'s number of zones, and frees the place of a zone without tries', () => {
+    const collector = new HeartbeatStatsCollector(() => 0);
+    for (let zone = 0; zone <= MAX_UPSTREAM_ZONES; zone++) collector.recordTry(`zone-${zone}`, false, 5);
+    const full = collector.collect([], []).upstreamZones!;
+    expect(full).toHaveLength(MAX_UPSTREAM_ZONES);
+    expect(full.map((entry) => entry.zone)).not.toContain(`zone-${MAX_UPSTREAM_ZONES}`);
+    // A period without tries to the first zones: they leave, and a new zone finds a place.
+    for (let zone = 2; zone < MAX_UPSTREAM_ZONES; zone++) collector.recordTry(`zone-${zone}`, false, 5);
+    collector.collect([], []);
+    collector.recordTry('zone-new', true, 5);
+    expect(collector.collect([], []).upstreamZones).toEqual([expect.objectContaining({ zone: 'zone-new', requests: 1, serverErrors: 1 })]);
+  });
+});
+
+describe('tries counted by the proxy', () => {
+  /** `/flaky/<id>` answers 503 twice, then 200; anything else 200. */
+  const upstream: Server = createServer((incoming, response) => {
+    incoming.resume();
+    const path = incoming.url ?? '/';
+    const seen = (flakyTries.get(path) ?? 0) + 1;
+    flakyTries.set(path, seen);
+    const status = path.startsWith('/flaky') && seen <= 2 ? 503 : 200;
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(String(status));
+  });
+  const flakyTries = new Map<string, number>();
+  let proxy: ProxyServer;
+  let stats: HeartbeatStatsCollector;
+  let url: string;
+
+  let revision = 0;
+  const resource = (kind: string, name: string, spec: unknown): Resource => ({
+    apiVersion: GROUP_VERSION,
+    kind,
+    metadata: { name, namespace: 'default', resourceVersion: String(++revision), creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec,
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((listening) => upstream.listen(0, '127.0.0.1', listening));
+    const port = (upstream.address() as AddressInfo).port;
+    // A port nothing listens on: every try there fails to connect.
+    const closed = createServer();
+    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    const resources = [
+      // The gateway is in zone-a; checkout's only endpoint is in zone-b.
+      resource('Service', 'checkout', { ports: [{ port }], endpoints: [{ address: '127.0.0.1', port, zone: 'zone-b' }] }),
+      resource('Service', 'ledger', { ports: [{ port: deadPort }], endpoints: [{ address: '127.0.0.1', port: deadPort }] }),
+      resource('Route', 'checkout', { match: { pathPrefix: '/' }, backendRef: { name: 'checkout' } }),
+      resource('Route', 'ledger', { match: { pathPrefix: '/ledger' }, backendRef: { name: 'ledger' } }),
+      resource('RetryPolicy', 'checkout-retries', { targetRef: { kind: 'Service', name: 'checkout' }, attempts: 3, backoff: { baseInterval: '1ms', jitter: 'none' } }),
+    ];
+    const placement = { name: 'edge-1', zone: 'zone-a', pool: 'edge' };
+    const snapshot: Snapshot = { version: `${revision}.x`, revision, gateway: { id: 'g', ...placement }, share: null, routes: resolveGateway(buildResolutionIndex(resources, revision), placement).routes };
+    stats = new HeartbeatStatsCollector();
+    proxy = new ProxyServer({ zone: 'zone-a', pool: 'edge', metrics: new GatewayMetrics(), stats });
+    expect(proxy.apply(snapshot).errors).toEqual([]);
+    url = `http://${await proxy.listen('127.0.0.1', 0)}`;
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+    upstream.closeAllConnections();
+    await new Promise((done) => upstream.close(done));
+  });
+
+  const get = async (path: string) => {
+    const response = await request(`${url}${path}`, { headers: { host: 'shop.example.com' } });
+    await response.body.dump();
+    return response.statusCode;
+  };
+
+  it('counts every try under its endpoint\'s zone, not the gateway\'s: retried 5xx and connect failures as failed', async () => {
+    stats.collect([], []);
+    expect(await get('/flaky/1')).toBe(200);
+    expect(await get('/ledger')).toBe(503);
+    const { requests, upstreamZones } = stats.collect([], []);
+    expect(requests).toBe(2);
+    const byZone = Object.fromEntries(upstreamZones!.map((entry) => [entry.zone, entry]));
+    expect(Object.keys(byZone).sort()).toEqual(['', 'zone-b']);
+    // Two 503s and the 200 that answered: three tries to zone-b, two failed.
+    expect(byZone['zone-b']).toMatchObject({ requests: 3, serverErrors: 2 });
+    expect(byZone['zone-b'].latencyHistogram.counts.reduce((sum, count) => sum + count, 0)).toBe(3);
+    expect(byZone['']).toMatchObject({ requests: 1, serverErrors: 1 });
   });
 });

@@ -2,8 +2,12 @@
  * Traffic counters since the previous heartbeat (the agent protocol sends deltas). Latency
  * percentiles come from a bounded reservoir per period: exact below the cap, a uniform sample
  * above it, so a traffic spike cannot grow memory.
+ *
+ * Besides the answers this gateway gave, it counts the tries it sent per endpoint zone (tries,
+ * failed tries, latency histogram): the control plane judges a zone by the traffic that went to its
+ * endpoints, from whichever gateway, not by the traffic through the zone's own gateways.
  */
-import { LATENCY_BUCKETS_MS, type BreakerState, type HeartbeatStats } from '@portolan/agent-client';
+import { LATENCY_BUCKETS_MS, MAX_UPSTREAM_ZONES, type BreakerState, type HeartbeatStats, type UpstreamZoneStats } from '@portolan/agent-client';
 
 const RESERVOIR_SIZE = 4_096;
 
@@ -23,6 +27,14 @@ function bucketOf(latencyMs: number): number {
 
 type ErrorCause = keyof HeartbeatStats['errors'];
 
+/** One endpoint zone's counters of the current period. */
+interface ZoneTries {
+  requests: number;
+  serverErrors: number;
+  counts: number[];
+  sumMs: number;
+}
+
 function percentile(sorted: number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return Math.round(sorted[rank] * 1000) / 1000;
@@ -38,6 +50,12 @@ export class HeartbeatStatsCollector {
   private seen = 0;
   private latencyCounts: number[] = emptyCounts();
   private latencySumMs = 0;
+  /**
+   * Per endpoint zone ("" for endpoints without one). Entries stay from one period to the next, so
+   * a try allocates nothing; a zone without tries in a period is dropped at its end, which keeps
+   * zones that left the configuration from holding one of the MAX_UPSTREAM_ZONES places.
+   */
+  private readonly zoneTries = new Map<string, ZoneTries>();
 
   constructor(
     private readonly clock: () => number = Date.now,
@@ -68,6 +86,25 @@ export class HeartbeatStatsCollector {
     this.retries++;
   }
 
+  /**
+   * One try sent to an endpoint of `zone` ("" or undefined: an endpoint without a zone): `failed`
+   * when it ended in a 5xx answer or without an answer (connect failure, reset, timeout), and how
+   * long it took until its answer started or it failed. A new zone is not counted while
+   * MAX_UPSTREAM_ZONES others are (a protocol bound; zones come from configuration).
+   */
+  recordTry(zone: string | undefined, failed: boolean, latencyMs: number): void {
+    const key = zone ?? '';
+    let tries = this.zoneTries.get(key);
+    if (!tries) {
+      if (this.zoneTries.size >= MAX_UPSTREAM_ZONES) return;
+      this.zoneTries.set(key, (tries = { requests: 0, serverErrors: 0, counts: emptyCounts(), sumMs: 0 }));
+    }
+    tries.requests++;
+    if (failed) tries.serverErrors++;
+    tries.counts[bucketOf(latencyMs)]++;
+    tries.sumMs += latencyMs;
+  }
+
   /** The counters of the period that ends now; a new period starts. */
   collect(breakers: HeartbeatStats['breakers'], ejectedEndpoints: HeartbeatStats['ejectedEndpoints']): HeartbeatStats {
     const now = this.clock();
@@ -80,6 +117,7 @@ export class HeartbeatStatsCollector {
       retries: this.retries,
       latency: sorted.length ? { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) } : null,
       latencyHistogram: { counts: this.latencyCounts, sumMs: Math.round(this.latencySumMs * 1000) / 1000 },
+      upstreamZones: this.collectZoneTries(),
       breakers: breakers.filter((breaker) => breaker.state !== ('closed' satisfies BreakerState)),
       ejectedEndpoints,
     };
@@ -93,5 +131,22 @@ export class HeartbeatStatsCollector {
     this.latencyCounts = emptyCounts();
     this.latencySumMs = 0;
     return stats;
+  }
+
+  /** The period's tries per endpoint zone (zones with none are left out and forgotten), zeroing the counters. */
+  private collectZoneTries(): UpstreamZoneStats[] {
+    const upstreamZones: UpstreamZoneStats[] = [];
+    for (const [zone, tries] of this.zoneTries) {
+      if (tries.requests === 0) {
+        this.zoneTries.delete(zone);
+        continue;
+      }
+      upstreamZones.push({ zone, requests: tries.requests, serverErrors: tries.serverErrors, latencyHistogram: { counts: tries.counts, sumMs: Math.round(tries.sumMs * 1000) / 1000 } });
+      tries.requests = 0;
+      tries.serverErrors = 0;
+      tries.counts = emptyCounts();
+      tries.sumMs = 0;
+    }
+    return upstreamZones;
   }
 }
