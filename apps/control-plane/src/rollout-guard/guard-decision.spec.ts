@@ -14,6 +14,7 @@ describe('decideRollout', () => {
     nacks?: number;
     nackMessages?: string[];
     rollback: boolean;
+    unverified?: true;
     cause?: string;
     reason: string;
   }> = [
@@ -51,12 +52,32 @@ describe('decideRollout', () => {
       reason: 'no gateway rejected it; 5xx 4% of 1000 requests in the 30s window, within the 5% bound',
     },
     {
-      name: 'no traffic in the window: no verdict on rates',
+      name: 'no traffic in the window with bounds set: no verdict on rates, so unverified',
       baseline: traffic(1000, 1, 20),
       window: NONE,
       bounds: bounds({ maxErrorRatePercent: 5, maxP99LatencyMs: 100 }),
       rollback: false,
-      reason: 'no gateway rejected it; no requests in the 30s window: error rate not judged; no latency measured in the 30s window: p99 not judged',
+      unverified: true,
+      reason: "no request through the gateways running it reached this control plane's heartbeats during the 30s window: the 5% error-rate bound and the 100 ms p99 bound could not be judged; no gateway rejected it",
+    },
+    {
+      name: 'no traffic in the window with one bound set: unverified, a NACK not rolled back for named',
+      baseline: NONE,
+      window: NONE,
+      bounds: bounds({ maxP99LatencyMs: 250, rollbackOnNack: false }),
+      nacks: 1,
+      rollback: false,
+      unverified: true,
+      reason:
+        "no request through the gateways running it reached this control plane's heartbeats during the 30s window: the 250 ms p99 bound could not be judged; rejected (NACKed) by 1 gateway (rollbackOnNack is false: not rolled back for it)",
+    },
+    {
+      name: 'no traffic in the window without bounds: nothing was asked to be judged, verified',
+      baseline: NONE,
+      window: NONE,
+      bounds: bounds(),
+      rollback: false,
+      reason: 'no gateway rejected it; no traffic bounds set',
     },
     {
       name: 'no traffic before the change: the bound alone decides',
@@ -150,9 +171,19 @@ describe('decideRollout', () => {
     },
   ];
 
-  it.each(cases)('$name', ({ baseline, window, bounds, nacks, nackMessages, rollback, cause, reason }) => {
+  it.each(cases)('$name', ({ baseline, window, bounds, nacks, nackMessages, rollback, unverified, cause, reason }) => {
     const verdict = decideRollout({ baseline, window, windowMs: 30_000, bounds, nacks: nacks ?? 0, nackMessages });
-    expect(verdict).toEqual({ rollback, reason, ...(cause ? { cause } : {}) });
+    expect(verdict).toEqual({ rollback, reason, ...(unverified ? { unverified } : {}), ...(cause ? { cause } : {}) });
+  });
+
+  it('counts the gateways that ran the change when it could not be judged', () => {
+    const verdict = decideRollout({ baseline: NONE, window: NONE, windowMs: 60_000, bounds: bounds({ maxErrorRatePercent: 1 }), nacks: 0, gateways: 3 });
+    expect(verdict).toEqual({
+      rollback: false,
+      unverified: true,
+      reason: "no request through the 3 gateways running it reached this control plane's heartbeats during the 1m window: the 1% error-rate bound could not be judged; no gateway rejected it",
+    });
+    expect(decideRollout({ baseline: NONE, window: NONE, windowMs: 60_000, bounds: bounds({ maxErrorRatePercent: 1 }), nacks: 0, gateways: 1 }).reason).toMatch(/^no request through the 1 gateway running it /);
   });
 
   it('names the window in Kubernetes duration notation', () => {

@@ -5,8 +5,10 @@
  *
  * A bound is only blamed on the change when the window is beyond it AND worse than the baseline:
  * an error rate or a latency the mesh already had is not the change's doing. Without traffic in
- * the window there is no verdict on rates (nothing to judge is not a regression); without traffic
- * before the change, the window is judged against the bound alone.
+ * the window there is no verdict on rates (nothing to judge is not a regression): when bounds are
+ * set the change is then unverified, not verified, since the guard the operator asked for could
+ * not judge it (no request at all, or none whose heartbeat reached this control plane). Without
+ * traffic before the change, the window is judged against the bound alone.
  */
 import { formatDuration } from '@portolan/api';
 
@@ -38,6 +40,8 @@ export interface GuardInput {
   nacks: number;
   /** Their messages (`gateway: resource: message`), quoted in the reason. */
   nackMessages?: readonly string[];
+  /** How many gateways ran the change during the window, for the wording of an unverified verdict. */
+  gateways?: number;
 }
 
 /** What made the guard roll back (the `reason` label of portolan_rollout_guard_rollbacks_total). */
@@ -45,6 +49,11 @@ export type RollbackCause = 'nack' | 'error_rate' | 'latency';
 
 export interface GuardVerdict {
   rollback: boolean;
+  /**
+   * Set (true) when the change is neither rolled back nor verified: bounds on the error rate or the
+   * latency are set, and no request went through the gateways running it during the window.
+   */
+  unverified?: true;
   /** Every finding, with the numbers, joined by "; ". */
   reason: string;
   /** The first cause that made it roll back; undefined when it does not. */
@@ -119,7 +128,18 @@ export function decideRollout(input: GuardInput): GuardVerdict {
   if (regressions.length > 0) {
     return { rollback: true, cause: regressions[0][0], reason: regressions.map(([, finding]) => finding.text).join('; ') };
   }
-  const texts = judged.map(([, finding]) => finding.text);
-  if (input.bounds.maxErrorRatePercent === undefined && input.bounds.maxP99LatencyMs === undefined) texts.push('no traffic bounds set');
-  return { rollback: false, reason: texts.join('; ') };
+  const { maxErrorRatePercent, maxP99LatencyMs } = input.bounds;
+  if (maxErrorRatePercent === undefined && maxP99LatencyMs === undefined) {
+    return { rollback: false, reason: [...judged.map(([, finding]) => finding.text), 'no traffic bounds set'].join('; ') };
+  }
+  if (input.window.requests === 0) {
+    const through = input.gateways === undefined ? 'the gateways' : `the ${plural(input.gateways, 'gateway')}`;
+    const unjudged = [
+      ...(maxErrorRatePercent === undefined ? [] : [`the ${formatPercent(maxErrorRatePercent)} error-rate bound`]),
+      ...(maxP99LatencyMs === undefined ? [] : [`the ${formatMs(maxP99LatencyMs)} p99 bound`]),
+    ].join(' and ');
+    const why = `no request through ${through} running it reached this control plane's heartbeats during the ${formatDuration(input.windowMs)} window: ${unjudged} could not be judged`;
+    return { rollback: false, unverified: true, reason: [why, judged[0][1].text].join('; ') };
+  }
+  return { rollback: false, reason: judged.map(([, finding]) => finding.text).join('; ') };
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MeshEvent, Resource } from '@portolan/api';
 import { LATENCY_BUCKETS_MS, type HeartbeatStats } from '@portolan/agent-client';
@@ -10,7 +12,7 @@ import type { ObjectKey } from '../store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from '../store/sqlite-resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { rolloutGuardMarkerKey } from './degraded-marker';
-import { RolloutGuard, ROLLOUT_GUARD } from './rollout-guard';
+import { RolloutGuard, ROLLOUT_GUARD, WATCH_OUTCOMES } from './rollout-guard';
 
 const T0 = Date.parse('2026-12-02T10:00:00Z');
 const KEY: ObjectKey = { kind: 'RateLimitPolicy', namespace: 'default', name: 'checkout-limit' };
@@ -143,6 +145,15 @@ let leadership: AbortController;
 let guard: RolloutGuard;
 /** Runs just before the guard's next store.update: another writer getting there first. */
 let beforeGuardWrite: (() => Promise<void>) | undefined;
+/** Errors the guard's next calls of each store method fail with, in order; `afterWrite` ones come after the write is made (an answer lost on the way). */
+let faults: { get: Error[]; update: Error[]; delete: Error[]; history: Error[]; afterWrite: Error[] };
+/** The levels and messages the guard logged. */
+let logged: Array<[string, string]>;
+
+function fault(method: 'get' | 'update' | 'delete' | 'history'): void {
+  const error = faults[method].shift();
+  if (error) throw error;
+}
 
 /** A user's write, stamped as ResourcesService does: generation 1 on creation, +1 when the spec changes. */
 async function userWrite(key: ObjectKey, spec: Record<string, unknown>, labels?: Record<string, string>): Promise<Resource> {
@@ -196,18 +207,30 @@ beforeEach(async () => {
   // The policy as it was before the guard started (generation 1, revision 1): not watched.
   await userWrite(KEY, rateLimitSpec(100));
   beforeGuardWrite = undefined;
+  faults = { get: [], update: [], delete: [], history: [], afterWrite: [] };
+  logged = [];
   guard = new RolloutGuard({
     store: {
-      get: (key) => store.get(key),
+      get: async (key) => (fault('get'), store.get(key)),
       revision: () => store.revision(),
       watch: (from, listener) => store.watch(from, listener),
-      history: (key) => store.history(key),
-      delete: (key, options) => store.delete(key, options),
+      history: async (key) => (fault('history'), store.history(key)),
+      delete: async (key, options) => {
+        fault('delete');
+        const deleted = await store.delete(key, options);
+        const lost = faults.afterWrite.shift();
+        if (lost) throw lost;
+        return deleted;
+      },
       update: async (resource, options) => {
         const hook = beforeGuardWrite;
         beforeGuardWrite = undefined;
         await hook?.();
-        return store.update(resource, options);
+        fault('update');
+        const stored = await store.update(resource, options);
+        const lost = faults.afterWrite.shift();
+        if (lost) throw lost;
+        return stored;
       },
     },
     journal,
@@ -221,6 +244,7 @@ beforeEach(async () => {
     metrics,
     clock: time.clock,
     sleep: time.sleep,
+    log: (level, _fields, message) => void logged.push([level, message]),
   });
   leadership = new AbortController();
   await guard.start(leadership.signal);
@@ -336,15 +360,40 @@ describe('RolloutGuard', () => {
     expect(event.details).toMatchObject({ baseline: { requests: 1200, serverErrors: 12 }, window: { requests: 1200, serverErrors: 24 } });
   });
 
-  it('says so, and does not roll back, when no traffic went through the gateways during the window', async () => {
-    await userWrite(KEY, rateLimitSpec(5));
+  it('records the change as unverified, not verified, when bounds are set and no request through its gateways reached the heartbeats', async () => {
+    const v2 = await userWrite(KEY, rateLimitSpec(5));
+    await settle();
+    // Traffic through a gateway that does not run the policy does not count.
+    heartbeats(['internal-a-1'], 2_000, 27_000, () => stats(100, 0, 20));
+    await time.advance(30_000);
+    await guard.idle();
+
+    expect(await store.get(KEY)).toEqual(v2);
+    expect(await events()).toHaveLength(1);
+    const [event] = await events();
+    expect(event).toMatchObject({
+      type: 'Warning',
+      reason: 'RolloutUnverified',
+      regarding: KEY,
+      time: '2026-12-02T10:00:30Z',
+      message:
+        "RateLimitPolicy default/checkout-limit (revision 2, generation 2) could not be verified on 2 gateways over 30s: no request through the 2 gateways running it reached this control plane's heartbeats during the 30s window: the 5% error-rate bound and the 200 ms p99 bound could not be judged; no gateway rejected it",
+    });
+    expect(event.details).toMatchObject({ gateways: ['edge-a-1', 'edge-b-1'], window: { requests: 0 }, baseline: { requests: 1200 } });
+    expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'unverified' })).toBe(1);
+    expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'verified' })).toBe(0);
+  });
+
+  it('still verifies a change without traffic bounds when no request went through its gateways', async () => {
+    await userWrite(KEY, rateLimitSpec(5, { window: '30s' }));
     await settle();
     await time.advance(30_000);
     await guard.idle();
 
     const [event] = await events();
-    expect(event.reason).toBe('RolloutVerified');
-    expect(event.message).toContain('no requests in the 30s window: error rate not judged; no latency measured in the 30s window: p99 not judged');
+    expect(event).toMatchObject({ type: 'Normal', reason: 'RolloutVerified' });
+    expect(event.message).toContain('no gateway rejected it; no traffic bounds set');
+    expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'verified' })).toBe(1);
   });
 
   it('rolls back at once when a gateway NACKs the change', async () => {
@@ -484,6 +533,7 @@ describe('RolloutGuard', () => {
     await userWrite(KEY, rateLimitSpec(50));
     await settle();
     expect(await journal.status(rolloutGuardMarkerKey(KEY))).toBeUndefined();
+    heartbeats(RUNNING, 2_000, 27_000, () => stats(100, 1, 20));
     await time.advance(30_000);
     await guard.idle();
     expect((await events()).map((event) => event.reason)).toEqual(['RolledBack', 'RolloutVerified']);
@@ -562,5 +612,136 @@ describe('RolloutGuard', () => {
     expect(await events()).toEqual([]);
     expect(await journal.status(rolloutGuardMarkerKey(KEY))).toBeUndefined();
     expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'cancelled' })).toBe(1);
+  });
+
+  describe('when the store fails at rollback time', () => {
+    const blip = () => new Error('Consul: connection refused');
+
+    it('tries again with pauses, and rolls back once the store answers', async () => {
+      await userWrite(KEY, rateLimitSpec(5));
+      await settle();
+      faults.get.push(blip(), blip());
+      distribution.nack(REF, 'edge-a-1', 'must be at least 10');
+      await settle();
+      // The first try failed; the second comes after 1 s, the third 2 s later.
+      expect((await store.get(KEY))!.spec).toEqual(rateLimitSpec(5));
+      await time.advance(1_000);
+      expect((await store.get(KEY))!.spec).toEqual(rateLimitSpec(5));
+      await time.advance(2_000);
+      await guard.idle();
+
+      expect((await store.get(KEY))!.spec).toEqual(rateLimitSpec(100));
+      expect((await events()).map((event) => [event.reason, event.time])).toEqual([['RolledBack', '2026-12-02T10:00:03Z']]);
+      expect(logged.filter(([level]) => level === 'warn').map(([, message]) => message)).toEqual(expect.arrayContaining(['rollback failed; trying again in 1000 ms', 'rollback failed; trying again in 2000 ms']));
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rolled_back' })).toBe(1);
+    });
+
+    it('records RollbackFailed with the error after 5 tries over 10 s, and leaves the change', async () => {
+      const v2 = await userWrite(KEY, rateLimitSpec(5));
+      await settle();
+      faults.update.push(...Array.from({ length: 5 }, blip));
+      distribution.nack(REF, 'edge-a-1', 'must be at least 10');
+      await settle();
+      await time.advance(9_999);
+      expect(await events()).toEqual([]);
+      await time.advance(1);
+      await guard.idle();
+
+      expect(await store.get(KEY)).toEqual(v2);
+      const [event] = await events();
+      expect(event).toMatchObject({
+        type: 'Warning',
+        reason: 'RollbackFailed',
+        time: '2026-12-02T10:00:10Z',
+        message:
+          'RateLimitPolicy default/checkout-limit (revision 2, generation 2) should be rolled back (rejected (NACKed) by 1 gateway: edge-a-1: limits[0].burst: must be at least 10) but the rollback failed after 5 tries: Consul: connection refused; the change stays: roll it back by hand',
+      });
+      expect(event.details).toMatchObject({ error: 'Consul: connection refused', attempts: 5 });
+      expect(await journal.status(rolloutGuardMarkerKey(KEY))).toBeUndefined();
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rollback_failed' })).toBe(1);
+      expect(await counter(metrics.rolloutGuardRollbacks, { kind: 'RateLimitPolicy', reason: 'nack' })).toBe(0);
+    });
+
+    it('says it gave up when leadership is lost between tries', async () => {
+      await userWrite(KEY, rateLimitSpec(5));
+      await settle();
+      faults.get.push(blip());
+      distribution.nack(REF, 'edge-a-1', 'must be at least 10');
+      await settle();
+      leadership.abort('leadership lost');
+      await settle();
+      await guard.idle();
+
+      expect((await store.get(KEY))!.spec).toEqual(rateLimitSpec(5));
+      const [event] = await events();
+      expect(event).toMatchObject({ reason: 'RollbackFailed', details: { attempts: 1, gaveUp: 'leadership lost (this control plane stopped leading, or is stopping)' } });
+      expect(event.message).toContain('the rollback failed after 1 try: Consul: connection refused; no further try: leadership lost');
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rollback_failed' })).toBe(1);
+    });
+
+    it('stops trying, without an event, when a newer user write replaces the change meanwhile', async () => {
+      await userWrite(KEY, rateLimitSpec(5));
+      await settle();
+      faults.get.push(blip());
+      distribution.nack(REF, 'edge-a-1', 'must be at least 10');
+      await settle();
+      const v3 = await userWrite(KEY, rateLimitSpec(9, null));
+      await settle();
+      await time.advance(10_000);
+      await guard.idle();
+
+      expect(await store.get(KEY)).toEqual(v3);
+      expect(await events()).toEqual([]);
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'cancelled' })).toBe(1);
+    });
+
+    it('takes a rollback the store made although its answer was lost for the rollback it is', async () => {
+      await userWrite(KEY, rateLimitSpec(5));
+      await settle();
+      faults.afterWrite.push(blip());
+      distribution.nack(REF, 'edge-a-1', 'must be at least 10');
+      await settle();
+      await time.advance(1_000);
+      await guard.idle();
+
+      const stored = (await store.get(KEY))!;
+      expect(stored.spec).toEqual(rateLimitSpec(100));
+      expect((await store.history(KEY)).map((change) => change.actor)).toEqual(['admin', 'admin', ROLLOUT_GUARD]);
+      const [event] = await events();
+      expect(event).toMatchObject({ reason: 'RolledBack', details: { rollbackRevision: Number(stored.metadata.resourceVersion), generationAfterRollback: 3 } });
+      expect(await journal.status(rolloutGuardMarkerKey(KEY))).toMatchObject({ generation: 3 });
+    });
+
+    it('reports a deletion that worked as a rollback, even when the history cannot be read afterwards', async () => {
+      const key = { ...KEY, name: 'fresh-limit' };
+      const ref = 'RateLimitPolicy/default/fresh-limit';
+      distribution.running.set(ref, [rollout('edge-a-1', 'zone-a')]);
+      await userWrite(key, rateLimitSpec(5));
+      await settle();
+      faults.history.push(blip());
+      distribution.nack(ref, 'edge-a-1', 'must be at least 10');
+      await settle();
+      await guard.idle();
+
+      expect(await store.get(key)).toBeUndefined();
+      expect((await events()).map((event) => event.reason)).toEqual(['RolledBack']);
+      expect((await events())[0].details).toMatchObject({ deleted: true, rollbackRevision: null });
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rolled_back' })).toBe(1);
+      expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rollback_failed' })).toBe(0);
+    });
+  });
+});
+
+describe('the outcome label of portolan_rollout_guard_watches_total', () => {
+  it('lists the same outcomes in the guard, the metric help and docs/metrics.md', async () => {
+    const help = (await new MetricsRegistry().registry.getMetricsAsJSON()).find((metric) => metric.name === 'portolan_rollout_guard_watches_total')!.help;
+    const inHelp = /outcome \(([^)]*)\)/.exec(help)![1].split(', ');
+    const row = readFileSync(resolve(__dirname, '../../../../docs/metrics.md'), 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('| `portolan_rollout_guard_watches_total`'))!;
+    const description = row.split(' | ').at(-1)!;
+    const inDocs = [...description.replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)].map((match) => match[1]);
+    expect([...inHelp].sort()).toEqual([...WATCH_OUTCOMES].sort());
+    expect([...inDocs].sort()).toEqual([...WATCH_OUTCOMES].sort());
   });
 });

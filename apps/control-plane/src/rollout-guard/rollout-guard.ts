@@ -14,11 +14,17 @@
  *     gateway running the policy NACKed it because of this policy: with rollbackOnNack (the default)
  *     it rolls back at once. At the end of the window it compares the window's traffic with the
  *     baseline (guard-decision.ts): above a bound AND worse than before the change rolls back.
+ *     With bounds set and not one request through those gateways in the window (none sent, or
+ *     their heartbeats go to another replica), the bounds could not be judged: RolloutUnverified
+ *     (Warning) says so, rather than RolloutVerified.
  *  5. Rolling back writes the change's `before` spec over the current object (generation + 1, as
  *     any write of a new spec; resourceVersion precondition: the object the guard read), or deletes
  *     a policy the change created. It records RolledBack (Warning) and leaves a marker in the
  *     journal's controller status that PolicyStatusService reads into a Degraded condition while
  *     the policy stays at the generation the rollback wrote. A verification records RolloutVerified.
+ *     A rollback that fails (the store does not answer, or refuses) is tried again, 5 tries over
+ *     about 10 s while the watch stands, then RollbackFailed (Warning) says why; what follows a
+ *     rollback that was written (its revision, marker, event) never makes it a failed one.
  *  6. A newer user write of the policy's spec (or its deletion) during a watch cancels it (the new
  *     change, when guarded, is watched on its own) and clears the marker.
  *
@@ -61,11 +67,17 @@ export const PROPAGATION_TIMEOUT_MS = 30_000;
 const DEFAULT_WINDOW_MS = 60_000;
 /** Rollback writes tried again after a conflicting write that did not change the spec (labels). */
 const MAX_ROLLBACK_ATTEMPTS = 5;
+/** Pauses before the 2nd to 5th try of a rollback the store failed (read or write): 5 tries over 10 s. */
+export const ROLLBACK_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 3_000, 4_000];
 const RESUBSCRIBE_DELAY_MS = 1_000;
+/** Why a watch stops when this replica stops leading (or stops): the watch's signal's reason. */
+const LEADERSHIP_LOST = 'leadership lost';
 
 const GUARDED_KINDS: ReadonlySet<string> = new Set(POLICY_KINDS);
 
-export type WatchOutcome = 'verified' | 'rolled_back' | 'no_gateways' | 'cancelled' | 'rollback_failed' | 'failed';
+/** The `outcome` label of portolan_rollout_guard_watches_total. */
+export const WATCH_OUTCOMES = ['verified', 'unverified', 'rolled_back', 'no_gateways', 'cancelled', 'rollback_failed', 'failed'] as const;
+export type WatchOutcome = (typeof WATCH_OUTCOMES)[number];
 
 export interface RolloutGuardDependencies {
   store: Pick<ResourceStore, 'get' | 'revision' | 'watch' | 'update' | 'delete' | 'history'>;
@@ -185,7 +197,8 @@ type RollbackResult =
   | { kind: 'updated'; revision: number; generation: number | undefined }
   | { kind: 'deleted'; revision: number | undefined }
   | { kind: 'superseded'; why: string }
-  | { kind: 'failed'; error: Error };
+  /** `attempts`: the tries made; `gaveUp`: why no further try was made before the last one failed (the watch stopped). */
+  | { kind: 'failed'; error: Error; attempts: number; gaveUp?: string };
 
 export class RolloutGuard {
   private readonly clock: () => number;
@@ -238,7 +251,7 @@ export class RolloutGuard {
   private closeTerm(term: Term): void {
     term.unsubscribe?.();
     term.unsubscribe = undefined;
-    for (const watch of this.watches.values()) watch.stop.abort('leadership lost');
+    for (const watch of this.watches.values()) watch.stop.abort(LEADERSHIP_LOST);
   }
 
   private track<T>(promise: Promise<T>): void {
@@ -321,7 +334,7 @@ export class RolloutGuard {
     const after = change.after!;
     const ref = policyRef({ kind: change.key.kind as PolicyKind, namespace: change.key.namespace, name: change.key.name });
     const watch: Watch = { ref, key: change.key, revision: change.revision, generation: after.metadata.generation, spec: after.spec, stop: new AbortController() };
-    const leadershipLost = () => watch.stop.abort('leadership lost');
+    const leadershipLost = () => watch.stop.abort(LEADERSHIP_LOST);
     term.abort.signal.addEventListener('abort', leadershipLost, { once: true });
     this.watches.set(ref, watch);
     const { metrics } = this.dependencies;
@@ -389,7 +402,7 @@ export class RolloutGuard {
       const own = rejection.errors.filter((error) => error.resource === watch.ref);
       return own.length > 0 ? own.map((error) => `${rejection.gateway}: ${error.field ? `${error.field}: ` : ''}${error.message}`) : [`${rejection.gateway}: ${rejection.errors.map((error) => error.message).join('; ') || 'rejected without a reason'}`];
     });
-    const verdict = decideRollout({ baseline, window: observed, windowMs: watchedMs, bounds: settings, nacks: nacks.nacked, nackMessages });
+    const verdict = decideRollout({ baseline, window: observed, windowMs: watchedMs, bounds: settings, nacks: nacks.nacked, nackMessages, gateways: gateways.length });
     const details = {
       revision: watch.revision,
       generation: watch.generation ?? null,
@@ -406,6 +419,11 @@ export class RolloutGuard {
       propagated: propagation.propagated,
       pendingGateways: propagation.pending,
     };
+    if (verdict.unverified) {
+      await this.record(watch, 'Warning', 'RolloutUnverified', `${subject} could not be verified on ${gateways.length} gateway${gateways.length === 1 ? '' : 's'} over ${formatDuration(watchedMs)}: ${verdict.reason}`, details);
+      this.queueMarker(watch.key, () => this.clearMarker(watch.key));
+      return 'unverified';
+    }
     if (!verdict.rollback) {
       await this.record(watch, 'Normal', 'RolloutVerified', `${subject} verified on ${gateways.length} gateway${gateways.length === 1 ? '' : 's'} over ${formatDuration(watchedMs)}: ${verdict.reason}`, details);
       this.queueMarker(watch.key, () => this.clearMarker(watch.key));
@@ -422,10 +440,20 @@ export class RolloutGuard {
       return 'cancelled';
     }
     if (result.kind === 'failed') {
-      this.log('error', { policy: watch.ref, revision: watch.revision, err: result.error.stack ?? String(result.error) }, 'rollback failed');
-      await this.record(watch, 'Warning', 'RollbackFailed', `${subject} should be rolled back (${verdict.reason}) but the write failed: ${result.error.message}`, { ...details, error: result.error.message });
+      this.log('error', { policy: watch.ref, revision: watch.revision, attempts: result.attempts, err: result.error.stack ?? String(result.error) }, 'rollback failed');
+      const tries = `${result.attempts} ${result.attempts === 1 ? 'try' : 'tries'}`;
+      const stopped = result.gaveUp ? `; no further try: ${result.gaveUp}` : '';
+      await this.record(
+        watch,
+        'Warning',
+        'RollbackFailed',
+        `${subject} should be rolled back (${verdict.reason}) but the rollback failed after ${tries}: ${result.error.message}${stopped}; the change stays: roll it back by hand`,
+        { ...details, error: result.error.message, attempts: result.attempts, ...(result.gaveUp ? { gaveUp: result.gaveUp } : {}) },
+      );
       return 'rollback_failed';
     }
+    // The rollback is written: nothing below may report it as failed.
+    if (result.kind === 'deleted' && result.revision === undefined) result.revision = await this.deletionRevision(watch);
     const now = this.clock();
     this.dependencies.metrics.rolloutGuardRollbacks.labels(watch.key.kind, verdict.cause ?? 'nack').inc();
     const outcome =
@@ -449,22 +477,31 @@ export class RolloutGuard {
     return 'rolled_back';
   }
 
-  /** Writes `before`'s spec over the object (or deletes it when the change created it), while the object still has the watched spec. */
+  /**
+   * Writes `before`'s spec over the object (or deletes it when the change created it), while the
+   * object still has the watched spec. A write that lost a race is read again and tried at once; a
+   * store that fails (read or write) is tried again after ROLLBACK_RETRY_DELAYS_MS, while the watch
+   * stands. Only the rollback itself is in here: what follows a written one is the caller's.
+   */
   private async writeRollback(watch: Watch, before: Resource | null): Promise<RollbackResult> {
     const { store } = this.dependencies;
-    for (let attempt = 1; ; attempt++) {
+    let conflicts = 0;
+    let failures = 0;
+    for (;;) {
       if (watch.stop.signal.aborted) return { kind: 'superseded', why: String(watch.stop.signal.reason) };
-      const current = await store.get(watch.key);
-      if (!current) return { kind: 'superseded', why: 'the policy was deleted meanwhile' };
-      if (current.metadata.generation !== watch.generation || !isDeepStrictEqual(current.spec, watch.spec)) {
-        return { kind: 'superseded', why: `the policy changed meanwhile (now generation ${current.metadata.generation}, revision ${current.metadata.resourceVersion})` };
-      }
-      const options = { expectedResourceVersion: current.metadata.resourceVersion, actor: ROLLOUT_GUARD };
       try {
+        const current = await store.get(watch.key);
+        // After a failed try, the store may have written it all the same (an answer lost on the way).
+        const landed = failures > 0 && (!current || !isDeepStrictEqual(current.spec, watch.spec)) ? await this.rollbackInHistory(watch) : undefined;
+        if (landed) return landed;
+        if (!current) return { kind: 'superseded', why: 'the policy was deleted meanwhile' };
+        if (current.metadata.generation !== watch.generation || !isDeepStrictEqual(current.spec, watch.spec)) {
+          return { kind: 'superseded', why: `the policy changed meanwhile (now generation ${current.metadata.generation}, revision ${current.metadata.resourceVersion})` };
+        }
+        const options = { expectedResourceVersion: current.metadata.resourceVersion, actor: ROLLOUT_GUARD };
         if (!before) {
           await store.delete(watch.key, options);
-          const deletion = (await store.history(watch.key)).reverse().find((change) => change.type === 'DELETED' && change.actor === ROLLOUT_GUARD);
-          return { kind: 'deleted', revision: deletion?.revision };
+          return { kind: 'deleted', revision: undefined };
         }
         const generation = current.metadata.generation === undefined ? undefined : current.metadata.generation + 1;
         const restored = { ...current, metadata: { ...current.metadata, ...(generation === undefined ? {} : { generation }) }, spec: structuredClone(before.spec) } as Resource;
@@ -472,10 +509,37 @@ export class RolloutGuard {
         return { kind: 'updated', revision: Number(stored.metadata.resourceVersion), generation: stored.metadata.generation };
       } catch (error) {
         // Someone wrote the object between the read and the write: read it again (the spec check decides).
-        if (error instanceof StoreConflictError && attempt < MAX_ROLLBACK_ATTEMPTS) continue;
+        if (error instanceof StoreConflictError) {
+          if (++conflicts < MAX_ROLLBACK_ATTEMPTS) continue;
+          return { kind: 'failed', error, attempts: conflicts + failures };
+        }
         if (error instanceof StoreNotFoundError) return { kind: 'superseded', why: 'the policy was deleted meanwhile' };
-        return { kind: 'failed', error: error as Error };
+        failures++;
+        const delay = ROLLBACK_RETRY_DELAYS_MS[failures - 1];
+        if (delay === undefined) return { kind: 'failed', error: error as Error, attempts: conflicts + failures };
+        this.log('warn', { policy: watch.ref, revision: watch.revision, attempt: failures, err: (error as Error).message }, `rollback failed; trying again in ${delay} ms`);
+        await this.sleep(delay, watch.stop.signal);
+        // A newer write of the policy replaced the change: nothing to roll back any more. Leadership lost: the change stays, say so.
+        if (watch.stop.signal.aborted && watch.stop.signal.reason !== LEADERSHIP_LOST) return { kind: 'superseded', why: String(watch.stop.signal.reason) };
+        if (watch.stop.signal.aborted) return { kind: 'failed', error: error as Error, attempts: conflicts + failures, gaveUp: `${LEADERSHIP_LOST} (this control plane stopped leading, or is stopping)` };
       }
+    }
+  }
+
+  /** The guard's own write after the watched revision, when it is the object's last change: a rollback that landed although its call failed. */
+  private async rollbackInHistory(watch: Watch): Promise<RollbackResult | undefined> {
+    const last = (await this.dependencies.store.history(watch.key)).at(-1);
+    if (!last || last.actor !== ROLLOUT_GUARD || last.revision <= watch.revision) return undefined;
+    return last.type === 'DELETED' ? { kind: 'deleted', revision: last.revision } : { kind: 'updated', revision: last.revision, generation: last.after?.metadata.generation };
+  }
+
+  /** The revision of the guard's deletion, for the event; undefined when the history cannot say (the deletion stands all the same). */
+  private async deletionRevision(watch: Watch): Promise<number | undefined> {
+    try {
+      return (await this.dependencies.store.history(watch.key)).reverse().find((change) => change.type === 'DELETED' && change.actor === ROLLOUT_GUARD)?.revision;
+    } catch (error) {
+      this.log('warn', { policy: watch.ref, revision: watch.revision, err: (error as Error).message }, 'rolled back by deleting the policy; the revision of the deletion could not be read from the history');
+      return undefined;
     }
   }
 

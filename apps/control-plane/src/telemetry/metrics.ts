@@ -159,7 +159,7 @@ export class MetricsRegistry {
 
   readonly rolloutGuardWatches = new Counter({
     name: 'portolan_rollout_guard_watches_total',
-    help: 'Guarded policy changes the rollout guard finished watching, by kind and outcome (verified, rolled_back, no_gateways, cancelled, rollback_failed, failed).',
+    help: 'Guarded policy changes the rollout guard finished watching, by kind and outcome (verified, unverified, rolled_back, no_gateways, cancelled, rollback_failed, failed).',
     labelNames: ['kind', 'outcome'] as const,
     registers: [this.registry],
   });

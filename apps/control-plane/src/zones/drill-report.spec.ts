@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drillFigures, drillIdOf, drillReason, needsAttention, summarize, trafficBetween, type DrillReport, type DrillTimelineEntry } from './drill-report';
+import { deadlineOf, drillDeadline, drillFigures, drillIdOf, drillReason, needsAttention, summarize, trafficBetween, type DrillReport, type DrillTimelineEntry } from './drill-report';
 
 const TIMELINE: DrillTimelineEntry[] = [
   { at: '2026-03-01T12:00:00.000Z', event: 'drain-requested', detail: '' },
@@ -14,6 +14,21 @@ describe('drillReason', () => {
     expect(drillIdOf('drained by alice')).toBeUndefined();
     expect(drillIdOf('drill of the fire brigade')).toBeUndefined();
     expect(drillIdOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('the deadline of a drill', () => {
+  const started = Date.parse('2026-03-01T12:00:00.000Z');
+  it('is the end of its duration plus 30 s to undrain and reach the gateways', () => {
+    expect(new Date(drillDeadline(started, 60_000)).toISOString()).toBe('2026-03-01T12:01:30.000Z');
+  });
+  it("is read from the report, computed for a report written before reports had one, and unknown for what is no report", () => {
+    expect(deadlineOf({ startedAt: '2026-03-01T12:00:00.000Z', duration: '1m', deadline: '2026-03-01T12:05:00.000Z' })).toBe(Date.parse('2026-03-01T12:05:00.000Z'));
+    expect(deadlineOf({ startedAt: '2026-03-01T12:00:00.000Z', duration: '1m' })).toBe(Date.parse('2026-03-01T12:01:30.000Z'));
+    expect(deadlineOf({ startedAt: '2026-03-01T12:00:00.000Z', duration: 'a while' })).toBeUndefined();
+    expect(deadlineOf({ duration: '1m' })).toBeUndefined();
+    expect(deadlineOf(undefined)).toBeUndefined();
+    expect(deadlineOf('zone-a')).toBeUndefined();
   });
 });
 
@@ -64,6 +79,7 @@ describe('the closing event', () => {
     state,
     requestedBy: 'alice',
     startedAt: TIMELINE[0].at,
+    deadline: '2026-03-01T12:01:00.000Z',
     timeline: TIMELINE,
     figures: drillFigures(TIMELINE, [{ zone: 'zone-b', requests: 1000, serverErrors }]),
     ...(state === 'Failed' ? { error: 'the control plane stopped during the drill' } : {}),

@@ -4,14 +4,25 @@
  *
  * What the figures can and cannot say: traffic comes from gateway heartbeats, which count requests
  * and 5xx answers per gateway, by the gateway's zone. So `byZone` is the traffic that went through
- * each zone's gateways, wherever the endpoints were; how much the drained zone's endpoints still
- * received is not in heartbeats and is not reported. A heartbeat is counted when it arrives, and
- * carries the counters of the period before it (PORTOLAN_HEARTBEAT_INTERVAL), so the drill's
- * totals may include up to one heartbeat period of traffic from just before the drain and leave
- * out as much from just before the end.
+ * each zone's gateways, wherever the endpoints were. How much the drained zone's endpoints still
+ * received is in heartbeats too (tries per endpoint zone, PoolTrafficWindow.readUpstreamZone, what
+ * the failover controller judges a zone by) but is not among a drill's figures. A heartbeat is
+ * counted when it arrives, and carries the counters of the period before it
+ * (PORTOLAN_HEARTBEAT_INTERVAL), so the drill's totals may include up to one heartbeat period of
+ * traffic from just before the drain and leave out as much from just before the end.
  */
 
+import { parseDuration } from '@portolan/api';
+
 export const DRILL_KIND = 'FailoverDrill';
+
+/**
+ * How long past its duration a drill may still be ending: undraining and waiting for the gateways
+ * (10 s each at most), and a drain whose wait outlasted a short duration. A drill whose zone still
+ * carries its reason past `startedAt + duration + DRILL_GRACE_MS` lost its control plane (killed,
+ * crashed) before it could undrain: any replica may undrain the zone (failover-drills.service.ts).
+ */
+export const DRILL_GRACE_MS = 30_000;
 
 /**
  * The reason a drill drains its zone with. It marks the drain as the drill's, on every replica:
@@ -63,6 +74,11 @@ export interface DrillReport {
   /** Who asked for the drill. */
   requestedBy: string;
   startedAt: string;
+  /**
+   * RFC 3339: by when the drill has ended and undrained its zone, at the latest (startedAt +
+   * duration + DRILL_GRACE_MS). A zone still drained by the drill after it was abandoned.
+   */
+  deadline: string;
   timeline: DrillTimelineEntry[];
   figures: DrillFigures;
   /** Why the drill failed. */
@@ -73,6 +89,27 @@ export interface DrillReport {
 export type TrafficTotals = ReadonlyMap<string, { requests: number; serverErrors: number }>;
 
 export const timestampOf = (ms: number) => new Date(ms).toISOString();
+
+/** The deadline of a drill that started at `startedMs` for `durationMs`, in ms. */
+export const drillDeadline = (startedMs: number, durationMs: number) => startedMs + durationMs + DRILL_GRACE_MS;
+
+/**
+ * The deadline of a stored report, in ms: its `deadline`, or for a report written before reports
+ * had one, startedAt + duration + grace. Undefined when the report gives neither (not a report).
+ */
+export function deadlineOf(report: unknown): number | undefined {
+  if (typeof report !== 'object' || report === null) return undefined;
+  const { deadline, startedAt, duration } = report as Partial<Record<keyof DrillReport, unknown>>;
+  const stated = typeof deadline === 'string' ? Date.parse(deadline) : NaN;
+  if (Number.isFinite(stated)) return stated;
+  const started = typeof startedAt === 'string' ? Date.parse(startedAt) : NaN;
+  if (!Number.isFinite(started) || typeof duration !== 'string') return undefined;
+  try {
+    return drillDeadline(started, parseDuration(duration));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Traffic between two readings of cumulative totals; a zone first seen in `latest` counts from zero. */
 export function trafficBetween(baseline: TrafficTotals, latest: TrafficTotals): ZoneTraffic[] {

@@ -107,7 +107,8 @@ describe('FailoverDrill', () => {
     h.heartbeat(33_000, 'zone-a', 5_000, 5_000);
 
     const drill = new FailoverDrill(request, h.deps);
-    expect(drill.current()).toMatchObject({ id: 'zone-a-0001', state: 'Running', startedAt: '2026-03-01T12:00:02.000Z', requestedBy: 'alice' });
+    // The deadline: 30 s of drill and 30 s of grace to undrain, for whoever finds the zone still drained later.
+    expect(drill.current()).toMatchObject({ id: 'zone-a-0001', state: 'Running', startedAt: '2026-03-01T12:00:02.000Z', deadline: '2026-03-01T12:01:02.000Z', requestedBy: 'alice' });
     await vi.advanceTimersByTimeAsync(35_000);
     await drill.finished;
 
@@ -211,6 +212,35 @@ describe('FailoverDrill', () => {
     expect(report.timeline.map((entry) => entry.event)).toEqual(['drain-requested', 'undrain-requested']);
     expect(report.timeline[1].detail).toContain('is not drained');
     expect(h.calls.map((call) => call.op)).toEqual(['drain', 'undrain']);
+  });
+
+  it('saves its report, deadline included, before it drains; and does not drain when the report cannot be saved', async () => {
+    const h = harness({ drain: { takesMs: 50 }, undrain: { takesMs: 50, outcome: { written: false } } });
+    const order: string[] = [];
+    const put = h.deps.putStatus;
+    h.deps.putStatus = async (key, status) => {
+      order.push(`save ${(status as DrillReport).timeline.length}`);
+      await put(key, status);
+    };
+    const drain = h.deps.zones.drain;
+    h.deps.zones = { ...h.deps.zones, drain: (...args) => (order.push('drain'), drain(...args)) };
+    await vi.advanceTimersByTimeAsync(1_000);
+    const drill = new FailoverDrill({ ...request, durationMs: 5_000, duration: '5s' }, h.deps);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(order.slice(0, 2)).toEqual(['save 0', 'drain']);
+    expect(h.saved[0]).toMatchObject({ state: 'Running', deadline: '2026-03-01T12:00:37.000Z' });
+    await vi.advanceTimersByTimeAsync(6_000);
+    await drill.finished;
+
+    const broken = harness({ drain: { takesMs: 50 }, undrain: { takesMs: 50, outcome: { written: false } } });
+    broken.deps.putStatus = async () => {
+      throw new Error('the journal is unavailable');
+    };
+    const failed = new FailoverDrill({ ...request, id: 'zone-a-0002' }, broken.deps);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await failed.finished;
+    expect(failed.current()).toMatchObject({ state: 'Failed', error: 'the report could not be saved, so the zone was not drained: the journal is unavailable' });
+    expect(broken.calls.map((call) => call.op)).toEqual(['undrain']);
   });
 
   it('says how to undrain by hand when the undrain fails', async () => {

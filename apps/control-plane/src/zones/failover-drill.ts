@@ -10,11 +10,15 @@
  *
  * A drill never leaves the zone drained: it undrains at the end, after a failure, and when the
  * control plane stops (`stop`). It undoes only its own drain: if the zone was drained again since
- * with another reason, an operator did that and it stays.
+ * with another reason, an operator did that and it stays. A control plane that dies without
+ * stopping (SIGKILL, crash) cannot undrain: the report's `deadline` tells the other replicas, and
+ * this one once restarted, when the zone may be undrained for it (failover-drills.service.ts). So
+ * the report is saved before the zone is drained: a zone drained by a drill without a report is
+ * one whose drill is gone.
  */
 import type { NewMeshEvent } from '../events/event-journal';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
-import { drillFigures, DRILL_KIND, drillReason, needsAttention, summarize, timestampOf, trafficBetween, type DrillEvent, type DrillReport, type TrafficTotals } from './drill-report';
+import { drillDeadline, drillFigures, DRILL_KIND, drillReason, needsAttention, summarize, timestampOf, trafficBetween, type DrillEvent, type DrillReport, type TrafficTotals } from './drill-report';
 import type { DrainOutcome, ZonesService } from './zones.service';
 
 export const SAMPLE_INTERVAL_MS = 1_000;
@@ -85,6 +89,7 @@ export class FailoverDrill {
       state: 'Running',
       requestedBy: request.requestedBy,
       startedAt: timestampOf(this.startedMs),
+      deadline: timestampOf(drillDeadline(this.startedMs, request.durationMs)),
       timeline: [],
       figures: drillFigures([], []),
     };
@@ -107,6 +112,8 @@ export class FailoverDrill {
     const signal = this.abort.signal;
     this.sampler = setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
     try {
+      await this.saveFirst();
+      signal.throwIfAborted();
       this.note('drain-requested', this.startedMs, `drain of zone ${this.zone} requested (reason "${this.reason}")`);
       const drained = await this.deps.zones.drain(this.zone, this.reason, { actor: this.report.requestedBy, source: DRILL_SOURCE, purpose: `for failover drill ${this.id}`, signal });
       this.noteArrival('traffic-shifted', drained, `every routable gateway runs the drain (revision ${drained.answer.revision})`);
@@ -191,6 +198,16 @@ export class FailoverDrill {
       totals.set(zone, { requests: reading.requests, serverErrors: reading.serverErrors });
     }
     return totals;
+  }
+
+  /** The report before the drain, with its deadline: without it, another replica would take the drill's drain for an abandoned one. */
+  private async saveFirst(): Promise<void> {
+    this.lastSavedAt = this.now();
+    try {
+      await this.deps.putStatus({ kind: DRILL_KIND, namespace: 'default', name: this.id }, this.current());
+    } catch (error) {
+      throw new Error(`the report could not be saved, so the zone was not drained: ${(error as Error).message}`);
+    }
   }
 
   /** In order: a slow write must not land after a newer one. */

@@ -166,13 +166,47 @@ describe('the zones API', () => {
     expect(await call('GET', '/v1/zones/drills/zone-a-unknown')).toMatchObject({ status: 404, body: { kind: 'Status', reason: 'NotFound' } });
   });
 
+  /** The report a drill on another replica keeps in the journal, started `startedAgoMs` ago for 10 minutes. */
+  const reportOfOtherReplica = (id: string, zone: string, startedAgoMs: number): DrillReport => {
+    const startedMs = Date.now() - startedAgoMs;
+    return {
+      id,
+      zone,
+      duration: '10m',
+      state: 'Running',
+      requestedBy: 'bob',
+      startedAt: new Date(startedMs).toISOString(),
+      deadline: new Date(startedMs + 630_000).toISOString(),
+      timeline: [{ at: new Date(startedMs).toISOString(), event: 'drain-requested', detail: '' }],
+      figures: { shiftMs: null, recoveryMs: null, requestsDuringDrill: 0, serverErrorsDuringDrill: 0, errorRatePercent: null, byZone: [] },
+    };
+  };
+
   it("sees a drill another replica runs, and lets an operator's drain replace a drill's", async () => {
+    await journal.putStatus({ kind: 'FailoverDrill', namespace: 'default', name: 'zone-e-0badcafe' }, reportOfOtherReplica('zone-e-0badcafe', 'zone-e', 60_000));
     await store.create({ apiVersion: GROUP_VERSION, kind: 'Zone', metadata: { name: 'zone-e', namespace: 'default' }, spec: { drained: true, reason: 'drill zone-e-0badcafe' } }, { actor: 'replica-2' });
     expect(await call('POST', '/v1/zones/zone-a/drills', { duration: '5s' })).toMatchObject({ status: 409, body: { message: expect.stringContaining('drill zone-e-0badcafe is running on zone zone-e') } });
     const before = Number((await store.get({ kind: 'Zone', namespace: 'default', name: 'zone-e' }))!.metadata.resourceVersion);
     const drained = await call('POST', '/v1/zones/zone-e/drain', { reason: 'real outage' });
     expect(drained.body.revision).toBeGreaterThan(before);
     expect((await store.get({ kind: 'Zone', namespace: 'default', name: 'zone-e' }))?.spec).toEqual({ drained: true, reason: 'real outage' });
+  });
+
+  it('undrains the zone of a drill whose control plane died, marks its report Failed, and goes on with the request', async () => {
+    const id = 'zone-f-0deadbee';
+    const key = { kind: 'FailoverDrill', namespace: 'default', name: id };
+    await journal.putStatus(key, reportOfOtherReplica(id, 'zone-f', 11 * 60_000));
+    await store.create({ apiVersion: GROUP_VERSION, kind: 'Zone', metadata: { name: 'zone-f', namespace: 'default' }, spec: { drained: true, reason: `drill ${id}` } }, { actor: 'replica-2' });
+    await call('POST', '/v1/zones/zone-b/drain', { reason: 'maintenance' });
+    // The drill on zone-f no longer stands in the way: the answer is about zone-b itself.
+    expect(await call('POST', '/v1/zones/zone-b/drills', { duration: '5s' })).toMatchObject({ status: 409, body: { message: expect.stringContaining('zone zone-b is already drained (maintenance)') } });
+    expect((await store.get({ kind: 'Zone', namespace: 'default', name: 'zone-f' }))?.spec).toEqual({ drained: false });
+    expect((await store.history({ kind: 'Zone', namespace: 'default', name: 'zone-f' })).map((change) => change.actor)).toEqual(['replica-2', 'drill-sweeper']);
+    const report = (await call('GET', `/v1/zones/drills/${id}`)).body as DrillReport;
+    expect(report).toMatchObject({ state: 'Failed', error: expect.stringMatching(/^the control plane running the drill stopped before it ended; the zone was undrained by drill-sweeper on /) });
+    expect((await journal.list({ reason: 'DrillAbandoned' }))[0]).toMatchObject({ type: 'Warning', regarding: key, source: 'drill-sweeper' });
+    expect((await journal.list({ reason: 'ZoneUndrained', source: 'drill-sweeper' }))[0]).toMatchObject({ regarding: { kind: 'Zone', name: 'zone-f' } });
+    await call('DELETE', '/v1/zones/zone-b/drain');
   });
 
   it('runs one drill at a time, not on a drained zone, and undrains its zone when the control plane stops', async () => {
