@@ -43,6 +43,16 @@ async function killInstance(zone: string): Promise<void> {
   await upstreams.get(zone)!.close();
 }
 
+/** RTO after `since`: from the first failed request sent until the first request sent after the last failure that succeeded. */
+function recoveryTime(since: number): { rtoMs: number; recoveredAt: number } {
+  const sent = load.failures(since).map((failure) => failure.at);
+  if (sent.length === 0) return { rtoMs: 0, recoveredAt: since };
+  const first = Math.min(...sent);
+  const last = Math.max(...sent);
+  const recoveredAt = Math.min(...load.outcomes.filter((outcome) => outcome.at > last && outcome.status === 200).map((outcome) => outcome.at));
+  return { rtoMs: recoveredAt - first, recoveredAt };
+}
+
 async function policyStatus(): Promise<any> {
   return (await controlPlane.get('FailoverPolicy', 'checkout-failover')).status;
 }
@@ -118,10 +128,7 @@ describe('failover across zones', () => {
     // Recovered: a stretch of 5 s in which every request succeeded.
     await eventually('5 s without a failed request', () => Date.now() - Math.max(killedAt, ...load.failures(killedAt).map((f) => f.at)), (quiet) => quiet >= 5_000, 60_000);
     const failures = load.failures(killedAt);
-    const firstFailure = failures[0]?.at;
-    const lastFailure = failures.at(-1)?.at;
-    const recoveredAt = firstFailure === undefined ? killedAt : load.outcomes.find((outcome) => outcome.at > lastFailure! && outcome.status === 200)!.at;
-    const rtoMs = firstFailure === undefined ? 0 : recoveredAt - firstFailure;
+    const { rtoMs, recoveredAt } = recoveryTime(killedAt);
     process.stdout.write(
       `failover RTO: ${rtoMs} ms, ${failures.length} failed requests of ${load.outcomes.filter((o) => o.at >= killedAt && o.at <= recoveredAt).length} in that time; ` +
         `detection -> traffic moved ${failedOver.details.detectionToMovedMs} ms (kill at +0, decided at +${Date.parse(failedOver.details.decidedAt) - killedAt} ms)\n`,
@@ -191,5 +198,23 @@ describe('failover across zones', () => {
     expect(report.figures.requestsDuringDrill).toBeGreaterThan(0);
     process.stdout.write(`drill zone-c: shift ${report.figures.shiftMs} ms, recovery ${report.figures.recoveryMs} ms, ${report.figures.requestsDuringDrill} requests, ${report.figures.serverErrorsDuringDrill} 5xx during the drill\n`);
     expect((await events('DrillCompleted')).length).toBeGreaterThan(0);
+  });
+
+  it('moves zone-a gateways\' traffic to the other zones when only zone-a\'s endpoints die, and measures that RTO', async () => {
+    const failedOverBefore = (await events('FailedOver')).length;
+    const killedAt = Date.now();
+    await killInstance('zone-a');
+    await eventually('zone-a to fail over again', policyStatus, (s) => zoneState(s, 'zone-a') === 'FailedOver', 30_000);
+    await eventually('a second FailedOver event', () => events('FailedOver'), (items) => items.length > failedOverBefore, 30_000);
+    await eventually('5 s without a failed request', () => Date.now() - Math.max(killedAt, ...load.failures(killedAt).map((f) => f.at)), (quiet) => quiet >= 5_000, 60_000);
+    const failures = load.failures(killedAt);
+    const { rtoMs } = recoveryTime(killedAt);
+    process.stdout.write(`endpoint failover RTO: ${rtoMs} ms, ${failures.length} failed requests (zone-a's gateways stay up; their traffic moves to zone-b and zone-c)\n`);
+    expect(rtoMs).toBeLessThan(20_000);
+    // Only zone-a's gateways could fail: the others never sent there.
+    expect(failures.every((failure) => failure.gateway.startsWith('edge-a-'))).toBe(true);
+    const viaZoneA = await send(zoneAGateways[1].proxyUrl, '/checkout');
+    expect(viaZoneA.status).toBe(200);
+    expect(['checkout-zone-b', 'checkout-zone-c']).toContain(JSON.parse(viaZoneA.text).upstream);
   });
 });
