@@ -154,7 +154,6 @@ export class Autoscaler {
       });
       state.recommendations = decision.recommendations;
       state.scaleEvents = decision.scaleEvents;
-      if (decision.recommendation !== undefined) state.recommendations.push({ at: now, replicas: decision.recommendation });
       this.noteMetric(state, events, settings, reading, key);
       state.missing = reading.value === null ? state.missing + 1 : 0;
 
