@@ -473,3 +473,32 @@ describe('FailoverController', () => {
     expect(await metrics.registry.metrics()).not.toContain('portolan_failover_zone_failed_over{');
   });
 });
+
+describe('after each round (Consul prepared queries)', () => {
+  it('hands on this round\'s decisions, even when the store write conflicted, and nothing once leadership is lost', async () => {
+    const rounds: Array<Array<{ name: string; failedOver: string[] }>> = [];
+    controller = new FailoverController({
+      store,
+      registry: { nodes: () => nodes },
+      traffic,
+      journal,
+      waitForGateways: async () => ({ propagated: true, pending: [] }),
+      metrics,
+      clock: () => now,
+      afterRound: async (policies) => {
+        rounds.push(policies.map((policy) => ({ name: policy.metadata.name, failedOver: (policy.status?.zones ?? []).filter((zone) => zone.state === 'FailedOver').map((zone) => zone.zone) })));
+      },
+    });
+    await roundAt(0);
+    expect(rounds.at(-1)).toEqual([{ name: 'checkout-failover', failedOver: [] }]);
+    setPhase('zone-a', 'Offline');
+    store.otherWriterFirst = true;
+    await roundsFrom(1, 4);
+    expect(rounds.at(-1)).toEqual([{ name: 'checkout-failover', failedOver: ['zone-a'] }]);
+    const before = rounds.length;
+    const lost = new AbortController();
+    lost.abort('leadership lost');
+    await controller.evaluateAll(lost.signal);
+    expect(rounds).toHaveLength(before);
+  });
+});
