@@ -109,12 +109,6 @@ function errorCause(error: unknown): 'connect-failure' | 'reset' | 'timeout' {
   return 'reset';
 }
 
-/** Whether another endpoint than those tried is there to pick (one that is not ejected, in a zone the route may use). */
-function hasUntried(route: CompiledRoute, tried: ReadonlySet<string>): boolean {
-  const next = route.pickEndpoint(tried);
-  return next !== undefined && !tried.has(next.key);
-}
-
 /** undici's timers tick every half second and fire up to a second late (lib/util/timers.js RESOLUTION_MS). */
 const COARSE_TIMER_RESOLUTION_MS = 1_000;
 
@@ -352,7 +346,7 @@ export class ProxyServer {
             stats.recordRetry();
             metrics.retries.labels(route.name, route.serviceName).inc();
             backoffMs = decision.delayMs;
-          } else if (outcome.kind === 'error' && outcome.cause === 'connect-failure' && !spilledOnConnectFailure && body.replayable && this.clock() < requestDeadline && hasUntried(route, tried)) {
+          } else if (outcome.kind === 'error' && outcome.cause === 'connect-failure' && !spilledOnConnectFailure && body.replayable && this.clock() < requestDeadline && route.hasUntriedEndpoint(tried)) {
             // Nothing reached the upstream, so trying another endpoint is safe for any method: the
             // gateway's own reaction to a dead endpoint (Istio retries connect-failure by default),
             // once per request and at once, to the next zone when this zone has no other endpoint.

@@ -67,6 +67,28 @@ describe('compileSnapshot', () => {
     expect(route.pickEndpoint(new Set())?.origin).toBe('http://10.0.0.2:80');
   });
 
+  it('answers whether an untried endpoint is left without counting it as in flight (which would skew least-request picks)', () => {
+    const sameZone = [resource('Service', 'orders', { ports: [{ port: 80 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }, { address: '10.0.0.2', zone: 'a' }] }), base[1]];
+    let draw = 0;
+    const varied = { ...deps, random: () => ((draw++ % 4) + 0.5) / 4 };
+    const route = compileSnapshot(snapshotOf(sameZone), 'a', undefined, varied).table.match('localhost', '/orders', {})!;
+    const first = route.pickEndpoint(new Set())!;
+    route.recordEndpointResult(first, true, 0);
+    const second = route.pickEndpoint(new Set([first.key]))!;
+    route.recordEndpointResult(second, true, 0);
+    expect(second.key).not.toBe(first.key);
+    for (let i = 0; i < 20; i++) expect(route.hasUntriedEndpoint(new Set([first.key]))).toBe(true);
+    expect(route.hasUntriedEndpoint(new Set([first.key, second.key]))).toBe(false);
+    // Nothing is in flight: with twenty phantom requests on the second endpoint, every pick would avoid it.
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const picked = route.pickEndpoint(new Set())!;
+      seen.add(picked.key);
+      route.recordEndpointResult(picked, true, 0);
+    }
+    expect(seen).toEqual(new Set([first.key, second.key]));
+  });
+
   it('keeps an open breaker open across a config change that does not touch it', () => {
     const breaker = resource('CircuitBreakerPolicy', 'cb', { targetRef: { kind: 'Service', name: 'orders' }, errorRate: { minimumRequests: 2, openDuration: '10s' } });
     const first = compileSnapshot(snapshotOf([...base, breaker]), 'a', undefined, deps);

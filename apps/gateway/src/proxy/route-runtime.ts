@@ -63,6 +63,8 @@ export interface CompiledRoute {
   admit(now: number): Admission;
   startRetries(method: string, bodyReplayable: boolean): RequestRetries;
   pickEndpoint(tried: ReadonlySet<string>): Endpoint | undefined;
+  /** Whether an endpoint not in `tried` is there to pick (not ejected, in a zone the route may use); counts nothing. */
+  hasUntriedEndpoint(tried: ReadonlySet<string>): boolean;
   /** Returns whether this result ejected the endpoint (outlier detection). */
   recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): boolean;
   /** The breaker's state, or undefined when the route has no error-rate breaker. */
@@ -195,9 +197,21 @@ class RuntimeRoute implements CompiledRoute {
   }
 
   pickEndpoint(tried: ReadonlySet<string>): Endpoint | undefined {
+    const picked = this.choose(tried);
+    if (picked) this.active.set(picked.key, (this.active.get(picked.key) ?? 0) + 1);
+    return picked;
+  }
+
+  hasUntriedEndpoint(tried: ReadonlySet<string>): boolean {
+    const next = this.choose(tried);
+    return next !== undefined && !tried.has(next.key);
+  }
+
+  /** The endpoint a pick would take, without counting it as in flight. */
+  private choose(tried: ReadonlySet<string>): Endpoint | undefined {
     const now = this.deps.clock();
     const outlier = this.outlier;
-    const picked = pickEndpoint({
+    return pickEndpoint({
       endpoints: this.endpoints,
       ownZone: this.ownZone,
       isEjected: (endpoint) => outlier?.isEjected(endpoint.key, now) ?? false,
@@ -207,8 +221,6 @@ class RuntimeRoute implements CompiledRoute {
       random: this.deps.random,
       zones: this.zonePlan,
     });
-    if (picked) this.active.set(picked.key, (this.active.get(picked.key) ?? 0) + 1);
-    return picked;
   }
 
   recordEndpointResult(endpoint: Endpoint, success: boolean, now: number): boolean {
