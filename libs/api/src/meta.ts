@@ -145,3 +145,8 @@ export interface Resource<K extends string = string, S = unknown> {
   spec: S;
   status?: ResourceStatus;
 }
+
+/** A Kubernetes `Time` (metav1.Time): RFC 3339 in UTC with whole seconds, as creationTimestamp and condition times are written. */
+export function formatTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

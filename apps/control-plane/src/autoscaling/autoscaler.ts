@@ -11,7 +11,7 @@
  * window after taking over. Status and events survive, and the first evaluation of a term
  * continues from the stored status (last scale time, conditions, recent events).
  */
-import type { AutoscalePolicy, AutoscalePolicyStatus, Condition, MeshEvent } from '@portolan/api';
+import { formatTime, type AutoscalePolicy, type AutoscalePolicyStatus, type Condition, type MeshEvent } from '@portolan/api';
 import type { EventJournal } from '../events/event-journal';
 import { periodicController, type LeaderControllers } from '../leadership/leader-controllers';
 import type { ResourceStore } from '../store/resource-store';
@@ -53,7 +53,6 @@ interface PolicyState {
 
 type EventDraft = Pick<MeshEvent, 'type' | 'reason' | 'message'> & { details?: Record<string, unknown> };
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class Autoscaler {
   private readonly states = new Map<string, PolicyState>();
@@ -101,12 +100,12 @@ export class Autoscaler {
     const status: AutoscalePolicyStatus = {
       ...state.status,
       observedGeneration: policy.metadata.generation,
-      lastEvaluationTime: rfc3339(now),
+      lastEvaluationTime: formatTime(now),
     };
     const conditions = new Map((state.status.conditions ?? []).map((condition) => [condition.type, condition]));
     const setCondition = (type: string, value: Condition['status'], reason: string, message: string) => {
       const previous = conditions.get(type);
-      const lastTransitionTime = previous && previous.status === value ? previous.lastTransitionTime : rfc3339(now);
+      const lastTransitionTime = previous && previous.status === value ? previous.lastTransitionTime : formatTime(now);
       conditions.set(type, { type, status: value, reason, message, observedGeneration: policy.metadata.generation, lastTransitionTime });
     };
 
@@ -137,7 +136,7 @@ export class Autoscaler {
         target: settings.targetValue,
         unit: settings.unit,
         source: settings.source,
-        at: rfc3339(now),
+        at: formatTime(now),
         detail: reading.detail,
       };
       const decision = decideReplicas({
@@ -172,7 +171,7 @@ export class Autoscaler {
         if (outcome.result && outcome.result.replicas !== current) {
           events.push(outcome.event);
           state.scaleEvents.push({ at: now, change: outcome.result.replicas - current });
-          status.lastScaleTime = rfc3339(now);
+          status.lastScaleTime = formatTime(now);
           setCondition('AbleToScale', 'True', 'SucceededRescale', outcome.result.message);
           state.lastWarnings.delete('FailedUpdateScale');
           state.lastWarnings.delete('ScaleNotPossible');
@@ -203,7 +202,7 @@ export class Autoscaler {
       recorded.push(
         await this.dependencies.journal.record({
           ...draft,
-          time: rfc3339(now),
+          time: formatTime(now),
           regarding: { kind: KIND, namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name },
           source: 'autoscaler',
         }),

@@ -10,7 +10,7 @@
  * when every gateway ran the new weights (traffic had moved).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { FailoverPolicy, FailoverPolicyStatus, Resource, Service } from '@portolan/api';
+import { formatTime, type FailoverPolicy, type FailoverPolicyStatus, type Resource, type Service } from '@portolan/api';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import type { EventJournal } from '../events/event-journal';
 import { periodicController, type LeaderControllers } from '../leadership/leader-controllers';
@@ -43,7 +43,6 @@ export interface FailoverDependencies {
   log?: (level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string) => void;
 }
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const policyKey = (policy: FailoverPolicy) => `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
 
 /** What a status decides, without the reasons' numbers. */
@@ -149,7 +148,7 @@ export class FailoverController {
         reason: failedOver ? 'FailedOver' : 'FailedBack',
         regarding: { kind: 'FailoverPolicy', namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name },
         source: 'failover-controller',
-        time: rfc3339(transition.decidedAt),
+        time: formatTime(transition.decidedAt),
         message: `${failedOver ? 'traffic moved away from' : 'traffic returned to'} ${transition.zone}: ${transition.reason}; ${moved}`,
         details: {
           zone: transition.zone,

@@ -14,7 +14,7 @@
  * all zones are bad is the gateways' business (computeZoneWeights in @portolan/api still sends
  * traffic to the best failed-over zone, as Envoy's panic mode does), not this state machine's.
  */
-import { FailoverPolicySpecSchema, parseDuration, schemaDefaults, type FailoverPolicySpec, type FailoverPolicyStatus } from '@portolan/api';
+import { formatTime, FailoverPolicySpecSchema, parseDuration, schemaDefaults, type FailoverPolicySpec, type FailoverPolicyStatus } from '@portolan/api';
 
 const DEFAULTS = schemaDefaults(FailoverPolicySpecSchema) as {
   unhealthyWhen: { healthyEndpointsBelowPercent: number; for: string };
@@ -230,7 +230,6 @@ export function evaluateZones(previous: ReadonlyMap<string, ZoneState>, signals:
 
 type ZoneStatus = NonNullable<FailoverPolicyStatus['zones']>[number];
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /**
  * status.zones for `states`: the zones the controller decided on, i.e. that are FailedOver or have
@@ -244,8 +243,8 @@ export function zoneStatuses(states: ReadonlyMap<string, ZoneState>): ZoneStatus
     .map((state) => ({
       zone: state.zone,
       state: state.state,
-      since: rfc3339(state.since),
-      ...(state.detectedAt !== undefined ? { detectedAt: rfc3339(state.detectedAt) } : {}),
+      since: formatTime(state.since),
+      ...(state.detectedAt !== undefined ? { detectedAt: formatTime(state.detectedAt) } : {}),
       reason: state.reason,
     }));
 }

@@ -2,12 +2,11 @@
  * How registered nodes look through the resource API: GatewayNode and ServiceInstance objects,
  * composed from the registration, its liveness and (for gateways) the config sync state.
  */
-import { GROUP_VERSION, type Condition, type GatewayNode, type ServiceInstance } from '@portolan/api';
+import { formatTime, GROUP_VERSION, type Condition, type GatewayNode, type ServiceInstance } from '@portolan/api';
 import type { GatewaySyncState } from '../distribution/distribution.service';
 import { sameContent } from '../distribution/snapshot-builder';
 import type { RegisteredNode } from './node-registry';
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function readyCondition(node: RegisteredNode): Condition {
   const { phase } = node.lifecycle;
@@ -23,7 +22,7 @@ function readyCondition(node: RegisteredNode): Condition {
     status: phase === 'Healthy' || phase === 'Degraded' ? 'True' : 'False',
     reason,
     message: messages[phase],
-    lastTransitionTime: rfc3339(node.lifecycle.offlineSince ?? node.lastHeartbeat),
+    lastTransitionTime: formatTime(node.lifecycle.offlineSince ?? node.lastHeartbeat),
   };
 }
 
@@ -32,15 +31,15 @@ export function toResource(node: RegisteredNode, now: number, sync?: GatewaySync
   const { lifecycle } = node;
   const common = {
     phase: lifecycle.phase,
-    registeredAt: rfc3339(node.registeredAt),
-    lastHeartbeat: rfc3339(node.lastHeartbeat),
-    ...(lifecycle.offlineSince !== undefined ? { offlineSince: rfc3339(lifecycle.offlineSince) } : {}),
+    registeredAt: formatTime(node.registeredAt),
+    lastHeartbeat: formatTime(node.lastHeartbeat),
+    ...(lifecycle.offlineSince !== undefined ? { offlineSince: formatTime(lifecycle.offlineSince) } : {}),
     ...(lifecycle.removalAt !== undefined
-      ? { removalAt: rfc3339(lifecycle.removalAt), removalInSeconds: Math.max(0, Math.ceil((lifecycle.removalAt - now) / 1000)) }
+      ? { removalAt: formatTime(lifecycle.removalAt), removalInSeconds: Math.max(0, Math.ceil((lifecycle.removalAt - now) / 1000)) }
       : {}),
     conditions: [readyCondition(node)],
   };
-  const metadata = { name: node.name, namespace: node.namespace, uid: node.id, creationTimestamp: rfc3339(node.registeredAt) };
+  const metadata = { name: node.name, namespace: node.namespace, uid: node.id, creationTimestamp: formatTime(node.registeredAt) };
   if (node.role === 'instance') {
     return { apiVersion: GROUP_VERSION, kind: 'ServiceInstance', metadata, spec: node.spec, status: common };
   }

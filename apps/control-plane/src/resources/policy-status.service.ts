@@ -9,7 +9,7 @@
  * make every gateway resync for nothing.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_NAMESPACE, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
+import { DEFAULT_NAMESPACE, formatTime, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
 import { DistributionService } from '../distribution/distribution.service';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { asRolloutGuardMarker, rolloutGuardMarkerKey } from '../rollout-guard/degraded-marker';
@@ -56,7 +56,7 @@ export class PolicyStatusService {
     const contribution = snapshot.contributions.get(key);
     const overridden = !!contribution && contribution.contexts > 0 && contribution.contributing === 0;
     const generation = resource.metadata.generation;
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const now = formatTime();
     const previous = this.transitions.get(key);
     if (!previous || previous.overridden !== overridden) this.transitions.set(key, { overridden, since: now });
     const since = this.transitions.get(key)!.since;

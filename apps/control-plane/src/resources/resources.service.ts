@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   API_GROUP,
   DEFAULT_NAMESPACE,
+  formatTime,
   GROUP_VERSION,
   isJsonObject,
   kindByPlural,
@@ -50,9 +51,6 @@ export function parseFieldValidation(value: unknown): FieldValidation {
   throw ApiError.badRequest(`fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(value)}`);
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 @Injectable()
 export class ResourcesService {
@@ -298,7 +296,7 @@ export class ResourcesService {
       ...object.metadata,
       namespace: namespace ?? DEFAULT_NAMESPACE,
       uid: current?.metadata.uid ?? randomUUID(),
-      creationTimestamp: current?.metadata.creationTimestamp ?? timestamp(),
+      creationTimestamp: current?.metadata.creationTimestamp ?? formatTime(),
       generation: current ? (current.metadata.generation ?? 1) + (specChanged ? 1 : 0) : 1,
       resourceVersion: current?.metadata.resourceVersion,
     };

@@ -42,7 +42,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { formatDuration, parseDuration, policyRef, POLICY_KINDS, type GuardedRollout, type PolicyKind, type Resource } from '@portolan/api';
+import { formatTime, formatDuration, parseDuration, policyRef, POLICY_KINDS, type GuardedRollout, type PolicyKind, type Resource } from '@portolan/api';
 import type { LatencyHistogram } from '@portolan/agent-client';
 import { addHistogram, emptyHistogram, histogramQuantile } from '../autoscaling/latency-histogram';
 import type { PoolTrafficWindow, TrafficReading } from '../autoscaling/pool-traffic-window';
@@ -130,7 +130,6 @@ function specMoved(change: Change): boolean {
   return before !== undefined || after !== undefined ? before !== after : !isDeepStrictEqual(change.before.spec, change.after.spec);
 }
 
-const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const describeKey = (key: ObjectKey) => `${key.kind} ${key.namespace}/${key.name}`;
 
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -463,7 +462,7 @@ export class RolloutGuard {
     const message = `${subject} ${outcome}: ${verdict.reason}`;
     this.log('warn', { policy: watch.ref, revision: watch.revision, cause: verdict.cause }, message);
     if (result.kind === 'updated' && result.generation !== undefined) {
-      const marker: RolloutGuardMarker = { degraded: true, reason: 'RolledBack', message, at: rfc3339(now), generation: result.generation };
+      const marker: RolloutGuardMarker = { degraded: true, reason: 'RolledBack', message, at: formatTime(now), generation: result.generation };
       await this.queueMarker(watch.key, () => this.dependencies.journal.putStatus(rolloutGuardMarkerKey(watch.key), marker));
     }
     await this.record(watch, 'Warning', 'RolledBack', message, {
@@ -614,7 +613,7 @@ export class RolloutGuard {
 
   private async record(watch: Watch, type: 'Normal' | 'Warning', reason: string, message: string, details: Record<string, unknown>, at = this.clock()): Promise<void> {
     await this.dependencies.journal
-      .record({ type, reason, regarding: { ...watch.key }, source: ROLLOUT_GUARD, time: rfc3339(at), message, details })
+      .record({ type, reason, regarding: { ...watch.key }, source: ROLLOUT_GUARD, time: formatTime(at), message, details })
       .then(
         () => undefined,
         (error: Error) => this.log('error', { policy: watch.ref, reason, err: error.stack ?? String(error) }, 'rollout guard event could not be recorded'),
