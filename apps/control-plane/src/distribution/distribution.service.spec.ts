@@ -85,4 +85,28 @@ describe('DistributionService', () => {
     await store.create(resource('Route', 'users', { match: { pathPrefix: '/users' }, backendRef: { name: 'orders' } }), { actor });
     await expect.poll(() => routesOf(delivered.at(-1)).sort()).toEqual(['orders', 'users']);
   });
+
+  it('waits for a revision written elsewhere to reach the gateways: answered once the listening gateway ACKed it, pending when it never did', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
+    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger());
+    await service.onModuleInit();
+    const delivered: GatewaySnapshot[] = [];
+    service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);
+    const written = await store.create(resource('Service', 'orders', { ports: [{ port: 80 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }] }), { actor: 'spec' });
+    await store.create(resource('Route', 'orders', { backendRef: { name: 'orders' } }), { actor: 'spec' });
+    const revision = Number(written.metadata.resourceVersion) + 1;
+
+    const unanswered = await service.waitForRevision(revision, 300);
+    expect(unanswered).toEqual({ propagated: false, pending: [gateway.name] });
+
+    const answered = service.waitForRevision(revision, 10_000);
+    await expect.poll(() => delivered.at(-1)?.revision).toBe(revision);
+    const snapshot = delivered.at(-1)!;
+    service.acknowledge(gateway.id, { version: snapshot.version, revision: snapshot.revision, status: 'ACK' });
+    expect(await answered).toEqual({ propagated: true, pending: [] });
+
+    // A revision this replica never builds: every routable gateway is pending when the time is up.
+    expect(await service.waitForRevision(revision + 100, 200)).toEqual({ propagated: false, pending: [gateway.name] });
+  });
 });

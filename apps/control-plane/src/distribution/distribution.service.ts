@@ -7,6 +7,7 @@
  * ACK/NACK bookkeeping lives here too: per gateway, the version it should run, the last version it
  * ACKed and its last NACK. A NACK marks the gateway Degraded until it ACKs a later version.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { buildResolutionIndex, type ResolutionIndex } from '@portolan/api';
 import type { AckRequest, NackError } from '@portolan/agent-client';
@@ -58,6 +59,8 @@ export interface Propagation {
 }
 
 const REBUILD_RETRY_MS = 1_000;
+/** How often waitForRevision looks whether a revision written elsewhere has been built here. */
+const REVISION_POLL_MS = 10;
 /** ACKs come in bursts (every gateway answers one change); rollout listeners hear of a burst once. */
 const ROLLOUT_NOTIFY_DELAY_MS = 50;
 
@@ -269,6 +272,24 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     while (pending().length > 0 && Date.now() < deadline) await this.nextAckOrTimeout(deadline);
     const left = pending().map((snapshot) => snapshot.gateway.name);
     return { propagated: left.length === 0, pending: left };
+  }
+
+  /**
+   * Waits until this replica has built `revision` (or a later one) and every routable gateway that
+   * listens anywhere answered the snapshot built from it, for at most `timeoutMs` in all: when a
+   * change made elsewhere (a failover decision, a drain, a rollback) has reached the gateways. Not
+   * built in time, every routable gateway is pending.
+   */
+  async waitForRevision(revision: number, timeoutMs: number): Promise<Propagation> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.resolutionIndex()).revision < revision) {
+      if (Date.now() >= deadline) {
+        const pending = this.registry.nodes().filter((node) => node.role === 'gateway' && isRoutable(node.lifecycle.phase)).map((node) => node.name);
+        return { propagated: pending.length === 0, pending };
+      }
+      await sleep(REVISION_POLL_MS);
+    }
+    return this.waitForPropagation(Math.max(0, deadline - Date.now()));
   }
 
   private nextAckOrTimeout(deadline: number): Promise<void> {

@@ -7,7 +7,8 @@ import { SqliteEventJournal } from '../events/sqlite-event-journal';
 import type { RegisteredInstance, RegisteredNode } from '../registry/node-registry';
 import { StoreConflictError, type WriteOptions } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
-import { FailoverController, type Propagation } from './failover-controller';
+import type { Propagation } from '../distribution/distribution.service';
+import { FailoverController } from './failover-controller';
 
 const POLICY = 'default/checkout-failover';
 const T0 = Date.parse('2026-12-02T10:00:00Z');

@@ -12,6 +12,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { formatTime, type FailoverPolicy, type FailoverPolicyStatus, type Resource, type Service } from '@portolan/api';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import type { Propagation } from '../distribution/distribution.service';
 import type { EventJournal } from '../events/event-journal';
 import { periodicController, type LeaderControllers } from '../leadership/leader-controllers';
 import type { NodeRegistry } from '../registry/node-registry';
@@ -23,11 +24,6 @@ import { servicesWithOwnPolicy, zoneSignals } from './zone-signals';
 export const FAILOVER_INTERVAL_MS = 1_000;
 /** Longest wait for the gateways to run a decision before the event is recorded without that time. */
 const PROPAGATION_TIMEOUT_MS = 15_000;
-
-export interface Propagation {
-  propagated: boolean;
-  pending: string[];
-}
 
 export interface FailoverDependencies {
   store: Pick<ResourceStore, 'list' | 'update'>;

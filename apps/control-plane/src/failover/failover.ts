@@ -1,7 +1,7 @@
 /**
  * Puts the failover controller together and registers it as a leader controller. "Traffic has
- * moved" is measured through the distribution module: the snapshots of the written revision built
- * and answered by every routable gateway.
+ * moved" is measured through the distribution module (waitForRevision): the snapshots of the
+ * written revision built and answered by every routable gateway.
  */
 import type { Logger } from 'pino';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
@@ -12,7 +12,7 @@ import type { NodeRegistry } from '../registry/node-registry';
 import type { ResourceStore } from '../store/resource-store';
 import type { MetricsRegistry } from '../telemetry/metrics';
 import { afterFailoverRound, type ConsulPreparedQueries } from './consul-prepared-queries';
-import { FailoverController, registerFailover, type Propagation } from './failover-controller';
+import { FailoverController, registerFailover } from './failover-controller';
 
 export interface FailoverEdges {
   controllers: LeaderControllers;
@@ -27,16 +27,6 @@ export interface FailoverEdges {
   preparedQueries?: ConsulPreparedQueries;
 }
 
-/** Resolves once the distribution built `revision` (or later) and every routable gateway answered it. */
-export async function waitForGateways(distribution: DistributionService, revision: number, timeoutMs: number): Promise<Propagation> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await distribution.resolutionIndex()).revision < revision) {
-    if (Date.now() >= deadline) return { propagated: false, pending: [`(revision ${revision} not built yet)`] };
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return distribution.waitForPropagation(Math.max(0, deadline - Date.now()));
-}
-
 export function startFailover(edges: FailoverEdges): { controller: FailoverController; close(): void } {
   const log = edges.logger.child({ component: 'failover' });
   const controller = new FailoverController({
@@ -44,7 +34,7 @@ export function startFailover(edges: FailoverEdges): { controller: FailoverContr
     registry: edges.registry,
     traffic: edges.traffic,
     journal: edges.journal,
-    waitForGateways: (revision, timeoutMs) => waitForGateways(edges.distribution, revision, timeoutMs),
+    waitForGateways: (revision, timeoutMs) => edges.distribution.waitForRevision(revision, timeoutMs),
     metrics: edges.metrics,
     ...(edges.preparedQueries ? { afterRound: afterFailoverRound(edges.preparedQueries, edges.store) } : {}),
     log: (level, fields, message) => log[level](fields, message),

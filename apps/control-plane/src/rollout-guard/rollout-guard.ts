@@ -48,8 +48,7 @@ import { addHistogram, emptyHistogram, histogramQuantile } from '../autoscaling/
 import type { PoolTrafficWindow, TrafficReading } from '../autoscaling/pool-traffic-window';
 import type { DistributionService, GatewayRollout } from '../distribution/distribution.service';
 import type { EventJournal } from '../events/event-journal';
-import { waitForGateways } from '../failover/failover';
-import type { Propagation } from '../failover/failover-controller';
+import type { Propagation } from '../distribution/distribution.service';
 import type { LeaderControllers } from '../leadership/leader-controllers';
 import type { NodeRegistry } from '../registry/node-registry';
 import { summarizeRollout, type RolloutSummary } from '../resources/rollout-summary';
@@ -644,7 +643,7 @@ export function startRolloutGuard(edges: RolloutGuardEdges): { guard: RolloutGua
     store: edges.store,
     journal: edges.journal,
     distribution: edges.distribution,
-    waitForGateways: (revision, timeoutMs) => waitForGateways(edges.distribution, revision, timeoutMs),
+    waitForGateways: (revision, timeoutMs) => edges.distribution.waitForRevision(revision, timeoutMs),
     registry: edges.registry,
     traffic: edges.traffic,
     metrics: edges.metrics,

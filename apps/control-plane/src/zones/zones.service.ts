@@ -13,7 +13,6 @@ import { DEFAULT_NAMESPACE, GROUP_VERSION, type FailoverPolicy, type Service, ty
 import { DistributionService } from '../distribution/distribution.service';
 import { ApiError } from '../errors/api-error';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
-import { isRoutable } from '../registry/lifecycle';
 import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
 import { MERGE_PATCH } from '../resources/patch';
 import { ResourcesService, type WriteRequest } from '../resources/resources.service';
@@ -25,8 +24,6 @@ import type { ResolveRequest } from './zone-requests';
 
 /** How long a drain or undrain waits for the gateways before it answers with the ones still pending. */
 export const PROPAGATION_BUDGET_MS = 10_000;
-/** How often to look again while this replica's resolution index is behind the written revision (store unreachable). */
-const INDEX_POLL_MS = 50;
 /** Writes that lost a race with another writer of the same Zone object are retried on the newer object this often. */
 const MAX_WRITE_ATTEMPTS = 5;
 
@@ -219,19 +216,8 @@ export class ZonesService {
    * listens anywhere answered the snapshot built from it, for at most `budgetMs` in all.
    */
   private async waitForGateways(revision: number, budgetMs: number, signal?: AbortSignal): Promise<GatewayWait> {
-    const deadline = Date.now() + budgetMs;
-    for (;;) {
-      const index = await beforeDeadline(this.distribution.resolutionIndex(), deadline, signal);
-      if (index && index.revision >= revision) break;
-      if (Date.now() >= deadline) {
-        // Not even built here yet: no gateway runs the change.
-        const pending = this.registry.nodes().filter((node) => node.role === 'gateway' && isRoutable(node.lifecycle.phase)).map((node) => node.name);
-        return { propagated: pending.length === 0, pending, endedAt: Date.now() };
-      }
-      await beforeDeadline(new Promise((resolve) => setTimeout(resolve, INDEX_POLL_MS)), deadline, signal);
-    }
-    // waitForPropagation keeps to the time left itself; the second of slack only lets it answer.
-    const propagation = await beforeDeadline(this.distribution.waitForPropagation(Math.max(0, deadline - Date.now())), deadline + 1_000, signal);
+    // waitForRevision keeps to the budget itself; the second of slack only lets it answer.
+    const propagation = await beforeDeadline(this.distribution.waitForRevision(revision, budgetMs), Date.now() + budgetMs + 1_000, signal);
     return { propagated: propagation?.propagated ?? false, pending: propagation?.pending ?? [], endedAt: Date.now() };
   }
 
