@@ -13,9 +13,9 @@
 import type { FailoverPolicy, Service } from '@portolan/api';
 import { histogramQuantile } from '../autoscaling/latency-histogram';
 import type { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
-import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
 import type { RegisteredNode } from '../registry/node-registry';
 import type { ZoneSignals } from './zone-health';
+import { countZoneMembers } from './zone-members';
 
 /** Error rate and latency need some traffic to mean anything: never measured over less than this. */
 const MIN_MEASUREMENT_MS = 5_000;
@@ -54,28 +54,7 @@ export function zoneSignals(
     return signals;
   };
   for (const zone of policy.spec.zones) zoneOf(zone.name);
-  for (const service of services) {
-    if (!targetsService(policy, serviceKey(service.metadata.namespace ?? 'default', service.metadata.name), ownPolicies)) continue;
-    // Static endpoints have no health of their own: they count as healthy.
-    for (const endpoint of service.spec.endpoints ?? []) {
-      if (!endpoint.zone) continue;
-      const signals = zoneOf(endpoint.zone);
-      signals.endpoints.total++;
-      signals.endpoints.healthy++;
-    }
-  }
-  for (const node of nodes) {
-    if (node.role === 'instance') {
-      if (!node.spec.zone || !targetsService(policy, serviceKey(node.namespace, node.spec.service), ownPolicies)) continue;
-      const signals = zoneOf(node.spec.zone);
-      signals.endpoints.total++;
-      if (instanceTakesTraffic(node.lifecycle.phase)) signals.endpoints.healthy++;
-    } else {
-      const signals = zoneOf(node.spec.zone);
-      signals.gateways.total++;
-      if (isRoutable(node.lifecycle.phase)) signals.gateways.routable++;
-    }
-  }
+  countZoneMembers(nodes, services, (namespace, name) => targetsService(policy, serviceKey(namespace, name), ownPolicies), zoneOf);
   const windowMs = Math.max(forMs, MIN_MEASUREMENT_MS);
   for (const signals of zones.values()) {
     const reading = traffic.readUpstreamZone(signals.zone, windowMs, now);

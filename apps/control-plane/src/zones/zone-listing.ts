@@ -9,7 +9,7 @@
  * the gateways (which send them traffic) and the failover controller.
  */
 import { DEFAULT_NAMESPACE, type FailoverPolicy, type Service, type Zone } from '@portolan/api';
-import { instanceTakesTraffic, isRoutable } from '../registry/lifecycle';
+import { countZoneMembers } from '../failover/zone-members';
 import type { RegisteredNode } from '../registry/node-registry';
 
 export interface ZoneFailoverEntry {
@@ -59,25 +59,7 @@ export function summarizeZones(sources: MeshZoneSources): ZoneSummary[] {
     return summary;
   };
 
-  for (const node of sources.nodes) {
-    if (node.role === 'gateway') {
-      const summary = zoneOf(node.spec.zone);
-      summary.gateways.total++;
-      if (isRoutable(node.lifecycle.phase)) summary.gateways.routable++;
-    } else if (node.spec.zone) {
-      const summary = zoneOf(node.spec.zone);
-      summary.endpoints.total++;
-      if (instanceTakesTraffic(node.lifecycle.phase)) summary.endpoints.healthy++;
-    }
-  }
-  for (const service of sources.services) {
-    for (const endpoint of service.spec.endpoints ?? []) {
-      if (!endpoint.zone) continue;
-      const summary = zoneOf(endpoint.zone);
-      summary.endpoints.total++;
-      summary.endpoints.healthy++;
-    }
-  }
+  countZoneMembers(sources.nodes, sources.services, () => true, zoneOf);
 
   // Resolution drains a zone whatever the namespace of its Zone object; the default namespace's
   // (where the API writes) gives the reason when several drain it.
