@@ -11,44 +11,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LATENCY_BUCKETS_MS, type HeartbeatStats, type LatencyHistogram } from '@portolan/agent-client';
+import { LATENCY_BUCKETS_MS, type HeartbeatStats } from '@portolan/agent-client';
 import { Histogram, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latencyQuantileQuery } from './latency-queries';
 import { HeartbeatMetricSource, PrometheusMetricSource, type MetricQuery, type MetricSpec } from './metric-sources';
 import { PoolTrafficWindow } from './pool-traffic-window';
 import { PrometheusClient } from './prometheus-client';
+import { heartbeatStats, latencyHistogram, type Latencies } from './testing/heartbeat-stats';
 import { freePort, PrometheusServer, requirePrometheus } from './testing/prometheus-server';
-
-/** [latency in ms, how many requests took it] */
-type Latencies = Array<[ms: number, count: number]>;
-
-/** The histogram a gateway counts `latencies` into: bucket i is (LATENCY_BUCKETS_MS[i-1], LATENCY_BUCKETS_MS[i]], the last one above 10 s. */
-function histogramOf(latencies: Latencies): LatencyHistogram {
-  const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  let sumMs = 0;
-  for (const [ms, count] of latencies) {
-    const bucket = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
-    counts[bucket === -1 ? LATENCY_BUCKETS_MS.length : bucket] += count;
-    sumMs += ms * count;
-  }
-  return { counts, sumMs };
-}
 
 /** One heartbeat's statistics: `latencies` (and as many requests), or only a request count from a gateway older than latency histograms. */
 function heartbeat(latencies: Latencies, options: { withoutHistogram?: boolean } = {}): HeartbeatStats {
   const requests = latencies.reduce((sum, [, count]) => sum + count, 0);
-  return {
-    periodMs: 10_000,
-    requests,
-    responses: { '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0 },
-    errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
-    retries: 0,
-    latency: null,
-    ...(options.withoutHistogram ? {} : { latencyHistogram: histogramOf(latencies) }),
-    breakers: [],
-    ejectedEndpoints: [],
-  };
+  return heartbeatStats({ requests, periodMs: 10_000, ...(options.withoutHistogram ? {} : { latencyHistogram: latencyHistogram(latencies) }) });
 }
 
 const latency = (statistic: 'P99' | 'P95' | 'Mean'): MetricSpec => ({ type: 'latency', statistic, targetMs: 100 });

@@ -2,30 +2,13 @@ import { MAX_UPSTREAM_ZONES, type HeartbeatStats, type UpstreamZoneStats } from 
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from './latency-histogram';
 import { PoolTrafficWindow, SLOT_MS } from './pool-traffic-window';
+import { heartbeatStats, latencyHistogram } from './testing/heartbeat-stats';
 
 /** Heartbeat statistics with `requests` requests, all in the 25-50 ms bucket or, with `slow`, in 100-250 ms. */
-function stats(requests: number, slow = false): HeartbeatStats {
-  const counts = new Array(14).fill(0);
-  counts[slow ? 7 : 5] = requests;
-  return {
-    periodMs: 2_000,
-    requests,
-    responses: { '2xx': requests, '3xx': 0, '4xx': 0, '5xx': 0 },
-    errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
-    retries: 0,
-    latency: null,
-    latencyHistogram: { counts, sumMs: requests * (slow ? 200 : 40) },
-    breakers: [],
-    ejectedEndpoints: [],
-  };
-}
+const stats = (requests: number, slow = false): HeartbeatStats => heartbeatStats({ requests, periodMs: 2_000, latencyHistogram: latencyHistogram([[slow ? 200 : 40, requests]]) });
 
 /** Tries to endpoints of `zone`: `requests` of which `failed` failed, all in the 25-50 ms bucket or, with `slow`, in 100-250 ms. */
-function tries(zone: string, requests: number, failed = 0, slow = false): UpstreamZoneStats {
-  const counts = new Array(14).fill(0);
-  counts[slow ? 7 : 5] = requests;
-  return { zone, requests, serverErrors: failed, latencyHistogram: { counts, sumMs: requests * (slow ? 200 : 40) } };
-}
+const tries = (zone: string, requests: number, failed = 0, slow = false): UpstreamZoneStats => ({ zone, requests, serverErrors: failed, latencyHistogram: latencyHistogram([[slow ? 200 : 40, requests]]) });
 
 const withTries = (base: HeartbeatStats, ...upstreamZones: UpstreamZoneStats[]): HeartbeatStats => ({ ...base, upstreamZones });
 

@@ -2,6 +2,7 @@ import type { FailoverPolicy, Lifecycle, Service } from '@portolan/api';
 import type { HeartbeatStats } from '@portolan/agent-client';
 import { describe, expect, it } from 'vitest';
 import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import { heartbeatStats, latencyHistogram } from '../autoscaling/testing/heartbeat-stats';
 import type { RegisteredGateway, RegisteredInstance, RegisteredNode } from '../registry/node-registry';
 import { zoneSignals } from './zone-signals';
 
@@ -50,24 +51,11 @@ function gateway(name: string, zone: string, phase: Lifecycle = 'Healthy'): Regi
  * 25-50 ms bucket.
  */
 function stats(answers: number, ...tries: Array<[zone: string, requests: number, failed?: number]>): HeartbeatStats {
-  const answered = new Array<number>(14).fill(0);
-  answered[2] = answers;
-  return {
-    periodMs: 5_000,
+  return heartbeatStats({
     requests: answers,
-    responses: { '2xx': answers, '3xx': 0, '4xx': 0, '5xx': 0 },
-    errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
-    retries: 0,
-    latency: null,
-    latencyHistogram: { counts: answered, sumMs: answers * 5 },
-    upstreamZones: tries.map(([zone, requests, failed = 0]) => {
-      const counts = new Array<number>(14).fill(0);
-      counts[5] = requests;
-      return { zone, requests, serverErrors: failed, latencyHistogram: { counts, sumMs: requests * 40 } };
-    }),
-    breakers: [],
-    ejectedEndpoints: [],
-  };
+    latencyHistogram: latencyHistogram([[5, answers]]),
+    upstreamZones: tries.map(([zone, requests, failed = 0]) => ({ zone, requests, serverErrors: failed, latencyHistogram: latencyHistogram([[40, requests]]) })),
+  });
 }
 
 const signals = (target: FailoverPolicy, services: Service[], nodes: RegisteredNode[], traffic = new PoolTrafficWindow(), forMs = 2_000) =>

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { MeshEvent, Resource } from '@portolan/api';
-import { LATENCY_BUCKETS_MS, type HeartbeatStats } from '@portolan/agent-client';
+import type { HeartbeatStats } from '@portolan/agent-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import { heartbeatStats, latencyHistogram } from '../autoscaling/testing/heartbeat-stats';
 import type { GatewayRollout } from '../distribution/distribution.service';
 import { SqliteEventJournal } from '../events/sqlite-event-journal';
 import type { RegisteredNode } from '../registry/node-registry';
@@ -106,20 +107,7 @@ function gatewayNode(name: string, pool: string, zone: string): RegisteredNode {
 }
 
 function stats(requests: number, serverErrors: number, latencyMs = 20): HeartbeatStats {
-  const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  const bucket = LATENCY_BUCKETS_MS.findIndex((bound) => latencyMs <= bound);
-  counts[bucket === -1 ? LATENCY_BUCKETS_MS.length : bucket] = requests;
-  return {
-    periodMs: 5_000,
-    requests,
-    responses: { '2xx': requests - serverErrors, '3xx': 0, '4xx': 0, '5xx': serverErrors },
-    errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
-    retries: 0,
-    latency: null,
-    latencyHistogram: { counts, sumMs: requests * latencyMs },
-    breakers: [],
-    ejectedEndpoints: [],
-  };
+  return heartbeatStats({ requests, serverErrors, latencyHistogram: latencyHistogram([[latencyMs, requests]]) });
 }
 
 const guardedRollout = { window: '30s', maxErrorRatePercent: 5, maxP99Latency: '200ms' };

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { HeartbeatStats } from '@portolan/agent-client';
 import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
+import { heartbeatStats } from '../autoscaling/testing/heartbeat-stats';
 import type { NewMeshEvent } from '../events/event-journal';
 import type { DrillReport } from './drill-report';
 import { FailoverDrill, type DrillDependencies } from './failover-drill';
@@ -9,16 +10,7 @@ import type { DrainOptions, DrainOutcome } from './zones.service';
 /** 2 s into a 5-second heartbeat slot: traffic from just before the drill lands in the slot the drill starts in. */
 const START = Date.parse('2026-03-01T12:00:02.000Z');
 
-const stats = (requests: number, serverErrors = 0): HeartbeatStats => ({
-  periodMs: 1_000,
-  requests,
-  responses: { '2xx': requests - serverErrors, '3xx': 0, '4xx': 0, '5xx': serverErrors },
-  errors: { rateLimited: 0, breakerOpen: 0, timeout: 0, connectFailure: 0, noRoute: 0, noEndpoint: 0 },
-  retries: 0,
-  latency: null,
-  breakers: [],
-  ejectedEndpoints: [],
-});
+const stats = (requests: number, serverErrors = 0): HeartbeatStats => heartbeatStats({ requests, serverErrors, periodMs: 1_000 });
 
 interface Step {
   /** How long the write and the wait for the gateways take. */
