@@ -5,13 +5,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Snapshot } from '@portolan/agent-client';
-import { buildResolutionIndex, GROUP_VERSION, resolveGateway, type Resource } from '@portolan/api';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
-import { GatewayMetrics } from '../telemetry/metrics.js';
-import { ProxyServer } from './proxy-server.js';
+import type { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
+import type { ProxyServer } from './proxy-server.js';
+import { deadPort, resource, startProxy } from './testing/proxy-fixture.js';
 
 describe('a connect failure', () => {
   const answered: string[] = [];
@@ -23,34 +21,18 @@ describe('a connect failure', () => {
   let proxy: ProxyServer;
   let stats: HeartbeatStatsCollector;
   let url: string;
-  let revision = 0;
-  const resource = (kind: string, name: string, spec: unknown): Resource => ({
-    apiVersion: GROUP_VERSION,
-    kind,
-    metadata: { name, namespace: 'default', resourceVersion: String(++revision), creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec,
-  });
 
   beforeAll(async () => {
     await new Promise<void>((listening) => upstream.listen(0, '127.0.0.1', listening));
     const port = (upstream.address() as AddressInfo).port;
-    const closed = createServer();
-    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((done) => closed.close(done));
-    const resources = [
+    const dead = await deadPort();
+    ({ proxy, stats, url } = await startProxy([
       // The gateway's own zone has one endpoint, and it is dead; zone-b's answers. No RetryPolicy.
-      resource('Service', 'checkout', { ports: [{ port }], endpoints: [{ address: '127.0.0.1', port: deadPort, zone: 'zone-a' }, { address: '127.0.0.1', port, zone: 'zone-b' }] }),
-      resource('Service', 'ledger', { ports: [{ port: deadPort }], endpoints: [{ address: '127.0.0.1', port: deadPort, zone: 'zone-a' }] }),
+      resource('Service', 'checkout', { ports: [{ port }], endpoints: [{ address: '127.0.0.1', port: dead, zone: 'zone-a' }, { address: '127.0.0.1', port, zone: 'zone-b' }] }),
+      resource('Service', 'ledger', { ports: [{ port: dead }], endpoints: [{ address: '127.0.0.1', port: dead, zone: 'zone-a' }] }),
       resource('Route', 'checkout', { match: { pathPrefix: '/checkout' }, backendRef: { name: 'checkout' } }),
       resource('Route', 'ledger', { match: { pathPrefix: '/ledger' }, backendRef: { name: 'ledger' } }),
-    ];
-    const placement = { name: 'edge-1', zone: 'zone-a', pool: 'edge' };
-    const snapshot: Snapshot = { version: `${revision}.x`, revision, gateway: { id: 'g', ...placement }, share: null, routes: resolveGateway(buildResolutionIndex(resources, revision), placement).routes };
-    stats = new HeartbeatStatsCollector();
-    proxy = new ProxyServer({ zone: 'zone-a', pool: 'edge', metrics: new GatewayMetrics(), stats });
-    expect(proxy.apply(snapshot).errors).toEqual([]);
-    url = `http://${await proxy.listen('127.0.0.1', 0)}`;
+    ]));
   });
 
   afterAll(async () => {

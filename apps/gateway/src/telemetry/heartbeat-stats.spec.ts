@@ -2,11 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildResolutionIndex, GROUP_VERSION, resolveGateway, type Resource } from '@portolan/api';
-import { MAX_UPSTREAM_ZONES, type Snapshot } from '@portolan/agent-client';
-import { ProxyServer } from '../proxy/proxy-server.js';
+import { MAX_UPSTREAM_ZONES } from '@portolan/agent-client';
+import type { ProxyServer } from '../proxy/proxy-server.js';
+import { deadPort, resource, startProxy } from '../proxy/testing/proxy-fixture.js';
 import { HeartbeatStatsCollector } from './heartbeat-stats.js';
-import { GatewayMetrics } from './metrics.js';
 
 describe('HeartbeatStatsCollector', () => {
   it('reports the deltas of one period and starts the next from zero', () => {
@@ -112,36 +111,18 @@ describe('tries counted by the proxy', () => {
   let stats: HeartbeatStatsCollector;
   let url: string;
 
-  let revision = 0;
-  const resource = (kind: string, name: string, spec: unknown): Resource => ({
-    apiVersion: GROUP_VERSION,
-    kind,
-    metadata: { name, namespace: 'default', resourceVersion: String(++revision), creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec,
-  });
-
   beforeAll(async () => {
     await new Promise<void>((listening) => upstream.listen(0, '127.0.0.1', listening));
     const port = (upstream.address() as AddressInfo).port;
-    // A port nothing listens on: every try there fails to connect.
-    const closed = createServer();
-    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((done) => closed.close(done));
-    const resources = [
+    const dead = await deadPort();
+    ({ proxy, stats, url } = await startProxy([
       // The gateway is in zone-a; checkout's only endpoint is in zone-b.
       resource('Service', 'checkout', { ports: [{ port }], endpoints: [{ address: '127.0.0.1', port, zone: 'zone-b' }] }),
-      resource('Service', 'ledger', { ports: [{ port: deadPort }], endpoints: [{ address: '127.0.0.1', port: deadPort }] }),
+      resource('Service', 'ledger', { ports: [{ port: dead }], endpoints: [{ address: '127.0.0.1', port: dead }] }),
       resource('Route', 'checkout', { match: { pathPrefix: '/' }, backendRef: { name: 'checkout' } }),
       resource('Route', 'ledger', { match: { pathPrefix: '/ledger' }, backendRef: { name: 'ledger' } }),
       resource('RetryPolicy', 'checkout-retries', { targetRef: { kind: 'Service', name: 'checkout' }, attempts: 3, backoff: { baseInterval: '1ms', jitter: 'none' } }),
-    ];
-    const placement = { name: 'edge-1', zone: 'zone-a', pool: 'edge' };
-    const snapshot: Snapshot = { version: `${revision}.x`, revision, gateway: { id: 'g', ...placement }, share: null, routes: resolveGateway(buildResolutionIndex(resources, revision), placement).routes };
-    stats = new HeartbeatStatsCollector();
-    proxy = new ProxyServer({ zone: 'zone-a', pool: 'edge', metrics: new GatewayMetrics(), stats });
-    expect(proxy.apply(snapshot).errors).toEqual([]);
-    url = `http://${await proxy.listen('127.0.0.1', 0)}`;
+    ]));
   });
 
   afterAll(async () => {
