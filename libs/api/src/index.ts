@@ -9,3 +9,4 @@ export * from './openapi.js';
 export * from './resolution/index.js';
 export * from './status.js';
 export * from './validation.js';
+export * from './views/index.js';

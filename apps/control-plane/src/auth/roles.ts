@@ -4,9 +4,10 @@
  * without the decorator needs admin, so a forgotten annotation fails closed.
  */
 import { SetMetadata } from '@nestjs/common';
+import { USER_ROLES, type UserRole } from '@portolan/api';
 
-export const ROLES = ['viewer', 'editor', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export const ROLES = USER_ROLES;
+export type Role = UserRole;
 /**
  * Besides user roles: `bootstrap` routes take the bootstrap token (or an admin's), `node` routes
  * take the credential of the node named by the route's `:id`.

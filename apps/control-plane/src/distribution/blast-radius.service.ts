@@ -8,31 +8,17 @@
  * computed per shape and lists the gateways of each.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { buildResolutionIndex, resolveGateway, type GatewayIdentity, type Resource } from '@portolan/api';
+import { type BlastRadius, buildResolutionIndex, type GatewayIdentity, resolveGateway, type Resource, type ShapeImpact } from '@portolan/api';
 import { NODE_REGISTRY, type NodeRegistry, type RegisteredGateway } from '../registry/node-registry';
 import { RESOURCE_STORE, keyOf, type ResourceStore } from '../store/resource-store';
 import { DistributionService } from './distribution.service';
-import { diffRoutes, type FieldChange } from './effective-config-view';
+import { diffRoutes } from './effective-config-view';
 import { identityOf, shapeKeyOf } from './snapshot-builder';
 
 /** Field changes listed per shape at most; the count is always exact. */
 const MAX_CHANGES_LISTED = 200;
 
-export interface ShapeImpact {
-  zone: string;
-  gateways: string[];
-  changes: FieldChange[];
-  /** Set when more changes exist than are listed. */
-  moreChanges?: number;
-}
-
-export interface BlastRadius {
-  /** Registered gateways considered. */
-  gateways: number;
-  /** Of those, gateways whose configuration would change. */
-  affected: number;
-  shapes: ShapeImpact[];
-}
+export type { ShapeImpact, BlastRadius } from '@portolan/api';
 
 @Injectable()
 export class BlastRadiusService {

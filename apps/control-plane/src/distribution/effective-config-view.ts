@@ -3,7 +3,7 @@
  * its value and the policy that set it ("explain"), and the field-by-field difference between two
  * configurations ("blast radius" of a change). Pure functions over resolved routes.
  */
-import { policyRef, type EffectivePolicy, type EffectiveRoute, type FieldSource } from '@portolan/api';
+import { type EffectivePolicy, type EffectiveRoute, type FieldChange, type FieldSource, policyRef } from '@portolan/api';
 
 export interface ExplainedField {
   /** `retry.backoff.baseInterval`, `backend.endpoints`, … */
@@ -18,14 +18,7 @@ export interface ExplainedRoute {
   fields: ExplainedField[];
 }
 
-export interface FieldChange {
-  route: string;
-  path: string;
-  before: unknown;
-  after: unknown;
-  /** Who sets the field after the change (`Default` when it falls back to the default, `-` when removed). */
-  setBy: string;
-}
+export type { FieldChange } from '@portolan/api';
 
 const POLICY_FIELDS = ['rateLimit', 'retry', 'circuitBreaker', 'timeout'] as const;
 

@@ -8,35 +8,11 @@
  * listed. Static endpoints have no health of their own, so they count as healthy, as they do for
  * the gateways (which send them traffic) and the failover controller.
  */
-import { DEFAULT_NAMESPACE, type FailoverPolicy, type Service, type Zone } from '@portolan/api';
+import { DEFAULT_NAMESPACE, type FailoverPolicy, type Service, type Zone, type ZoneSummary } from '@portolan/api';
 import { countZoneMembers } from '../failover/zone-members';
 import type { RegisteredNode } from '../registry/node-registry';
 
-export interface ZoneFailoverEntry {
-  /** `namespace/name` of the FailoverPolicy. */
-  policy: string;
-  state: 'Healthy' | 'FailedOver';
-  /** RFC 3339 time the zone entered the state. */
-  since: string;
-  reason: string;
-}
-
-export interface ZoneSummary {
-  zone: string;
-  drained: boolean;
-  /** Why it is drained; only for a drained zone. */
-  reason?: string;
-  gateways: { total: number; routable: number };
-  endpoints: { total: number; healthy: number };
-  /** The FailoverPolicies that name the zone in spec.zones or decided about it in status.zones, by namespace and name. */
-  failover: ZoneFailoverEntry[];
-}
-
-export interface ZoneListing {
-  apiVersion: 'v1';
-  kind: 'ZoneList';
-  items: ZoneSummary[];
-}
+export type { ZoneFailoverEntry, ZoneSummary, ZoneListing } from '@portolan/api';
 
 export interface MeshZoneSources {
   nodes: readonly RegisteredNode[];

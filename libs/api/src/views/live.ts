@@ -1,0 +1,85 @@
+/**
+ * The dashboard's live feed: `GET /v1/live` upgraded to a WebSocket on the API's HTTPS port. One
+ * connection carries everything that changes while an operator looks: what was written (so the
+ * client refetches exactly those objects), the gateways with their last heartbeat's numbers,
+ * traffic per pool and zone every slot, and the events the controllers record. The REST API fills
+ * in history; the client never polls.
+ *
+ * Browsers cannot set an Authorization header on a WebSocket, so the token travels as a
+ * subprotocol next to LIVE_PROTOCOL, as kube-apiserver accepts
+ * `base64url.bearer.authorization.k8s.io.<token>`; the server answers with LIVE_PROTOCOL only.
+ */
+import type { MeshEvent } from '../events.js';
+import type { Lifecycle } from '../kinds/registry-status.js';
+import type { ObjectRef } from '../resolution/effective-config.js';
+
+export const LIVE_PATH = '/v1/live';
+export const LIVE_PROTOCOL = 'portolan.live.v1';
+export const LIVE_TOKEN_PROTOCOL_PREFIX = 'base64url.bearer.portolan.dev.';
+/** WebSocket close code when the token is refused after the upgrade (RFC 6455 leaves 4000-4999 to applications). */
+export const LIVE_CLOSE_UNAUTHORIZED = 4401;
+
+export const USER_ROLES = ['viewer', 'editor', 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** One gateway as the dashboard's table shows it: registration, sync state and its last heartbeat's numbers. */
+export interface GatewayRow {
+  /** The registration id (the GatewayNode's uid). */
+  id: string;
+  name: string;
+  namespace: string;
+  zone: string;
+  pool: string;
+  address: string;
+  version: string;
+  phase: Lifecycle;
+  /** RFC 3339. */
+  lastHeartbeat: string;
+  appliedRevision?: number;
+  /** It runs the configuration it should. */
+  synced: boolean;
+  /** websocket, long-poll, or none. */
+  transport: string;
+  /** Why it rejected its current configuration, when it did. */
+  nack?: string;
+  /** Null when the gateway sent no statistics yet: no data, not zero. */
+  requestsPerSecond: number | null;
+  /** 5xx answers in percent of answers; null without answers. */
+  serverErrorPercent: number | null;
+  p99Ms: number | null;
+  /** Services whose breaker is not closed, and endpoints ejected, as of the last heartbeat. */
+  openBreakers: number;
+  ejectedEndpoints: number;
+}
+
+/** What the gateways of one pool in one zone reported during one slot. */
+export interface TrafficPoint {
+  /** RFC 3339 start of the slot. */
+  time: string;
+  pool: string;
+  zone: string;
+  /** Gateways that reported during the slot. */
+  gateways: number;
+  requestsPerSecond: number;
+  /** Null without answers. */
+  serverErrorPercent: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** Counts over the slot. */
+  rateLimited: number;
+  retries: number;
+  breakerOpen: number;
+  timeouts: number;
+}
+
+export type LiveMessage =
+  /** First message: who is connected, the mesh revision, and the slot length of `traffic`. */
+  | { type: 'hello'; user: string; role: UserRole; revision: number; slotMs: number }
+  /** Objects written (revision moved), or whose derived status (rollout, conditions) changed without a write. */
+  | { type: 'changed'; revision: number; objects: Array<ObjectRef & { change: 'ADDED' | 'MODIFIED' | 'DELETED' | 'STATUS' }> }
+  /** Every registered gateway, at most once a second and only when something changed. */
+  | { type: 'gateways'; items: GatewayRow[] }
+  /** The slot that just ended, per pool and zone. */
+  | { type: 'traffic'; points: TrafficPoint[] }
+  | { type: 'event'; event: MeshEvent };

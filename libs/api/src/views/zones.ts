@@ -1,0 +1,27 @@
+/** `GET /v1/zones`: every zone the mesh knows of, what routes there, and what each FailoverPolicy decided about it. */
+
+export interface ZoneFailoverEntry {
+  /** `namespace/name` of the FailoverPolicy. */
+  policy: string;
+  state: 'Healthy' | 'FailedOver';
+  /** RFC 3339 time the zone entered the state. */
+  since: string;
+  reason: string;
+}
+
+export interface ZoneSummary {
+  zone: string;
+  drained: boolean;
+  /** Why it is drained; only for a drained zone. */
+  reason?: string;
+  gateways: { total: number; routable: number };
+  endpoints: { total: number; healthy: number };
+  /** The FailoverPolicies that name the zone in spec.zones or decided about it in status.zones, by namespace and name. */
+  failover: ZoneFailoverEntry[];
+}
+
+export interface ZoneListing {
+  apiVersion: 'v1';
+  kind: 'ZoneList';
+  items: ZoneSummary[];
+}
