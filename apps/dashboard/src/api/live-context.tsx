@@ -1,0 +1,69 @@
+/**
+ * Opens the live feed for the signed-in session and keeps the query cache current: a `changed`
+ * message invalidates exactly the objects written (and their lists and history); gateway updates
+ * refresh the rollout views. Pages read the feed with `useLive(selector)`.
+ */
+import { useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import type { LiveMessage } from '@portolan/api';
+import { useSession } from '../app/session';
+import { LiveConnection, liveUrl } from './live-connection';
+import { applyLiveMessage, LiveStore, type LiveState } from './live-store';
+import { queryKeys } from './query-keys';
+
+const LiveContext = createContext<LiveStore | undefined>(undefined);
+
+export function invalidateFor(client: QueryClient, message: LiveMessage): void {
+  if (message.type === 'changed') {
+    for (const object of message.objects) {
+      void client.invalidateQueries({ queryKey: queryKeys.list(object.kind) });
+      void client.invalidateQueries({ queryKey: queryKeys.object(object.kind, object.namespace, object.name) });
+      if (object.change !== 'STATUS') void client.invalidateQueries({ queryKey: queryKeys.history(object.kind, object.namespace, object.name) });
+    }
+    void client.invalidateQueries({ queryKey: queryKeys.zones });
+    void client.invalidateQueries({ queryKey: queryKeys.proxyStatus });
+    void client.invalidateQueries({ queryKey: ['effective-config'] });
+  } else if (message.type === 'gateways') {
+    void client.invalidateQueries({ queryKey: queryKeys.proxyStatus });
+    void client.invalidateQueries({ queryKey: queryKeys.zones });
+    void client.invalidateQueries({ queryKey: queryKeys.selfChecks });
+  } else if (message.type === 'event') {
+    void client.invalidateQueries({ queryKey: ['events'] });
+  }
+}
+
+export function LiveProvider({ children, url }: { children: ReactNode; url?: string }) {
+  const { token, signOut } = useSession();
+  const client = useQueryClient();
+  const store = useMemo(() => new LiveStore(), [token]);
+  useEffect(() => {
+    const connection = new LiveConnection({
+      url: url ?? liveUrl(window.location),
+      token,
+      onMessage: (message) => {
+        store.update((state) => applyLiveMessage(state, message));
+        invalidateFor(client, message);
+      },
+      onStatus: (status, detail) => {
+        store.update((state) => ({ ...state, status, statusDetail: detail }));
+        if (status === 'unauthorized') signOut('The control plane closed the live feed: the token is no longer accepted. Sign in again.');
+      },
+    });
+    connection.start();
+    return () => connection.close();
+  }, [store, token, url, client, signOut]);
+  return <LiveContext.Provider value={store}>{children}</LiveContext.Provider>;
+}
+
+export function useLive<T>(select: (state: LiveState) => T): T {
+  const store = useContext(LiveContext);
+  if (!store) throw new Error('useLive outside LiveProvider');
+  return select(useSyncExternalStore(store.subscribe, store.getSnapshot));
+}
+
+/** For code that merges REST history into the feed's state (traffic, events). */
+export function useLiveStore(): LiveStore {
+  const store = useContext(LiveContext);
+  if (!store) throw new Error('useLiveStore outside LiveProvider');
+  return store;
+}

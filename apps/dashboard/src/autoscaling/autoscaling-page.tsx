@@ -1,0 +1,3 @@
+export function AutoscalingPage() {
+  return <h1>AutoscalingPage</h1>;
+}

@@ -1,0 +1,3 @@
+export function FailoverPage() {
+  return <h1>FailoverPage</h1>;
+}

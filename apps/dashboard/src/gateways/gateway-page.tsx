@@ -1,0 +1,3 @@
+export function GatewayPage() {
+  return <h1>GatewayPage</h1>;
+}

@@ -1,0 +1,3 @@
+export function MetricsPage() {
+  return <h1>MetricsPage</h1>;
+}

@@ -1,0 +1,37 @@
+/**
+ * The dashboard is served by the control plane under /ui/ (apps/control-plane/src/dashboard); in
+ * development, `npm run dev` here proxies the API to a running control plane
+ * (PORTOLAN_API_URL, default https://127.0.0.1:7443, self-signed: certificate not checked).
+ *
+ * Tests: component tests (`src/**\/*.spec.ts(x)`) run in jsdom; the end-to-end tests
+ * (`e2e/*.e2e.spec.ts`) drive the built dashboard in real Chromium against the local mesh.
+ */
+import react from '@vitejs/plugin-react';
+import { defaultClientConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+const apiUrl = process.env.PORTOLAN_API_URL ?? 'https://127.0.0.1:7443';
+const apiPrefixes = ['/apis', '/api', '/v1', '/observability', '/version', '/openapi'];
+
+export default defineConfig({
+  base: '/ui/',
+  plugins: [react()],
+  resolve: { conditions: ['development', ...defaultClientConditions] },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    // The YAML editor is its own chunk: the policy pages are lazy (src/app/router.tsx).
+    chunkSizeWarningLimit: 1024,
+  },
+  server: {
+    proxy: Object.fromEntries(apiPrefixes.map((prefix) => [prefix, { target: apiUrl, secure: false, ws: prefix === '/v1', changeOrigin: true }])),
+  },
+  test: {
+    include: ['src/**/*.spec.ts', 'src/**/*.spec.tsx', 'e2e/**/*.e2e.spec.ts'],
+    environment: 'jsdom',
+    setupFiles: ['src/testing/setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+  },
+});
