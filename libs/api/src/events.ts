@@ -21,3 +21,10 @@ export interface MeshEvent {
   /** The numbers behind the decision; shape per source (docs/autoscaling.md for the autoscaler's). */
   details?: Record<string, unknown>;
 }
+
+/** `GET /v1/events`: newest first. */
+export interface EventList {
+  apiVersion: 'v1';
+  kind: 'EventList';
+  items: MeshEvent[];
+}

@@ -3,7 +3,7 @@
  * query parameters are parsed once; a bad one is a 400 Status naming it.
  */
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import type { MeshEvent } from '@portolan/api';
+import type { EventList } from '@portolan/api';
 import { Access } from '../auth/roles';
 import { ApiError } from '../errors/api-error';
 import { DEFAULT_EVENT_LIMIT, EVENT_JOURNAL, MAX_EVENT_LIMIT, type EventJournal, type EventQuery } from './event-journal';
@@ -13,11 +13,7 @@ type Parameter = (typeof PARAMETERS)[number];
 
 export type RawEventQuery = Record<string, string | string[] | undefined>;
 
-export interface EventList {
-  apiVersion: 'v1';
-  kind: 'EventList';
-  items: MeshEvent[];
-}
+export type { EventList } from '@portolan/api';
 
 function invalid(parameter: string, message: string): ApiError {
   return ApiError.of(400, 'BadRequest', `query parameter ${parameter}: ${message}`, { causes: [{ field: parameter, message, reason: 'FieldValueInvalid' }] });

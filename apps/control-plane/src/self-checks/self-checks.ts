@@ -2,17 +2,10 @@
  * Self-checks: what makes the mesh's dashboards lie, found from what the control plane already
  * sees. Pure rules over observations, time passed in; the service gathers the observations.
  */
-import type { Lifecycle } from '@portolan/api';
+import type { Lifecycle, SelfCheckFinding } from '@portolan/api';
 import { isRoutable } from '../registry/lifecycle';
 
-export type SelfCheckName = 'GatewayMetricsStopped' | 'ZoneWithoutTrafficData' | 'UpstreamDropsTraceContext' | 'UpstreamNotInstrumented';
-
-export interface SelfCheckFinding {
-  check: SelfCheckName;
-  /** The object the finding is about. */
-  object: { kind: 'GatewayNode' | 'Zone' | 'Service'; namespace?: string; name: string };
-  message: string;
-}
+export type { SelfCheckFinding, SelfCheckName } from '@portolan/api';
 
 export interface GatewayObservation {
   name: string;
