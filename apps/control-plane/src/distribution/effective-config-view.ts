@@ -3,22 +3,9 @@
  * its value and the policy that set it ("explain"), and the field-by-field difference between two
  * configurations ("blast radius" of a change). Pure functions over resolved routes.
  */
-import { type EffectivePolicy, type EffectiveRoute, type FieldChange, type FieldSource, policyRef } from '@portolan/api';
+import { type EffectivePolicy, type EffectiveRoute, type ExplainedField, type ExplainedRoute, type FieldChange, type FieldSource, policyRef } from '@portolan/api';
 
-export interface ExplainedField {
-  /** `retry.backoff.baseInterval`, `backend.endpoints`, … */
-  path: string;
-  value: unknown;
-  /** `RetryPolicy/default/checkout-retries` (with its resourceVersion), `Route/default/checkout`, or `Default`. */
-  setBy: string;
-}
-
-export interface ExplainedRoute {
-  route: string;
-  fields: ExplainedField[];
-}
-
-export type { FieldChange } from '@portolan/api';
+export type { ExplainedField, ExplainedRoute, FieldChange } from '@portolan/api';
 
 const POLICY_FIELDS = ['rateLimit', 'retry', 'circuitBreaker', 'timeout'] as const;
 

@@ -4,7 +4,7 @@
  * does something unexpected.
  */
 import { Controller, Get, Inject, Param } from '@nestjs/common';
-import { API_GROUP, GROUP_VERSION } from '@portolan/api';
+import { API_GROUP, GROUP_VERSION, type EffectiveConfigView } from '@portolan/api';
 import { Access } from '../auth/roles';
 import { ApiError } from '../errors/api-error';
 import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
@@ -20,7 +20,7 @@ export class ExplainController {
 
   @Get(`apis/${GROUP_VERSION}/namespaces/:namespace/gatewaynodes/:name/effective-config`)
   @Access('viewer')
-  async effectiveConfig(@Param('namespace') namespace: string, @Param('name') name: string) {
+  async effectiveConfig(@Param('namespace') namespace: string, @Param('name') name: string): Promise<EffectiveConfigView> {
     const node = this.registry.nodes().find((candidate) => candidate.role === 'gateway' && candidate.namespace === namespace && candidate.name === name);
     if (!node) throw ApiError.notFound('gatewaynodes', name, API_GROUP);
     await this.distribution.settled();
