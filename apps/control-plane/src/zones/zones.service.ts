@@ -9,7 +9,7 @@
  * listens answered the rebuilt snapshot, or after 10 s with the gateways still pending.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DEFAULT_NAMESPACE, GROUP_VERSION, type FailoverPolicy, type Service, type Zone } from '@portolan/api';
+import { DEFAULT_NAMESPACE, GROUP_VERSION, type DrainAnswer, type FailoverPolicy, type Service, type Zone } from '@portolan/api';
 import { DistributionService } from '../distribution/distribution.service';
 import { ApiError } from '../errors/api-error';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
@@ -46,16 +46,7 @@ interface GatewayWait {
 }
 
 /** What `POST` and `DELETE /v1/zones/{zone}/drain` answer. */
-export interface DrainAnswer {
-  zone: string;
-  drained: boolean;
-  revision: number;
-  requestedAt: string;
-  /** When every routable gateway ran the change; null when some had not after 10 s (see pending). */
-  trafficMovedAt: string | null;
-  propagated: boolean;
-  pending: string[];
-}
+export type { DrainAnswer } from '@portolan/api';
 
 export interface DrainOptions {
   actor: string;

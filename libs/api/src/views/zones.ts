@@ -25,3 +25,15 @@ export interface ZoneListing {
   kind: 'ZoneList';
   items: ZoneSummary[];
 }
+
+/** `POST` and `DELETE /v1/zones/{zone}/drain`: answered once the gateways run the change, or after 10 s. */
+export interface DrainAnswer {
+  zone: string;
+  drained: boolean;
+  revision: number;
+  requestedAt: string;
+  /** When every routable gateway ran the change; null when some had not after 10 s (see pending). */
+  trafficMovedAt: string | null;
+  propagated: boolean;
+  pending: string[];
+}
