@@ -26,6 +26,8 @@ export function invalidateFor(client: QueryClient, message: LiveMessage): void {
   } else if (message.type === 'gateways') {
     void client.invalidateQueries({ queryKey: queryKeys.proxyStatus });
     void client.invalidateQueries({ queryKey: queryKeys.zones });
+  } else if (message.type === 'traffic') {
+    // Self-checks judge statistics over a window: a slot is the finest change they can see.
     void client.invalidateQueries({ queryKey: queryKeys.selfChecks });
   } else if (message.type === 'event') {
     void client.invalidateQueries({ queryKey: ['events'] });
