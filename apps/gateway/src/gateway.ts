@@ -21,14 +21,19 @@ import { LastGoodConfig } from './last-good-config.js';
 import { AdminServer } from './admin-server.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { HeartbeatStatsCollector } from './telemetry/heartbeat-stats.js';
+import { RequestTap } from './telemetry/request-tap.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { log } from './telemetry/log.js';
 import { GATEWAY_VERSION } from './version.js';
 
+const TAP_SEND_INTERVAL_MS = 1_000;
+
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly stats = new HeartbeatStatsCollector();
+  readonly tap = new RequestTap();
   readonly proxy: ProxyServer;
+  private tapSender: NodeJS.Timeout | undefined;
   private readonly admin: AdminServer;
   private readonly lastGood: LastGoodConfig;
   private agent: AgentClient | undefined;
@@ -39,7 +44,7 @@ export class Gateway {
     private readonly tracing?: Tracing,
   ) {
     this.metrics = new GatewayMetrics({ pool: config.pool, droppedTraceSpans: tracing?.droppedSpans });
-    this.proxy = new ProxyServer({ zone: config.zone, pool: config.pool, tracer: tracing?.tracer, metrics: this.metrics, stats: this.stats });
+    this.proxy = new ProxyServer({ zone: config.zone, pool: config.pool, tracer: tracing?.tracer, metrics: this.metrics, stats: this.stats, tap: this.tap });
     this.admin = new AdminServer({ metrics: this.metrics, proxy: this.proxy, ready: () => this.proxy.hasConfig() && !this.stopping });
     this.lastGood = new LastGoodConfig(config.stateDir);
   }
@@ -72,8 +77,15 @@ export class Gateway {
       },
       onSnapshot: async (snapshot) => this.applySnapshot(snapshot),
       collectStats: () => this.stats.collect(...this.proxy.healthReport()),
+      onTap: (tap) => this.tap.start(tap),
       onEvent: (event) => this.onAgentEvent(event),
     });
+    // Tapped requests go out once a second, only when there are some (a tap is rare and short).
+    this.tapSender = setInterval(() => {
+      const batch = this.tap.take();
+      if (batch.length > 0) this.agent?.sendTapped(batch).catch((error: Error) => log.debug({ error: error.message }, 'could not send tapped requests; dropped'));
+    }, TAP_SEND_INTERVAL_MS);
+    this.tapSender.unref();
     this.agent.start().catch((error: Error) =>
       log.error({ error: error.message }, 'the control plane refused the registration; serving the last good configuration (if any) without updates'),
     );
@@ -106,6 +118,7 @@ export class Gateway {
   }
 
   private async drainAndStop(): Promise<void> {
+    clearInterval(this.tapSender);
     const drainStarted = Date.now();
     const agent = this.agent;
     if (agent) {

@@ -18,6 +18,7 @@
  * - drain(), deregister() and stop() end it; stop() leaves no timer or socket behind.
  */
 import { readFileSync } from 'node:fs';
+import type { TappedRequest } from '@portolan/api';
 import { backoffDelay } from './backoff.js';
 import { runConfigSync, type TransportMode } from './config-sync.js';
 import { AgentClientError, abortedError, isTransient } from './errors.js';
@@ -25,7 +26,7 @@ import type { AgentEvent, AgentEventListener, SyncTransport } from './events.js'
 import { runHeartbeats } from './heartbeat.js';
 import { HttpTransport, type HeldSnapshot } from './http-transport.js';
 import { pause } from './pause.js';
-import { PATHS, PROTOCOL_DEFAULTS, type DrainResponse, type HeartbeatRequest, type HeartbeatStats, type Lifecycle, type RegisterRequest, type RegisterResponse } from './protocol.js';
+import { MAX_TAP_BATCH, PATHS, PROTOCOL_DEFAULTS, type DrainResponse, type HeartbeatRequest, type HeartbeatStats, type Lifecycle, type RegisterRequest, type RegisterResponse, type TapRequest } from './protocol.js';
 import { SnapshotDelivery, type SnapshotHandler } from './snapshot-delivery.js';
 import type { SyncSettings } from './sync-context.js';
 
@@ -52,6 +53,8 @@ export interface AgentClientOptions {
   onSnapshot?: SnapshotHandler;
   /** Traffic counters since the previous call, sent with each heartbeat. */
   collectStats?: () => HeartbeatStats;
+  /** An operator taps this node (renewed with each heartbeat answer while they watch); see sendTapped. */
+  onTap?: (tap: TapRequest) => void;
   onEvent?: AgentEventListener;
   /** Default `auto`: WebSocket, falling back to long-poll. */
   transport?: TransportMode;
@@ -180,6 +183,13 @@ export class AgentClient {
     return this.http.drain(session, options.waitMs ?? AGENT_CLIENT_DEFAULTS.drainWaitMs, this.withLifetime(options.signal));
   }
 
+  /** Sends requests sampled for a live tap (at most MAX_TAP_BATCH); dropped when not registered. */
+  async sendTapped(requests: TappedRequest[], signal?: AbortSignal): Promise<void> {
+    const session = this.session;
+    if (!session || requests.length === 0) return;
+    await this.http.postTap(session, { requests: requests.slice(0, MAX_TAP_BATCH) }, this.withLifetime(signal));
+  }
+
   /** Removes the node at the control plane; heartbeats and sync end first. Already removed counts as done. */
   async deregister(signal?: AbortSignal): Promise<void> {
     const session = this.requireSession('deregister');
@@ -240,7 +250,7 @@ export class AgentClient {
       draining: this.draining,
       stats: this.options.collectStats?.(),
     });
-    this.track(runHeartbeats({ http: this.http, session, intervalMs: session.heartbeatIntervalMs, random: this.settings.random, heartbeat, emit: this.emit, nodeGone }, signal));
+    this.track(runHeartbeats({ http: this.http, session, intervalMs: session.heartbeatIntervalMs, random: this.settings.random, heartbeat, emit: this.emit, nodeGone, onTap: this.options.onTap }, signal));
     if (!this.delivery) return;
     const context = {
       http: this.http,

@@ -9,7 +9,7 @@ import { AgentClientError } from './errors.js';
 import type { AgentEventListener } from './events.js';
 import type { HttpTransport, NodeSession } from './http-transport.js';
 import { pause } from './pause.js';
-import type { HeartbeatRequest, Lifecycle } from './protocol.js';
+import type { HeartbeatRequest, Lifecycle, TapRequest } from './protocol.js';
 
 const JITTER = 0.1;
 
@@ -27,6 +27,8 @@ export interface HeartbeatContext {
   heartbeat: () => HeartbeatRequest;
   emit: AgentEventListener;
   nodeGone: () => void;
+  /** Called with every heartbeat answer that carries a tap. */
+  onTap?: (tap: TapRequest) => void;
 }
 
 export async function runHeartbeats(context: HeartbeatContext, signal: AbortSignal): Promise<void> {
@@ -39,6 +41,7 @@ export async function runHeartbeats(context: HeartbeatContext, signal: AbortSign
       const answer = await http.heartbeat(session, context.heartbeat(), signal);
       consecutiveFailures = 0;
       if (answer.heartbeatIntervalMs > 0) intervalMs = answer.heartbeatIntervalMs;
+      if (answer.tap && answer.tap.remainingMs > 0) context.onTap?.(answer.tap);
       if (answer.lifecycle !== lifecycle) {
         lifecycle = answer.lifecycle;
         emit({ type: 'lifecycle', lifecycle });

@@ -16,6 +16,7 @@ import {
   type RegisterRequest,
   type RegisterResponse,
   type Snapshot,
+  type TapBatch,
 } from './protocol.js';
 
 /** What every call after registration authenticates with. */
@@ -103,6 +104,10 @@ export class HttpTransport {
     const path = `${PATHS.drain(session.id)}?wait=${formatDuration(waitMs)}`;
     const answer = await this.call('POST', path, { token: session.credential, signal, timeoutMs: waitMs + this.options.requestTimeoutMs });
     return parseJson<DrainResponse>(answer, `POST ${path}`);
+  }
+
+  async postTap(session: NodeSession, batch: TapBatch, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', PATHS.tap(session.id), { token: session.credential, body: batch, signal });
   }
 
   async deregister(session: NodeSession, signal?: AbortSignal): Promise<void> {

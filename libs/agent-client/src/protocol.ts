@@ -6,7 +6,7 @@
  * All paths are under the control plane's HTTPS API port. Registration authenticates with a
  * bootstrap token; every later call with the per-node credential registration returned.
  */
-import type { EffectiveRoute, GatewayNodeSpec, Lifecycle, ServiceInstanceSpec } from '@portolan/api';
+import type { EffectiveRoute, GatewayNodeSpec, Lifecycle, ServiceInstanceSpec, TappedRequest } from '@portolan/api';
 
 export const AGENT_API_PREFIX = '/agent/v1';
 export const PATHS = {
@@ -17,6 +17,7 @@ export const PATHS = {
   stream: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/stream`,
   acks: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/acks`,
   drain: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/drain`,
+  tap: (id: string) => `${AGENT_API_PREFIX}/nodes/${encodeURIComponent(id)}/tap`,
 } as const;
 
 /** Defaults every side agrees on; the control plane may override them in RegisterResponse. */
@@ -144,7 +145,26 @@ export interface HeartbeatResponse {
   lifecycle: Lifecycle;
   heartbeatIntervalMs: number;
   ttlMs: number;
+  /** Set while an operator taps this gateway: report sampled requests to POST …/tap for this long. */
+  tap?: TapRequest;
 }
+
+/**
+ * A live tap (the dashboard's): for `remainingMs` from now (relative, so clocks need not agree),
+ * the gateway sends a summary of at most `maxPerSecond` requests a second to `POST …/tap`, in
+ * batches. Renewed by every heartbeat answer while someone watches; it ends by itself otherwise.
+ */
+export interface TapRequest {
+  remainingMs: number;
+  maxPerSecond: number;
+}
+
+/** `POST /agent/v1/nodes/{id}/tap`: requests sampled since the previous batch, at most MAX_TAP_BATCH. */
+export interface TapBatch {
+  requests: TappedRequest[];
+}
+
+export const MAX_TAP_BATCH = 200;
 
 /**
  * POST /agent/v1/nodes/{id}/drain?wait=10s: answered once every other connected gateway has ACKed

@@ -20,6 +20,7 @@ import { compileSnapshot, type CompiledRoute, type RouteTable } from './route-ru
 import type { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { RequestTracing, type RequestSpan } from '../telemetry/request-spans.js';
+import type { RequestTap } from '../telemetry/request-tap.js';
 import { downstreamHeaders, upstreamHeaders } from './forwarded-headers.js';
 import { UpstreamPools } from './upstream-pools.js';
 
@@ -39,6 +40,8 @@ interface ProxyOptions {
   tracer?: Tracer;
   metrics: GatewayMetrics;
   stats: HeartbeatStatsCollector;
+  /** Summaries of finished requests while an operator taps this gateway. */
+  tap?: RequestTap;
   clock?: () => number;
   random?: () => number;
 }
@@ -239,7 +242,20 @@ export class ProxyServer {
     } finally {
       const status = response.statusCode;
       span.end(status);
-      const seconds = (this.clock() - started) / 1000;
+      const finishedAt = this.clock();
+      const seconds = (finishedAt - started) / 1000;
+      if (this.options.tap?.wants(finishedAt)) {
+        this.options.tap.record({
+          time: new Date(finishedAt).toISOString(),
+          method: request.method ?? 'GET',
+          path: request.url ?? '/',
+          status,
+          latencyMs: finishedAt - started,
+          ...(route ? { route: route.name, service: route.serviceName } : {}),
+          ...span.decisions(),
+          traceId: span.traceId,
+        });
+      }
       this.options.metrics.requestDuration
         .labels(route?.name ?? 'none', route?.serviceName ?? 'none', statusClass(status), this.options.zone)
         .observe(seconds);

@@ -141,6 +141,11 @@ export class RequestSpan {
     return new AttemptSpan(span);
   }
 
+  /** What the gateway decided for this request, for a live tap. */
+  decisions(): { tries: number; rateLimited: boolean; breaker?: string; failure?: string } {
+    return { tries: this.attempts, rateLimited: this.limited, ...(this.breaker ? { breaker: this.breaker } : {}), ...(this.failure ? { failure: this.failure } : {}) };
+  }
+
   end(status: number): void {
     const span = this.span;
     span.setAttribute('http.response.status_code', status);

@@ -73,6 +73,37 @@ export interface TrafficPoint {
   timeouts: number;
 }
 
+/**
+ * One request a tapped gateway passed (or refused), with the decisions it made: what a live tap
+ * shows. Never headers or bodies, and the path without its query string, which may carry secrets.
+ */
+export interface TappedRequest {
+  /** RFC 3339, when the gateway finished answering. */
+  time: string;
+  method: string;
+  /** Without the query string, at most 256 characters. */
+  path: string;
+  status: number;
+  latencyMs: number;
+  /** `namespace/name` of the Route it matched; absent when none matched. */
+  route?: string;
+  service?: string;
+  /** Upstream tries; 0 when the gateway answered itself (rate limited, breaker open, no route). */
+  tries: number;
+  rateLimited: boolean;
+  /** The route's breaker state as the request met it, when the route has a breaker. */
+  breaker?: string;
+  /** Why the gateway answered an error itself: `timeout`, `breaker open`, `no healthy endpoint`, … */
+  failure?: string;
+  traceId: string;
+}
+
+/** Longest tap a dashboard may ask for at once (it renews while it shows the tap) and the sampling cap. */
+export const TAP_DEFAULTS = { durationMs: 30_000, maxPerSecond: 20 } as const;
+
+/** What the dashboard sends on the live feed: start or stop tapping a gateway (by registration id). */
+export type LiveClientMessage = { type: 'tap'; gateway: string } | { type: 'untap'; gateway: string };
+
 export type LiveMessage =
   /** First message: who is connected, the mesh revision, and the slot length of `traffic`. */
   | { type: 'hello'; user: string; role: UserRole; revision: number; slotMs: number }
@@ -82,4 +113,6 @@ export type LiveMessage =
   | { type: 'gateways'; items: GatewayRow[] }
   /** The slot that just ended, per pool and zone. */
   | { type: 'traffic'; points: TrafficPoint[] }
-  | { type: 'event'; event: MeshEvent };
+  | { type: 'event'; event: MeshEvent }
+  /** Requests a gateway this client taps passed, sampled at most TAP_DEFAULTS.maxPerSecond. */
+  | { type: 'tap'; gateway: string; requests: TappedRequest[] };
