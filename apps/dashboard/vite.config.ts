@@ -31,6 +31,7 @@ export default defineConfig({
     include: ['src/**/*.spec.ts', 'src/**/*.spec.tsx', 'e2e/**/*.e2e.spec.ts'],
     environment: 'jsdom',
     setupFiles: ['src/testing/setup.ts'],
+    globalSetup: ['e2e/chromium-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
   },

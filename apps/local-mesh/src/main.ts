@@ -178,6 +178,7 @@ export async function main(): Promise<void> {
       '',
       'Portolan local mesh is up.',
       `  Control plane API (HTTPS): ${endpoint.apiUrl}`,
+      `  Dashboard:                 ${endpoint.apiUrl}/ui/ (sign in with the token in ${join(dataDir, 'admin.token')})`,
       endpoint.opsUrl ? `  Health:                    ${endpoint.opsUrl}/healthz   Metrics: ${endpoint.opsUrl}/metrics` : '',
       otlpEndpoint ? `  Traces (OTLP/HTTP):        ${otlpEndpoint} (gateways and upstreams; answers carry x-portolan-trace-id)` : '',
       `  kubectl:                   export KUBECONFIG=${join(dataDir, 'kubeconfig')}; kubectl get gatewaynodes,serviceinstances,ratelimitpolicies`,

@@ -8,7 +8,7 @@
  * No framework here: the WebSocket constructor and the timers are injected, so the reconnect
  * behaviour is tested without a browser.
  */
-import { LIVE_CLOSE_UNAUTHORIZED, LIVE_PATH, LIVE_PROTOCOL, LIVE_TOKEN_PROTOCOL_PREFIX, type LiveMessage } from '@portolan/api';
+import { LIVE_CLOSE_UNAUTHORIZED, LIVE_PATH, LIVE_PROTOCOL, LIVE_TOKEN_PROTOCOL_PREFIX, type LiveClientMessage, type LiveMessage } from '@portolan/api';
 
 export type LiveStatus = 'connecting' | 'live' | 'disconnected' | 'unauthorized';
 
@@ -48,11 +48,28 @@ export class LiveConnection {
   private timer: unknown;
   private attempt = 0;
   private closed = false;
+  /** Gateways being tapped: asked for again on every new connection. */
+  private readonly taps = new Set<string>();
 
   constructor(private readonly options: LiveConnectionOptions) {}
 
   start(): void {
     this.connect();
+  }
+
+  /** Starts a live tap of a gateway (by registration id); it survives reconnects until untap. */
+  tap(gateway: string): void {
+    this.taps.add(gateway);
+    this.send({ type: 'tap', gateway });
+  }
+
+  untap(gateway: string): void {
+    if (this.taps.delete(gateway)) this.send({ type: 'untap', gateway });
+  }
+
+  private send(message: LiveClientMessage): void {
+    // Not open yet: the hello handler sends every tap once it is.
+    if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(message));
   }
 
   close(): void {
@@ -77,6 +94,7 @@ export class LiveConnection {
       if (message.type === 'hello') {
         this.attempt = 0;
         this.options.onStatus('live');
+        for (const gateway of this.taps) this.send({ type: 'tap', gateway });
       }
       this.options.onMessage(message);
     };

@@ -4,14 +4,20 @@
  * refresh the rollout views. Pages read the feed with `useLive(selector)`.
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
-import { createContext, useContext, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { LiveMessage } from '@portolan/api';
 import { useSession } from '../app/session';
 import { LiveConnection, liveUrl } from './live-connection';
 import { applyLiveMessage, LiveStore, type LiveState } from './live-store';
 import { queryKeys } from './query-keys';
 
-const LiveContext = createContext<LiveStore | undefined>(undefined);
+interface LiveHandle {
+  store: LiveStore;
+  /** Undefined until the connection is made (after the first render). */
+  connection?: LiveConnection;
+}
+
+const LiveContext = createContext<LiveHandle | undefined>(undefined);
 
 export function invalidateFor(client: QueryClient, message: LiveMessage): void {
   if (message.type === 'changed') {
@@ -38,6 +44,7 @@ export function LiveProvider({ children, url }: { children: ReactNode; url?: str
   const { token, signOut } = useSession();
   const client = useQueryClient();
   const store = useMemo(() => new LiveStore(), [token]);
+  const [connection, setConnection] = useState<LiveConnection>();
   useEffect(() => {
     const connection = new LiveConnection({
       url: url ?? liveUrl(window.location),
@@ -52,20 +59,35 @@ export function LiveProvider({ children, url }: { children: ReactNode; url?: str
       },
     });
     connection.start();
+    setConnection(connection);
     return () => connection.close();
   }, [store, token, url, client, signOut]);
-  return <LiveContext.Provider value={store}>{children}</LiveContext.Provider>;
+  const handle = useMemo(() => ({ store, connection }), [store, connection]);
+  return <LiveContext.Provider value={handle}>{children}</LiveContext.Provider>;
+}
+
+function useLiveHandle(): LiveHandle {
+  const handle = useContext(LiveContext);
+  if (!handle) throw new Error('live feed hooks are only usable inside LiveProvider');
+  return handle;
 }
 
 export function useLive<T>(select: (state: LiveState) => T): T {
-  const store = useContext(LiveContext);
-  if (!store) throw new Error('useLive outside LiveProvider');
+  const { store } = useLiveHandle();
   return select(useSyncExternalStore(store.subscribe, store.getSnapshot));
 }
 
 /** For code that merges REST history into the feed's state (traffic, events). */
 export function useLiveStore(): LiveStore {
-  const store = useContext(LiveContext);
-  if (!store) throw new Error('useLiveStore outside LiveProvider');
-  return store;
+  return useLiveHandle().store;
+}
+
+/** Taps a gateway while the calling component is mounted and `enabled`. */
+export function useTap(gatewayId: string | undefined, enabled: boolean): void {
+  const { connection } = useLiveHandle();
+  useEffect(() => {
+    if (!connection || !gatewayId || !enabled) return;
+    connection.tap(gatewayId);
+    return () => connection.untap(gatewayId);
+  }, [connection, gatewayId, enabled]);
 }

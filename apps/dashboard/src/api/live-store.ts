@@ -3,12 +3,13 @@
  * the connection's state, who is signed in, the gateways, traffic points per pool and zone (the
  * last hour), and the newest events. Bounded whatever the feed sends.
  */
-import type { GatewayRow, LiveMessage, MeshEvent, TrafficPoint, UserRole } from '@portolan/api';
+import type { GatewayRow, LiveMessage, MeshEvent, TappedRequest, TrafficPoint, UserRole } from '@portolan/api';
 import type { LiveStatus } from './live-connection';
 
 /** An hour of 5-second slots per series, as the control plane keeps. */
 export const MAX_POINTS_PER_SERIES = 720;
 export const MAX_EVENTS = 200;
+export const MAX_TAPPED_PER_GATEWAY = 200;
 
 export interface LiveState {
   status: LiveStatus;
@@ -22,12 +23,14 @@ export interface LiveState {
   traffic: ReadonlyMap<string, readonly TrafficPoint[]>;
   /** Newest first. */
   events: readonly MeshEvent[];
+  /** Tapped requests per gateway id, newest first. */
+  taps: ReadonlyMap<string, readonly TappedRequest[]>;
 }
 
 export const seriesKey = (point: Pick<TrafficPoint, 'pool' | 'zone'>) => `${point.pool}/${point.zone}`;
 
 export function initialLiveState(): LiveState {
-  return { status: 'connecting', slotMs: 5_000, gateways: null, traffic: new Map(), events: [] };
+  return { status: 'connecting', slotMs: 5_000, gateways: null, traffic: new Map(), events: [], taps: new Map() };
 }
 
 /** Adds points to their series, in time order, without duplicates (a slot the history already had) and within the bound. */
@@ -66,6 +69,11 @@ export function applyLiveMessage(state: LiveState, message: LiveMessage): LiveSt
       return { ...state, traffic: mergeTraffic(state.traffic, message.points) };
     case 'event':
       return { ...state, events: mergeEvents(state.events, [message.event]) };
+    case 'tap': {
+      const taps = new Map(state.taps);
+      taps.set(message.gateway, [...[...message.requests].reverse(), ...(state.taps.get(message.gateway) ?? [])].slice(0, MAX_TAPPED_PER_GATEWAY));
+      return { ...state, taps };
+    }
     default:
       return state;
   }

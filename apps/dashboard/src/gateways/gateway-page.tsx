@@ -16,6 +16,7 @@ import { formatAge, formatMs, formatNumber, formatPercent } from '../components/
 import { SelfCheckWarnings } from '../components/self-check-warnings';
 import { ErrorState, HealthBadge, Loading } from '../components/status-views';
 import { healthOfErrorRate, healthOfLifecycle } from '../health/health';
+import { LiveTap } from './live-tap';
 import { parseSetBy } from './provenance';
 
 function FieldValue({ value }: { value: unknown }) {
@@ -146,6 +147,7 @@ export function GatewayPage() {
           )}
         </section>
       </div>
+      <LiveTap gatewayId={node.data.metadata.uid ?? ''} />
       <h2>Effective configuration</h2>
       {config.error ? <ErrorState error={config.error} what="the effective configuration" /> : null}
       {!config.data ? (
