@@ -10,6 +10,8 @@ import { ACK_LEDGER, type AckLedger } from './distribution/ack-ledger';
 import { DistributionModule } from './distribution/distribution.module';
 import { HealthModule } from './health/health.module';
 import { LEADERSHIP, type Leadership } from './leadership/leadership';
+import { LiveModule } from './live/live.module';
+import { TapModule } from './tap/tap.module';
 import { NODE_REGISTRY, type NodeRegistry } from './registry/node-registry';
 import { RegistryModule } from './registry/registry.module';
 import { ResourcesModule } from './resources/resources.module';
@@ -33,7 +35,7 @@ export interface AppDependencies {
   tracing: TracingSettings;
   /** What the leader's controllers did (autoscaling decisions) and their status of objects. */
   events: EventJournal;
-  /** Gateways' heartbeat statistics per pool and zone, for the autoscaler. */
+  /** Gateways' heartbeat statistics per pool and zone, for the autoscaler and the dashboard's traffic charts. */
   traffic: PoolTrafficWindow;
 }
 
@@ -64,7 +66,7 @@ export class AppModule {
     const tracing = TracingModule.register(dependencies.tracing);
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, ZonesModule, tracing, SelfChecksModule.register(tracing)],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, ZonesModule, LiveModule, TapModule, tracing, SelfChecksModule.register(tracing)],
     };
   }
 }

@@ -23,9 +23,13 @@ import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
 import type { BootConfig } from './config/boot-config';
+import { serveDashboard } from './dashboard/serve-dashboard';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
 import { listenOps, type OpsListener } from './health/ops-listener';
 import { renderKubeconfig } from './kubeconfig';
+import { attachLiveFeed } from './live/live-feed';
+import { TapService } from './tap/tap.service';
+import { ResourcesService } from './resources/resources.service';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
 import { MetricsRegistry } from './telemetry/metrics';
 import { runWithContext, traceIdFrom, type RequestContext } from './telemetry/request-context';
@@ -73,6 +77,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   let autoscaling: RunningAutoscaling | undefined;
   let failover: { close(): void } | undefined;
   let rolloutGuard: { close(): void } | undefined;
+  let closeLiveFeeds: (() => Promise<void>) | undefined;
   try {
     const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
     const { store, registry, leadership, ackLedger } = backend;
@@ -90,6 +95,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     );
     app = nest;
     app.disable('x-powered-by');
+    // First: the dashboard's static files are not API requests, so they get no span and no request metric.
+    app.use(serveDashboard(config.dashboardDir));
     const selfTracing = startSelfTracing({
       settings: config.selfTracing,
       traceBackend: config.tracing,
@@ -129,6 +136,17 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     app.enableShutdownHooks();
     await app.listen(config.apiPort, config.host);
     const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
+    closeLiveFeeds = attachLiveFeed(app.getHttpServer(), {
+      tokens,
+      store,
+      registry,
+      distribution: app.get(DistributionService),
+      statusChanges: app.get(ResourcesService),
+      traffic,
+      journal: backend.events,
+      taps: app.get(TapService),
+      logger,
+    });
     const apiPort = (app.getHttpServer().address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const apiUrl = `https://${host}:${apiPort}`;
@@ -188,6 +206,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
         // While the API still answers: the gateways the local scaler started drain through it.
         await autoscaling?.close();
         await closeAgentStreams();
+        await closeLiveFeeds?.();
         nest.getHttpServer().closeAllConnections?.();
         await nest.close();
         // After the server: the last requests' spans have ended, and go out (or into the store) now.
@@ -198,6 +217,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   } catch (error) {
     failover?.close();
     rolloutGuard?.close();
+    await closeLiveFeeds?.();
     await autoscaling?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await backend.close().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { MAX_UPSTREAM_ZONES, type HeartbeatStats, type UpstreamZoneStats } from '@portolan/agent-client';
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from './latency-histogram';
-import { PoolTrafficWindow, SLOT_MS } from './pool-traffic-window';
+import { MAX_WINDOW_MS, PoolTrafficWindow, SLOT_MS } from './pool-traffic-window';
 import { heartbeatStats, latencyHistogram } from './testing/heartbeat-stats';
 
 /** Heartbeat statistics with `requests` requests, all in the 25-50 ms bucket or, with `slow`, in 100-250 ms. */
@@ -84,6 +84,75 @@ describe('PoolTrafficWindow', () => {
     for (let t = 0; t < 3 * 3_600_000; t += SLOT_MS) window.add(a1, stats(1), t);
     const series = (window as unknown as { series: Map<string, { slots: unknown[] }> }).series.values().next().value!;
     expect(series.slots.length).toBeLessThanOrEqual(3_600_000 / SLOT_MS + 2);
+  });
+
+  describe('points per slot', () => {
+    /** Heartbeat statistics with retries and the gateway's own failures. */
+    const troubled = (requests: number, serverErrors: number): HeartbeatStats => ({
+      ...heartbeatStats({ requests, serverErrors, periodMs: 2_000, latencyHistogram: latencyHistogram([[40, requests]]) }),
+      retries: 4,
+      errors: { rateLimited: 3, breakerOpen: 2, timeout: 1, connectFailure: 9, noRoute: 9, noEndpoint: 9 },
+    });
+
+    it('lists each ended slot of each pool and zone, oldest first, with its rate, error share, quantiles and counters', () => {
+      const window = new PoolTrafficWindow();
+      const t0 = 10 * SLOT_MS;
+      window.add(a1, troubled(20, 5), t0 + 1_000);
+      window.add(a2, troubled(30, 0), t0 + 3_000);
+      window.add(b1, stats(10), t0 + 1_000);
+      window.add(a1, stats(50), t0 + SLOT_MS + 1_000);
+      // The second slot is still running at t0 + 2 slots - 1: only the first is given.
+      const first = window.points(0, t0 + 2 * SLOT_MS - 1);
+      expect(first).toEqual([
+        {
+          time: new Date(t0).toISOString(),
+          pool: 'edge',
+          zone: 'zone-a',
+          gateways: 2,
+          requestsPerSecond: 50 / (SLOT_MS / 1000),
+          serverErrorPercent: 10,
+          p50Ms: expect.any(Number),
+          p95Ms: expect.any(Number),
+          p99Ms: expect.any(Number),
+          rateLimited: 6,
+          retries: 8,
+          breakerOpen: 4,
+          timeouts: 2,
+        },
+        expect.objectContaining({ time: new Date(t0).toISOString(), pool: 'edge', zone: 'zone-b', gateways: 1, serverErrorPercent: 0, retries: 0, rateLimited: 0 }),
+      ]);
+      const zoneA = first[0];
+      expect(zoneA.p50Ms!).toBeGreaterThan(25);
+      expect(zoneA.p99Ms!).toBeLessThanOrEqual(50);
+      expect(zoneA.p50Ms!).toBeLessThanOrEqual(zoneA.p95Ms!);
+      // Once it ended, the second slot follows; asking from the end of the first gives it alone.
+      expect(window.points(t0 + SLOT_MS, t0 + 2 * SLOT_MS).map((point) => [point.time, point.zone, point.requestsPerSecond])).toEqual([
+        [new Date(t0 + SLOT_MS).toISOString(), 'zone-a', 10],
+      ]);
+    });
+
+    it('gives a slot that had reports without answers no error share or quantiles: no data, not zero', () => {
+      const window = new PoolTrafficWindow();
+      window.add(a1, stats(0), 1_000);
+      expect(window.points(0, SLOT_MS)).toMatchObject([{ requestsPerSecond: 0, serverErrorPercent: null, p50Ms: null, p95Ms: null, p99Ms: null }]);
+    });
+
+    it('takes a slot that ended after `from` even when it started before, and keeps an hour of them', () => {
+      const window = new PoolTrafficWindow();
+      for (let t = 0; t < 2 * MAX_WINDOW_MS; t += SLOT_MS) window.add(a1, stats(1), t);
+      const now = 2 * MAX_WINDOW_MS;
+      expect(window.points(SLOT_MS / 2, SLOT_MS)).toEqual([]);
+      const lastHour = window.points(now - MAX_WINDOW_MS, now);
+      expect(lastHour).toHaveLength(MAX_WINDOW_MS / SLOT_MS);
+      expect(window.points(now - SLOT_MS - 1, now).map((point) => point.time)).toEqual([new Date(now - 2 * SLOT_MS).toISOString(), new Date(now - SLOT_MS).toISOString()]);
+    });
+
+    it('ignores retry and failure counters that are not counts, and counts the rest of the heartbeat', () => {
+      const window = new PoolTrafficWindow();
+      window.add(a1, { ...stats(10), retries: -1, errors: { rateLimited: 'x', breakerOpen: 1 } } as unknown as HeartbeatStats, 1_000);
+      window.add(a2, { ...stats(10), errors: undefined } as unknown as HeartbeatStats, 1_000);
+      expect(window.points(0, SLOT_MS)).toMatchObject([{ gateways: 2, requestsPerSecond: 4, retries: 0, rateLimited: 0, breakerOpen: 1, timeouts: 0 }]);
+    });
   });
 
   describe('per upstream zone', () => {

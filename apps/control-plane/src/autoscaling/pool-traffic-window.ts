@@ -2,7 +2,8 @@
  * What gateway heartbeats say about traffic over the last minutes, in two kinds of series:
  *
  * - per pool and zone of the gateways, the answers they gave: the heartbeat metric source of the
- *   autoscaler, the rollout guard, and the traffic through a zone's gateways a drill reports;
+ *   autoscaler, the rollout guard, the traffic through a zone's gateways a drill reports, and the
+ *   dashboard's traffic charts (`points`, one per slot);
  * - per upstream zone, the tries every gateway sent to endpoints of that zone (`stats.upstreamZones`):
  *   the error rate and latency the failover controller judges a zone by, which stay the zone's own
  *   while its gateways send their traffic elsewhere.
@@ -12,11 +13,12 @@
  * read by adding up its slots.
  */
 import { LATENCY_BUCKETS_MS, MAX_UPSTREAM_ZONES, type HeartbeatStats, type LatencyHistogram } from '@portolan/agent-client';
-import { addHistogram, emptyHistogram } from './latency-histogram';
+import type { TrafficPoint } from '@portolan/api';
+import { addHistogram, emptyHistogram, histogramQuantile } from './latency-histogram';
 
 export const SLOT_MS = 5_000;
-/** The longest window an AutoscalePolicy may ask for (spec.metric.window maximum). */
-const MAX_WINDOW_MS = 60 * 60_000;
+/** The longest window an AutoscalePolicy may ask for (spec.metric.window maximum), and how far back slots are kept. */
+export const MAX_WINDOW_MS = 60 * 60_000;
 /**
  * Upstream zones kept at once. Zones come from configuration, so this is far above any real mesh;
  * it only bounds what a misbehaving agent inventing zone names could make this replica hold. A zone
@@ -33,6 +35,11 @@ interface Slot {
   serverErrors: number;
   histogram: LatencyHistogram;
   gateways: Set<string>;
+  /** Retries the gateways sent, and the failures they answered themselves (the dashboard's traffic charts). */
+  retries: number;
+  rateLimited: number;
+  breakerOpen: number;
+  timeouts: number;
 }
 
 interface Series {
@@ -69,6 +76,11 @@ export class PoolTrafficWindow {
     if (isCount(serverErrors)) slot.serverErrors += serverErrors;
     if (isHistogram(histogram)) addHistogram(slot.histogram, histogram);
     slot.gateways.add(gateway.name);
+    if (isCount(stats.retries)) slot.retries += stats.retries;
+    const errors = stats.errors;
+    if (isCount(errors?.rateLimited)) slot.rateLimited += errors.rateLimited;
+    if (isCount(errors?.breakerOpen)) slot.breakerOpen += errors.breakerOpen;
+    if (isCount(errors?.timeout)) slot.timeouts += errors.timeout;
     for (const entry of validUpstreamZones(stats.upstreamZones)) {
       if (!this.upstream.has(entry.zone) && !this.makeUpstreamRoom(now)) continue;
       const upstreamSlot = this.slotOf(this.upstream, entry.zone, periodMs, now);
@@ -102,6 +114,24 @@ export class PoolTrafficWindow {
     return this.readWhere(this.upstream, (key) => key === zone, windowMs, now);
   }
 
+  /**
+   * Every pool and zone's slots that ended after `from` and by `to` (milliseconds), oldest first
+   * (then by pool and zone): the dashboard's traffic charts. A slot still running is left out, so a
+   * point never changes once given; only series that had reports during a slot have a point there.
+   */
+  points(from: number, to: number): TrafficPoint[] {
+    const points: Array<{ start: number; point: TrafficPoint }> = [];
+    for (const [key, series] of this.series) {
+      const [pool, zone] = splitKey(key);
+      for (const slot of series.slots) {
+        const end = slot.start + SLOT_MS;
+        if (end > from && end <= to) points.push({ start: slot.start, point: toPoint(pool, zone, slot) });
+      }
+    }
+    points.sort((a, b) => a.start - b.start || compare(a.point.pool, b.point.pool) || compare(a.point.zone, b.point.zone));
+    return points.map(({ point }) => point);
+  }
+
   /** The slot of `now` in the series `key`, created (and old slots dropped) as needed. */
   private slotOf(all: Map<string, Series>, key: string, periodMs: number, now: number): Slot {
     let series = all.get(key);
@@ -110,7 +140,7 @@ export class PoolTrafficWindow {
     const start = now - (now % SLOT_MS);
     let slot = series.slots[series.slots.length - 1];
     if (!slot || slot.start !== start) {
-      slot = { start, requests: 0, serverErrors: 0, histogram: emptyHistogram(), gateways: new Set() };
+      slot = { start, requests: 0, serverErrors: 0, histogram: emptyHistogram(), gateways: new Set(), retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 };
       series.slots.push(slot);
       while (series.slots.length > 0 && series.slots[0].start < now - MAX_WINDOW_MS - SLOT_MS) series.slots.shift();
     }
@@ -148,6 +178,28 @@ export class PoolTrafficWindow {
     reading.coveredMs = Math.max(0, Math.min(windowMs, now - since));
     return reading;
   }
+}
+
+function toPoint(pool: string, zone: string, slot: Slot): TrafficPoint {
+  return {
+    time: new Date(slot.start).toISOString(),
+    pool,
+    zone,
+    gateways: slot.gateways.size,
+    requestsPerSecond: slot.requests / (SLOT_MS / 1000),
+    serverErrorPercent: slot.requests > 0 ? (slot.serverErrors / slot.requests) * 100 : null,
+    p50Ms: histogramQuantile(0.5, slot.histogram),
+    p95Ms: histogramQuantile(0.95, slot.histogram),
+    p99Ms: histogramQuantile(0.99, slot.histogram),
+    rateLimited: slot.rateLimited,
+    retries: slot.retries,
+    breakerOpen: slot.breakerOpen,
+    timeouts: slot.timeouts,
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 type UpstreamZoneEntry = NonNullable<HeartbeatStats['upstreamZones']>[number];

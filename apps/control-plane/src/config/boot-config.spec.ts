@@ -38,6 +38,15 @@ describe('readBootConfig', () => {
   });
 });
 
+describe('the dashboard directory', () => {
+  it('defaults to the dashboard build of the same checkout, and resolves a configured one', () => {
+    expect(readBootConfig({}).dashboardDir).toBe(join(__dirname, '../../../dashboard/dist'));
+    expect(readBootConfig({}).dashboardDir.endsWith(join('apps', 'dashboard', 'dist'))).toBe(true);
+    expect(readBootConfig({ PORTOLAN_DASHBOARD_DIR: '/srv/portolan-ui' }).dashboardDir).toBe('/srv/portolan-ui');
+    expect(readBootConfig({ PORTOLAN_DASHBOARD_DIR: 'ui-build' }).dashboardDir).toBe(join(process.cwd(), 'ui-build'));
+  });
+});
+
 describe('the Consul backend settings', () => {
   const consul = { PORTOLAN_STORE: 'consul', PORTOLAN_BOOTSTRAP_TOKEN: 'shared-bootstrap' };
 

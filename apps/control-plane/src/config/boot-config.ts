@@ -37,6 +37,8 @@ export interface BootConfig {
   selfTracing: SelfTracingSettings;
   /** Where the autoscaler reads metrics and what it may scale with (docs/autoscaling.md). */
   autoscaling: AutoscalingSettings;
+  /** The built dashboard (index.html and assets/), served under /ui/ on the API port. */
+  dashboardDir: string;
 }
 
 export interface AutoscalingSettings {
@@ -147,6 +149,7 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_KUBECONFIG: { default: '', description: 'Kubeconfig the Kubernetes scaler uses. Unset: $KUBECONFIG, or the pod\'s service account when the control plane runs in a cluster.' },
   PORTOLAN_LOCAL_SCALER_GATEWAY: { default: '', description: 'The gateway\'s built entry point (apps/gateway/dist/main.js): enables the Local scaler, which starts and stops gateway processes on this machine (npm start sets it).' },
   PORTOLAN_LOCAL_SCALER_GATEWAY_ARGS: { default: '', description: 'Extra arguments, space-separated, for every gateway the Local scaler starts (e.g. --otlp-endpoint URL).' },
+  PORTOLAN_DASHBOARD_DIR: { default: '', description: 'Directory of the built dashboard, served under /ui/ on the API port. Unset: apps/dashboard/dist next to the control plane, which `npm run build` fills.' },
   CONSUL_HTTP_ADDR: { default: '127.0.0.1:8500', description: 'Consul HTTP(S) address; `https://` or CONSUL_HTTP_SSL=true for TLS. Every replica must use the same Consul agent (or the same server address): TTL checks live on the agent that registered them.' },
   CONSUL_HTTP_TOKEN: { default: '', description: 'Consul ACL token: key_prefix write on the prefix, session write, service write for portolan-gateway and the services instances register under, service read on all services (other tools\' instances are routed to), node read, agent read (to check that every replica uses the same agent).' },
   CONSUL_HTTP_SSL: { default: 'false', description: 'Use HTTPS when CONSUL_HTTP_ADDR has no scheme.' },
@@ -156,6 +159,12 @@ export const BOOT_CONFIG_VARIABLES = {
 } as const;
 
 type Variable = keyof typeof BOOT_CONFIG_VARIABLES;
+
+/**
+ * apps/dashboard/dist of the same checkout: this file is apps/control-plane/src/config (specs) or
+ * apps/control-plane/dist/config (built), the same depth either way.
+ */
+const DEFAULT_DASHBOARD_DIR = resolve(__dirname, '../../../dashboard/dist');
 
 export class BootConfigError extends Error {
   readonly code = 'PORTOLAN_BOOT_CONFIG';
@@ -319,6 +328,7 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     tracing: tracing(env),
     selfTracing: selfTracing(env),
     autoscaling: autoscaling(env),
+    dashboardDir: resolve(read('PORTOLAN_DASHBOARD_DIR') || DEFAULT_DASHBOARD_DIR),
   };
 }
 

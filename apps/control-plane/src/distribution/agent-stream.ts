@@ -11,7 +11,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { failureStatus } from '@portolan/api';
+import { failureStatus, LIVE_PATH } from '@portolan/api';
 import { AGENT_API_PREFIX, PROTOCOL_DEFAULTS, type ClientMessage } from '@portolan/agent-client';
 import type { NodeRegistry } from '../registry/node-registry';
 import type { Logger } from 'pino';
@@ -42,6 +42,8 @@ export function attachAgentStream(
   const pingIntervalMs = options.pingIntervalMs ?? PROTOCOL_DEFAULTS.pingIntervalMs;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The dashboard's live feed (live/live-feed.ts) answers its own path on this server.
+    if ((request.url ?? '').split('?')[0] === LIVE_PATH) return;
     const match = STREAM_PATH.exec(request.url ?? '');
     if (!match) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${request.url}; agents connect to ${AGENT_API_PREFIX}/nodes/{id}/stream`);
     const id = decodeURIComponent(match[1]);

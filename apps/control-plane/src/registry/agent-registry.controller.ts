@@ -10,6 +10,7 @@ import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import { Access } from '../auth/roles';
 import { DistributionService, type Propagation } from '../distribution/distribution.service';
 import { ApiError } from '../errors/api-error';
+import { TapService } from '../tap/tap.service';
 import { InvalidRegistrationError, NODE_REGISTRY, NodeNotFoundError, type NodeRegistry } from './node-registry';
 
 /** Nest route pattern of one node's endpoints (PATHS.node builds concrete URLs). */
@@ -33,6 +34,7 @@ export class AgentRegistryController {
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     private readonly distribution: DistributionService,
     private readonly traffic: PoolTrafficWindow,
+    private readonly taps: TapService,
   ) {}
 
   @Post(PATHS.register)
@@ -58,7 +60,8 @@ export class AgentRegistryController {
       // The autoscaler's heartbeat metric source (the pool's traffic over its window), and the tries per endpoint zone the failover controller judges zones by.
       if (node.role === 'gateway' && isJsonObject(request.stats)) this.traffic.add({ name: node.name, pool: node.spec.pool, zone: node.spec.zone }, request.stats, Date.now());
       const { heartbeatIntervalMs, ttlMs } = this.registry.settings;
-      return { lifecycle: node.lifecycle.phase, heartbeatIntervalMs, ttlMs };
+      const tap = node.role === 'gateway' ? this.taps.wanted(id) : undefined;
+      return { lifecycle: node.lifecycle.phase, heartbeatIntervalMs, ttlMs, ...(tap ? { tap } : {}) };
     } catch (error) {
       throw fromRegistryError(error);
     }
