@@ -109,7 +109,7 @@ describe('the operator dashboard', () => {
   });
 
   it('applies a valid change and watches its rollout reach every gateway', async () => {
-    await replaceEditorText(rateLimitYaml('200'));
+    await replaceEditorText(rateLimitYaml('50'));
     await page.getByRole('button', { name: /preview/i }).click();
     await page.getByRole('button', { name: /apply/i }).click();
     await expect
@@ -161,7 +161,9 @@ describe('the operator dashboard', () => {
     await expect.poll(() => page.locator('[data-testid="zone-row"][data-zone="zone-c"]').textContent(), { timeout: UI_TIMEOUT }).toContain('Serving');
   });
 
-  it('logged no console errors on any page', () => {
-    expect(browser.consoleErrors).toEqual([]);
+  it('logged no console errors on any page, besides the refusals the tests provoked', () => {
+    // Chromium logs every non-2xx fetch; these two were asked for: a wrong token, an invalid dry run.
+    const provoked = [/status of 401 .*\/v1\/whoami\)$/, /status of 422 .*dryRun=All/];
+    expect(browser.consoleErrors.filter((error) => !provoked.some((pattern) => pattern.test(error)))).toEqual([]);
   });
 });

@@ -20,7 +20,10 @@ interface LiveHandle {
 const LiveContext = createContext<LiveHandle | undefined>(undefined);
 
 export function invalidateFor(client: QueryClient, message: LiveMessage): void {
-  if (message.type === 'changed') {
+  if (message.type === 'hello') {
+    // A (re)connection: whatever changed while the feed was down is refetched once.
+    void client.invalidateQueries();
+  } else if (message.type === 'changed') {
     for (const object of message.objects) {
       void client.invalidateQueries({ queryKey: queryKeys.list(object.kind) });
       void client.invalidateQueries({ queryKey: queryKeys.object(object.kind, object.namespace, object.name) });

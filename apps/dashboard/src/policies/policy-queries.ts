@@ -1,0 +1,105 @@
+/**
+ * The REST reads of the policy pages, under the shared query keys so the live feed refetches them:
+ * a `changed` message refetches the kind's list, the object (its rollout status too, on STATUS) and
+ * its history; `gateways` refetches proxy-status; `event` refetches events.
+ *
+ * When the feed is down, a rollout in progress would freeze on screen; only then, and only while it
+ * is in progress, the object and proxy-status are re-read every few seconds.
+ */
+import { useQuery } from '@tanstack/react-query';
+import type { EventList, MeshEvent, ProxyStatus, Resource } from '@portolan/api';
+import { resourcePath } from '../api/api-client';
+import { useLive } from '../api/live-context';
+import { queryKeys } from '../api/query-keys';
+import { useSession } from '../app/session';
+
+/**
+ * One entry of `GET …/<name>/history` (a `ChangeList`). The control plane declares it in its store
+ * (apps/control-plane/src/store/resource-store.ts, `Change`), not in @portolan/api; this is the
+ * part the page reads.
+ */
+export interface HistoryEntry {
+  revision: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  actor: string;
+  time: string;
+  before: Resource | null;
+  after: Resource | null;
+}
+
+/** The rollout guard's name as actor and event source (apps/control-plane/src/rollout-guard). */
+export const ROLLOUT_GUARD = 'rollout-guard';
+
+function itemsOf<T>(data: unknown): T[] {
+  if (Array.isArray(data)) return data as T[];
+  const items = (data as { items?: unknown } | undefined)?.items;
+  return Array.isArray(items) ? (items as T[]) : [];
+}
+
+export function usePolicyList(kind: string, enabled = true) {
+  const { api } = useSession();
+  const query = useQuery({
+    queryKey: queryKeys.list(kind),
+    queryFn: ({ signal }) => api.get<{ items: Resource[] }>(resourcePath(kind), signal),
+    enabled,
+  });
+  return { ...query, items: query.data === undefined ? undefined : itemsOf<Resource>(query.data) };
+}
+
+export function useLiveFeedUp(): boolean {
+  return useLive((state) => state.status === 'live');
+}
+
+/** The policy with its status; the live feed's `changed` (writes and rollout moves) refetches it: nothing polls. */
+export function usePolicy(kind: string, namespace: string | undefined, name: string | undefined) {
+  const { api } = useSession();
+  return useQuery({
+    queryKey: queryKeys.object(kind, namespace ?? '', name ?? ''),
+    queryFn: ({ signal }) => api.get<Resource>(resourcePath(kind, namespace, name), signal),
+    enabled: namespace !== undefined && name !== undefined,
+    retry: (failures, error) => (error as { code?: number }).code !== 404 && failures < 1,
+  });
+}
+
+export function usePolicyHistory(kind: string, namespace: string | undefined, name: string | undefined) {
+  const { api } = useSession();
+  const query = useQuery({
+    queryKey: queryKeys.history(kind, namespace ?? '', name ?? ''),
+    queryFn: ({ signal }) => api.get<{ items: HistoryEntry[] }>(`${resourcePath(kind, namespace, name)}/history`, signal),
+    enabled: namespace !== undefined && name !== undefined,
+  });
+  return { ...query, items: query.data === undefined ? undefined : itemsOf<HistoryEntry>(query.data) };
+}
+
+export function useProxyStatus() {
+  const { api } = useSession();
+  const query = useQuery({
+    queryKey: queryKeys.proxyStatus,
+    queryFn: ({ signal }) => api.get<{ items: ProxyStatus[] }>('/v1/proxy-status', signal),
+  });
+  return { ...query, items: query.data === undefined ? undefined : itemsOf<ProxyStatus>(query.data) };
+}
+
+/** The rollout guard's events about one policy (`GET /v1/events?kind=&namespace=&name=&source=`), newest first, with those the feed brought since. */
+export function usePolicyEvents(kind: string, namespace: string | undefined, name: string | undefined) {
+  const { api } = useSession();
+  const search = new URLSearchParams({ kind, namespace: namespace ?? '', name: name ?? '', source: ROLLOUT_GUARD, limit: '20' }).toString();
+  const query = useQuery({
+    queryKey: queryKeys.events(search),
+    queryFn: ({ signal }) => api.get<EventList>(`/v1/events?${search}`, signal),
+    enabled: namespace !== undefined && name !== undefined,
+  });
+  const fromFeed = useLive((state) => state.events);
+  const matching = fromFeed.filter(
+    (event) => event.source === ROLLOUT_GUARD && event.regarding.kind === kind && event.regarding.namespace === namespace && event.regarding.name === name,
+  );
+  const known = new Set<string>();
+  const events: MeshEvent[] = [];
+  for (const event of [...matching, ...itemsOf<MeshEvent>(query.data)]) {
+    if (known.has(event.id)) continue;
+    known.add(event.id);
+    events.push(event);
+  }
+  events.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return { events, isLoading: query.isLoading, error: query.error };
+}
