@@ -143,6 +143,20 @@ describe('the operator dashboard', () => {
     await browser.screenshot('05-trace-waterfall');
   });
 
+  it('taps a gateway and shows the requests passing through it', async () => {
+    await page.getByRole('link', { name: 'Gateways', exact: true }).click();
+    await page.getByRole('combobox', { name: 'Zone' }).selectOption('zone-a');
+    await page.getByTestId('gateway-row').first().getByRole('link').click();
+    await page.getByRole('heading', { name: /Effective configuration/ }).waitFor({ timeout: UI_TIMEOUT });
+    await page.getByRole('button', { name: 'Start tap' }).click();
+    // The tap reaches the gateway with its next heartbeat; the local mesh sends traffic all along.
+    const tapped = page.getByTestId('tapped-request').first();
+    await tapped.waitFor({ timeout: UI_TIMEOUT });
+    expect(await tapped.textContent()).toMatch(/GET\/checkout/);
+    await browser.screenshot('06-gateway-tap');
+    await page.getByRole('button', { name: 'Stop tap' }).click();
+  });
+
   it('drains a zone and shows the failover event with its timing, then undrains it', async () => {
     await page.getByRole('link', { name: 'Failover', exact: true }).click();
     await page.getByRole('button', { name: 'Drain zone-c…' }).click();
@@ -154,7 +168,7 @@ describe('the operator dashboard', () => {
     expect(await drained.textContent()).toContain('zone-c');
     expect(await drained.getByTestId('failover-timing').textContent()).toMatch(/traffic moved in \d/);
     await expect.poll(() => page.locator('[data-testid="zone-row"][data-zone="zone-c"]').textContent(), { timeout: UI_TIMEOUT }).toContain('Drained');
-    await browser.screenshot('06-failover-drained');
+    await browser.screenshot('07-failover-drained');
 
     await page.getByRole('button', { name: 'Undrain zone-c' }).click();
     await page.locator('[data-testid="event"][data-reason="ZoneUndrained"]').first().waitFor({ timeout: UI_TIMEOUT });

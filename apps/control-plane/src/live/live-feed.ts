@@ -1,5 +1,5 @@
 /**
- * The dashboard's live feed (libs/api/src/views/live.ts, docs/dashboard-live-feed.md): `GET
+ * The dashboard's live feed (libs/api/src/views/live.ts, docs/dashboard.md): `GET
  * /v1/live` upgraded to a WebSocket on the API's HTTPS server, next to the agent stream. One
  * connection carries what changes while an operator looks: objects written and policies whose
  * rollout moved (`changed`), the gateways (`gateways`), each traffic slot as it ends (`traffic`),
