@@ -19,7 +19,7 @@ import { ChartCard } from '../charts/chart-card';
 import { COLORS } from '../charts/palette';
 import { alignSeries, constantColumn, type Columns } from '../charts/series';
 import { TimeSeriesChart, type LineSpec } from '../charts/time-series-chart';
-import { useNow } from '../charts/use-now';
+import { useNow } from '../components/use-now';
 import { useTrafficHistory } from '../charts/use-traffic-history';
 import { formatAge, formatClock, formatMs, formatNumber } from '../components/format';
 import { Empty, ErrorState, HealthBadge, Loading } from '../components/status-views';

@@ -5,5 +5,4 @@ export { categoryColor, COLORS } from './palette';
 export * from './series';
 export { TimeSeriesChart, timeSeriesOptions, type LineSpec, type TimeSeriesChartProps } from './time-series-chart';
 export { nearestSeries, UPlotChart, type UPlotChartProps } from './uplot-chart';
-export { useNow } from './use-now';
 export { trafficHistoryPath, useTrafficHistory } from './use-traffic-history';

@@ -14,6 +14,7 @@ import { formatClock, formatMs } from '../components/format';
 import { SelfCheckWarnings } from '../components/self-check-warnings';
 import { Empty, ErrorState, HealthBadge, Loading } from '../components/status-views';
 import { FAILOVER_REASONS, failoverTiming } from './failover-timing';
+import { ZoneHealthCharts } from './zone-health-chart';
 
 function TimingDetail({ event }: { event: MeshEvent }) {
   const timing = failoverTiming(event);
@@ -152,6 +153,8 @@ export function FailoverPage() {
           </tbody>
         </table>
       )}
+      <h2>Zone health over the last hour</h2>
+      <ZoneHealthCharts events={failoverEvents} />
       <h2>Failover events</h2>
       {eventsError ? <ErrorState error={eventsError} what="events" /> : <EventList events={failoverEvents} empty="No failover, failback, drain or drill yet." detail={(event) => <TimingDetail event={event} />} />}
     </>

@@ -6,7 +6,7 @@ import { useMemo } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { useLive } from '../api/live-context';
 import { groupTraffic, trafficDimensions } from '../charts/series';
-import { useNow } from '../charts/use-now';
+import { useNow } from '../components/use-now';
 import { useTrafficHistory } from '../charts/use-traffic-history';
 import { ApiStatusError } from '../api/api-client';
 import { Empty, Loading } from '../components/status-views';

@@ -64,7 +64,7 @@ export function OverviewPage() {
   const zones = useZones();
   const { events, error: eventsError } = useEvents({}, 30);
 
-  const cards = gateways ? zoneCards(gateways, traffic.values(), zones.data?.items ?? []) : [];
+  const cards = gateways ? zoneCards(gateways, traffic, zones.data?.items ?? []) : [];
   const synced = gateways?.filter((gateway) => gateway.synced).length ?? 0;
   return (
     <>

@@ -4,6 +4,7 @@
  * FailoverPolicies and drains decided. Pure, so the numbers a card shows are tested.
  */
 import type { GatewayRow, Lifecycle, TrafficPoint, ZoneSummary } from '@portolan/api';
+import { combineTraffic, groupTraffic } from '../charts/series';
 import { healthOfErrorRate, worst, type Health } from '../health/health';
 
 export interface ZoneCard {
@@ -26,29 +27,17 @@ export interface ZoneCard {
 
 const emptyCounts = () => ({ Healthy: 0, Degraded: 0, Draining: 0, Offline: 0, total: 0 });
 
-/** The newest slot of each zone, pools added up (requests-weighted error share; max of the p99s). */
-export function latestZoneTraffic(series: Iterable<readonly TrafficPoint[]>): Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }> {
-  const newest = new Map<string, TrafficPoint[]>();
-  for (const points of series) {
-    const last = points[points.length - 1];
-    if (!last) continue;
-    const held = newest.get(last.zone);
-    if (!held || held[0].time < last.time) newest.set(last.zone, [last]);
-    else if (held[0].time === last.time) held.push(last);
-  }
+/** The newest slot of each zone, its pools combined as the charts combine them (charts/series.ts). */
+export function latestZoneTraffic(traffic: ReadonlyMap<string, readonly TrafficPoint[]>): Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }> {
   const zones = new Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }>();
-  for (const [zone, points] of newest) {
-    const requestsPerSecond = points.reduce((sum, point) => sum + point.requestsPerSecond, 0);
-    const weighted = points.filter((point) => point.serverErrorPercent !== null);
-    const weight = weighted.reduce((sum, point) => sum + point.requestsPerSecond, 0);
-    const serverErrorPercent = weight > 0 ? weighted.reduce((sum, point) => sum + point.serverErrorPercent! * point.requestsPerSecond, 0) / weight : null;
-    const p99s = points.map((point) => point.p99Ms).filter((value): value is number => value !== null);
-    zones.set(zone, { time: points[0].time, requestsPerSecond, serverErrorPercent, p99Ms: p99s.length ? Math.max(...p99s) : null });
+  for (const [zone, series] of groupTraffic(traffic, 'zone')) {
+    const newest = combineTraffic(series).at(-1);
+    if (newest) zones.set(zone, { time: newest.time, requestsPerSecond: newest.requestsPerSecond, serverErrorPercent: newest.serverErrorPercent, p99Ms: newest.p99Ms });
   }
   return zones;
 }
 
-export function zoneCards(gateways: readonly GatewayRow[], traffic: Iterable<readonly TrafficPoint[]>, zones: readonly ZoneSummary[]): ZoneCard[] {
+export function zoneCards(gateways: readonly GatewayRow[], traffic: ReadonlyMap<string, readonly TrafficPoint[]>, zones: readonly ZoneSummary[]): ZoneCard[] {
   const cards = new Map<string, ZoneCard>();
   const cardOf = (zone: string) => {
     let card = cards.get(zone);

@@ -4,24 +4,15 @@
  * gateways ACKed it, conditions (an automatic rollback in red with its reason), age. `?q=` filters
  * by name, namespace or target.
  */
-import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import type { KindDefinition, Resource } from '@portolan/api';
 import { canWrite, useSession } from '../app/session';
 import { formatAge } from '../components/format';
+import { useNow } from '../components/use-now';
 import { Empty, ErrorState, Loading } from '../components/status-views';
 import { ConditionBadges, RolloutBar } from './policy-parts';
 import { policyPath, POLICY_PAGE_KINDS, resolvePolicyKind, rolledBack, specSummary, targetOf } from './policy-kinds';
 import { usePolicyList } from './policy-queries';
-
-export function useNow(intervalMs = 10_000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), intervalMs);
-    return () => clearInterval(timer);
-  }, [intervalMs]);
-  return now;
-}
 
 function KindTab({ definition, selected, search }: { definition: KindDefinition; selected: boolean; search: URLSearchParams }) {
   const { items } = usePolicyList(definition.kind);
@@ -51,7 +42,8 @@ function matches(definition: KindDefinition, item: Resource, filter: string): bo
 function PolicyTable({ definition, filter }: { definition: KindDefinition; filter: string }) {
   const { items, error, isLoading } = usePolicyList(definition.kind);
   const { user } = useSession();
-  const now = useNow();
+  // Ages only: re-rendered every 10 s.
+  const now = useNow(10_000);
   if (isLoading) return <Loading what={`${definition.plural}`} />;
   if (error) return <ErrorState error={error} what={definition.plural} />;
   const all = items ?? [];
