@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GROUP_VERSION, type Resource } from '@portolan/api';
+import { GROUP_VERSION, type MeshEvent, type Resource } from '@portolan/api';
+import type { NewMeshEvent } from '../events/event-journal';
 import type { NodeRegistry, RegisteredGateway } from '../registry/node-registry';
 import { StoreRevisionCompactedError, type Change, type Unsubscribe } from '../store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from '../store/sqlite-resource-store';
@@ -54,6 +55,15 @@ const registry = {
   setDegraded: () => undefined,
 } as unknown as NodeRegistry;
 
+/** The events the service records (NACKs), in order. */
+let recorded: NewMeshEvent[] = [];
+const journal = {
+  record: async (event: NewMeshEvent): Promise<MeshEvent> => {
+    recorded.push(event);
+    return { ...event, id: String(recorded.length), time: event.time ?? new Date().toISOString() };
+  },
+};
+
 const resource = (kind: string, name: string, spec: unknown): Resource => ({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace: 'default' }, spec });
 const routesOf = (snapshot: GatewaySnapshot | undefined) => snapshot?.shape.routes.map((route) => route.route.name) ?? [];
 
@@ -67,10 +77,27 @@ describe('DistributionService', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('records a NACK as a Warning event once per rejected snapshot, naming the gateway and what it rejected', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
+    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
+    recorded = [];
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
+    await service.onModuleInit();
+    const errors = [{ resource: 'RateLimitPolicy/default/limits', field: 'spec.limits[0]', message: 'unsupported key type' }];
+    service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'NACK', errors });
+    service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'NACK', errors });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toMatchObject({ type: 'Warning', reason: 'ConfigRejected', regarding: { kind: 'GatewayNode', namespace: 'default', name: 'edge-a' }, details: { version: 'v1', revision: 4, errors } });
+    expect(recorded[0].message).toContain('RateLimitPolicy/default/limits spec.limits[0]: unsupported key type');
+    service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'ACK' });
+    service.acknowledge(gateway.id, { version: 'v2', revision: 5, status: 'NACK', errors });
+    expect(recorded.map((event) => event.details?.revision)).toEqual([4, 5]);
+  });
+
   it('follows the store again after its watch expired, and sends gateways what was missed, then what follows', async () => {
     dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
     store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
-    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger());
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
     await service.onModuleInit();
     const delivered: GatewaySnapshot[] = [];
     service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);
@@ -89,7 +116,7 @@ describe('DistributionService', () => {
   it('waits for a revision written elsewhere to reach the gateways: answered once the listening gateway ACKed it, pending when it never did', async () => {
     dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
     store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
-    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger());
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
     await service.onModuleInit();
     const delivered: GatewaySnapshot[] = [];
     service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);

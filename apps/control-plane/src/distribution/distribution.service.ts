@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { buildResolutionIndex, type ResolutionIndex } from '@portolan/api';
 import type { AckRequest, NackError } from '@portolan/agent-client';
-import { NODE_REGISTRY, type NodeRegistry } from '../registry/node-registry';
+import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
+import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type StoreRevisionCompactedError, type Unsubscribe } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
@@ -95,6 +96,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     private readonly metrics: MetricsRegistry,
     @Inject(ACK_LEDGER) private readonly ledger: AckLedger,
+    @Inject(EVENT_JOURNAL) private readonly journal: Pick<EventJournal, 'record'>,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -217,14 +219,32 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       }
       if (state.lastNack && state.lastNack.revision <= ack.revision) this.registry.setDegraded(gatewayId, 'ConfigRejected', false);
     } else {
+      const repeated = state.lastNack !== undefined && sameContent(state.lastNack.version, ack.version);
       state.lastNack = { version: ack.version, revision: ack.revision, time: timestamp(), errors: ack.errors ?? [] };
       this.metrics.configNacks.inc();
       this.registry.setDegraded(gatewayId, 'ConfigRejected', true);
       const gateway = this.registry.get(gatewayId);
-      this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${(ack.errors ?? []).map((e) => `${e.resource}: ${e.message}`).join('; ')}`);
+      const reasons = (ack.errors ?? []).map((e) => `${e.resource}${e.field ? ` ${e.field}` : ''}: ${e.message}`).join('; ');
+      this.logger.warn(`gateway ${gateway?.name ?? gatewayId} rejected snapshot ${ack.version}: ${reasons}`);
+      // One event per rejected snapshot, not per retry of the same one (a gateway re-sends its NACK on reconnect).
+      if (!repeated && gateway) this.recordNack(gateway, ack, reasons);
     }
     this.ledger.publish(gatewayId, this.answersOf(state, this.isListening(gatewayId)));
     this.noteAnswer();
+  }
+
+  /** A NACK is what an operator must look at first: the dashboard's events show it next to the change that caused it. */
+  private recordNack(gateway: RegisteredNode, ack: AckRequest, reasons: string): void {
+    this.journal
+      .record({
+        type: 'Warning',
+        reason: 'ConfigRejected',
+        regarding: { kind: 'GatewayNode', namespace: gateway.namespace, name: gateway.name },
+        source: 'distribution',
+        message: `gateway ${gateway.name} rejected the configuration of revision ${ack.revision} and keeps its last good version of those parts: ${reasons.slice(0, 500)}`,
+        details: { version: ack.version, revision: ack.revision, errors: (ack.errors ?? []).slice(0, 10) },
+      })
+      .catch((error: Error) => this.logger.warn(`the NACK of gateway ${gateway.name} could not be recorded as an event: ${error.message}`));
   }
 
   private noteAnswer(): void {

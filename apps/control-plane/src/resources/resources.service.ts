@@ -20,6 +20,7 @@ import {
   type Resource,
 } from '@portolan/api';
 import { ApiError, fromStoreError } from '../errors/api-error';
+import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
 import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
 import { BlastRadiusService } from '../distribution/blast-radius.service';
@@ -52,6 +53,12 @@ export function parseFieldValidation(value: unknown): FieldValidation {
 }
 
 
+const WRITE_VERBS: Record<Change['type'], { reason: string; past: string }> = {
+  ADDED: { reason: 'Created', past: 'created' },
+  MODIFIED: { reason: 'Updated', past: 'updated' },
+  DELETED: { reason: 'Deleted', past: 'deleted' },
+};
+
 @Injectable()
 export class ResourcesService {
   private readonly logger = new Logger('resources');
@@ -61,6 +68,7 @@ export class ResourcesService {
     private readonly policyStatus: PolicyStatusService,
     private readonly registryResources: RegistryResourcesService,
     private readonly blastRadius: BlastRadiusService,
+    @Inject(EVENT_JOURNAL) private readonly journal: Pick<EventJournal, 'record'>,
   ) {}
 
   definition(plural: string): KindDefinition {
@@ -245,9 +253,24 @@ export class ResourcesService {
     return { ...answer, status: { ...answer.status, blastRadius } } as Resource;
   }
 
+  /**
+   * Every committed write is logged and becomes an event, so "what changed just before this?" is
+   * answered next to the NACKs, scaling and failovers it may have caused (the dashboard's Overview).
+   */
   private recordWrite(resource: Resource, change: Change['type'], actor: string): void {
-    const { namespace, name, resourceVersion } = resource.metadata;
+    const { namespace = DEFAULT_NAMESPACE, name, resourceVersion } = resource.metadata;
     this.logger.log({ msg: 'resource written', change, kind: resource.kind, namespace, name, resourceVersion, actor });
+    const verb = WRITE_VERBS[change];
+    this.journal
+      .record({
+        type: 'Normal',
+        reason: verb.reason,
+        regarding: { kind: resource.kind, namespace, name },
+        source: 'api',
+        message: `${resource.kind} ${namespace}/${name} ${verb.past} by ${actor} (revision ${resourceVersion})`,
+        details: { revision: Number(resourceVersion), actor, ...(resource.metadata.generation !== undefined ? { generation: resource.metadata.generation } : {}) },
+      })
+      .catch((error: Error) => this.logger.warn(`the write of ${resource.kind} ${namespace}/${name} could not be recorded as an event: ${error.message}`));
   }
 
   /**
