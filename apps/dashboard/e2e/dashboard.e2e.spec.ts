@@ -126,6 +126,8 @@ describe('the operator dashboard', () => {
 
   it('opens a trace waterfall from the traces page', async () => {
     await page.getByRole('link', { name: 'Traces', exact: true }).click();
+    // The gateways' traces: a request span with the upstream try under it (the control plane's own are single spans).
+    await page.getByRole('combobox', { name: 'Service' }).selectOption('portolan-gateway', { timeout: UI_TIMEOUT });
     // Searching again until the first traces of the generated traffic have arrived.
     await expect
       .poll(
