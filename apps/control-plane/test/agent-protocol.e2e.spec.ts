@@ -135,6 +135,17 @@ describe('the agent protocol', () => {
         rejections: [],
       });
       expect(synced.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'True', message: 'ACKed by 1 of 1 gateways.' });
+      const rollout = (await cp.client.call('GET', `${nsPath('ratelimitpolicies', 'orders-limit')}/rollout`)).body;
+      expect(rollout).toEqual({
+        kind: 'PolicyRollout',
+        policy: { kind: 'RateLimitPolicy', namespace: 'default', name: 'orders-limit' },
+        revision,
+        summary: { gateways: 1, acked: 1, nacked: 0, pending: 0, zones: [{ zone: 'zone-a', gateways: 1, acked: 1, nacked: 0, pending: 0 }], rejections: [] },
+        gateways: [{ gateway: 'push-a', zone: 'zone-a', outcome: 'acked', appliedRevision: revision }],
+      });
+      const notAPolicy = await cp.client.call('GET', `${nsPath('services', 'orders')}/rollout`);
+      expect(notAPolicy.status).toBe(404);
+      expect(notAPolicy.body.message).toContain('only policies');
 
       const view = (await cp.client.call('GET', nsPath('gatewaynodes', 'push-a'))).body;
       expect(view.status).toMatchObject({ phase: 'Healthy', synced: true, appliedRevision: revision, transport: 'websocket' });
@@ -228,6 +239,8 @@ describe('the agent protocol', () => {
         'the NACK to show in policy status',
       );
       expect(refused.status.rollout.rejections).toEqual([{ gateway: 'nack-a', zone: 'zone-a', version: next.version, errors: policyErrors }]);
+      const refusedRollout = (await cp.client.call('GET', `${nsPath('ratelimitpolicies', 'nack-limit')}/rollout`)).body;
+      expect(refusedRollout.gateways.find((entry: any) => entry.gateway === 'nack-a')).toMatchObject({ outcome: 'nacked', rejection: { version: next.version, errors: policyErrors } });
       expect(refused.status.conditions.find((c: any) => c.type === 'Programmed')).toMatchObject({ status: 'False', reason: 'Rejected' });
       const stale = (await cp.client.call('GET', '/v1/proxy-status?stale=true')).body.items;
       expect(stale.find((item: any) => item.gateway === 'nack-a')).toMatchObject({ sync: 'Rejected', stale: true, lastNack: { version: next.version, errors: policyErrors } });

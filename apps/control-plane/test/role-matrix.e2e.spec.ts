@@ -52,6 +52,7 @@ const MATRIX: RouteCase[] = [
   { route: `GET ${G}/:plural`, needs: 'viewer', method: 'GET', path: () => `${GROUP_PATH}/ratelimitpolicies` },
   { route: `GET ${G}/namespaces/:namespace/:plural`, needs: 'viewer', method: 'GET', path: () => nsPath('ratelimitpolicies') },
   { route: `GET ${G}/namespaces/:namespace/:plural/:name`, needs: 'viewer', method: 'GET', path: () => nsPath('ratelimitpolicies', 'seed') },
+  { route: `GET ${G}/namespaces/:namespace/:plural/:name/rollout`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/rollout` },
   { route: `GET ${G}/namespaces/:namespace/:plural/:name/history`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/history` },
   { route: `POST ${G}/namespaces/:namespace/:plural`, needs: 'editor', method: 'POST', path: () => nsPath('ratelimitpolicies'), body: (run) => policy(`created-${run}`) },
   { route: `PUT ${G}/namespaces/:namespace/:plural/:name`, needs: 'editor', method: 'PUT', path: () => nsPath('ratelimitpolicies', 'seed'), body: () => policy('seed') },

@@ -9,12 +9,12 @@
  * make every gateway resync for nothing.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { DEFAULT_NAMESPACE, formatTime, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type Resource } from '@portolan/api';
+import { DEFAULT_NAMESPACE, formatTime, kindDefinition, policyContributions, policyRef, type Condition, type PolicyKind, type PolicyRollout, type Resource } from '@portolan/api';
 import { DistributionService } from '../distribution/distribution.service';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { asRolloutGuardMarker, rolloutGuardMarkerKey } from '../rollout-guard/degraded-marker';
 import type { ObjectKey } from '../store/resource-store';
-import { summarizeRollout, type RolloutSummary } from './rollout-summary';
+import { rolloutEntries, summarizeRollout, type RolloutSummary } from './rollout-summary';
 
 /** `Kind/namespace/name` (policyRef) back to a store key. */
 function parsePolicyRef(ref: string): ObjectKey {
@@ -81,6 +81,23 @@ export class PolicyStatusService {
     return {
       ...resource,
       status: { observedGeneration: generation, conditions, rollout: { revision: Number.isInteger(revision) ? revision : undefined, ...rollout } },
+    };
+  }
+
+  /** Every gateway running the policy with what it answered (`GET …/<name>/rollout`), once the snapshots of the current revision are built. */
+  async rolloutOf(resource: Resource): Promise<PolicyRollout> {
+    await this.distribution.settled();
+    const namespace = resource.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const key = policyRef({ kind: resource.kind as PolicyKind, namespace, name: resource.metadata.name });
+    const parsed = Number(resource.metadata.resourceVersion);
+    const revision = Number.isInteger(parsed) ? parsed : Number.MAX_SAFE_INTEGER;
+    const gateways = this.distribution.rollouts().get(key) ?? [];
+    return {
+      kind: 'PolicyRollout',
+      policy: { kind: resource.kind, namespace, name: resource.metadata.name },
+      revision,
+      summary: summarizeRollout(key, gateways, revision),
+      gateways: rolloutEntries(key, gateways, revision),
     };
   }
 

@@ -159,6 +159,12 @@ export class ResourcesController {
     return { apiVersion: GROUP_VERSION, kind: 'ChangeList', metadata: {}, items: changes };
   }
 
+  @Get(`${BASE}/namespaces/:namespace/:plural/:name/rollout`)
+  @Access('viewer')
+  rollout(@ObjectPath() { namespace, plural, name }: ObjectPath) {
+    return this.resources.rollout(plural, namespace, name);
+  }
+
   @Post(`${BASE}/namespaces/:namespace/:plural/:name/rollback`)
   @Access('editor')
   async rollback(

@@ -14,9 +14,11 @@ import {
   GROUP_VERSION,
   isJsonObject,
   kindByPlural,
+  KINDS,
   pruneUnknownFields,
   validateResource,
   type KindDefinition,
+  type PolicyRollout,
   type Resource,
 } from '@portolan/api';
 import { ApiError, fromStoreError } from '../errors/api-error';
@@ -186,6 +188,15 @@ export class ResourcesService {
     } catch (error) {
       throw fromStoreError(error, plural, API_GROUP);
     }
+  }
+
+  /** The gateways a policy reaches and what each answered; only policies have a rollout. */
+  async rollout(plural: string, namespace: string, name: string): Promise<PolicyRollout> {
+    const definition = this.definition(plural);
+    if (!definition.isPolicy) throw ApiError.of(404, 'NotFound', `${plural} have no rollout: only policies (${KINDS.filter((kind) => kind.isPolicy).map((kind) => kind.plural).join(', ')}) are pushed to gateways as such`);
+    const found = await this.store.get({ kind: definition.kind, namespace, name });
+    if (!found) throw ApiError.notFound(plural, name, API_GROUP);
+    return this.policyStatus.rolloutOf(found);
   }
 
   async history(plural: string, namespace: string, name: string): Promise<Change[]> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GatewayRollout } from '../distribution/distribution.service';
-import { summarizeRollout } from './rollout-summary';
+import { rolloutEntries, summarizeRollout } from './rollout-summary';
 
 const POLICY = 'RateLimitPolicy/default/orders-limit';
 const gateway = (name: string, zone: string, answer: Partial<GatewayRollout>): GatewayRollout => ({ name, zone, current: false, ...answer });
@@ -56,5 +56,24 @@ describe('summarizeRollout', () => {
 
   it('has nothing to count when no gateway runs the policy', () => {
     expect(summarizeRollout(POLICY, [], 5)).toEqual({ gateways: 0, acked: 0, nacked: 0, pending: 0, zones: [], rejections: [] });
+  });
+});
+
+describe('rolloutEntries', () => {
+  it('lists every gateway by name with the same outcome the summary counts, and the rejection only when it NACKed this policy', () => {
+    const errors = [{ resource: POLICY, message: 'bad' }];
+    const other = [{ resource: 'Route/default/other', message: 'bad' }];
+    const gateways = [
+      gateway('edge-b-1', 'zone-b', { appliedRevision: 4, rejection: { version: 'v9', errors: other } }),
+      gateway('edge-a-2', 'zone-a', { appliedRevision: 9, rejection: { version: 'v9', errors } }),
+      gateway('edge-a-1', 'zone-a', { current: true, appliedRevision: 9 }),
+    ];
+    expect(rolloutEntries(POLICY, gateways, 8)).toEqual([
+      { gateway: 'edge-a-1', zone: 'zone-a', outcome: 'acked', appliedRevision: 9 },
+      { gateway: 'edge-a-2', zone: 'zone-a', outcome: 'nacked', appliedRevision: 9, rejection: { version: 'v9', errors } },
+      { gateway: 'edge-b-1', zone: 'zone-b', outcome: 'pending', appliedRevision: 4 },
+    ]);
+    const summary = summarizeRollout(POLICY, gateways, 8);
+    expect([summary.acked, summary.nacked, summary.pending]).toEqual([1, 1, 1]);
   });
 });

@@ -27,6 +27,7 @@ export function invalidateFor(client: QueryClient, message: LiveMessage): void {
     for (const object of message.objects) {
       void client.invalidateQueries({ queryKey: queryKeys.list(object.kind) });
       void client.invalidateQueries({ queryKey: queryKeys.object(object.kind, object.namespace, object.name) });
+      void client.invalidateQueries({ queryKey: queryKeys.rollout(object.kind, object.namespace, object.name) });
       if (object.change !== 'STATUS') void client.invalidateQueries({ queryKey: queryKeys.history(object.kind, object.namespace, object.name) });
     }
     void client.invalidateQueries({ queryKey: queryKeys.zones });

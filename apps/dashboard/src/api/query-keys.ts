@@ -6,6 +6,7 @@ export const queryKeys = {
   list: (kind: string) => ['resources', kind] as const,
   object: (kind: string, namespace: string, name: string) => ['resource', kind, namespace, name] as const,
   history: (kind: string, namespace: string, name: string) => ['history', kind, namespace, name] as const,
+  rollout: (kind: string, namespace: string, name: string) => ['rollout', kind, namespace, name] as const,
   effectiveConfig: (namespace: string, name: string) => ['effective-config', namespace, name] as const,
   proxyStatus: ['proxy-status'] as const,
   zones: ['zones'] as const,

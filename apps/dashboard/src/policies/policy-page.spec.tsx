@@ -4,7 +4,7 @@ import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { BlastRadius, GatewayRow, MeshEvent, ProxyStatus, Resource } from '@portolan/api';
+import type { BlastRadius, GatewayRow, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
 import { PolicyPage } from './policy-page';
 import { renderPolicyPage, resetPolicyHarness, statusResponse, type RecordedRequest, type Route } from './testing/policy-harness';
 
@@ -53,10 +53,6 @@ function policy(resourceVersion: string, requests: number, rollout: { acked: num
 const TARGET_NAME_LINE = 11;
 const REQUESTS_LINE = 14;
 
-function proxy(gateway: string, zone: string, appliedRevision: number): ProxyStatus {
-  return { gateway, namespace: 'default', zone, pool: 'edge', phase: 'Healthy', sync: 'Synced', stale: false, transport: 'websocket', desiredVersion: 'v', desiredRevision: appliedRevision, appliedRevision };
-}
-
 function row(name: string, zone: string, appliedRevision: number): GatewayRow {
   return {
     id: name,
@@ -103,8 +99,24 @@ function api(overrides: Route[] = []): Route[] {
     ['GET', OBJECT_PATH, () => policy('42', 100, { acked: 2, gateways: 2 })],
     ['GET', `${OBJECT_PATH}/history`, () => history],
     ['GET', '/v1/events', () => ({ apiVersion: 'v1', kind: 'EventList', items: [] })],
-    ['GET', '/v1/proxy-status', () => ({ kind: 'ProxyStatusList', items: [proxy('gw-a1', 'zone-a', 42), proxy('gw-b1', 'zone-b', 42)] })],
+    ['GET', `${OBJECT_PATH}/rollout`, () => rolloutOf('42', 'acked')],
   ];
+}
+
+/** `GET …/rollout` as the control plane answers it: gw-a1 and gw-b1 run the policy. */
+function rolloutOf(resourceVersion: string, outcome: 'acked' | 'pending'): PolicyRollout {
+  const gateways = [
+    { gateway: 'gw-a1', zone: 'zone-a', outcome, appliedRevision: outcome === 'acked' ? Number(resourceVersion) : Number(resourceVersion) - 1 },
+    { gateway: 'gw-b1', zone: 'zone-b', outcome, appliedRevision: outcome === 'acked' ? Number(resourceVersion) : Number(resourceVersion) - 1 },
+  ];
+  const acked = outcome === 'acked' ? 2 : 0;
+  return {
+    kind: 'PolicyRollout',
+    policy: { kind: 'RateLimitPolicy', namespace: 'default', name: 'checkout-limits' },
+    revision: Number(resourceVersion),
+    summary: { gateways: 2, acked, nacked: 0, pending: 2 - acked, zones: [], rejections: [] },
+    gateways,
+  };
 }
 
 /** The CodeMirror view of the page's editor, once it shows the stored policy. */
@@ -226,6 +238,7 @@ describe('PolicyPage', () => {
           },
         ],
         ['GET', OBJECT_PATH, () => (written ? policy('43', 200, { acked, gateways: 2 }) : policy('42', 100, { acked: 2, gateways: 2 }))],
+        ['GET', `${OBJECT_PATH}/rollout`, () => (written ? rolloutOf('43', acked === 2 ? 'acked' : 'pending') : rolloutOf('42', 'acked'))],
         ...api(),
       ],
     });
@@ -259,16 +272,18 @@ describe('PolicyPage', () => {
     await waitFor(() => expect(screen.getByTestId('rollout').textContent).toContain('0/2'));
     const [write] = writes(requests);
     expect(write.body).toBe(dryRuns(requests)[0].body);
-    const gateways = screen.getAllByTestId('gateway-rollout') as HTMLTableRowElement[];
-    expect(gateways.map((gateway) => [gateway.cells[0].textContent, gateway.cells[2].textContent])).toEqual([
-      ['gw-a1', 'Pending'],
-      ['gw-b1', 'Pending'],
-    ]);
+    await waitFor(() =>
+      expect((screen.getAllByTestId('gateway-rollout') as HTMLTableRowElement[]).map((gateway) => [gateway.cells[0].textContent, gateway.cells[2].textContent])).toEqual([
+        ['gw-a1', 'Pending'],
+        ['gw-b1', 'Pending'],
+      ]),
+    );
 
     // The gateways ACK: the feed's rows say so at once; the object's rollout count follows.
     acked = 2;
     feed().emit({ type: 'hello', user: 'tester', role: 'editor', revision: 43, slotMs: 5000 });
     feed().emit({ type: 'gateways', items: [row('gw-a1', 'zone-a', 43), row('gw-b1', 'zone-b', 43)] });
+    feed().emit({ type: 'changed', revision: 43, objects: [{ kind: 'RateLimitPolicy', namespace: 'default', name: 'checkout-limits', change: 'STATUS' }] });
     await waitFor(() => expect(screen.getByTestId('rollout').textContent).toContain('2/2'));
     await waitFor(() =>
       expect((screen.getAllByTestId('gateway-rollout') as HTMLTableRowElement[]).map((gateway) => gateway.cells[2].textContent)).toEqual(['ACKed', 'ACKed']),

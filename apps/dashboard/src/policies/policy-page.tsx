@@ -171,10 +171,8 @@ function PolicyEditorPage({ definition, namespace, name }: { definition: KindDef
       client.setQueryData(queryKeys.object(kind, writtenNamespace, writtenName), answer);
       void client.invalidateQueries({ queryKey: queryKeys.list(kind) });
       void client.invalidateQueries({ queryKey: queryKeys.history(kind, writtenNamespace, writtenName) });
-      const gateways = preview?.blastRadius?.shapes.flatMap((shape) => shape.gateways);
       client.setQueryData<AppliedChange>(appliedKey(kind, writtenNamespace, writtenName), {
         action: `${isNew ? 'Created' : 'Applied'} at ${formatClock(new Date().toISOString())} as revision ${answer.metadata.resourceVersion ?? '?'}`,
-        gateways,
       });
       setEdit(null);
       setPreview(null);

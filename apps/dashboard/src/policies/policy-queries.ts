@@ -7,7 +7,7 @@
  * is in progress, the object and proxy-status are re-read every few seconds.
  */
 import { useQuery } from '@tanstack/react-query';
-import type { EventList, MeshEvent, ProxyStatus, Resource } from '@portolan/api';
+import type { EventList, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
 import { resourcePath } from '../api/api-client';
 import { useLive } from '../api/live-context';
 import { queryKeys } from '../api/query-keys';
@@ -71,13 +71,16 @@ export function usePolicyHistory(kind: string, namespace: string | undefined, na
   return { ...query, items: query.data === undefined ? undefined : itemsOf<HistoryEntry>(query.data) };
 }
 
-export function useProxyStatus() {
+/**
+ * Every gateway running the policy with what it answered. Keyed by the object's resourceVersion
+ * too, so a write shows the new version's rollout, and refetched by the feed's STATUS changes.
+ */
+export function usePolicyRollout(kind: string, namespace: string, name: string, resourceVersion: string | undefined) {
   const { api } = useSession();
-  const query = useQuery({
-    queryKey: queryKeys.proxyStatus,
-    queryFn: ({ signal }) => api.get<{ items: ProxyStatus[] }>('/v1/proxy-status', signal),
+  return useQuery({
+    queryKey: [...queryKeys.rollout(kind, namespace, name), resourceVersion ?? ''],
+    queryFn: ({ signal }) => api.get<PolicyRollout>(`${resourcePath(kind, namespace, name)}/rollout`, signal),
   });
-  return { ...query, items: query.data === undefined ? undefined : itemsOf<ProxyStatus>(query.data) };
 }
 
 /** The rollout guard's events about one policy (`GET /v1/events?kind=&namespace=&name=&source=`), newest first, with those the feed brought since. */

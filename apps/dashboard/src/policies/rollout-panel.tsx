@@ -1,22 +1,17 @@
 /**
- * How far the policy's current version has reached the gateways: `acked/gateways` from its status
- * (refetched when the live feed reports a STATUS change), per zone, the NACKs with their reasons,
- * and, after an apply from this page, every gateway the change reaches as ACKed, pending or NACKed
- * from proxy-status and the live gateway rows.
+ * How far the policy's current version has reached the gateways: `acked/gateways` from its status,
+ * per zone, the NACKs with their reasons, and every gateway running it as ACKed, pending, NACKed
+ * or disconnected (`GET …/rollout` with the live gateway rows). The live feed's STATUS changes
+ * refetch both; nothing polls.
  */
-import { useQueryClient } from '@tanstack/react-query';
-import { useEffect } from 'react';
 import type { KindDefinition, Resource } from '@portolan/api';
 import { useLive } from '../api/live-context';
-import { queryKeys } from '../api/query-keys';
 import { RolloutBar } from './policy-parts';
-import { useLiveFeedUp, useProxyStatus } from './policy-queries';
-import { gatewayProgress, policyRefOf, type GatewayOutcome } from './rollout';
+import { useLiveFeedUp, usePolicyRollout } from './policy-queries';
+import { gatewayProgress, type GatewayOutcome } from './rollout';
 
 /** What an apply (or rollback) from this page wrote, kept in the query cache across the page's remount. */
 export interface AppliedChange {
-  /** Gateways the preview's blast radius listed; unknown after a rollback. */
-  gateways?: string[];
   /** What was done, for the heading. */
   action: string;
 }
@@ -30,17 +25,10 @@ export function RolloutPanel({ definition, policy, applied, writing = false }: {
   const namespace = policy.metadata.namespace ?? 'default';
   const name = policy.metadata.name;
   const rollout = policy.status?.rollout;
-  const revision = Number(policy.metadata.resourceVersion);
   const inProgress = !!rollout && rollout.acked + rollout.nacked < rollout.gateways;
-  const proxies = useProxyStatus();
+  const perGateway = usePolicyRollout(definition.kind, namespace, name, policy.metadata.resourceVersion);
   const rows = useLive((state) => state.gateways);
   const live = useLiveFeedUp();
-  const client = useQueryClient();
-
-  // A gateway's ACK shows in the feed's rows first; re-read the object's rollout status then too.
-  useEffect(() => {
-    if (inProgress && rows) void client.invalidateQueries({ queryKey: queryKeys.object(definition.kind, namespace, name) });
-  }, [rows, inProgress, client, definition.kind, namespace, name]);
 
   if (writing) {
     return (
@@ -50,7 +38,7 @@ export function RolloutPanel({ definition, policy, applied, writing = false }: {
     );
   }
   if (!rollout) return <p className="muted">No rollout status yet.</p>;
-  const progress = applied?.gateways?.length ? gatewayProgress(applied.gateways, revision, policyRefOf(definition.kind, namespace, name), proxies.items, rows) : undefined;
+  const progress = perGateway.data?.gateways.length ? gatewayProgress(perGateway.data.gateways, rows) : undefined;
 
   return (
     <div className="pol-rollout-panel">
@@ -113,8 +101,8 @@ export function RolloutPanel({ definition, policy, applied, writing = false }: {
 
       {progress ? (
         <>
-          <h3>{applied?.action ?? 'Change'}: gateways it reaches</h3>
-          <table className="data pol-gateways" aria-label="Gateways the change reaches">
+          <h3>{applied ? `${applied.action}: gateways` : 'Gateways'} running revision {policy.metadata.resourceVersion ?? '?'}</h3>
+          <table className="data pol-gateways" aria-label="Gateways running the policy">
             <thead>
               <tr>
                 <th scope="col">Gateway</th>
@@ -141,10 +129,6 @@ export function RolloutPanel({ definition, policy, applied, writing = false }: {
             </tbody>
           </table>
         </>
-      ) : applied ? (
-        <p className="muted">
-          {applied.action}: {applied.gateways ? 'the preview listed no gateway whose configuration changes.' : 'the counts above follow it.'}
-        </p>
       ) : null}
     </div>
   );

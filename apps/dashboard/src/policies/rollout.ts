@@ -1,11 +1,10 @@
 /**
- * Where a written change of a policy stands on each gateway it reaches: ACKed (the gateway runs a
- * configuration built at or after the write's revision), NACKed (it rejected the configuration it
- * should run, naming this policy or nothing), disconnected (the change cannot reach it now), or
- * pending. From proxy-status (`GET /v1/proxy-status`) and the live feed's gateway rows, whichever
- * knows more; the same rule as the control plane's rollout summary. Pure.
+ * Where the policy's current version stands on each gateway that runs it, as the control plane
+ * judges it (`GET …/<name>/rollout`: ACKed, NACKed with what it rejected, or pending), with what
+ * the live feed knows on top: a pending gateway that holds no connection (or went Offline) cannot
+ * get the change now, so it shows as disconnected. Pure.
  */
-import type { GatewayRow, ProxyStatus } from '@portolan/api';
+import type { GatewayRolloutEntry, GatewayRow } from '@portolan/api';
 
 export type GatewayOutcome = 'acked' | 'nacked' | 'pending' | 'disconnected';
 
@@ -18,38 +17,17 @@ export interface GatewayProgress {
   appliedRevision?: number;
 }
 
-/** `Kind/namespace/name`: how NACK errors name a policy. */
-export function policyRefOf(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
-}
-
-export function gatewayProgress(
-  names: readonly string[],
-  revision: number,
-  policyRef: string,
-  proxies: readonly ProxyStatus[] | undefined,
-  rows: readonly GatewayRow[] | null,
-): GatewayProgress[] {
-  return names.map((name) => {
-    const proxy = proxies?.find((candidate) => candidate.gateway === name);
-    const row = rows?.find((candidate) => candidate.name === name);
-    const zone = proxy?.zone ?? row?.zone ?? '';
-    const applied = Math.max(proxy?.appliedRevision ?? -1, row?.appliedRevision ?? -1);
-    const appliedRevision = applied >= 0 ? applied : undefined;
-
-    const nack = proxy?.sync === 'Rejected' ? proxy.lastNack : undefined;
-    if (nack && nack.revision >= revision) {
-      const own = nack.errors.filter((error) => error.resource === policyRef);
-      if (nack.errors.length === 0 || own.length > 0) {
-        const reason = (own.length > 0 ? own : nack.errors).map((error) => `${error.field ? `${error.field}: ` : ''}${error.message}`).join('; ') || 'rejected without a reason';
-        return { name, zone, outcome: 'nacked', reason, appliedRevision };
-      }
+export function gatewayProgress(entries: readonly GatewayRolloutEntry[], rows: readonly GatewayRow[] | null): GatewayProgress[] {
+  return entries.map((entry) => {
+    const base = { name: entry.gateway, zone: entry.zone, ...(entry.appliedRevision !== undefined ? { appliedRevision: entry.appliedRevision } : {}) };
+    if (entry.outcome === 'nacked') {
+      const reason = (entry.rejection?.errors ?? []).map((error) => `${error.field ? `${error.field}: ` : ''}${error.message}`).join('; ') || 'rejected without a reason';
+      return { ...base, outcome: 'nacked', reason };
     }
-    if (applied >= revision) return { name, zone, outcome: 'acked', appliedRevision };
-    // The feed's row says it rejected what it should run; proxy-status may not have caught up yet.
-    if (row && !row.synced && row.nack && !nack) return { name, zone, outcome: 'nacked', reason: row.nack, appliedRevision };
-    const disconnected = proxy ? proxy.sync === 'Disconnected' : row ? row.transport === 'none' || row.phase === 'Offline' : false;
-    return { name, zone, outcome: disconnected ? 'disconnected' : 'pending', appliedRevision };
+    if (entry.outcome === 'acked') return { ...base, outcome: 'acked' };
+    const row = rows?.find((candidate) => candidate.name === entry.gateway);
+    const disconnected = !!row && (row.transport === 'none' || row.phase === 'Offline');
+    return { ...base, outcome: disconnected ? 'disconnected' : 'pending' };
   });
 }
 
