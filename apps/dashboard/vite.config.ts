@@ -28,11 +28,10 @@ export default defineConfig({
     proxy: Object.fromEntries(apiPrefixes.map((prefix) => [prefix, { target: apiUrl, secure: false, ws: prefix === '/v1', changeOrigin: true }])),
   },
   test: {
-    include: ['src/**/*.spec.ts', 'src/**/*.spec.tsx', 'e2e/**/*.e2e.spec.ts'],
-    environment: 'jsdom',
-    setupFiles: ['src/testing/setup.ts'],
-    globalSetup: ['e2e/chromium-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
+    projects: [
+      { extends: true, test: { name: 'components', include: ['src/**/*.spec.ts', 'src/**/*.spec.tsx'], environment: 'jsdom', setupFiles: ['src/testing/setup.ts'] } },
+      // Only the end-to-end tests need Chromium: its setup (installing it when missing) runs for them alone.
+      { extends: true, test: { name: 'e2e', include: ['e2e/**/*.e2e.spec.ts'], environment: 'node', globalSetup: ['e2e/chromium-setup.ts'], testTimeout: 60_000, hookTimeout: 200_000 } },
+    ],
   },
 });

@@ -6,6 +6,7 @@
  * .test-results/screenshots (CI artifacts).
  */
 import type { Page } from 'playwright-core';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type Browser } from './support/browser';
 import { startLocalMesh, type RunningMesh } from './support/local-mesh';
@@ -84,6 +85,10 @@ describe('the operator dashboard', () => {
       .poll(() => page.locator('[data-testid="zone-card"][data-zone="zone-a"] .stat .value').first().textContent(), { timeout: UI_TIMEOUT })
       .toMatch(/^\d/);
     await browser.screenshot('01-overview');
+    // Readable on a wide screen too.
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await browser.screenshot('01-overview-1920');
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   it('lists the gateways of all three zones, filterable by zone', async () => {
@@ -175,6 +180,34 @@ describe('the operator dashboard', () => {
     await page.getByRole('button', { name: 'Undrain zone-c' }).click();
     await page.locator('[data-testid="event"][data-reason="ZoneUndrained"]').first().waitFor({ timeout: UI_TIMEOUT });
     await expect.poll(() => page.locator('[data-testid="zone-row"][data-zone="zone-c"]').textContent(), { timeout: UI_TIMEOUT }).toContain('Serving');
+  });
+
+  it('offers a viewer no control that writes', async () => {
+    // An admin mints a viewer token (the API, as an operator would with curl).
+    const minted = await request(`${mesh.apiUrl}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mesh.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'e2e-viewer', role: 'viewer' }),
+      dispatcher: new Agent({ connect: { ca: mesh.caPem } }),
+    });
+    expect(minted.statusCode).toBe(201);
+    const { token } = (await minted.body.json()) as { token: string };
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByTestId('signed-in-user').textContent(), { timeout: UI_TIMEOUT }).toContain('viewer');
+
+    await page.goto(`${mesh.apiUrl}/ui/policies/RateLimitPolicy/default/checkout-limits`);
+    await page.locator('.cm-content').first().waitFor({ timeout: UI_TIMEOUT });
+    await page.getByTestId('rollout').first().waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('button', { name: /^apply$/i }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /roll back/i }).count()).toBe(0);
+    expect(await page.locator('.cm-content').first().getAttribute('aria-readonly')).toBe('true');
+
+    await page.getByRole('link', { name: 'Failover', exact: true }).click();
+    await page.locator('[data-testid="zone-row"][data-zone="zone-a"]').waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByRole('button', { name: /drain/i }).count()).toBe(0);
+    await browser.screenshot('08-viewer-failover');
   });
 
   it('logged no console errors on any page, besides the refusals the tests provoked', () => {

@@ -14,6 +14,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export interface RunningMesh {
   apiUrl: string;
   adminToken: string;
+  /** The control plane's CA (made at its first start), for API calls that verify its certificate. */
+  caPem: string;
   dataDir: string;
   output(): string;
   stop(): Promise<void>;
@@ -66,5 +68,12 @@ export async function startLocalMesh(options: { trafficRps?: number; timeoutMs?:
     await new Promise((resolveWait) => setTimeout(resolveWait, 200));
   }
   const apiUrl = /API \(HTTPS\): +(https:\/\/\S+)/.exec(output)![1];
-  return { apiUrl, adminToken: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim(), dataDir, output: () => output, stop };
+  return {
+    apiUrl,
+    adminToken: readFileSync(join(dataDir, 'admin.token'), 'utf8').trim(),
+    caPem: readFileSync(join(dataDir, 'tls', 'ca.crt'), 'utf8'),
+    dataDir,
+    output: () => output,
+    stop,
+  };
 }

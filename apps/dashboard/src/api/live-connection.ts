@@ -75,6 +75,8 @@ export class LiveConnection {
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) (this.options.clearTimer ?? clearTimeout)(this.timer as ReturnType<typeof setTimeout>);
+    // Frames already on their way are not handed on: the page that opened the feed is gone.
+    if (this.socket) this.socket.onmessage = null;
     this.socket?.close(1000, 'dashboard closed');
   }
 

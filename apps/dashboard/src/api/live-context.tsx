@@ -1,7 +1,7 @@
 /**
  * Opens the live feed for the signed-in session and keeps the query cache current: a `changed`
- * message invalidates exactly the objects written (and their lists and history); gateway updates
- * refresh the rollout views. Pages read the feed with `useLive(selector)`.
+ * message invalidates exactly the objects written (their lists, history and rollout); a change of
+ * which gateways route where refreshes the zones. Pages read the feed with `useLive(selector)`.
  */
 import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
@@ -19,7 +19,16 @@ interface LiveHandle {
 
 const LiveContext = createContext<LiveHandle | undefined>(undefined);
 
-export function invalidateFor(client: QueryClient, message: LiveMessage): void {
+/**
+ * What a gateway row changes for the zone and rollout views: membership, zone, lifecycle and sync
+ * state, not the traffic numbers every heartbeat moves (those are read from the feed directly).
+ */
+function routingFingerprint(rows: LiveState['gateways']): string {
+  return (rows ?? []).map((row) => `${row.id}|${row.zone}|${row.phase}|${row.synced}|${row.appliedRevision ?? ''}|${row.nack ?? ''}`).join('\n');
+}
+
+/** Invalidates what a message makes stale; `before` is the feed's state before the message. */
+export function invalidateFor(client: QueryClient, message: LiveMessage, before: LiveState): void {
   if (message.type === 'hello') {
     // A (re)connection: whatever changed while the feed was down is refetched once.
     void client.invalidateQueries();
@@ -31,17 +40,15 @@ export function invalidateFor(client: QueryClient, message: LiveMessage): void {
       if (object.change !== 'STATUS') void client.invalidateQueries({ queryKey: queryKeys.history(object.kind, object.namespace, object.name) });
     }
     void client.invalidateQueries({ queryKey: queryKeys.zones });
-    void client.invalidateQueries({ queryKey: queryKeys.proxyStatus });
     void client.invalidateQueries({ queryKey: ['effective-config'] });
   } else if (message.type === 'gateways') {
-    void client.invalidateQueries({ queryKey: queryKeys.proxyStatus });
-    void client.invalidateQueries({ queryKey: queryKeys.zones });
+    // Sent every second while gateways heartbeat: only a change of who routes where is worth a refetch.
+    if (routingFingerprint(before.gateways) !== routingFingerprint(message.items)) void client.invalidateQueries({ queryKey: queryKeys.zones });
   } else if (message.type === 'traffic') {
     // Self-checks judge statistics over a window: a slot is the finest change they can see.
     void client.invalidateQueries({ queryKey: queryKeys.selfChecks });
-  } else if (message.type === 'event') {
-    void client.invalidateQueries({ queryKey: ['events'] });
   }
+  // `event` and `tap` messages are read from the feed's state; nothing to refetch.
 }
 
 export function LiveProvider({ children, url }: { children: ReactNode; url?: string }) {
@@ -54,8 +61,9 @@ export function LiveProvider({ children, url }: { children: ReactNode; url?: str
       url: url ?? liveUrl(window.location),
       token,
       onMessage: (message) => {
+        const before = store.getSnapshot();
         store.update((state) => applyLiveMessage(state, message));
-        invalidateFor(client, message);
+        invalidateFor(client, message, before);
       },
       onStatus: (status, detail) => {
         store.update((state) => ({ ...state, status, statusDetail: detail }));
@@ -76,9 +84,13 @@ function useLiveHandle(): LiveHandle {
   return handle;
 }
 
+/**
+ * A value from the feed's state; the component re-renders only when that value changes. The
+ * selector must return something the state already holds (a field, an element), not a new object.
+ */
 export function useLive<T>(select: (state: LiveState) => T): T {
   const { store } = useLiveHandle();
-  return select(useSyncExternalStore(store.subscribe, store.getSnapshot));
+  return useSyncExternalStore(store.subscribe, () => select(store.getSnapshot()));
 }
 
 /** For code that merges REST history into the feed's state (traffic, events). */

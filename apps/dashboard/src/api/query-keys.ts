@@ -8,7 +8,6 @@ export const queryKeys = {
   history: (kind: string, namespace: string, name: string) => ['history', kind, namespace, name] as const,
   rollout: (kind: string, namespace: string, name: string) => ['rollout', kind, namespace, name] as const,
   effectiveConfig: (namespace: string, name: string) => ['effective-config', namespace, name] as const,
-  proxyStatus: ['proxy-status'] as const,
   zones: ['zones'] as const,
   selfChecks: ['self-checks'] as const,
   events: (filter: string) => ['events', filter] as const,

@@ -1,5 +1,5 @@
 /** REST reads several pages share; the live feed invalidates their keys, so none of them polls. */
-import { useQuery } from '@tanstack/react-query';
+import { useQueries, useQuery } from '@tanstack/react-query';
 import type { EventList, MeshEvent, SelfCheckReport, ZoneListing } from '@portolan/api';
 import { useSession } from '../app/session';
 import { useLive } from './live-context';
@@ -31,4 +31,20 @@ export function useEvents(filter: Record<string, string> = {}, limit = 50): { ev
       (!filter.reason || event.reason === filter.reason),
   );
   return { events: mergeEvents(query.data?.items ?? [], matching).slice(0, limit), isLoading: query.isLoading, error: query.error };
+}
+
+/** The newest events of each of `reasons` (one query per reason: the API filters by one), with the feed's, newest first. */
+export function useEventsByReason(reasons: readonly string[], limitPerReason = 50): { events: readonly MeshEvent[]; error: unknown } {
+  const { api } = useSession();
+  const results = useQueries({
+    queries: reasons.map((reason) => {
+      const search = new URLSearchParams({ reason, limit: String(limitPerReason) }).toString();
+      return { queryKey: queryKeys.events(search), queryFn: ({ signal }: { signal: AbortSignal }) => api.get<EventList>(`/v1/events?${search}`, signal) };
+    }),
+  });
+  const live = useLive((state) => state.events);
+  const byId = new Map<string, MeshEvent>();
+  for (const event of [...results.flatMap((result) => result.data?.items ?? []), ...live.filter((event) => reasons.includes(event.reason))]) byId.set(event.id, event);
+  const events = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return { events, error: results.find((result) => result.error)?.error };
 }

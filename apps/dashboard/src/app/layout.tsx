@@ -14,7 +14,9 @@ const PAGES = [
 ] as const;
 
 export function LiveIndicator() {
-  const { status, statusDetail, revision } = useLive((state) => state);
+  const status = useLive((state) => state.status);
+  const statusDetail = useLive((state) => state.statusDetail);
+  const revision = useLive((state) => state.revision);
   const label = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : status === 'unauthorized' ? 'Signed out' : 'Disconnected';
   return (
     <span className={`live-indicator live-${status}`} role="status" aria-live="polite" title={statusDetail ?? ''} data-testid="live-indicator">

@@ -7,7 +7,7 @@ import { useState, type FormEvent } from 'react';
 import type { DrainAnswer, MeshEvent, ZoneSummary } from '@portolan/api';
 import { ApiStatusError } from '../api/api-client';
 import { queryKeys } from '../api/query-keys';
-import { useEvents, useZones } from '../api/use-mesh-queries';
+import { useEventsByReason, useZones } from '../api/use-mesh-queries';
 import { canWrite, useSession } from '../app/session';
 import { EventList } from '../components/event-list';
 import { formatClock, formatMs } from '../components/format';
@@ -44,11 +44,15 @@ function DrainControl({ zone, onDone }: { zone: ZoneSummary; onDone: (answer: Dr
     },
   });
   if (!canWrite(user.role)) return null;
+  const failure = drain.error ? <span className="error-box" role="alert">{drain.error instanceof ApiStatusError ? drain.error.status.message : String(drain.error)}</span> : null;
   if (zone.drained) {
     return (
-      <button type="button" className="secondary" disabled={drain.isPending} onClick={() => drain.mutate()}>
-        {drain.isPending ? 'Undraining…' : `Undrain ${zone.zone}`}
-      </button>
+      <span className="inline-form">
+        <button type="button" className="secondary" disabled={drain.isPending} onClick={() => drain.mutate()}>
+          {drain.isPending ? 'Undraining…' : `Undrain ${zone.zone}`}
+        </button>
+        {failure}
+      </span>
     );
   }
   if (!asking) {
@@ -73,16 +77,25 @@ function DrainControl({ zone, onDone }: { zone: ZoneSummary; onDone: (answer: Dr
       <button type="button" className="secondary" onClick={() => setAsking(false)}>
         Cancel
       </button>
-      {drain.error ? <span className="error-box">{drain.error instanceof ApiStatusError ? drain.error.status.message : String(drain.error)}</span> : null}
+      {failure}
     </form>
   );
 }
 
+/** Drained, failed over, or whether its gateways route at all; a zone with no gateway has no state to show. */
+function ZoneState({ zone }: { zone: ZoneSummary }) {
+  if (zone.drained) return <HealthBadge health="Degraded" label={`Drained${zone.reason ? `: ${zone.reason}` : ''}`} />;
+  if (zone.failover.some((entry) => entry.state === 'FailedOver')) return <HealthBadge health="Failing" label="Failed over" />;
+  if (zone.gateways.total === 0) return <HealthBadge health="NoData" label="No gateways" />;
+  if (zone.gateways.routable === 0) return <HealthBadge health="Failing" label="No gateway routes" />;
+  return <HealthBadge health={zone.gateways.routable < zone.gateways.total ? 'Degraded' : 'Healthy'} label="Serving" />;
+}
+
 export function FailoverPage() {
   const zones = useZones();
-  const { events, error: eventsError } = useEvents({}, 200);
+  // By reason on the server: writes, NACKs and scaling are events too and would crowd these out of a plain "newest".
+  const { events: failoverEvents, error: eventsError } = useEventsByReason(FAILOVER_REASONS, 50);
   const [lastAnswer, setLastAnswer] = useState<DrainAnswer>();
-  const failoverEvents = events.filter((event) => FAILOVER_REASONS.includes(event.reason));
 
   return (
     <>
@@ -116,18 +129,11 @@ export function FailoverPage() {
           </thead>
           <tbody>
             {zones.data.items.map((zone) => {
-              const failedOver = zone.failover.filter((entry) => entry.state === 'FailedOver');
               return (
                 <tr key={zone.zone} data-testid="zone-row" data-zone={zone.zone}>
                   <td>{zone.zone}</td>
                   <td>
-                    {zone.drained ? (
-                      <HealthBadge health="Degraded" label={`Drained${zone.reason ? `: ${zone.reason}` : ''}`} />
-                    ) : failedOver.length ? (
-                      <HealthBadge health="Failing" label="Failed over" />
-                    ) : (
-                      <HealthBadge health="Healthy" label="Serving" />
-                    )}
+                    <ZoneState zone={zone} />
                   </td>
                   <td className="num">
                     {zone.gateways.routable}/{zone.gateways.total}

@@ -19,6 +19,23 @@ import { healthOfErrorRate, healthOfLifecycle } from '../health/health';
 import { LiveTap } from './live-tap';
 import { parseSetBy } from './provenance';
 
+/**
+ * The last heartbeat's breakers, ejections and gateway-made errors. `status.stats` is whatever the
+ * agent sent (an older or foreign agent may send less): read field by field, missing is no data.
+ */
+function readStats(raw: unknown): { breakers: HeartbeatStats['breakers']; ejectedEndpoints: HeartbeatStats['ejectedEndpoints']; rateLimited?: number; retries?: number; timeouts?: number } | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const stats = raw as Partial<HeartbeatStats>;
+  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  return {
+    breakers: Array.isArray(stats.breakers) ? stats.breakers.filter((entry) => typeof entry?.service === 'string') : [],
+    ejectedEndpoints: Array.isArray(stats.ejectedEndpoints) ? stats.ejectedEndpoints.filter((entry) => typeof entry?.endpoint === 'string') : [],
+    rateLimited: count(stats.errors?.rateLimited),
+    retries: count(stats.retries),
+    timeouts: count(stats.errors?.timeout),
+  };
+}
+
 function FieldValue({ value }: { value: unknown }) {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return <code title={text}>{text.length > 120 ? `${text.slice(0, 117)}…` : text}</code>;
@@ -34,15 +51,18 @@ export function GatewayPage() {
     queryKey: queryKeys.effectiveConfig(namespace, name),
     queryFn: ({ signal }) => api.get<EffectiveConfigView>(`${resourcePath('GatewayNode', namespace, name)}/effective-config`, signal),
   });
-  // The registry is not the store: a heartbeat (seen through the live feed) is what makes the breaker and ejection lists newer.
+  // The registry is not the store: the feed's row says when the breaker or ejection counts, the
+  // lifecycle or the sync state moved, and only then are the lists behind them worth re-reading.
   useEffect(() => {
     void client.invalidateQueries({ queryKey: queryKeys.object('GatewayNode', namespace, name) });
-  }, [client, namespace, name, row?.lastHeartbeat]);
+  }, [client, namespace, name, row?.openBreakers, row?.ejectedEndpoints, row?.phase, row?.nack, row?.appliedRevision]);
 
   if (node.error) return <ErrorState error={node.error} what={`gateway ${name}`} />;
   if (!node.data) return <Loading what={`gateway ${name}`} />;
   const { spec, status } = node.data;
-  const stats = status?.stats as HeartbeatStats | undefined;
+  const stats = readStats(status?.stats);
+  // A NACK stays in the status after the gateway ACKed a later snapshot; it is history then, not an alert.
+  const nack = status?.lastNack && !((status.appliedRevision ?? -1) >= status.lastNack.revision) ? status.lastNack : undefined;
   return (
     <>
       <p>
@@ -68,11 +88,11 @@ export function GatewayPage() {
           {status?.synced ? <HealthBadge health="Healthy" label="Synced" /> : <HealthBadge health="Degraded" label="Not synced" />} revision {status?.appliedRevision ?? '—'} via {status?.transport ?? 'none'}
         </dd>
       </dl>
-      {status?.lastNack ? (
+      {nack ? (
         <div className="error-box" role="alert" data-testid="gateway-nack">
-          <strong>Rejected configuration</strong> (revision {status.lastNack.revision}, {status.lastNack.time}):
+          <strong>Rejected configuration</strong> (revision {nack.revision}, {nack.time}):
           <ul>
-            {status.lastNack.errors.map((error, index) => (
+            {nack.errors.map((error, index) => (
               <li key={index}>
                 {error.resource}
                 {error.field ? ` ${error.field}` : ''}: {error.message}
@@ -98,7 +118,7 @@ export function GatewayPage() {
           <div className="label">5xx</div>
         </div>
         <div className="stat">
-          <div className="value">{stats ? `${stats.errors.rateLimited} / ${stats.retries} / ${stats.errors.timeout}` : '—'}</div>
+          <div className="value">{[stats?.rateLimited, stats?.retries, stats?.timeouts].map((value) => formatNumber(value, 0)).join(' / ')}</div>
           <div className="label">rate-limited / retries / timeouts</div>
         </div>
       </div>

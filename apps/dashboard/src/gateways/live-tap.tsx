@@ -38,8 +38,8 @@ export function LiveTap({ gatewayId }: { gatewayId: string }) {
             </tr>
           </thead>
           <tbody>
-            {requests.map((request, index) => (
-              <tr key={`${request.traceId}-${index}`} data-testid="tapped-request">
+            {requests.map((request) => (
+              <tr key={`${request.traceId}-${request.time}`} data-testid="tapped-request">
                 <td>{formatClock(request.time)}</td>
                 <td>{request.method}</td>
                 <td className="mono">{request.path}</td>

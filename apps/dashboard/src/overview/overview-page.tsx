@@ -7,9 +7,13 @@ import { formatAge, formatClock, formatMs, formatNumber, formatPercent } from '.
 import { SelfCheckWarnings } from '../components/self-check-warnings';
 import { ErrorState, HealthBadge, Loading } from '../components/status-views';
 import { healthOfErrorRate } from '../health/health';
+import { useNow } from '../components/use-now';
 import { zoneCards, type ZoneCard } from './zone-cards';
 
-function ZoneCardView({ card }: { card: ZoneCard }) {
+/** The newest finished slot starts up to two slots ago; older than three, the zone stopped reporting. */
+const STALE_AFTER_SLOTS = 3;
+
+function ZoneCardView({ card, nowMs }: { card: ZoneCard; nowMs: number }) {
   const { gateways } = card;
   return (
     <section className="panel zone-card" aria-labelledby={`zone-${card.zone}`} data-testid="zone-card" data-zone={card.zone}>
@@ -49,7 +53,7 @@ function ZoneCardView({ card }: { card: ZoneCard }) {
           <div className="label">p99 (slowest pool)</div>
         </div>
         <div className="stat">
-          <div className="value">{card.trafficAt ? formatAge(card.trafficAt, Date.now()) : '—'}</div>
+          <div className="value">{card.trafficAt ? formatAge(card.trafficAt, nowMs) : '—'}</div>
           <div className="label">measured</div>
         </div>
       </div>
@@ -61,10 +65,12 @@ export function OverviewPage() {
   const gateways = useLive((state) => state.gateways);
   const traffic = useLive((state) => state.traffic);
   const revision = useLive((state) => state.revision);
+  const slotMs = useLive((state) => state.slotMs);
+  const nowMs = useNow(slotMs);
   const zones = useZones();
   const { events, error: eventsError } = useEvents({}, 30);
 
-  const cards = gateways ? zoneCards(gateways, traffic, zones.data?.items ?? []) : [];
+  const cards = gateways ? zoneCards(gateways, traffic, zones.data?.items ?? [], nowMs - STALE_AFTER_SLOTS * slotMs) : [];
   const synced = gateways?.filter((gateway) => gateway.synced).length ?? 0;
   return (
     <>
@@ -83,7 +89,7 @@ export function OverviewPage() {
       {gateways === null ? <Loading what="gateways" /> : cards.length === 0 ? <p className="empty">No zone yet: no gateway has registered and no zone is configured.</p> : null}
       <div className="cards">
         {cards.map((card) => (
-          <ZoneCardView key={card.zone} card={card} />
+          <ZoneCardView key={card.zone} card={card} nowMs={nowMs} />
         ))}
       </div>
       <h2>Recent events</h2>

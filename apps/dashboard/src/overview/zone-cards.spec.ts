@@ -27,6 +27,14 @@ describe('latestZoneTraffic', () => {
     expect(zones.get('b')).toEqual({ time: T1, requestsPerSecond: 5, serverErrorPercent: null, p99Ms: null });
   });
 
+  it('has no numbers for a zone whose newest slot is older than the freshness bound', () => {
+    const zones = latestZoneTraffic(byKey([[point('a', T1, 'edge', 10, 0, 5)], [point('b', T2, 'edge', 10, 0, 5)]]), Date.parse(T2));
+    expect(zones.has('a')).toBe(false);
+    expect(zones.get('b')).toMatchObject({ time: T2 });
+    const [stale] = zoneCards([gateway('g1', 'a')], byKey([[point('a', T1, 'edge', 10, 50, 5)]]), [], Date.parse(T2));
+    expect(stale).toMatchObject({ requestsPerSecond: null, serverErrorPercent: null, p99Ms: null, health: 'Healthy' });
+  });
+
   it('ignores an older slot of another pool', () => {
     const zones = latestZoneTraffic(byKey([[point('a', T1, 'old', 99, 90, 999)], [point('a', T2, 'edge', 1, 0, 3)]]));
     expect(zones.get('a')).toMatchObject({ time: T2, requestsPerSecond: 1, p99Ms: 3 });

@@ -27,17 +27,21 @@ export interface ZoneCard {
 
 const emptyCounts = () => ({ Healthy: 0, Degraded: 0, Draining: 0, Offline: 0, total: 0 });
 
-/** The newest slot of each zone, its pools combined as the charts combine them (charts/series.ts). */
-export function latestZoneTraffic(traffic: ReadonlyMap<string, readonly TrafficPoint[]>): Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }> {
+/**
+ * The newest slot of each zone, its pools combined as the charts combine them (charts/series.ts).
+ * A zone whose newest slot started before `freshSinceMs` has no current numbers: its gateways
+ * stopped reporting, and old numbers must not read as today's.
+ */
+export function latestZoneTraffic(traffic: ReadonlyMap<string, readonly TrafficPoint[]>, freshSinceMs = -Infinity): Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }> {
   const zones = new Map<string, { time: string; requestsPerSecond: number; serverErrorPercent: number | null; p99Ms: number | null }>();
   for (const [zone, series] of groupTraffic(traffic, 'zone')) {
     const newest = combineTraffic(series).at(-1);
-    if (newest) zones.set(zone, { time: newest.time, requestsPerSecond: newest.requestsPerSecond, serverErrorPercent: newest.serverErrorPercent, p99Ms: newest.p99Ms });
+    if (newest && Date.parse(newest.time) >= freshSinceMs) zones.set(zone, { time: newest.time, requestsPerSecond: newest.requestsPerSecond, serverErrorPercent: newest.serverErrorPercent, p99Ms: newest.p99Ms });
   }
   return zones;
 }
 
-export function zoneCards(gateways: readonly GatewayRow[], traffic: ReadonlyMap<string, readonly TrafficPoint[]>, zones: readonly ZoneSummary[]): ZoneCard[] {
+export function zoneCards(gateways: readonly GatewayRow[], traffic: ReadonlyMap<string, readonly TrafficPoint[]>, zones: readonly ZoneSummary[], freshSinceMs = -Infinity): ZoneCard[] {
   const cards = new Map<string, ZoneCard>();
   const cardOf = (zone: string) => {
     let card = cards.get(zone);
@@ -52,7 +56,7 @@ export function zoneCards(gateways: readonly GatewayRow[], traffic: ReadonlyMap<
     card.gateways[gateway.phase] += 1;
     card.gateways.total += 1;
   }
-  for (const [zone, latest] of latestZoneTraffic(traffic)) {
+  for (const [zone, latest] of latestZoneTraffic(traffic, freshSinceMs)) {
     const card = cardOf(zone);
     card.requestsPerSecond = latest.requestsPerSecond;
     card.serverErrorPercent = latest.serverErrorPercent;
