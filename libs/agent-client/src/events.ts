@@ -27,6 +27,8 @@ export type AgentEvent =
   /** `onSnapshot` threw; the snapshot is NACKed with the error and not offered again. */
   | { type: 'snapshot-failed'; version: string; revision: number; error: Error }
   | { type: 'ack-failed'; version: string; revision: number; error: AgentClientError }
-  | { type: 'invalid-message'; transport: SyncTransport; error: AgentClientError };
+  | { type: 'invalid-message'; transport: SyncTransport; error: AgentClientError }
+  /** `onTap` threw; heartbeats go on, the tap does not start. */
+  | { type: 'tap-failed'; error: Error };
 
 export type AgentEventListener = (event: AgentEvent) => void;

@@ -114,3 +114,39 @@ describe('heartbeats', () => {
     expect(client.state).toMatchObject({ transport: undefined, connection: 'disconnected' });
   });
 });
+
+describe('taps', () => {
+  it('start when a heartbeat answer carries one, and sampled requests go to POST …/tap', async () => {
+    const taps: Array<{ remainingMs: number; maxPerSecond: number }> = [];
+    const { client } = await setUp({ onSnapshot: undefined, onTap: (tap) => taps.push(tap) }, { heartbeatIntervalMs: 50 });
+    await client.start();
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(taps).toEqual([]);
+    harness.controlPlane.tap = { remainingMs: 30_000, maxPerSecond: 20 };
+    await expect.poll(() => taps.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    expect(taps[0]).toEqual({ remainingMs: 30_000, maxPerSecond: 20 });
+
+    const request = { time: '2026-12-02T12:00:00Z', method: 'GET', path: '/checkout', status: 200, latencyMs: 3, tries: 1, rateLimited: false, traceId: 't' };
+    await client.sendTapped([request]);
+    expect(harness.controlPlane.tapBatches).toEqual([{ nodeId: 'node-1', body: { requests: [request] } }]);
+  });
+
+  it('keep heartbeats going when the tap handler throws', async () => {
+    const events: string[] = [];
+    const { client } = await setUp(
+      {
+        onSnapshot: undefined,
+        onTap: () => {
+          throw new Error('tap handler broke');
+        },
+        onEvent: (event) => events.push(event.type),
+      },
+      { heartbeatIntervalMs: 50 },
+    );
+    harness.controlPlane.tap = { remainingMs: 30_000, maxPerSecond: 20 };
+    await client.start();
+    await expect.poll(() => events.filter((type) => type === 'tap-failed').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    const before = harness.controlPlane.heartbeats.length;
+    await expect.poll(() => harness.controlPlane.heartbeats.length, { timeout: 10_000 }).toBeGreaterThan(before);
+  });
+});

@@ -41,7 +41,7 @@ export async function runHeartbeats(context: HeartbeatContext, signal: AbortSign
       const answer = await http.heartbeat(session, context.heartbeat(), signal);
       consecutiveFailures = 0;
       if (answer.heartbeatIntervalMs > 0) intervalMs = answer.heartbeatIntervalMs;
-      if (answer.tap && answer.tap.remainingMs > 0) context.onTap?.(answer.tap);
+      if (answer.tap && answer.tap.remainingMs > 0) startTap(context, answer.tap);
       if (answer.lifecycle !== lifecycle) {
         lifecycle = answer.lifecycle;
         emit({ type: 'lifecycle', lifecycle });
@@ -52,5 +52,14 @@ export async function runHeartbeats(context: HeartbeatContext, signal: AbortSign
       if (error.code === 'PORTOLAN_AGENT_NOT_FOUND') return context.nodeGone();
       emit({ type: 'heartbeat-failed', error, consecutiveFailures: ++consecutiveFailures });
     }
+  }
+}
+
+/** A tap is the operator's view; whatever its handler does, heartbeats (the node's liveness) go on. */
+function startTap(context: HeartbeatContext, tap: TapRequest): void {
+  try {
+    context.onTap?.(tap);
+  } catch (error) {
+    context.emit({ type: 'tap-failed', error: error as Error });
   }
 }

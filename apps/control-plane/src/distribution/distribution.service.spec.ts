@@ -89,9 +89,12 @@ describe('DistributionService', () => {
     expect(recorded).toHaveLength(1);
     expect(recorded[0]).toMatchObject({ type: 'Warning', reason: 'ConfigRejected', regarding: { kind: 'GatewayNode', namespace: 'default', name: 'edge-a' }, details: { version: 'v1', revision: 4, errors } });
     expect(recorded[0].message).toContain('RateLimitPolicy/default/limits spec.limits[0]: unsupported key type');
-    service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'ACK' });
-    service.acknowledge(gateway.id, { version: 'v2', revision: 5, status: 'NACK', errors });
-    expect(recorded.map((event) => event.details?.revision)).toEqual([4, 5]);
+    service.acknowledge(gateway.id, { version: 'v0', revision: 5, status: 'ACK' });
+    service.acknowledge(gateway.id, { version: 'v2', revision: 6, status: 'NACK', errors });
+    // Fixed (ACKed), then the same bad content again: a new rejection, a new event.
+    service.acknowledge(gateway.id, { version: 'v3', revision: 7, status: 'ACK' });
+    service.acknowledge(gateway.id, { version: 'v2', revision: 8, status: 'NACK', errors });
+    expect(recorded.map((event) => event.details?.revision)).toEqual([4, 6, 8]);
   });
 
   it('follows the store again after its watch expired, and sends gateways what was missed, then what follows', async () => {

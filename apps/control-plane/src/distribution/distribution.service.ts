@@ -219,7 +219,8 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       }
       if (state.lastNack && state.lastNack.revision <= ack.revision) this.registry.setDegraded(gatewayId, 'ConfigRejected', false);
     } else {
-      const repeated = state.lastNack !== undefined && sameContent(state.lastNack.version, ack.version);
+      // The same rejection again, with no ACK since (an ACK in between means it was fixed, and is rejected anew).
+      const repeated = state.lastNack !== undefined && sameContent(state.lastNack.version, ack.version) && (state.applied?.revision ?? -1) < state.lastNack.revision;
       state.lastNack = { version: ack.version, revision: ack.revision, time: timestamp(), errors: ack.errors ?? [] };
       this.metrics.configNacks.inc();
       this.registry.setDegraded(gatewayId, 'ConfigRejected', true);

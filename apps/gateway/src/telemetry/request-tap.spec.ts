@@ -31,14 +31,17 @@ describe('RequestTap', () => {
     expect(tap.wants(now + 1_000)).toBe(true);
   });
 
-  it('drops the query string, which may carry secrets, and bounds the path', () => {
+  it('drops the query string, which may carry secrets, and bounds every text as the control plane requires', () => {
     const tap = new RequestTap(() => 0);
     tap.start({ remainingMs: 1_000, maxPerSecond: 5 });
     tap.record(request('/pay?token=secret'));
     tap.record(request(`/${'x'.repeat(1_000)}`));
-    const [first, second] = tap.take();
+    tap.record({ ...request(), failure: `proxy failure: ${'e'.repeat(1_000)}`, route: `${'n'.repeat(253)}/${'r'.repeat(63)}` });
+    const [first, second, third] = tap.take();
     expect(first.path).toBe('/pay');
     expect(second.path).toHaveLength(256);
+    expect(third.failure).toHaveLength(256);
+    expect(third.route).toHaveLength(256);
     expect(tap.take()).toEqual([]);
   });
 

@@ -7,7 +7,8 @@
 import { MAX_TAP_BATCH, type TapRequest } from '@portolan/agent-client';
 import type { TappedRequest } from '@portolan/api';
 
-const MAX_PATH_LENGTH = 256;
+/** What the control plane accepts of any text in a tapped request. */
+const MAX_TEXT_LENGTH = 256;
 
 export class RequestTap {
   private until = 0;
@@ -38,8 +39,14 @@ export class RequestTap {
   record(request: TappedRequest): void {
     this.takenThisSecond++;
     const query = request.path.indexOf('?');
-    const path = query === -1 ? request.path : request.path.slice(0, query);
-    this.pending.push({ ...request, path: path.length > MAX_PATH_LENGTH ? path.slice(0, MAX_PATH_LENGTH) : path });
+    // Every text is bounded as the control plane requires (docs/agent-protocol.md): one long error
+    // message must not cost the whole batch.
+    const bounded = (text: string | undefined) => (text !== undefined && text.length > MAX_TEXT_LENGTH ? text.slice(0, MAX_TEXT_LENGTH) : text);
+    const summary: TappedRequest = { ...request, method: bounded(request.method)!, path: bounded(query === -1 ? request.path : request.path.slice(0, query))! };
+    for (const field of ['route', 'service', 'breaker', 'failure'] as const) {
+      if (request[field] !== undefined) summary[field] = bounded(request[field]);
+    }
+    this.pending.push(summary);
     // A batch that could not be sent is not kept forever.
     if (this.pending.length > MAX_TAP_BATCH) this.pending.splice(0, this.pending.length - MAX_TAP_BATCH);
   }

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { failureStatus, parseDuration, type StatusReason } from '@portolan/api';
-import { PATHS, type AckRequest, type HeartbeatRequest, type Snapshot } from '../protocol.js';
+import { PATHS, type AckRequest, type HeartbeatRequest, type Snapshot, type TapBatch, type TapRequest } from '../protocol.js';
 import type { TestCertificate } from './test-certificate.js';
 
 export const BOOTSTRAP_TOKEN = 'bootstrap-secret';
@@ -49,7 +49,7 @@ interface LongPollWaiter {
   answer: (snapshot: Snapshot) => void;
 }
 
-const NODE_PATH = /^\/agent\/v1\/nodes\/([^/]+)(?:\/(heartbeat|snapshot|acks|drain|stream))?$/;
+const NODE_PATH = /^\/agent\/v1\/nodes\/([^/]+)(?:\/(heartbeat|snapshot|acks|drain|stream|tap))?$/;
 
 export function testSnapshot(revision: number, version = `${revision}.v`): Snapshot {
   return {
@@ -74,6 +74,9 @@ export class FakeControlPlane {
   unavailableRegistrations = 0;
   /** While set, heartbeats are answered with this status. */
   heartbeatStatus: number | undefined;
+  /** While set, heartbeat answers carry this tap (an operator taps the node). */
+  tap: TapRequest | undefined;
+  readonly tapBatches: Array<{ nodeId: string; body: TapBatch }> = [];
   private readonly connections = new Set<Duplex>();
   private readonly nodes = new Map<string, FakeNode>();
   private readonly waiters = new Set<LongPollWaiter>();
@@ -173,7 +176,12 @@ export class FakeControlPlane {
     if (request.method === 'POST' && endpoint === 'heartbeat') {
       this.heartbeats.push({ nodeId: node.id, at: performance.now(), body: body as HeartbeatRequest });
       if (this.heartbeatStatus) return fail(response, this.heartbeatStatus, 'ServiceUnavailable', 'heartbeats are failing on purpose');
-      return json(response, 200, { lifecycle: node.draining ? 'Draining' : 'Healthy', heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: 3 * this.heartbeatIntervalMs });
+      return json(response, 200, { lifecycle: node.draining ? 'Draining' : 'Healthy', heartbeatIntervalMs: this.heartbeatIntervalMs, ttlMs: 3 * this.heartbeatIntervalMs, ...(this.tap ? { tap: this.tap } : {}) });
+    }
+    if (request.method === 'POST' && endpoint === 'tap') {
+      this.tapBatches.push({ nodeId: node.id, body: body as TapBatch });
+      response.writeHead(204).end();
+      return;
     }
     if (request.method === 'GET' && endpoint === 'snapshot') return this.longPoll(request, response, url);
     if (request.method === 'POST' && endpoint === 'acks') {
