@@ -34,6 +34,16 @@ describe('the dashboard under /ui/', () => {
     expect(response.body).toBe(INDEX);
     expect(response.headers['content-type']).toMatch(/^text\/html/);
     expect(response.headers['cache-control']).toBe('no-cache');
+    // The token lives in the page: only its own scripts run, talking only to this origin.
+    expect(response.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(response.headers['content-security-policy']).toContain("connect-src 'self'");
+    expect(response.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it.each(['/ui/../../etc/passwd', '/ui/%2e%2e/%2e%2e/package.json', '/ui/.env', '/ui/..%2fcontrol-plane.ts'])('never serves a file outside the dashboard for %s', async (path) => {
+    const response = await anonymous().call('GET', path);
+    expect(typeof response.body === 'string' ? response.body : JSON.stringify(response.body)).not.toMatch(/root:|"name": "@portolan|PORTOLAN_|import /);
+    if (response.status === 200) expect(response.body).toBe(INDEX);
   });
 
   it('serves the hashed assets for good', async () => {
@@ -72,6 +82,7 @@ describe('the dashboard under /ui/', () => {
     expect(response.body).toMatchObject({ kind: 'Status', code: 404, reason: 'NotFound' });
     expect(response.body.message).toContain('npm run build');
     expect(response.body.message).toContain('PORTOLAN_DASHBOARD_DIR');
+    expect(response.body.message).not.toContain(dir);
     expect((await cp.client.call('GET', '/v1/zones')).status).toBe(200);
   });
 });

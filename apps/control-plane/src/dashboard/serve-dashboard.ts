@@ -18,6 +18,21 @@ import { failureStatus } from '@portolan/api';
 
 export const DASHBOARD_PATH = '/ui/';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/**
+ * The signed-in token sits in the page's sessionStorage: only the dashboard's own scripts may run,
+ * and they may talk only to this origin (the API and the live feed). Styles may be inline: the
+ * editor and the charts set them at run time.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+].join('; ');
 
 export function serveDashboard(dir: string): Router {
   const index = join(dir, 'index.html');
@@ -27,6 +42,7 @@ export function serveDashboard(dir: string): Router {
   const securityHeaders = (response: Response) => {
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('X-Frame-Options', 'DENY');
+    response.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   };
 
   router.get(['/', '/ui'], (_request, response) => response.redirect(302, DASHBOARD_PATH));
@@ -52,7 +68,8 @@ export function serveDashboard(dir: string): Router {
       const status = failureStatus(
         404,
         'NotFound',
-        `the dashboard is not built: ${index} does not exist. Run \`npm run build\` at the repository root, or set PORTOLAN_DASHBOARD_DIR to a built dashboard, then reload.`,
+        // The directory is the operator's to know (the start log names it), not every visitor's.
+        'the dashboard is not built: its directory (PORTOLAN_DASHBOARD_DIR, by default apps/dashboard/dist) has no index.html. Run `npm run build` at the repository root, or set PORTOLAN_DASHBOARD_DIR to a built dashboard, then reload.',
       );
       return void response.status(404).json(status);
     }
