@@ -6,7 +6,7 @@
 import { Body, Controller, createParamDecorator, Delete, Get, Headers, Inject, Param, Patch, Post, Put, Query, Req, Res, type ExecutionContext } from '@nestjs/common';
 import type { Response } from 'express';
 import { parse as parseYaml } from 'yaml';
-import { GROUP_VERSION, isJsonObject, type Resource } from '@portolan/api';
+import { GROUP_VERSION, isJsonObject, type ChangeList, type Resource } from '@portolan/api';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { Access } from '../auth/roles';
 import { RegistryResourcesService } from '../registry/registry-resources.service';
@@ -154,7 +154,7 @@ export class ResourcesController {
 
   @Get(`${BASE}/namespaces/:namespace/:plural/:name/history`)
   @Access('viewer')
-  async history(@ObjectPath() { namespace, plural, name }: ObjectPath) {
+  async history(@ObjectPath() { namespace, plural, name }: ObjectPath): Promise<ChangeList> {
     const changes = await this.resources.history(plural, namespace, name);
     return { apiVersion: GROUP_VERSION, kind: 'ChangeList', metadata: {}, items: changes };
   }

@@ -1,5 +1,6 @@
 /** `GET /v1/self-checks`: what would make the dashboards lie right now, each finding naming its object. */
 import { Controller, Get } from '@nestjs/common';
+import type { SelfCheckReport } from '@portolan/api';
 import { Access } from '../auth/roles';
 import { SelfChecksService } from './self-checks.service';
 
@@ -9,7 +10,7 @@ export class SelfChecksController {
 
   @Get('v1/self-checks')
   @Access('viewer')
-  report() {
+  report(): SelfCheckReport {
     const findings = this.selfChecks.evaluate();
     return { kind: 'SelfCheckReport', checkedAt: new Date().toISOString(), windowSeconds: this.selfChecks.windowMs / 1000, findings };
   }

@@ -4,7 +4,7 @@
  * stamps the written object's `metadata.resourceVersion` with it, so "newer" is a plain number
  * comparison for gateways and watchers alike.
  */
-import type { Resource } from '@portolan/api';
+import type { Change, ChangeType, Resource } from '@portolan/api';
 
 export interface ObjectKey {
   kind: string;
@@ -12,18 +12,7 @@ export interface ObjectKey {
   name: string;
 }
 
-export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** One committed change. `after` is null for a deletion, `before` null for a creation. */
-export interface Change {
-  revision: number;
-  type: ChangeType;
-  key: ObjectKey;
-  actor: string;
-  time: string;
-  before: Resource | null;
-  after: Resource | null;
-}
+export type { Change, ChangeType } from '@portolan/api';
 
 export interface WriteOptions {
   /** Conditional write: fails with StoreConflictError unless the stored object has this resourceVersion. */

@@ -6,7 +6,7 @@
  */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { KindDefinition, Resource } from '@portolan/api';
+import type { Change, KindDefinition, Resource } from '@portolan/api';
 import { ApiStatusError, resourcePath } from '../api/api-client';
 import { queryKeys } from '../api/query-keys';
 import { useSession } from '../app/session';
@@ -15,11 +15,11 @@ import { ErrorState, Loading } from '../components/status-views';
 import { lineDiff } from './diff';
 import { DiffView } from './policy-parts';
 import { toEditableYaml } from './policy-yaml';
-import { ROLLOUT_GUARD, usePolicyEvents, usePolicyHistory, type HistoryEntry } from './policy-queries';
+import { ROLLOUT_GUARD, usePolicyEvents, usePolicyHistory } from './policy-queries';
 
 const ROLLBACK_ACTOR = /\(rollback to revision (\d+)\)$/;
 
-function changeNote(entry: HistoryEntry): string {
+function changeNote(entry: Change): string {
   if (entry.type !== 'MODIFIED' || !entry.before || !entry.after) return '';
   const specChanged = JSON.stringify(entry.before.spec) !== JSON.stringify(entry.after.spec);
   return specChanged ? `spec, generation ${entry.after.metadata.generation ?? '?'}` : 'metadata only';
@@ -40,7 +40,7 @@ function ConfirmRollback({
   onConfirm,
   onCancel,
 }: {
-  entry: HistoryEntry;
+  entry: Change;
   current: Resource | undefined;
   pending: boolean;
   onConfirm(): void;

@@ -7,25 +7,12 @@
  * is in progress, the object and proxy-status are re-read every few seconds.
  */
 import { useQuery } from '@tanstack/react-query';
-import type { EventList, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
+import type { Change, ChangeList, EventList, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
 import { resourcePath } from '../api/api-client';
 import { useLive } from '../api/live-context';
 import { queryKeys } from '../api/query-keys';
 import { useSession } from '../app/session';
 
-/**
- * One entry of `GET …/<name>/history` (a `ChangeList`). The control plane declares it in its store
- * (apps/control-plane/src/store/resource-store.ts, `Change`), not in @portolan/api; this is the
- * part the page reads.
- */
-export interface HistoryEntry {
-  revision: number;
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
-  actor: string;
-  time: string;
-  before: Resource | null;
-  after: Resource | null;
-}
 
 /** The rollout guard's name as actor and event source (apps/control-plane/src/rollout-guard). */
 export const ROLLOUT_GUARD = 'rollout-guard';
@@ -65,10 +52,10 @@ export function usePolicyHistory(kind: string, namespace: string | undefined, na
   const { api } = useSession();
   const query = useQuery({
     queryKey: queryKeys.history(kind, namespace ?? '', name ?? ''),
-    queryFn: ({ signal }) => api.get<{ items: HistoryEntry[] }>(`${resourcePath(kind, namespace, name)}/history`, signal),
+    queryFn: ({ signal }) => api.get<ChangeList>(`${resourcePath(kind, namespace, name)}/history`, signal),
     enabled: namespace !== undefined && name !== undefined,
   });
-  return { ...query, items: query.data === undefined ? undefined : itemsOf<HistoryEntry>(query.data) };
+  return { ...query, items: query.data === undefined ? undefined : itemsOf<Change>(query.data) };
 }
 
 /**

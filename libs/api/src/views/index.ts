@@ -1,5 +1,6 @@
 export * from './blast-radius.js';
 export * from './effective-config.js';
+export * from './history.js';
 export * from './live.js';
 export * from './proxy-status.js';
 export * from './rollout.js';
