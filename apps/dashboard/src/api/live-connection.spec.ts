@@ -90,6 +90,31 @@ describe('LiveConnection', () => {
     expect(timers).toHaveLength(0);
   });
 
+  it('asks for its taps again on every new connection, and not for those it stopped', () => {
+    const { connection, sockets, timers } = harness();
+    connection.start();
+    const sent: string[][] = sockets.map(() => []);
+    const open = (socket: FakeSocket, index: number) => {
+      (socket as unknown as { readyState: number; send: (data: string) => void }).readyState = 1;
+      (socket as unknown as { send: (data: string) => void }).send = (data) => sent[index].push(data);
+    };
+    open(sockets[0], 0);
+    connection.tap('gw-1');
+    connection.tap('gw-2');
+    connection.untap('gw-2');
+    expect(sent[0].map((data) => JSON.parse(data))).toEqual([
+      { type: 'tap', gateway: 'gw-1' },
+      { type: 'tap', gateway: 'gw-2' },
+      { type: 'untap', gateway: 'gw-2' },
+    ]);
+    sockets[0].drop();
+    timers[0].run();
+    sent.push([]);
+    open(sockets[1], 1);
+    sockets[1].receive(hello);
+    expect(sent[1].map((data) => JSON.parse(data))).toEqual([{ type: 'tap', gateway: 'gw-1' }]);
+  });
+
   it('ignores frames that are not JSON', () => {
     const { connection, sockets, messages } = harness();
     connection.start();

@@ -17,9 +17,9 @@ export function healthOfErrorRate(serverErrorPercent: number | null | undefined)
   return 'Healthy';
 }
 
-export function healthOfLatency(p99Ms: number | null | undefined, targetMs: number | undefined): Health {
+/** Against a target the operator set; a latency without one is shown, never coloured. */
+export function healthOfLatency(p99Ms: number | null | undefined, targetMs: number): Health {
   if (p99Ms === null || p99Ms === undefined) return 'NoData';
-  if (targetMs === undefined) return 'Healthy';
   if (p99Ms > 2 * targetMs) return 'Failing';
   return p99Ms > targetMs ? 'Degraded' : 'Healthy';
 }

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { diffHunks, formatUnified, hasChanges, lineDiff, splitLines, type DiffLine } from './diff';
+import { diffHunks, hasChanges, lineDiff, splitLines, type DiffHunk, type DiffLine } from './diff';
+
+/** The hunks as `diff -u` text, to compare hunks with what diff would print. */
+function formatUnified(hunks: readonly DiffHunk[]): string {
+  return hunks
+    .map((hunk) =>
+      [
+        `@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`,
+        ...hunk.lines.map((line) => `${line.op === 'equal' ? ' ' : line.op === 'delete' ? '-' : '+'}${line.text}`),
+      ].join('\n'),
+    )
+    .join('\n');
+}
 
 /** The diff as `diff` markers, compact to read in a test. */
 function ops(lines: DiffLine[]): string[] {

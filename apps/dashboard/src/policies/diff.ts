@@ -125,15 +125,3 @@ export function diffHunks(lines: readonly DiffLine[], context = 3): DiffHunk[] {
     };
   });
 }
-
-/** The hunks as unified-diff text (for copying, and for tests). */
-export function formatUnified(hunks: readonly DiffHunk[]): string {
-  return hunks
-    .map((hunk) =>
-      [
-        `@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@`,
-        ...hunk.lines.map((line) => `${line.op === 'equal' ? ' ' : line.op === 'delete' ? '-' : '+'}${line.text}`),
-      ].join('\n'),
-    )
-    .join('\n');
-}

@@ -1,6 +1,6 @@
 import type { GatewayRolloutEntry, GatewayRow } from '@portolan/api';
 import { describe, expect, it } from 'vitest';
-import { countOutcomes, gatewayProgress } from './rollout';
+import { gatewayProgress } from './rollout';
 
 function row(name: string, overrides: Partial<GatewayRow> = {}): GatewayRow {
   return {
@@ -34,6 +34,5 @@ describe('gatewayProgress', () => {
       row('c'),
     ]);
     expect(progress.map((gateway) => gateway.outcome)).toEqual(['disconnected', 'disconnected', 'pending', 'pending']);
-    expect(countOutcomes(progress)).toEqual({ acked: 0, nacked: 0, pending: 2, disconnected: 2 });
   });
 });

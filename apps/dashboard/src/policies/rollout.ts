@@ -30,9 +30,3 @@ export function gatewayProgress(entries: readonly GatewayRolloutEntry[], rows: r
     return { ...base, outcome: disconnected ? 'disconnected' : 'pending' };
   });
 }
-
-export function countOutcomes(progress: readonly GatewayProgress[]): Record<GatewayOutcome, number> {
-  const counts: Record<GatewayOutcome, number> = { acked: 0, nacked: 0, pending: 0, disconnected: 0 };
-  for (const gateway of progress) counts[gateway.outcome]++;
-  return counts;
-}
