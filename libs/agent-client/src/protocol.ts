@@ -111,6 +111,33 @@ export interface UpstreamZoneStats {
   latencyHistogram: LatencyHistogram;
 }
 
+/** Most entries a heartbeat's `services` may have; a gateway that answered for more reports the busiest. */
+export const MAX_SERVICES_PER_HEARTBEAT = 64;
+
+/**
+ * The answers one gateway gave, in one period, for the routes of one service: what the dashboard
+ * charts per service and zone. Unlike `upstreamZones`, these are answers, not tries: a request
+ * retried twice is one request here (and two `retries`).
+ */
+export interface ServiceTraffic {
+  /** The service the matched route sends to, `namespace/name`. */
+  service: string;
+  /** Answers given (every status, the gateway's own refusals included). */
+  requests: number;
+  /** Of those, 5xx answers, the gateway's own 502, 503 and 504 included; at most `requests`. */
+  serverErrors: number;
+  /** Answers the gateway gave itself because a RateLimitPolicy refused the request; at most `requests`. */
+  rateLimited: number;
+  /** Tries after the first (as `HeartbeatStats.retries`). */
+  retries: number;
+  /** Requests refused fast by the service's breaker (open, half-open, or max concurrent requests); at most `requests`. */
+  breakerOpen: number;
+  /** Requests the gateway answered 504 itself because a deadline passed (the request's, or its last try's); at most `requests`. */
+  timeouts: number;
+  /** Every answer's latency, as in `HeartbeatStats.latencyHistogram`. */
+  latencyHistogram: LatencyHistogram;
+}
+
 /** Counters since the previous heartbeat (deltas, not totals), so a lost heartbeat loses only its own. */
 export interface HeartbeatStats {
   periodMs: number;
@@ -128,6 +155,12 @@ export interface HeartbeatStats {
    * from gateways older than it).
    */
   upstreamZones?: UpstreamZoneStats[];
+  /**
+   * Answers per service, one entry per service that had answers or retries, at most
+   * MAX_SERVICES_PER_HEARTBEAT, the busiest when there were more (absent from gateways older than
+   * it). Requests no route matched belong to no service.
+   */
+  services?: ServiceTraffic[];
   /** Breaker of each service that is not closed, and endpoints currently ejected. */
   breakers: Array<{ service: string; state: BreakerState }>;
   ejectedEndpoints: Array<{ service: string; endpoint: string }>;

@@ -1,4 +1,4 @@
-import { MAX_UPSTREAM_ZONES, type HeartbeatStats, type UpstreamZoneStats } from '@portolan/agent-client';
+import { MAX_SERVICES_PER_HEARTBEAT, MAX_UPSTREAM_ZONES, type HeartbeatStats, type ServiceTraffic, type UpstreamZoneStats } from '@portolan/agent-client';
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from './latency-histogram';
 import { MAX_WINDOW_MS, PoolTrafficWindow, SLOT_MS } from './pool-traffic-window';
@@ -11,6 +11,14 @@ const stats = (requests: number, slow = false): HeartbeatStats => heartbeatStats
 const tries = (zone: string, requests: number, failed = 0, slow = false): UpstreamZoneStats => ({ zone, requests, serverErrors: failed, latencyHistogram: latencyHistogram([[slow ? 200 : 40, requests]]) });
 
 const withTries = (base: HeartbeatStats, ...upstreamZones: UpstreamZoneStats[]): HeartbeatStats => ({ ...base, upstreamZones });
+
+/** Answers for `service`: `requests` of which `failed` were 5xx, all in the 25-50 ms bucket or, with `slow`, in 100-250 ms; no policy action unless given. */
+const answers = (service: string, requests: number, failed = 0, fields: Partial<ServiceTraffic> & { slow?: boolean } = {}): ServiceTraffic => {
+  const { slow = false, ...counters } = fields;
+  return { service, requests, serverErrors: failed, rateLimited: 0, retries: 0, breakerOpen: 0, timeouts: 0, latencyHistogram: latencyHistogram([[slow ? 200 : 40, requests]]), ...counters };
+};
+
+const withServices = (base: HeartbeatStats, ...services: ServiceTraffic[]): HeartbeatStats => ({ ...base, services });
 
 const a1 = { name: 'edge-a-1', pool: 'edge', zone: 'zone-a' };
 const a2 = { name: 'edge-a-2', pool: 'edge', zone: 'zone-a' };
@@ -251,6 +259,123 @@ describe('PoolTrafficWindow', () => {
       window.add(a1, withTries(stats(1), tries('zone-b', 3)), later);
       expect(window.readUpstreamZone('zone-b', 60_000, later).requests).toBe(3);
       expect(upstream().size).toBeLessThanOrEqual(bound);
+    });
+  });
+
+  describe('per service and zone', () => {
+    it('adds the answers for each service per zone of the reporting gateways, and lists each ended slot as a point, oldest first, then by service and zone', () => {
+      const window = new PoolTrafficWindow();
+      const t0 = 20 * SLOT_MS;
+      window.add(a1, withServices(stats(30), answers('default/checkout', 20, 2, { retries: 3, rateLimited: 1, timeouts: 1 }), answers('shop/users', 10)), t0 + 1_000);
+      // Another pool in the same zone: its gateways' answers for the service add up with edge's.
+      window.add(other, withServices(stats(20), answers('default/checkout', 20, 0, { breakerOpen: 2, slow: true })), t0 + 3_000);
+      window.add(b1, withServices(stats(5), answers('default/checkout', 5)), t0 + 2_000);
+      window.add(a1, withServices(stats(10), answers('default/checkout', 10)), t0 + SLOT_MS + 1_000);
+
+      const first = window.servicePoints(0, t0 + 2 * SLOT_MS - 1);
+      expect(first).toEqual([
+        {
+          time: new Date(t0).toISOString(),
+          service: 'default/checkout',
+          zone: 'zone-a',
+          gateways: 2,
+          requestsPerSecond: 40 / (SLOT_MS / 1000),
+          serverErrorPercent: 5,
+          p50Ms: expect.any(Number),
+          p95Ms: expect.any(Number),
+          p99Ms: expect.any(Number),
+          rateLimited: 1,
+          retries: 3,
+          breakerOpen: 2,
+          timeouts: 1,
+        },
+        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'default/checkout', zone: 'zone-b', gateways: 1, requestsPerSecond: 1, serverErrorPercent: 0 }),
+        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'shop/users', zone: 'zone-a', gateways: 1, requestsPerSecond: 2 }),
+      ]);
+      // Half of zone-a's answers for checkout took 100-250 ms: p99 is there, p50 not above 50 ms.
+      expect(first[0].p99Ms!).toBeGreaterThan(100);
+      expect(first[0].p50Ms!).toBeLessThanOrEqual(50);
+      expect(window.servicePoints(t0 + SLOT_MS, t0 + 2 * SLOT_MS).map((point) => [point.time, point.service, point.zone, point.requestsPerSecond])).toEqual([
+        [new Date(t0 + SLOT_MS).toISOString(), 'default/checkout', 'zone-a', 2],
+      ]);
+      // The pool series count the heartbeats' totals as before.
+      expect(window.points(0, t0 + SLOT_MS).map((point) => [point.pool, point.zone, point.requestsPerSecond])).toEqual([
+        ['api', 'zone-a', 4],
+        ['edge', 'zone-a', 6],
+        ['edge', 'zone-b', 1],
+      ]);
+    });
+
+    it('gives a slot whose reports had no answers for the service (only retries) no error share or quantiles', () => {
+      const window = new PoolTrafficWindow();
+      window.add(a1, withServices(stats(0), answers('default/checkout', 0, 0, { retries: 2 })), 1_000);
+      expect(window.servicePoints(0, SLOT_MS)).toMatchObject([{ service: 'default/checkout', requestsPerSecond: 0, serverErrorPercent: null, p50Ms: null, p99Ms: null, retries: 2 }]);
+    });
+
+    it('leaves out entries that are not the protocol\'s whole, and keeps the well-formed ones and the rest of the heartbeat', () => {
+      const window = new PoolTrafficWindow();
+      const malformed = [
+        null,
+        'default/x',
+        { ...answers('default/x', 10), service: 7 },
+        // Not `namespace/name`, or longer than names may be.
+        answers('x', 10),
+        answers('default/x/y', 10),
+        answers('/x', 10),
+        answers(`default/${'x'.repeat(254)}`, 10),
+        answers('default/x\u0000zone-b', 10),
+        { ...answers('default/x', 10), requests: -1 },
+        { ...answers('default/x', 10), retries: 'two' },
+        { ...answers('default/x', 10), timeouts: Number.NaN },
+        // More 5xx answers, or answers the gateway gave itself, than answers.
+        answers('default/x', 10, 11),
+        answers('default/x', 10, 0, { rateLimited: 11 }),
+        answers('default/x', 10, 0, { breakerOpen: 11 }),
+        answers('default/x', 10, 0, { timeouts: 11 }),
+        { ...answers('default/x', 10), latencyHistogram: undefined },
+        { ...answers('default/x', 10), latencyHistogram: { counts: [10], sumMs: 400 } },
+        { ...answers('default/x', 10), latencyHistogram: { counts: new Array(14).fill(0), sumMs: -1 } },
+        // Two entries for one service: which is right cannot be told, neither counts.
+        answers('default/y', 10, 1),
+        answers('default/y', 20, 2),
+      ];
+      window.add(a1, { ...stats(10), services: [...malformed, answers('default/checkout', 10, 4, { retries: 1 })] } as unknown as HeartbeatStats, 1_000);
+      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', zone: 'zone-a', requestsPerSecond: 2, serverErrorPercent: 40, retries: 1 })]);
+      expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(10);
+
+      // Not a list, or longer than the protocol allows: none of it counts; the answers still do.
+      window.add(a1, { ...stats(10), services: { service: 'default/checkout' } } as unknown as HeartbeatStats, 1_500);
+      const tooMany = Array.from({ length: MAX_SERVICES_PER_HEARTBEAT + 1 }, (_, index) => answers(`default/service-${index}`, 1));
+      window.add(a1, withServices(stats(10), answers('default/checkout', 10), ...tooMany), 1_500);
+      // Heartbeats of gateways older than the field, and statistics that are not the protocol's at all.
+      window.add(a2, stats(5), 1_500);
+      window.add(a2, { ...withServices(stats(10), answers('default/checkout', 10)), requests: 'many' } as unknown as HeartbeatStats, 1_500);
+      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', gateways: 1, requestsPerSecond: 2 })]);
+      expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(35);
+    });
+
+    it('holds a bounded number of service and zone series, making room with series nobody reported for the longest window, never with reported ones', () => {
+      const window = new PoolTrafficWindow();
+      const services = () => (window as unknown as { services: Map<string, unknown> }).services;
+      window.add(a1, withServices(stats(1), answers('default/checkout', 1)), 1_000);
+      let service = 0;
+      while (services().size < 5_000 && service < 5_000) {
+        window.add(b1, withServices(stats(1), ...Array.from({ length: MAX_SERVICES_PER_HEARTBEAT }, () => answers(`invented/service-${service++}`, 1))), 1_000);
+      }
+      const bound = services().size;
+      expect(bound).toBeLessThan(5_000);
+      // Full: a new pair waits, the pairs already held keep counting.
+      window.add(a1, withServices(stats(1), answers('default/checkout', 2), answers('default/users', 1)), 2_000);
+      expect(window.servicePoints(0, SLOT_MS).filter((point) => point.zone === 'zone-a')).toEqual([expect.objectContaining({ service: 'default/checkout', requestsPerSecond: 3 / (SLOT_MS / 1000) })]);
+      // Two hours later, only checkout kept reporting: the invented pairs are stale and a new one finds room.
+      const later = 2 * 3_600_000;
+      for (let t = 2_000; t <= later; t += 10 * 60_000) window.add(a1, withServices(stats(1), answers('default/checkout', 1)), t);
+      window.add(a1, withServices(stats(1), answers('default/checkout', 1), answers('default/users', 3)), later);
+      expect(window.servicePoints(later - SLOT_MS, later + SLOT_MS).map((point) => [point.service, point.requestsPerSecond])).toEqual([
+        ['default/checkout', 1 / (SLOT_MS / 1000)],
+        ['default/users', 3 / (SLOT_MS / 1000)],
+      ]);
+      expect(services().size).toBeLessThanOrEqual(bound);
     });
   });
 });

@@ -6,14 +6,16 @@
  *   dashboard's traffic charts (`points`, one per slot);
  * - per upstream zone, the tries every gateway sent to endpoints of that zone (`stats.upstreamZones`):
  *   the error rate and latency the failover controller judges a zone by, which stay the zone's own
- *   while its gateways send their traffic elsewhere.
+ *   while its gateways send their traffic elsewhere;
+ * - per service and zone of the gateways, the answers they gave for the service's routes
+ *   (`stats.services`): the dashboard's per-service charts (`servicePoints`).
  *
  * Each heartbeat's counters are added into the 5-second slot it arrived in, so memory depends on
- * pools, zones and the longest window, never on the number of gateways or requests; a window is
- * read by adding up its slots.
+ * pools, zones, services and the longest window, never on the number of gateways or requests; a
+ * window is read by adding up its slots.
  */
-import { LATENCY_BUCKETS_MS, MAX_UPSTREAM_ZONES, type HeartbeatStats, type LatencyHistogram } from '@portolan/agent-client';
-import type { TrafficPoint } from '@portolan/api';
+import { LATENCY_BUCKETS_MS, MAX_SERVICES_PER_HEARTBEAT, MAX_UPSTREAM_ZONES, type HeartbeatStats, type LatencyHistogram, type ServiceTraffic, type UpstreamZoneStats } from '@portolan/agent-client';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 import { addHistogram, emptyHistogram, histogramQuantile } from './latency-histogram';
 
 export const SLOT_MS = 5_000;
@@ -25,8 +27,17 @@ export const MAX_WINDOW_MS = 60 * 60_000;
  * nobody reported for the longest window makes room.
  */
 const MAX_UPSTREAM_SERIES = 1_024;
+/**
+ * Service and zone pairs kept at once. Services come from configuration too, but a mesh has many
+ * more of them than zones: an hour of slots is about a third of a megabyte per pair, so this bounds
+ * the per-service series to some 350 MB however many services or invented names agents report. A
+ * pair nobody reported for the longest window makes room.
+ */
+const MAX_SERVICE_SERIES = 1_024;
 /** Longest zone name taken from a heartbeat (a DNS label's worth, with room for a prefix). */
 const MAX_ZONE_LENGTH = 253;
+/** A service as a heartbeat names it: `namespace/name`, each at most 253 characters, without the NUL that separates a series key. */
+const SERVICE_NAME = /^[^/\u0000]{1,253}\/[^/\u0000]{1,253}$/;
 
 interface Slot {
   start: number;
@@ -64,6 +75,8 @@ export class PoolTrafficWindow {
   private readonly series = new Map<string, Series>();
   /** Per upstream zone ("" for endpoints without one). */
   private readonly upstream = new Map<string, Series>();
+  /** Per service and zone of the reporting gateways. */
+  private readonly services = new Map<string, Series>();
 
   /** Adds one heartbeat's counters; statistics that are not the protocol's (a bad or foreign agent) are ignored, never half-counted. */
   add(gateway: { name: string; pool: string; zone: string }, stats: HeartbeatStats, now: number): void {
@@ -82,12 +95,25 @@ export class PoolTrafficWindow {
     if (isCount(errors?.breakerOpen)) slot.breakerOpen += errors.breakerOpen;
     if (isCount(errors?.timeout)) slot.timeouts += errors.timeout;
     for (const entry of validUpstreamZones(stats.upstreamZones)) {
-      if (!this.upstream.has(entry.zone) && !this.makeUpstreamRoom(now)) continue;
+      if (!this.upstream.has(entry.zone) && !makeRoom(this.upstream, MAX_UPSTREAM_SERIES, now)) continue;
       const upstreamSlot = this.slotOf(this.upstream, entry.zone, periodMs, now);
       upstreamSlot.requests += entry.requests;
       upstreamSlot.serverErrors += entry.serverErrors;
       addHistogram(upstreamSlot.histogram, entry.latencyHistogram);
       upstreamSlot.gateways.add(gateway.name);
+    }
+    for (const entry of validServices(stats.services)) {
+      const key = seriesKey(entry.service, gateway.zone);
+      if (!this.services.has(key) && !makeRoom(this.services, MAX_SERVICE_SERIES, now)) continue;
+      const serviceSlot = this.slotOf(this.services, key, periodMs, now);
+      serviceSlot.requests += entry.requests;
+      serviceSlot.serverErrors += entry.serverErrors;
+      addHistogram(serviceSlot.histogram, entry.latencyHistogram);
+      serviceSlot.gateways.add(gateway.name);
+      serviceSlot.retries += entry.retries;
+      serviceSlot.rateLimited += entry.rateLimited;
+      serviceSlot.breakerOpen += entry.breakerOpen;
+      serviceSlot.timeouts += entry.timeouts;
     }
   }
 
@@ -120,16 +146,16 @@ export class PoolTrafficWindow {
    * point never changes once given; only series that had reports during a slot have a point there.
    */
   points(from: number, to: number): TrafficPoint[] {
-    const points: Array<{ start: number; point: TrafficPoint }> = [];
-    for (const [key, series] of this.series) {
-      const [pool, zone] = splitKey(key);
-      for (const slot of series.slots) {
-        const end = slot.start + SLOT_MS;
-        if (end > from && end <= to) points.push({ start: slot.start, point: toPoint(pool, zone, slot) });
-      }
-    }
-    points.sort((a, b) => a.start - b.start || compare(a.point.pool, b.point.pool) || compare(a.point.zone, b.point.zone));
-    return points.map(({ point }) => point);
+    return endedSlots(this.series, from, to).map(({ name: pool, zone, slot }) => ({ time: new Date(slot.start).toISOString(), pool, zone, ...slotFigures(slot) }));
+  }
+
+  /**
+   * Every service and zone's slots that ended after `from` and by `to`, as `points` lists those of
+   * pools (then by service and zone): the dashboard's per-service charts. The zone is the reporting
+   * gateways', as in `points`.
+   */
+  servicePoints(from: number, to: number): ServiceTrafficPoint[] {
+    return endedSlots(this.services, from, to).map(({ name: service, zone, slot }) => ({ time: new Date(slot.start).toISOString(), service, zone, ...slotFigures(slot) }));
   }
 
   /** The slot of `now` in the series `key`, created (and old slots dropped) as needed. */
@@ -145,16 +171,6 @@ export class PoolTrafficWindow {
       while (series.slots.length > 0 && series.slots[0].start < now - MAX_WINDOW_MS - SLOT_MS) series.slots.shift();
     }
     return slot;
-  }
-
-  /** Whether a new upstream zone may be added: below the bound, or once zones nobody reported for the longest window are dropped. */
-  private makeUpstreamRoom(now: number): boolean {
-    if (this.upstream.size < MAX_UPSTREAM_SERIES) return true;
-    for (const [zone, series] of this.upstream) {
-      const last = series.slots[series.slots.length - 1];
-      if (!last || last.start < now - MAX_WINDOW_MS - SLOT_MS) this.upstream.delete(zone);
-    }
-    return this.upstream.size < MAX_UPSTREAM_SERIES;
   }
 
   private readWhere(all: Map<string, Series>, matches: (key: string) => boolean, windowMs: number, now: number): TrafficReading {
@@ -180,11 +196,36 @@ export class PoolTrafficWindow {
   }
 }
 
-function toPoint(pool: string, zone: string, slot: Slot): TrafficPoint {
+/**
+ * Whether a new series may be added to `all`: below `bound`, or once series nobody reported for the
+ * longest window are dropped. A series still reported is never dropped for a new one: names made up
+ * by a misbehaving agent cannot push out the history of real ones.
+ */
+function makeRoom(all: Map<string, Series>, bound: number, now: number): boolean {
+  if (all.size < bound) return true;
+  for (const [key, series] of all) {
+    const last = series.slots[series.slots.length - 1];
+    if (!last || last.start < now - MAX_WINDOW_MS - SLOT_MS) all.delete(key);
+  }
+  return all.size < bound;
+}
+
+/** The slots of two-part series (pool or service, and zone) that ended after `from` and by `to`, oldest first, then by name and zone. */
+function endedSlots(all: Map<string, Series>, from: number, to: number): Array<{ name: string; zone: string; slot: Slot }> {
+  const ended: Array<{ name: string; zone: string; slot: Slot }> = [];
+  for (const [key, series] of all) {
+    const [name, zone] = splitKey(key);
+    for (const slot of series.slots) {
+      const end = slot.start + SLOT_MS;
+      if (end > from && end <= to) ended.push({ name, zone, slot });
+    }
+  }
+  return ended.sort((a, b) => a.slot.start - b.slot.start || compare(a.name, b.name) || compare(a.zone, b.zone));
+}
+
+/** What a traffic point says of its slot, whichever series it is of. */
+function slotFigures(slot: Slot): Omit<TrafficPoint, 'time' | 'pool' | 'zone'> {
   return {
-    time: new Date(slot.start).toISOString(),
-    pool,
-    zone,
     gateways: slot.gateways.size,
     requestsPerSecond: slot.requests / (SLOT_MS / 1000),
     serverErrorPercent: slot.requests > 0 ? (slot.serverErrors / slot.requests) * 100 : null,
@@ -202,28 +243,52 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-type UpstreamZoneEntry = NonNullable<HeartbeatStats['upstreamZones']>[number];
+/**
+ * The well-formed entries of a list in a heartbeat, each under its key. An entry `read` refuses is
+ * left out whole, as are two entries under one key (which is right cannot be told: neither counts);
+ * a list that is not one or is longer than the protocol allows is left out whole.
+ */
+function wellFormed<T>(entries: unknown, max: number, read: (entry: Record<string, unknown>) => { key: string; entry: T } | undefined): T[] {
+  if (!Array.isArray(entries) || entries.length > max) return [];
+  const valid = new Map<string, T>();
+  const duplicated = new Set<string>();
+  for (const candidate of entries as unknown[]) {
+    if (typeof candidate !== 'object' || candidate === null) continue;
+    const found = read(candidate as Record<string, unknown>);
+    if (!found) continue;
+    if (valid.has(found.key)) duplicated.add(found.key);
+    else valid.set(found.key, found.entry);
+  }
+  for (const key of duplicated) valid.delete(key);
+  return [...valid.values()];
+}
+
+/** The well-formed entries of `upstreamZones`: no count that is not one, no more failed tries than tries, a histogram of the protocol's shape. */
+function validUpstreamZones(entries: unknown): UpstreamZoneStats[] {
+  return wellFormed(entries, MAX_UPSTREAM_ZONES, ({ zone, requests, serverErrors, latencyHistogram }) => {
+    if (typeof zone !== 'string' || zone.length > MAX_ZONE_LENGTH || !isCount(requests) || !isCount(serverErrors) || serverErrors > requests) return undefined;
+    if (!isBucketed(latencyHistogram)) return undefined;
+    return { key: zone, entry: { zone, requests, serverErrors, latencyHistogram } };
+  });
+}
 
 /**
- * The well-formed entries of a heartbeat's `upstreamZones`. An entry that is not the protocol's (a
- * count that is not one, more failed tries than tries, a histogram of another shape, a second entry
- * for the same zone) is left out whole; a list longer than the protocol allows is left out whole.
+ * The well-formed entries of `services`: a `namespace/name`, counts that are counts, no more 5xx
+ * answers or answers the gateway gave itself (rate limited, breaker open, timeout) than answers,
+ * a histogram of the protocol's shape.
  */
-function validUpstreamZones(entries: unknown): UpstreamZoneEntry[] {
-  if (!Array.isArray(entries) || entries.length > MAX_UPSTREAM_ZONES) return [];
-  const valid = new Map<string, UpstreamZoneEntry>();
-  const duplicated = new Set<string>();
-  for (const entry of entries as Array<Partial<UpstreamZoneEntry> | null>) {
-    if (typeof entry !== 'object' || entry === null) continue;
-    const { zone, requests, serverErrors, latencyHistogram } = entry;
-    if (typeof zone !== 'string' || zone.length > MAX_ZONE_LENGTH || !isCount(requests) || !isCount(serverErrors) || serverErrors > requests) continue;
-    if (!isHistogram(latencyHistogram) || latencyHistogram.counts.length !== LATENCY_BUCKETS_MS.length + 1) continue;
-    if (valid.has(zone)) duplicated.add(zone);
-    else valid.set(zone, { zone, requests, serverErrors, latencyHistogram });
-  }
-  // Which of two entries for one zone is right cannot be told: neither counts.
-  for (const zone of duplicated) valid.delete(zone);
-  return [...valid.values()];
+function validServices(entries: unknown): ServiceTraffic[] {
+  return wellFormed(entries, MAX_SERVICES_PER_HEARTBEAT, ({ service, requests, serverErrors, rateLimited, retries, breakerOpen, timeouts, latencyHistogram }) => {
+    if (typeof service !== 'string' || !SERVICE_NAME.test(service) || !isCount(requests) || !isCount(retries)) return undefined;
+    if (!isCount(serverErrors) || !isCount(rateLimited) || !isCount(breakerOpen) || !isCount(timeouts) || Math.max(serverErrors, rateLimited, breakerOpen, timeouts) > requests) return undefined;
+    if (!isBucketed(latencyHistogram)) return undefined;
+    return { key: service, entry: { service, requests, serverErrors, rateLimited, retries, breakerOpen, timeouts, latencyHistogram } };
+  });
+}
+
+/** A histogram in the protocol's buckets (LATENCY_BUCKETS_MS and one above). */
+function isBucketed(histogram: unknown): histogram is LatencyHistogram {
+  return isHistogram(histogram) && histogram.counts.length === LATENCY_BUCKETS_MS.length + 1;
 }
 
 function isHistogram(histogram: unknown): histogram is LatencyHistogram {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { formatTime, LIVE_CLOSE_UNAUTHORIZED, LIVE_PATH, LIVE_PROTOCOL, LIVE_TOKEN_PROTOCOL_PREFIX, type LiveMessage, type MeshEvent, type TappedRequest, type TrafficPoint } from '@portolan/api';
+import { formatTime, LIVE_CLOSE_UNAUTHORIZED, LIVE_PATH, LIVE_PROTOCOL, LIVE_TOKEN_PROTOCOL_PREFIX, type LiveMessage, type MeshEvent, type ServiceTrafficPoint, type TappedRequest, type TrafficPoint } from '@portolan/api';
 import { nsPath } from '../../test/support/api-client';
 import { startInProcess, type InProcessControlPlane } from '../../test/support/in-process';
 import { heartbeatStats, latencyHistogram } from '../autoscaling/testing/heartbeat-stats';
@@ -110,6 +110,8 @@ describe('the live feed', () => {
   let rolloutListeners: Set<() => void>;
   let eventListeners: Set<(event: MeshEvent) => void>;
   let trafficAsked: Array<[number, number]>;
+  /** Whether the pools had traffic in a slot (the services always have). */
+  let poolTraffic: boolean;
   let validTokens: Set<string>;
   let taps: TapService;
   let close: () => Promise<void>;
@@ -135,6 +137,10 @@ describe('the live feed', () => {
           points: (from, to): TrafficPoint[] => {
             trafficAsked.push([from, to]);
             const point = { pool: 'edge', zone: 'zone-a', gateways: 1, requestsPerSecond: 2, serverErrorPercent: 0, p50Ms: 1, p95Ms: 2, p99Ms: 3, rateLimited: 0, retries: 0, breakerOpen: 0, timeouts: 0 };
+            return poolTraffic ? [{ time: new Date(from).toISOString(), ...point }] : [];
+          },
+          servicePoints: (from): ServiceTrafficPoint[] => {
+            const point = { service: 'default/checkout', zone: 'zone-a', gateways: 1, requestsPerSecond: 1, serverErrorPercent: 0, p50Ms: 1, p95Ms: 2, p99Ms: 3, rateLimited: 0, retries: 1, breakerOpen: 0, timeouts: 0 };
             return [{ time: new Date(from).toISOString(), ...point }];
           },
         },
@@ -156,6 +162,7 @@ describe('the live feed', () => {
     rolloutListeners = new Set();
     eventListeners = new Set();
     trafficAsked = [];
+    poolTraffic = true;
     validTokens = new Set(['viewer-token']);
     taps = new TapService();
   });
@@ -277,6 +284,16 @@ describe('the live feed', () => {
     expect(to - from).toBe(5_000);
     expect(to % 5_000).toBe(0);
     expect(traffic.points).toEqual([expect.objectContaining({ time: new Date(from).toISOString(), pool: 'edge', zone: 'zone-a' })]);
+    expect(traffic.services).toEqual([expect.objectContaining({ time: new Date(from).toISOString(), service: 'default/checkout', zone: 'zone-a', retries: 1 })]);
+  });
+
+  it('sends a slot that has points per service only', async () => {
+    poolTraffic = false;
+    await start();
+    const feed = viewer();
+    const traffic = await feed.waitFor('traffic', () => true, 12_000);
+    expect(traffic.points).toEqual([]);
+    expect(traffic.services).toEqual([expect.objectContaining({ service: 'default/checkout' })]);
   });
 
   it('listens to rollout changes only while someone is connected', async () => {
@@ -402,7 +419,13 @@ describe('the live feed and GET /v1/traffic in the control plane', () => {
     const listed = await feed.waitFor('gateways', (message) => message.items.some((row) => row.name === 'live-gw'));
     expect(listed.items.find((row) => row.name === 'live-gw')).toMatchObject({ id: registered.body.id, zone: 'zone-a', pool: 'edge', phase: 'Healthy', requestsPerSecond: null });
 
-    const stats = heartbeatStats({ requests: 40, serverErrors: 4, periodMs: 2_000, latencyHistogram: latencyHistogram([[20, 40]]) });
+    const stats = heartbeatStats({
+      requests: 40,
+      serverErrors: 4,
+      periodMs: 2_000,
+      latencyHistogram: latencyHistogram([[20, 40]]),
+      services: [{ service: 'default/checkout', requests: 30, serverErrors: 3, rateLimited: 0, retries: 2, breakerOpen: 0, timeouts: 1, latencyHistogram: latencyHistogram([[20, 30]]) }],
+    });
     const beat = await cp.client.withToken(registered.body.credential).call('POST', `/agent/v1/nodes/${registered.body.id}/heartbeat`, { stats: { ...stats, latency: { p50Ms: 10, p95Ms: 18, p99Ms: 20 } } });
     expect(beat.status).toBe(200);
     const numbers = await feed.waitFor('gateways', (message) => message.items.some((row) => row.name === 'live-gw' && row.requestsPerSecond !== null));
@@ -419,14 +442,22 @@ describe('the live feed and GET /v1/traffic in the control plane', () => {
     expect(point).toMatchObject({ gateways: 1, requestsPerSecond: 8, serverErrorPercent: 10, retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 });
     expect(point.p99Ms).toBeGreaterThan(10);
     expect(point.p99Ms).toBeLessThanOrEqual(25);
+    // The same slot per service, in the gateway's zone.
+    const servicePoint = traffic.services.find((candidate) => candidate.service === 'default/checkout' && candidate.zone === 'zone-a')!;
+    expect(servicePoint).toMatchObject({ time: point.time, gateways: 1, requestsPerSecond: 6, serverErrorPercent: 10, retries: 2, timeouts: 1, rateLimited: 0, breakerOpen: 0 });
+    expect(servicePoint.p99Ms).toBeGreaterThan(10);
 
     const history = await cp.client.withToken(TOKENS.viewer).call('GET', '/v1/traffic');
     expect(history.status).toBe(200);
     expect(history.body.items).toContainEqual(point);
+    expect(history.body.services).toContainEqual(servicePoint);
     const since = await cp.client.withToken(TOKENS.viewer).call('GET', `/v1/traffic?since=${encodeURIComponent(point.time)}`);
     expect(since.body.items[0]).toEqual(point);
+    expect(since.body.services[0]).toEqual(servicePoint);
     const later = new Date(Date.parse(point.time) + 5_000).toISOString();
-    expect((await cp.client.withToken(TOKENS.viewer).call('GET', `/v1/traffic?since=${later}`)).body.items.filter((item: TrafficPoint) => item.zone === 'zone-a')).toEqual([]);
+    const after = (await cp.client.withToken(TOKENS.viewer).call('GET', `/v1/traffic?since=${later}`)).body;
+    expect(after.items.filter((item: TrafficPoint) => item.zone === 'zone-a')).toEqual([]);
+    expect(after.services).toEqual([]);
   });
 
   it('refuses a bad token with close code 4401, and a client without the protocol with a 400 Status', async () => {

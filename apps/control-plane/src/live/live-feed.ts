@@ -2,8 +2,8 @@
  * The dashboard's live feed (libs/api/src/views/live.ts, docs/dashboard.md): `GET
  * /v1/live` upgraded to a WebSocket on the API's HTTPS server, next to the agent stream. One
  * connection carries what changes while an operator looks: objects written and policies whose
- * rollout moved (`changed`), the gateways (`gateways`), each traffic slot as it ends (`traffic`),
- * and every event the journal records (`event`).
+ * rollout moved (`changed`), the gateways (`gateways`), each traffic slot as it ends, per pool and
+ * per service (`traffic`), and every event the journal records (`event`).
  *
  * Browsers cannot send an Authorization header with a WebSocket, so the token comes as a second
  * subprotocol next to LIVE_PROTOCOL; the answer names LIVE_PROTOCOL only, so the token is never
@@ -37,7 +37,7 @@ export interface LiveFeedDependencies {
   distribution: GatewayRowSources['distribution'] & { onRolloutChange(listener: () => void): () => void };
   /** Policies whose derived status (rollout) changed without a write: what `?watch=true` sends as MODIFIED. */
   statusChanges: { watchRollouts(listener: (keys: ObjectKey[]) => void): () => void };
-  traffic: Pick<PoolTrafficWindow, 'points'>;
+  traffic: Pick<PoolTrafficWindow, 'points' | 'servicePoints'>;
   journal: Pick<EventJournal, 'onEvent'>;
   /** Live taps: a client's `tap` message subscribes it to a gateway's sampled requests. */
   taps: Pick<TapService, 'subscribe'>;
@@ -219,7 +219,8 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
     // A late timer (a busy event loop) sends every slot that ended meanwhile.
     if (clients.size > 0 && until > trafficSentUntil) {
       const points = traffic.points(trafficSentUntil, until);
-      if (points.length > 0) broadcast({ type: 'traffic', points });
+      const services = traffic.servicePoints(trafficSentUntil, until);
+      if (points.length > 0 || services.length > 0) broadcast({ type: 'traffic', points, services });
     }
     trafficSentUntil = Math.max(trafficSentUntil, until);
     scheduleTraffic();

@@ -1,11 +1,11 @@
 /**
- * `GET /v1/traffic?since=<RFC 3339>` (viewer): the traffic points per pool and zone of every slot
- * that ended since then, oldest first: the history the dashboard's charts start from before the
- * live feed's `traffic` messages extend them. This replica keeps the last hour, which is also the
+ * `GET /v1/traffic?since=<RFC 3339>` (viewer): the traffic points per pool and zone (`items`) and
+ * per service and zone (`services`) of every slot that ended since then, oldest first: the history
+ * the dashboard's charts start from before the live feed's `traffic` messages extend them. This replica keeps the last hour, which is also the
  * default; an earlier `since` gets that hour.
  */
 import { Controller, Get, Query } from '@nestjs/common';
-import type { TrafficPoint } from '@portolan/api';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 import { Access } from '../auth/roles';
 import { MAX_WINDOW_MS, PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import { ApiError } from '../errors/api-error';
@@ -36,9 +36,10 @@ export class TrafficController {
 
   @Get('traffic')
   @Access('viewer')
-  list(@Query() query: Record<string, unknown>): { items: TrafficPoint[] } {
+  list(@Query() query: Record<string, unknown>): { items: TrafficPoint[]; services: ServiceTrafficPoint[] } {
     const now = Date.now();
     const oldest = now - MAX_WINDOW_MS;
-    return { items: this.traffic.points(Math.max(parseSince(query) ?? oldest, oldest), now) };
+    const from = Math.max(parseSince(query) ?? oldest, oldest);
+    return { items: this.traffic.points(from, now), services: this.traffic.servicePoints(from, now) };
   }
 }

@@ -1,9 +1,9 @@
 /**
  * What the live feed has said so far, as immutable snapshots for React's useSyncExternalStore:
- * the connection's state, who is signed in, the gateways, traffic points per pool and zone (the
- * last hour), and the newest events. Bounded whatever the feed sends.
+ * the connection's state, who is signed in, the gateways, traffic points per pool and zone and per
+ * service and zone (the last hour), and the newest events. Bounded whatever the feed sends.
  */
-import type { GatewayRow, LiveMessage, MeshEvent, TappedRequest, TrafficPoint, UserRole } from '@portolan/api';
+import type { GatewayRow, LiveMessage, MeshEvent, ServiceTrafficPoint, TappedRequest, TrafficPoint, UserRole } from '@portolan/api';
 import type { LiveStatus } from './live-connection';
 
 /** An hour of 5-second slots per series, as the control plane keeps. */
@@ -21,6 +21,8 @@ export interface LiveState {
   gateways: GatewayRow[] | null;
   /** Points per `pool/zone`, oldest first. */
   traffic: ReadonlyMap<string, readonly TrafficPoint[]>;
+  /** Points per `service/zone` (the zone of the gateways that answered), oldest first. */
+  serviceTraffic: ReadonlyMap<string, readonly ServiceTrafficPoint[]>;
   /** Newest first. */
   events: readonly MeshEvent[];
   /** Tapped requests per gateway id, newest first. */
@@ -28,25 +30,42 @@ export interface LiveState {
 }
 
 export const seriesKey = (point: Pick<TrafficPoint, 'pool' | 'zone'>) => `${point.pool}/${point.zone}`;
+export const serviceSeriesKey = (point: Pick<ServiceTrafficPoint, 'service' | 'zone'>) => `${point.service}/${point.zone}`;
 
 export function initialLiveState(): LiveState {
-  return { status: 'connecting', slotMs: 5_000, gateways: null, traffic: new Map(), events: [], taps: new Map() };
+  return { status: 'connecting', slotMs: 5_000, gateways: null, traffic: new Map(), serviceTraffic: new Map(), events: [], taps: new Map() };
 }
 
-/** Adds points to their series, in time order, without duplicates (a slot the history already had) and within the bound. */
-export function mergeTraffic(traffic: ReadonlyMap<string, readonly TrafficPoint[]>, points: readonly TrafficPoint[]): ReadonlyMap<string, readonly TrafficPoint[]> {
-  if (points.length === 0) return traffic;
-  const next = new Map(traffic);
+/**
+ * Adds points to their series (`keyOf`), in time order, without duplicates (a slot the history
+ * already had) and within the bound. Each series touched is copied once per call, and a point is
+ * placed from the end, where new slots go: an hour of history for many series merges in one pass.
+ */
+function mergeSeries<P extends { time: string }>(all: ReadonlyMap<string, readonly P[]>, points: readonly P[], keyOf: (point: P) => string): ReadonlyMap<string, readonly P[]> {
+  if (points.length === 0) return all;
+  const touched = new Map<string, P[]>();
   for (const point of points) {
-    const key = seriesKey(point);
-    const series = [...(next.get(key) ?? [])];
-    const index = series.findIndex((existing) => existing.time >= point.time);
-    if (index === -1) series.push(point);
-    else if (series[index].time === point.time) series[index] = point;
+    const key = keyOf(point);
+    let series = touched.get(key);
+    if (!series) touched.set(key, (series = [...(all.get(key) ?? [])]));
+    let index = series.length;
+    while (index > 0 && series[index - 1].time > point.time) index--;
+    if (index > 0 && series[index - 1].time === point.time) series[index - 1] = point;
     else series.splice(index, 0, point);
-    next.set(key, series.length > MAX_POINTS_PER_SERIES ? series.slice(series.length - MAX_POINTS_PER_SERIES) : series);
   }
+  const next = new Map(all);
+  for (const [key, series] of touched) next.set(key, series.length > MAX_POINTS_PER_SERIES ? series.slice(series.length - MAX_POINTS_PER_SERIES) : series);
   return next;
+}
+
+/** Adds points per pool and zone (mergeSeries). */
+export function mergeTraffic(traffic: ReadonlyMap<string, readonly TrafficPoint[]>, points: readonly TrafficPoint[]): ReadonlyMap<string, readonly TrafficPoint[]> {
+  return mergeSeries(traffic, points, seriesKey);
+}
+
+/** Adds points per service and zone (mergeSeries). */
+export function mergeServiceTraffic(traffic: ReadonlyMap<string, readonly ServiceTrafficPoint[]>, points: readonly ServiceTrafficPoint[]): ReadonlyMap<string, readonly ServiceTrafficPoint[]> {
+  return mergeSeries(traffic, points, serviceSeriesKey);
 }
 
 /** Adds events newest first, skipping ones already held (the REST history and the feed overlap). */
@@ -66,7 +85,12 @@ export function applyLiveMessage(state: LiveState, message: LiveMessage): LiveSt
     case 'gateways':
       return { ...state, gateways: message.items };
     case 'traffic':
-      return { ...state, traffic: mergeTraffic(state.traffic, message.points) };
+      return {
+        ...state,
+        traffic: mergeTraffic(state.traffic, message.points),
+        // A control plane older than per-service points (another replica, mid-upgrade) sends none.
+        serviceTraffic: Array.isArray(message.services) ? mergeServiceTraffic(state.serviceTraffic, message.services) : state.serviceTraffic,
+      };
     case 'event':
       return { ...state, events: mergeEvents(state.events, [message.event]) };
     case 'tap': {

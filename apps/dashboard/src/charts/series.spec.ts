@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { TrafficPoint } from '@portolan/api';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 import {
   alignSeries,
+  busiestGroups,
   combineTraffic,
   constantColumn,
   filterTraffic,
+  groupServiceTraffic,
   groupTraffic,
   line,
   percentileLabel,
   perGateway,
+  serviceTrafficDimensions,
   toRfc3339,
   toSeconds,
   trafficDimensions,
@@ -40,6 +43,11 @@ function point(slot: number, fields: Partial<TrafficPoint> = {}): TrafficPoint {
     timeouts: 0,
     ...fields,
   };
+}
+
+function servicePoint(slot: number, fields: Partial<ServiceTrafficPoint> = {}): ServiceTrafficPoint {
+  const { pool: _pool, ...figures } = point(slot);
+  return { ...figures, service: 'default/checkout', ...fields };
 }
 
 const v = (slot: number, value: number | null): TimedValue => ({ time: s(slot), value });
@@ -248,6 +256,44 @@ describe('grouping the live store', () => {
   it('lists pools and zones that have points', () => {
     expect(trafficDimensions(traffic)).toEqual({ pools: ['edge', 'internal'], zones: ['zone-a', 'zone-b'] });
     expect(filterTraffic(traffic, { zone: 'zone-a' })).toHaveLength(2);
+  });
+});
+
+describe('per service', () => {
+  const traffic = new Map<string, ServiceTrafficPoint[]>([
+    ['default/checkout/zone-a', [servicePoint(0, { zone: 'zone-a', requestsPerSecond: 30, serverErrorPercent: 0, p99Ms: 40 }), servicePoint(1, { zone: 'zone-a', requestsPerSecond: 1 })]],
+    ['default/checkout/zone-b', [servicePoint(0, { zone: 'zone-b', requestsPerSecond: 10, serverErrorPercent: 20, p99Ms: 250 })]],
+    ['shop/users/zone-b', [servicePoint(0, { service: 'shop/users', zone: 'zone-b', requestsPerSecond: 50 })]],
+    ['shop/empty/zone-c', []],
+  ]);
+
+  it.each([
+    { name: 'every service', filter: {}, expected: { 'default/checkout': 2, 'shop/users': 1 } },
+    { name: 'one zone', filter: { zone: 'zone-b' }, expected: { 'default/checkout': 1, 'shop/users': 1 } },
+    { name: 'one service', filter: { service: 'default/checkout' }, expected: { 'default/checkout': 2 } },
+    { name: 'one service in one zone', filter: { service: 'shop/users', zone: 'zone-a' }, expected: {} },
+  ])('groups the series by service: $name', ({ filter, expected }) => {
+    const groups = groupServiceTraffic(traffic, filter);
+    expect(Object.fromEntries([...groups].map(([key, series]) => [key, series.length]))).toEqual(expected);
+    expect([...groups.keys()]).toEqual(Object.keys(expected).sort());
+  });
+
+  it('lists the services and zones that have points', () => {
+    expect(serviceTrafficDimensions(traffic)).toEqual({ services: ['default/checkout', 'shop/users'], zones: ['zone-a', 'zone-b'] });
+  });
+
+  it('combines a service\'s zones as pools are combined: RPS summed, 5xx weighted by requests, the highest percentile', () => {
+    const [first, second] = combineTraffic(groupServiceTraffic(traffic).get('default/checkout')!);
+    expect(first).toMatchObject({ seconds: s(0), series: 2, requestsPerSecond: 40, serverErrorPercent: 5, p99Ms: 250 });
+    expect(second).toMatchObject({ seconds: s(1), series: 1, requestsPerSecond: 1 });
+  });
+
+  it.each([
+    { name: 'all when there are no more than asked for', count: 2, from: s(0), to: s(1), expected: ['default/checkout', 'shop/users'] },
+    { name: 'the busiest over the window, in the groups\' order', count: 1, from: s(0), to: s(1), expected: ['shop/users'] },
+    { name: 'only requests within the window count', count: 1, from: s(1), to: s(1), expected: ['default/checkout'] },
+  ])('picks the busiest services: $name', ({ count, from, to, expected }) => {
+    expect([...busiestGroups(groupServiceTraffic(traffic), from, to, count).keys()]).toEqual(expected);
   });
 });
 

@@ -1,10 +1,10 @@
 /**
- * Pure data shaping for the charts: traffic points (one series per pool and zone, 5-second slots)
- * combined per zone or pool, and turned into uPlot's aligned columns (one x column of Unix
+ * Pure data shaping for the charts: traffic points (one series per pool and zone, or per service
+ * and zone, 5-second slots) combined per zone, pool or service, and turned into uPlot's aligned columns (one x column of Unix
  * seconds, one y column per line, `null` where a line has no value). No data is `null`, never 0:
  * uPlot draws a gap there.
  */
-import type { TrafficPoint } from '@portolan/api';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 
 /** One value of one line at one time (Unix seconds). */
 export interface TimedValue {
@@ -73,13 +73,16 @@ export function alignSeries(series: ReadonlyArray<ReadonlyArray<TimedValue>>, op
   return [x, ...columns];
 }
 
-/** What the gateways of several series (pools, zones) did in one slot, combined. */
+/** What a point of any traffic series says of its slot: a TrafficPoint or a ServiceTrafficPoint, whatever it is of. */
+export type TrafficFigures = Omit<TrafficPoint, 'pool'>;
+
+/** What the gateways of several series (pools, zones, a service's zones) did in one slot, combined. */
 export interface TrafficAggregate {
   /** RFC 3339 start of the slot. */
   time: string;
   /** The same, in Unix seconds. */
   seconds: number;
-  /** How many pool/zone series reported in this slot. */
+  /** How many series reported in this slot. */
   series: number;
   gateways: number;
   /** Summed. */
@@ -93,7 +96,7 @@ export interface TrafficAggregate {
    * the latency histograms, which traffic points do not carry. What can be said is that it is no
    * higher than the largest of them (each pool has at most 1% of its requests above its own p99,
    * so at most 1% of all requests lie above the largest), so the max is an upper bound, and the
-   * line is labelled "max of p99", never "p99".
+   * line is labelled "max of p99", never "p99". The same holds for a service's zones.
    */
   p50Ms: number | null;
   p95Ms: number | null;
@@ -122,8 +125,8 @@ export function weightedErrorPercent(points: ReadonlyArray<Pick<TrafficPoint, 'r
 }
 
 /** Combines the points of several series slot by slot (slots matched by time), oldest first. */
-export function combineTraffic(series: ReadonlyArray<ReadonlyArray<TrafficPoint>>): TrafficAggregate[] {
-  const bySlot = new Map<number, TrafficPoint[]>();
+export function combineTraffic(series: ReadonlyArray<ReadonlyArray<TrafficFigures>>): TrafficAggregate[] {
+  const bySlot = new Map<number, TrafficFigures[]>();
   for (const line of series) {
     for (const point of line) {
       const seconds = toSeconds(point.time);
@@ -201,6 +204,67 @@ export function trafficDimensions(traffic: ReadonlyMap<string, readonly TrafficP
     zones.add(points[0].zone);
   }
   return { pools: [...pools].sort(), zones: [...zones].sort() };
+}
+
+export interface ServiceTrafficFilter {
+  service?: string;
+  zone?: string;
+}
+
+/**
+ * The series of the live store's per-service map (`service/zone` → points) that pass the filter,
+ * grouped by service (one series per zone of the gateways that answered), services sorted.
+ */
+export function groupServiceTraffic(traffic: ReadonlyMap<string, readonly ServiceTrafficPoint[]>, filter: ServiceTrafficFilter = {}): Map<string, Array<readonly ServiceTrafficPoint[]>> {
+  const groups = new Map<string, Array<readonly ServiceTrafficPoint[]>>();
+  for (const points of traffic.values()) {
+    const first = points[0];
+    if (!first) continue;
+    if (filter.service !== undefined && first.service !== filter.service) continue;
+    if (filter.zone !== undefined && first.zone !== filter.zone) continue;
+    const group = groups.get(first.service);
+    if (group) group.push(points);
+    else groups.set(first.service, [points]);
+  }
+  return new Map([...groups.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The services and zones the per-service map holds, sorted. */
+export function serviceTrafficDimensions(traffic: ReadonlyMap<string, readonly ServiceTrafficPoint[]>): { services: string[]; zones: string[] } {
+  const services = new Set<string>();
+  const zones = new Set<string>();
+  for (const points of traffic.values()) {
+    if (!points[0]) continue;
+    services.add(points[0].service);
+    zones.add(points[0].zone);
+  }
+  return { services: [...services].sort(), zones: [...zones].sort() };
+}
+
+/**
+ * The `count` groups with the most requests in [from, to] (Unix seconds), in the groups' order:
+ * which of many services get charts when none is chosen.
+ */
+export function busiestGroups<T extends TrafficFigures>(groups: ReadonlyMap<string, ReadonlyArray<readonly T[]>>, from: number, to: number, count: number): Map<string, ReadonlyArray<readonly T[]>> {
+  if (groups.size <= count) return new Map(groups);
+  const volume = (series: ReadonlyArray<readonly T[]>) => {
+    let sum = 0;
+    for (const points of series) {
+      for (const point of points) {
+        const seconds = toSeconds(point.time);
+        if (seconds >= from && seconds <= to) sum += point.requestsPerSecond;
+      }
+    }
+    return sum;
+  };
+  const busiest = new Set(
+    [...groups]
+      .map(([key, series]) => ({ key, requests: volume(series) }))
+      .sort((a, b) => b.requests - a.requests)
+      .slice(0, count)
+      .map(({ key }) => key),
+  );
+  return new Map([...groups].filter(([key]) => busiest.has(key)));
 }
 
 /** One line from rows: each row's time and the picked value. */

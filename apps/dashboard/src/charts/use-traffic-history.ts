@@ -1,21 +1,23 @@
 /**
- * Fills the live store's traffic with the last hour from `GET /v1/traffic?since=…`, once per
- * session (the feed keeps it current afterwards) and again after the feed reconnects (the points
- * of the outage arrive that way). Any page with traffic charts calls it; the merge is idempotent
- * (mergeTraffic replaces a slot it already has), and a response is merged into a store only once.
+ * Fills the live store's traffic, per pool and per service, with the last hour from
+ * `GET /v1/traffic?since=…`, once per session (the feed keeps it current afterwards) and again
+ * after the feed reconnects (the points of the outage arrive that way). Any page with traffic
+ * charts calls it; the merge is idempotent (mergeTraffic and mergeServiceTraffic replace a slot
+ * they already have), and a response is merged into a store only once.
  * A failed history is not fatal: the charts fill from the feed, and the page may say so.
  */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import type { TrafficPoint } from '@portolan/api';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 import { useSession } from '../app/session';
 import { useLive, useLiveStore } from '../api/live-context';
-import { mergeTraffic, MAX_POINTS_PER_SERIES, type LiveStore } from '../api/live-store';
+import { mergeServiceTraffic, mergeTraffic, MAX_POINTS_PER_SERIES, type LiveStore } from '../api/live-store';
 import { queryKeys } from '../api/query-keys';
 import { toRfc3339 } from './series';
 
 export interface TrafficHistoryResponse {
   items: TrafficPoint[];
+  services: ServiceTrafficPoint[];
 }
 
 const merged = new WeakMap<LiveStore, WeakSet<object>>();
@@ -43,7 +45,12 @@ export function useTrafficHistory(): { isLoading: boolean; error: unknown } {
     if (!seen) merged.set(store, (seen = new WeakSet()));
     if (seen.has(response)) return;
     seen.add(response);
-    store.update((state) => ({ ...state, traffic: mergeTraffic(state.traffic, response.items) }));
+    store.update((state) => ({
+      ...state,
+      traffic: mergeTraffic(state.traffic, response.items),
+      // A control plane older than per-service points (another replica, mid-upgrade) answers none.
+      serviceTraffic: Array.isArray(response.services) ? mergeServiceTraffic(state.serviceTraffic, response.services) : state.serviceTraffic,
+    }));
   }, [query.data, store]);
 
   const previous = useRef(status);

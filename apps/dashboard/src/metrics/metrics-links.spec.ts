@@ -66,6 +66,20 @@ describe('tracesForPoint', () => {
   });
 });
 
+describe('per service', () => {
+  it.each([
+    { name: 'every zone', zone: undefined, expected: ['portolan.service=default/checkout'] },
+    { name: 'one zone', zone: 'zone-a', expected: ['portolan.zone=zone-a', 'portolan.service=default/checkout'] },
+  ])('narrows to the service\'s route spans: $name', ({ zone, expected }) => {
+    const point = query(tracesForPoint({ service: 'default/checkout', zone, chart: 'actions', label: 'rate limited', seconds: at, slotSeconds: 5 }));
+    expect(point.search.service).toBe('portolan-gateway');
+    expect(point.params.getAll('attr')).toEqual([...expected, 'portolan.rate_limited=true']);
+    const window = query(tracesForWindow({ service: 'default/checkout', zone, from: at - 3600, to: at, status: 'error' }));
+    expect(window.params.getAll('attr')).toEqual(expected);
+    expect(window.search.status).toBe('error');
+  });
+});
+
 describe('tracesForWindow', () => {
   it.each([
     { name: 'the window', args: {}, expected: { status: undefined, minDuration: undefined } },

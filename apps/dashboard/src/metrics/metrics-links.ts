@@ -1,8 +1,9 @@
 /**
- * From a point of a traffic chart to the traces behind it. Traffic is per pool and zone; the
- * gateway's SERVER span of each request carries `portolan.zone` and `portolan.pool`
+ * From a point of a traffic chart to the traces behind it. Traffic is per pool and zone, or per
+ * service and zone; the gateway's SERVER span of each request carries `portolan.zone`,
+ * `portolan.pool` and, when a route matched, `portolan.service`
  * (apps/gateway/src/telemetry/request-spans.ts), so the search is the gateway's spans with those
- * attributes (`attr`, matched as text), started within the slot give or take one slot (a point's
+ * attributes (`attr`, matched as text, all on one span), started within the slot give or take one slot (a point's
  * time is the start of its 5-second slot; requests finishing in it started earlier). Then, per
  * chart: at least the clicked latency (`minDuration`), errors only (`status=error`), or the
  * decision's attribute (rate limited, breaker open).
@@ -16,14 +17,15 @@ export type MetricsChart = 'latency' | 'requests' | 'errors' | 'actions';
 /** The labels of the actions chart's lines, as the metrics page draws them. */
 export const ACTION_LABELS = { rateLimited: 'rate limited', retries: 'retries', breakerOpen: 'breaker open', timeouts: 'timeouts' } as const;
 
-export interface Scope {
-  zone: string;
-  /** Absent: every pool of the zone. */
-  pool?: string;
-}
+/** What a chart shows: a zone (every pool, or one), or a service (every zone, or one). */
+export type Scope = { zone: string; pool?: string; service?: never } | { service: string; zone?: string; pool?: never };
 
-function scopeAttributes({ zone, pool }: Scope): Attribute[] {
-  return [{ key: 'portolan.zone', value: zone }, ...(pool ? [{ key: 'portolan.pool', value: pool }] : [])];
+function scopeAttributes({ zone, pool, service }: Scope): Attribute[] {
+  return [
+    ...(zone ? [{ key: 'portolan.zone', value: zone }] : []),
+    ...(pool ? [{ key: 'portolan.pool', value: pool }] : []),
+    ...(service ? [{ key: 'portolan.service', value: service }] : []),
+  ];
 }
 
 /** What each chart's click narrows the search to, besides the window. */
@@ -43,7 +45,7 @@ function narrowing(chart: MetricsChart, label: string, value: number | null | un
   }
 }
 
-/** The traces of a clicked point: its slot ± one slot, in its zone (and pool), narrowed per chart. */
+/** The traces of a clicked point: its slot ± one slot, in its zone (and pool) or of its service (and zone), narrowed per chart. */
 export function tracesForPoint(args: Scope & { chart: MetricsChart; seconds: number; slotSeconds: number; label: string; value?: number | null }): string {
   const { extra = [], ...narrow } = narrowing(args.chart, args.label, args.value);
   return tracesLink({
@@ -55,7 +57,7 @@ export function tracesForPoint(args: Scope & { chart: MetricsChart; seconds: num
   });
 }
 
-/** The traces of a whole window of a zone (and pool): the keyboard's way from a chart to its traces. */
+/** The traces of a whole window of a zone (and pool) or service (and zone): the keyboard's way from a chart to its traces. */
 export function tracesForWindow(args: Scope & { from: number; to: number; status?: 'error'; minDurationMs?: number | null }): string {
   return tracesLink({
     service: GATEWAY_SERVICE,

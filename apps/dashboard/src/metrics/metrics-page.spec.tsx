@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TrafficPoint } from '@portolan/api';
+import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
 import { jsonResponse, renderPage, requestsTo, resetHarness } from '../charts/testing/page-harness';
 import { MetricsPage } from './metrics-page';
 
@@ -28,6 +28,12 @@ function point(slotsAgo: number, fields: Partial<TrafficPoint>): TrafficPoint {
   };
 }
 
+/** A per-service point `slotsAgo` 5-second slots before now. */
+function servicePoint(slotsAgo: number, fields: Partial<ServiceTrafficPoint>): ServiceTrafficPoint {
+  const { pool: _pool, ...figures } = point(slotsAgo, {});
+  return { ...figures, service: 'default/checkout', ...fields };
+}
+
 const history = [
   point(3, { pool: 'edge', zone: 'zone-a' }),
   point(2, { pool: 'edge', zone: 'zone-a', requestsPerSecond: 30, serverErrorPercent: 0, p99Ms: 40 }),
@@ -35,18 +41,26 @@ const history = [
   point(2, { pool: 'edge', zone: 'zone-b', requestsPerSecond: 5, p99Ms: 12 }),
 ];
 
-function page(entry = '/metrics', traffic: () => unknown = () => ({ items: history })) {
+const serviceHistory = [
+  servicePoint(3, { service: 'default/checkout', zone: 'zone-a' }),
+  servicePoint(2, { service: 'default/checkout', zone: 'zone-a', requestsPerSecond: 30, serverErrorPercent: 0, p99Ms: 40 }),
+  servicePoint(2, { service: 'default/checkout', zone: 'zone-b', requestsPerSecond: 10, serverErrorPercent: 20, p99Ms: 250, retries: 3 }),
+  servicePoint(2, { service: 'shop/users', zone: 'zone-b', requestsPerSecond: 5, p99Ms: 12 }),
+];
+
+function page(entry = '/metrics', traffic: () => unknown = () => ({ items: history, services: serviceHistory })) {
   return renderPage(routes, entry, { api: [['/v1/traffic', traffic]] });
 }
 
 const panels = () => screen.getAllByTestId('zone-metrics');
+const servicePanels = () => screen.getAllByTestId('service-metrics');
 const stat = (panel: HTMLElement, label: string | RegExp) => within(panel).getByText(label, { selector: 'dt' }).nextElementSibling!.textContent;
 
 afterEach(resetHarness);
 
 describe('MetricsPage', () => {
   it('says when no gateway has reported yet', async () => {
-    page('/metrics', () => ({ items: [] }));
+    page('/metrics', () => ({ items: [], services: [] }));
     expect((await screen.findByText(/No gateway has reported traffic yet/)).className).toBe('empty');
   });
 
@@ -69,7 +83,7 @@ describe('MetricsPage', () => {
     expect(within(zoneB).queryByText(/percentiles cannot be averaged/)).toBeNull();
     // Charts are labelled for screen readers.
     expect(within(zoneA).getByRole('img', { name: 'Latency percentiles of zone-a, per 5-second slot' })).toBeTruthy();
-    expect(screen.getByText(/Per-service charts are not available yet/)).toBeTruthy();
+    expect(screen.queryByTestId('service-metrics')).toBeNull();
   });
 
   it('filters by pool and zone through the URL', async () => {
@@ -101,7 +115,7 @@ describe('MetricsPage', () => {
   it('adds what the live feed sends', async () => {
     const { feed } = page();
     await waitFor(() => expect(panels()).toHaveLength(2));
-    feed().emit({ type: 'traffic', points: [point(0, { zone: 'zone-c', pool: 'edge', requestsPerSecond: 7 })] });
+    feed().emit({ type: 'traffic', points: [point(0, { zone: 'zone-c', pool: 'edge', requestsPerSecond: 7 })], services: [] });
     await waitFor(() => expect(panels()).toHaveLength(3));
     expect(stat(panels()[2], 'Requests/s')).toBe('7');
   });
@@ -110,7 +124,82 @@ describe('MetricsPage', () => {
     const { feed } = page('/metrics', () => jsonResponse(404, { apiVersion: 'v1', kind: 'Status', status: 'Failure', message: 'the page was not found', reason: 'NotFound', code: 404 }));
     expect(await screen.findByText(/The traffic history could not be loaded \(the page was not found\)/)).toBeTruthy();
     expect(screen.getByText(/No gateway has reported traffic yet/)).toBeTruthy();
-    feed().emit({ type: 'traffic', points: [point(0, {})] });
+    feed().emit({ type: 'traffic', points: [point(0, {})], services: [] });
     await waitFor(() => expect(panels()).toHaveLength(1));
+  });
+
+  describe('by service', () => {
+    it('shows a panel per service from the history, its zones combined', async () => {
+      page('/metrics?by=service');
+      await waitFor(() => expect(servicePanels()).toHaveLength(2));
+      expect(screen.queryByTestId('zone-metrics')).toBeNull();
+      const [checkout, users] = servicePanels();
+      expect(within(checkout).getByRole('heading', { level: 2 }).textContent).toBe('default/checkout');
+      expect(within(checkout).getByText(/zones zone-a, zone-b/)).toBeTruthy();
+      // The newest slot: RPS summed over the zones, 5xx weighted by requests, p99 the highest of the zones.
+      expect(stat(checkout, 'Requests/s')).toBe('40');
+      expect(stat(checkout, '5xx')).toContain('5.0%');
+      expect(stat(checkout, 'max of p99')).toBe('250 ms');
+      expect(stat(checkout, 'Highest max of p99 in window')).toBe('250 ms');
+      expect(within(checkout).getByText(/Zones combined: each line is the highest of the zones' percentiles/)).toBeTruthy();
+      expect(within(checkout).getByRole('img', { name: 'Latency percentiles of default/checkout, per 5-second slot' })).toBeTruthy();
+      expect(within(checkout).getByRole('img', { name: 'Rate-limited requests, retries, breaker opens and timeouts of default/checkout' })).toBeTruthy();
+      // One zone: exact percentiles.
+      expect(within(users).getByText(/zone zone-b/)).toBeTruthy();
+      expect(stat(users, 'p99')).toBe('12 ms');
+      expect(within(users).queryByText(/Zones combined/)).toBeNull();
+      expect(screen.getByText(/Per service, from the answers the gateways gave for its routes/)).toBeTruthy();
+    });
+
+    it('switches to the service view and filters by service and zone through the URL, linking to the service\'s traces', async () => {
+      const user = userEvent.setup();
+      const { router } = page();
+      await waitFor(() => expect(panels()).toHaveLength(2));
+      await user.selectOptions(screen.getByLabelText('View'), 'service');
+      await waitFor(() => expect(servicePanels()).toHaveLength(2));
+      expect(router.state.location.search).toBe('?by=service');
+      // The pool filter is the zone view's; the services are listed instead.
+      expect(screen.queryByLabelText('Pool')).toBeNull();
+      expect(within(screen.getByLabelText('Service')).getAllByRole('option').map((option) => option.textContent)).toEqual(['All services', 'default/checkout', 'shop/users']);
+      await user.selectOptions(screen.getByLabelText('Service'), 'default/checkout');
+      await waitFor(() => expect(servicePanels()).toHaveLength(1));
+      await user.selectOptions(screen.getByLabelText('Zone'), 'zone-b');
+      expect(router.state.location.search).toBe('?by=service&service=default%2Fcheckout&zone=zone-b');
+      // One zone: its own percentiles.
+      await waitFor(() => expect(stat(servicePanels()[0], 'p99')).toBe('250 ms'));
+      expect(stat(servicePanels()[0], 'Requests/s')).toBe('10');
+      const slowest = screen.getByRole('link', { name: 'Slowest traces of default/checkout in zone-b in this window' });
+      const params = new URLSearchParams(slowest.getAttribute('href')!.split('?')[1]);
+      expect(params.get('service')).toBe('portolan-gateway');
+      expect(params.get('minDuration')).toBe('250ms');
+      expect(params.getAll('attr')).toEqual(['portolan.zone=zone-b', 'portolan.service=default/checkout']);
+      await user.selectOptions(screen.getByLabelText('Service'), 'shop/users');
+      await user.selectOptions(screen.getByLabelText('Zone'), 'zone-a');
+      expect(await screen.findByText(/No traffic for service shop\/users in zone zone-a/)).toBeTruthy();
+    });
+
+    it('adds the per-service points the live feed sends to the history', async () => {
+      const { feed } = page('/metrics?by=service&service=default/checkout');
+      await waitFor(() => expect(servicePanels()).toHaveLength(1));
+      feed().emit({ type: 'traffic', points: [point(0, {})], services: [servicePoint(1, { zone: 'zone-a', requestsPerSecond: 60, p99Ms: 90 }), servicePoint(1, { service: 'shop/orders', zone: 'zone-c' })] });
+      // The live slot is the newest, and only zone-a reported in it; the history's slots stay.
+      await waitFor(() => expect(stat(servicePanels()[0], 'Requests/s')).toBe('60'));
+      expect(stat(servicePanels()[0], 'max of p99')).toBe('90 ms');
+      expect(stat(servicePanels()[0], 'Highest max of p99 in window')).toBe('250 ms');
+      expect(within(screen.getByLabelText('Service')).getByRole('option', { name: 'shop/orders' })).toBeTruthy();
+    });
+
+    it('charts the busiest services when there are more than a page shows, and says so', async () => {
+      const many = Array.from({ length: 8 }, (_, index) => servicePoint(1, { service: `default/service-${index}`, requestsPerSecond: index + 1 }));
+      page('/metrics?by=service', () => ({ items: history, services: many }));
+      await waitFor(() => expect(servicePanels()).toHaveLength(6));
+      expect(servicePanels().map((panel) => within(panel).getByRole('heading', { level: 2 }).textContent)).toEqual([2, 3, 4, 5, 6, 7].map((index) => `default/service-${index}`));
+      expect(screen.getByText('The 6 busiest of 8 services in this window; choose a service to see another.')).toBeTruthy();
+    });
+
+    it('says when no gateway has reported per service, even with traffic per pool', async () => {
+      page('/metrics?by=service', () => ({ items: history, services: [] }));
+      expect((await screen.findByText(/No gateway has reported traffic per service yet/)).className).toBe('empty');
+    });
   });
 });

@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { HeartbeatStats, NackError, Snapshot } from '@portolan/agent-client';
 import { createTracing, type Tracer } from '@portolan/telemetry';
 import { compileSnapshot, type CompiledRoute, type RouteTable } from './route-runtime.js';
-import type { HeartbeatStatsCollector } from '../telemetry/heartbeat-stats.js';
+import type { HeartbeatStatsCollector, ServiceCounters } from '../telemetry/heartbeat-stats.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { RequestTracing, type RequestSpan } from '../telemetry/request-spans.js';
 import type { RequestTap } from '../telemetry/request-tap.js';
@@ -229,8 +229,10 @@ export class ProxyServer {
     const route = this.table?.match(request.headers.host, request.url ?? '/', request.headers);
     const span = this.tracing.start(request, route);
     response.setHeader('x-portolan-trace-id', span.traceId);
+    // Looked up once here and passed along: counting per service costs one Map lookup per request.
+    const service = route && this.options.stats.startRequest(route.serviceName);
     try {
-      await this.serve(request, response, route, span, started);
+      await this.serve(request, response, route, service, span, started);
     } catch (error) {
       if (clientWentAway(response)) {
         span.clientAborted();
@@ -259,7 +261,7 @@ export class ProxyServer {
       this.options.metrics.requestDuration
         .labels(route?.name ?? 'none', route?.serviceName ?? 'none', statusClass(status), this.options.zone)
         .observe(seconds);
-      this.options.stats.recordResponse(status, seconds * 1000);
+      this.options.stats.recordResponse(status, seconds * 1000, service);
     }
   }
 
@@ -269,8 +271,8 @@ export class ProxyServer {
     response.end(body);
   }
 
-  /** Runs the chain for one request; `route` is the one it matched, if any. */
-  private async serve(request: IncomingMessage, response: ServerResponse, route: CompiledRoute | undefined, span: RequestSpan, started: number): Promise<void> {
+  /** Runs the chain for one request; `route` is the one it matched, if any, and `service` its service's counters. */
+  private async serve(request: IncomingMessage, response: ServerResponse, route: CompiledRoute | undefined, service: ServiceCounters | undefined, span: RequestSpan, started: number): Promise<void> {
     const { stats, metrics } = this.options;
     if (!this.table) {
       stats.recordError('noRoute');
@@ -289,7 +291,7 @@ export class ProxyServer {
     const limited = route.checkRateLimit(request, this.clock());
     if (limited) {
       span.markRateLimited();
-      stats.recordError('rateLimited');
+      stats.recordError('rateLimited', service);
       metrics.rateLimited.labels(route.name).inc();
       this.reject(response, limited.statusCode, `rate limited by ${limited.policy}`, limited.headers);
       return;
@@ -297,7 +299,7 @@ export class ProxyServer {
 
     const admission = route.admit(this.clock());
     if (!admission.admitted) {
-      stats.recordError('breakerOpen');
+      stats.recordError('breakerOpen', service);
       metrics.breakerRejections.labels(route.name, route.serviceName, admission.reason).inc();
       span.failed(admission.reason === 'max-concurrent-requests' ? 'max concurrent requests' : `breaker ${admission.reason}`);
       this.reject(response, 503, admission.message, { 'x-portolan-breaker': `${route.serviceName} ${admission.reason}`, ...(admission.retryAfterSeconds ? { 'retry-after': String(admission.retryAfterSeconds) } : {}) });
@@ -307,7 +309,7 @@ export class ProxyServer {
     let outcomeIsFailure = true;
     try {
       const body = await RequestBody.read(request);
-      outcomeIsFailure = await this.forward(route, request, response, body, span, started);
+      outcomeIsFailure = await this.forward(route, service, request, response, body, span, started);
     } finally {
       // A client that left says nothing about the upstream: not a failure for the breaker.
       admission.release(outcomeIsFailure && !clientWentAway(response), this.clock());
@@ -319,7 +321,7 @@ export class ProxyServer {
    * span that ends with the attempt (for the last one, once the answer is streamed), before the
    * backoff that precedes the next one.
    */
-  private async forward(route: CompiledRoute, request: IncomingMessage, response: ServerResponse, body: RequestBody, span: RequestSpan, started: number): Promise<boolean> {
+  private async forward(route: CompiledRoute, service: ServiceCounters | undefined, request: IncomingMessage, response: ServerResponse, body: RequestBody, span: RequestSpan, started: number): Promise<boolean> {
     const { stats, metrics } = this.options;
     const requestDeadline = started + route.timeouts.requestTimeoutMs;
     let headers = upstreamHeaders(request.headers, { remoteAddress: request.socket.remoteAddress ?? '', protocol: 'http', host: request.headers.host });
@@ -340,7 +342,7 @@ export class ProxyServer {
         tried.add(endpoint.key);
         const now = this.clock();
         if (now >= requestDeadline) {
-          stats.recordError('timeout');
+          stats.recordError('timeout', service);
           span.failed('timeout');
           this.reject(response, 504, `request timeout (${route.timeouts.requestTimeoutMs} ms) expired`);
           return true;
@@ -359,7 +361,7 @@ export class ProxyServer {
           const decision = retry.next(outcome.kind === 'error' ? { error: outcome.cause } : { status: outcome.status, retryAfter: outcome.response.headers['retry-after'] as string | undefined });
           if (decision.retry && this.clock() + decision.delayMs < requestDeadline) {
             if (outcome.kind === 'response') await outcome.response.body.dump().catch(() => undefined);
-            stats.recordRetry();
+            stats.recordRetry(service);
             metrics.retries.labels(route.name, route.serviceName).inc();
             backoffMs = decision.delayMs;
           } else if (outcome.kind === 'error' && outcome.cause === 'connect-failure' && !spilledOnConnectFailure && body.replayable && this.clock() < requestDeadline && route.hasUntriedEndpoint(tried)) {
@@ -367,14 +369,14 @@ export class ProxyServer {
             // gateway's own reaction to a dead endpoint (Istio retries connect-failure by default),
             // once per request and at once, to the next zone when this zone has no other endpoint.
             spilledOnConnectFailure = true;
-            stats.recordRetry();
+            stats.recordRetry(service);
             metrics.retries.labels(route.name, route.serviceName).inc();
             backoffMs = 0;
           } else {
             if (decision.budgetExhausted) metrics.retriesBudgetExhausted.labels(route.name, route.serviceName).inc();
             if (outcome.kind === 'error') {
               const timedOut = outcome.cause === 'timeout';
-              stats.recordError(timedOut ? 'timeout' : 'connectFailure');
+              stats.recordError(timedOut ? 'timeout' : 'connectFailure', service);
               span.failed(timedOut ? 'timeout' : outcome.cause === 'connect-failure' ? 'connect failure' : 'connection reset');
               this.reject(response, timedOut ? 504 : outcome.cause === 'connect-failure' ? 503 : 502, `upstream ${endpoint.key}: ${outcome.message}`);
               return true;

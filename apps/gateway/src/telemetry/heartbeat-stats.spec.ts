@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_UPSTREAM_ZONES } from '@portolan/agent-client';
+import { MAX_SERVICES_PER_HEARTBEAT, MAX_UPSTREAM_ZONES } from '@portolan/agent-client';
 import type { ProxyServer } from '../proxy/proxy-server.js';
 import { deadPort, resource, startProxy } from '../proxy/testing/proxy-fixture.js';
 import { HeartbeatStatsCollector } from './heartbeat-stats.js';
@@ -94,6 +94,88 @@ describe('HeartbeatStatsCollector', () => {
     collector.recordTry('zone-new', true, 5);
     expect(collector.collect([], []).upstreamZones).toEqual([expect.objectContaining({ zone: 'zone-new', requests: 1, serverErrors: 1 })]);
   });
+
+  describe('per service', () => {
+    const counts = (entries: Record<number, number>) => Array.from({ length: 14 }, (_, index) => entries[index] ?? 0);
+
+    it('counts the answers per service with their latencies, 5xx and policy actions, and a request without a route under no service', () => {
+      let now = 0;
+      const collector = new HeartbeatStatsCollector(() => now);
+      const ok = collector.startRequest('default/orders');
+      collector.recordRetry(ok);
+      collector.recordResponse(200, 30, ok);
+      const limited = collector.startRequest('default/orders');
+      collector.recordError('rateLimited', limited);
+      collector.recordResponse(429, 1, limited);
+      const late = collector.startRequest('default/orders');
+      collector.recordError('timeout', late);
+      collector.recordResponse(504, 3, late);
+      const refused = collector.startRequest('shop/users');
+      collector.recordError('breakerOpen', refused);
+      collector.recordResponse(503, 1, refused);
+      const failed = collector.startRequest('shop/users');
+      // A connect failure is a 5xx answer, not an action of its own.
+      collector.recordError('connectFailure', failed);
+      collector.recordResponse(503, 2, failed);
+      collector.recordError('noRoute');
+      collector.recordResponse(404, 1);
+      now = 2_000;
+      const stats = collector.collect([], []);
+      expect(stats.requests).toBe(6);
+      expect(stats.services).toEqual([
+        { service: 'default/orders', requests: 3, serverErrors: 1, rateLimited: 1, retries: 1, breakerOpen: 0, timeouts: 1, latencyHistogram: { counts: counts({ 0: 1, 2: 1, 5: 1 }), sumMs: 34 } },
+        { service: 'shop/users', requests: 2, serverErrors: 2, rateLimited: 0, retries: 0, breakerOpen: 1, timeouts: 0, latencyHistogram: { counts: counts({ 0: 1, 1: 1 }), sumMs: 3 } },
+      ]);
+    });
+
+    it('keeps one counters object per service from period to period, zeroed, without changing a report already collected', () => {
+      const collector = new HeartbeatStatsCollector(() => 0);
+      const first = collector.startRequest('default/orders');
+      collector.recordResponse(200, 40, first);
+      const report = collector.collect([], []).services!;
+      const reportCopy = structuredClone(report);
+      const second = collector.startRequest('default/orders');
+      expect(second).toBe(first);
+      collector.recordResponse(500, 5, second);
+      expect(collector.collect([], []).services).toEqual([
+        { service: 'default/orders', requests: 1, serverErrors: 1, rateLimited: 0, retries: 0, breakerOpen: 0, timeouts: 0, latencyHistogram: { counts: counts({ 2: 1 }), sumMs: 5 } },
+      ]);
+      expect(report).toEqual(reportCopy);
+    });
+
+    it('forgets a service without answers at the end of a period, unless one of its requests is still running, which counts when answered', () => {
+      const collector = new HeartbeatStatsCollector(() => 0);
+      const services = () => (collector as unknown as { services: Map<string, unknown> }).services;
+      collector.recordResponse(200, 1, collector.startRequest('default/quiet'));
+      const slow = collector.startRequest('default/slow');
+      collector.recordRetry(slow);
+      // The retry happened in this period: reported with it, before the answer.
+      expect(collector.collect([], []).services).toEqual([
+        expect.objectContaining({ service: 'default/quiet', requests: 1 }),
+        expect.objectContaining({ service: 'default/slow', requests: 0, retries: 1 }),
+      ]);
+      expect(collector.collect([], []).services).toEqual([]);
+      expect([...services().keys()]).toEqual(['default/slow']);
+      collector.recordResponse(200, 9_000, slow);
+      expect(collector.collect([], []).services).toEqual([expect.objectContaining({ service: 'default/slow', requests: 1, retries: 0 })]);
+      collector.collect([], []);
+      expect(services().size).toBe(0);
+    });
+
+    it('reports at most the protocol\'s number of services, the busiest', () => {
+      const collector = new HeartbeatStatsCollector(() => 0);
+      // Service i answers i + 1 requests: service-0 is the quietest.
+      for (let index = 0; index <= MAX_SERVICES_PER_HEARTBEAT; index++) {
+        for (let request = 0; request <= index; request++) collector.recordResponse(200, 1, collector.startRequest(`default/service-${index}`));
+      }
+      const { services, requests } = collector.collect([], []);
+      expect(services).toHaveLength(MAX_SERVICES_PER_HEARTBEAT);
+      expect(services![0]).toMatchObject({ service: `default/service-${MAX_SERVICES_PER_HEARTBEAT}`, requests: MAX_SERVICES_PER_HEARTBEAT + 1 });
+      expect(services!.map((entry) => entry.service)).not.toContain('default/service-0');
+      // The left-out service still counts in the totals.
+      expect(requests).toBe(((MAX_SERVICES_PER_HEARTBEAT + 1) * (MAX_SERVICES_PER_HEARTBEAT + 2)) / 2);
+    });
+  });
 });
 
 describe('tries counted by the proxy', () => {
@@ -149,5 +231,20 @@ describe('tries counted by the proxy', () => {
     expect(byZone['zone-b']).toMatchObject({ requests: 3, serverErrors: 2 });
     expect(byZone['zone-b'].latencyHistogram.counts.reduce((sum, count) => sum + count, 0)).toBe(3);
     expect(byZone['']).toMatchObject({ requests: 1, serverErrors: 1 });
+  });
+
+  it('counts every answer under the service of its route once, however many tries it took', async () => {
+    stats.collect([], []);
+    expect(await get('/flaky/2')).toBe(200);
+    expect(await get('/ledger')).toBe(503);
+    expect(await get('/ledger')).toBe(503);
+    const { services } = stats.collect([], []);
+    const byService = Object.fromEntries(services!.map((entry) => [entry.service, entry]));
+    expect(Object.keys(byService).sort()).toEqual(['default/checkout', 'default/ledger']);
+    // Three tries, two retries, one answer: a 200.
+    expect(byService['default/checkout']).toMatchObject({ requests: 1, serverErrors: 0, retries: 2, rateLimited: 0, breakerOpen: 0, timeouts: 0 });
+    // The gateway's own 503s for a dead endpoint.
+    expect(byService['default/ledger']).toMatchObject({ requests: 2, serverErrors: 2, retries: 0 });
+    expect(byService['default/ledger'].latencyHistogram.counts.reduce((sum, count) => sum + count, 0)).toBe(2);
   });
 });

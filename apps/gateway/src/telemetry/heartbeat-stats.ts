@@ -6,8 +6,12 @@
  * Besides the answers this gateway gave, it counts the tries it sent per endpoint zone (tries,
  * failed tries, latency histogram): the control plane judges a zone by the traffic that went to its
  * endpoints, from whichever gateway, not by the traffic through the zone's own gateways.
+ *
+ * It also counts the answers per service of the matched route (the dashboard's per-service
+ * metrics). A request looks its service's counters up once, when its route is known, and passes
+ * them to every record call of its own: the request path pays one Map lookup and a few increments.
  */
-import { LATENCY_BUCKETS_MS, MAX_UPSTREAM_ZONES, type BreakerState, type HeartbeatStats, type UpstreamZoneStats } from '@portolan/agent-client';
+import { LATENCY_BUCKETS_MS, MAX_SERVICES_PER_HEARTBEAT, MAX_UPSTREAM_ZONES, type BreakerState, type HeartbeatStats, type ServiceTraffic, type UpstreamZoneStats } from '@portolan/agent-client';
 
 const RESERVOIR_SIZE = 4_096;
 
@@ -35,6 +39,26 @@ interface ZoneTries {
   sumMs: number;
 }
 
+/**
+ * One service's counters of the current period. The same object serves the service from one
+ * period to the next (collect zeroes it), so counting allocates nothing.
+ */
+export interface ServiceCounters {
+  requests: number;
+  serverErrors: number;
+  rateLimited: number;
+  retries: number;
+  breakerOpen: number;
+  timeouts: number;
+  counts: number[];
+  sumMs: number;
+  /**
+   * Requests that hold these counters and are not answered yet: while there are any, the entry
+   * stays, or a request running across a quiet period would count into counters nobody reports.
+   */
+  inFlight: number;
+}
+
 function percentile(sorted: number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return Math.round(sorted[rank] * 1000) / 1000;
@@ -56,6 +80,12 @@ export class HeartbeatStatsCollector {
    * zones that left the configuration from holding one of the MAX_UPSTREAM_ZONES places.
    */
   private readonly zoneTries = new Map<string, ZoneTries>();
+  /**
+   * Per service (`namespace/name`). Services come from the routes in configuration, not from
+   * requests, so this holds at most the configured services; one without answers, retries or
+   * requests in flight is dropped at the end of a period, as a zone is.
+   */
+  private readonly services = new Map<string, ServiceCounters>();
 
   constructor(
     private readonly clock: () => number = Date.now,
@@ -64,13 +94,36 @@ export class HeartbeatStatsCollector {
     this.periodStart = clock();
   }
 
-  recordResponse(status: number, latencyMs: number): void {
+  /**
+   * A request matched a route of `service`: the counters its record calls take, up to its
+   * recordResponse, which must be called with them (it ends the request).
+   */
+  startRequest(service: string): ServiceCounters {
+    let counters = this.services.get(service);
+    if (!counters) {
+      counters = { requests: 0, serverErrors: 0, rateLimited: 0, retries: 0, breakerOpen: 0, timeouts: 0, counts: emptyCounts(), sumMs: 0, inFlight: 0 };
+      this.services.set(service, counters);
+    }
+    counters.inFlight++;
+    return counters;
+  }
+
+  /** The answer to a request; `service`: its service's counters, when it matched a route (startRequest). */
+  recordResponse(status: number, latencyMs: number, service?: ServiceCounters): void {
     this.requests++;
     const statusClass = `${Math.floor(status / 100)}xx` as keyof typeof this.responses;
     if (statusClass in this.responses) this.responses[statusClass]++;
     this.seen++;
-    this.latencyCounts[bucketOf(latencyMs)]++;
+    const bucket = bucketOf(latencyMs);
+    this.latencyCounts[bucket]++;
     this.latencySumMs += latencyMs;
+    if (service) {
+      service.inFlight--;
+      service.requests++;
+      if (status >= 500) service.serverErrors++;
+      service.counts[bucket]++;
+      service.sumMs += latencyMs;
+    }
     if (this.latencies.length < RESERVOIR_SIZE) this.latencies.push(latencyMs);
     else {
       const slot = Math.floor(this.random() * this.seen);
@@ -78,12 +131,17 @@ export class HeartbeatStatsCollector {
     }
   }
 
-  recordError(cause: ErrorCause): void {
+  recordError(cause: ErrorCause, service?: ServiceCounters): void {
     this.errors[cause]++;
+    if (!service) return;
+    if (cause === 'rateLimited') service.rateLimited++;
+    else if (cause === 'breakerOpen') service.breakerOpen++;
+    else if (cause === 'timeout') service.timeouts++;
   }
 
-  recordRetry(): void {
+  recordRetry(service?: ServiceCounters): void {
     this.retries++;
+    if (service) service.retries++;
   }
 
   /**
@@ -118,6 +176,7 @@ export class HeartbeatStatsCollector {
       latency: sorted.length ? { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) } : null,
       latencyHistogram: { counts: this.latencyCounts, sumMs: Math.round(this.latencySumMs * 1000) / 1000 },
       upstreamZones: this.collectZoneTries(),
+      services: this.collectServices(),
       breakers: breakers.filter((breaker) => breaker.state !== ('closed' satisfies BreakerState)),
       ejectedEndpoints,
     };
@@ -148,5 +207,35 @@ export class HeartbeatStatsCollector {
       tries.sumMs = 0;
     }
     return upstreamZones;
+  }
+
+  /**
+   * The period's answers per service, the busiest MAX_SERVICES_PER_HEARTBEAT when more had any
+   * (the others still count in the totals), zeroing the counters. A service without answers or
+   * retries is left out, and forgotten unless a request of it is still running.
+   */
+  private collectServices(): ServiceTraffic[] {
+    const services: ServiceTraffic[] = [];
+    for (const [service, counters] of this.services) {
+      if (counters.requests === 0 && counters.retries === 0) {
+        if (counters.inFlight === 0) this.services.delete(service);
+        continue;
+      }
+      const { requests, serverErrors, rateLimited, retries, breakerOpen, timeouts } = counters;
+      services.push({ service, requests, serverErrors, rateLimited, retries, breakerOpen, timeouts, latencyHistogram: { counts: counters.counts, sumMs: Math.round(counters.sumMs * 1000) / 1000 } });
+      counters.requests = 0;
+      counters.serverErrors = 0;
+      counters.rateLimited = 0;
+      counters.retries = 0;
+      counters.breakerOpen = 0;
+      counters.timeouts = 0;
+      counters.counts = emptyCounts();
+      counters.sumMs = 0;
+    }
+    if (services.length > MAX_SERVICES_PER_HEARTBEAT) {
+      services.sort((a, b) => b.requests - a.requests);
+      services.length = MAX_SERVICES_PER_HEARTBEAT;
+    }
+    return services;
   }
 }

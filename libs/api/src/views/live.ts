@@ -2,7 +2,7 @@
  * The dashboard's live feed: `GET /v1/live` upgraded to a WebSocket on the API's HTTPS port. One
  * connection carries everything that changes while an operator looks: what was written (so the
  * client refetches exactly those objects), the gateways with their last heartbeat's numbers,
- * traffic per pool and zone every slot, and the events the controllers record. The REST API fills
+ * traffic per pool and zone and per service and zone every slot, and the events the controllers record. The REST API fills
  * in history; the client never polls.
  *
  * Browsers cannot set an Authorization header on a WebSocket, so the token travels as a
@@ -74,6 +74,15 @@ export interface TrafficPoint {
 }
 
 /**
+ * What the gateways of one zone answered for the routes of one service during one slot: the
+ * fields of a TrafficPoint, per service instead of per pool (the zone is still the gateways').
+ */
+export interface ServiceTrafficPoint extends Omit<TrafficPoint, 'pool'> {
+  /** `namespace/name`. */
+  service: string;
+}
+
+/**
  * One request a tapped gateway passed (or refused), with the decisions it made: what a live tap
  * shows. Never headers or bodies, and the path without its query string, which may carry secrets.
  */
@@ -111,8 +120,8 @@ export type LiveMessage =
   | { type: 'changed'; revision: number; objects: Array<ObjectRef & { change: 'ADDED' | 'MODIFIED' | 'DELETED' | 'STATUS' }> }
   /** Every registered gateway, at most once a second and only when something changed. */
   | { type: 'gateways'; items: GatewayRow[] }
-  /** The slot that just ended, per pool and zone. */
-  | { type: 'traffic'; points: TrafficPoint[] }
+  /** The slot that just ended, per pool and zone, and per service and zone (empty while no gateway reports per service). */
+  | { type: 'traffic'; points: TrafficPoint[]; services: ServiceTrafficPoint[] }
   | { type: 'event'; event: MeshEvent }
   /** Requests a gateway this client taps passed, sampled at most TAP_DEFAULTS.maxPerSecond. */
   | { type: 'tap'; gateway: string; requests: TappedRequest[] };

@@ -20,7 +20,7 @@ export function latencyHistogram(latencies: Latencies): LatencyHistogram {
 }
 
 /** One heartbeat period: `requests` answers, `serverErrors` of them 5xx, nothing else going wrong. */
-export function heartbeatStats(fields: { requests: number; serverErrors?: number; periodMs?: number } & Partial<Pick<HeartbeatStats, 'latencyHistogram' | 'upstreamZones'>>): HeartbeatStats {
+export function heartbeatStats(fields: { requests: number; serverErrors?: number; periodMs?: number } & Partial<Pick<HeartbeatStats, 'latencyHistogram' | 'upstreamZones' | 'services'>>): HeartbeatStats {
   const { requests, serverErrors = 0, periodMs = 5_000, ...rest } = fields;
   return {
     periodMs,
