@@ -117,15 +117,17 @@ describe('PoolTrafficWindow', () => {
           pool: 'edge',
           zone: 'zone-a',
           gateways: 2,
-          requestsPerSecond: 50 / (SLOT_MS / 1000),
+          // Each gateway reported 2 s of its traffic: 50 answers over 2 s per gateway.
+          requestsPerSecond: 50 / 2,
           serverErrorPercent: 10,
           p50Ms: expect.any(Number),
           p95Ms: expect.any(Number),
           p99Ms: expect.any(Number),
-          rateLimited: 6,
-          retries: 8,
-          breakerOpen: 4,
-          timeouts: 2,
+          // Counted over 2 s, scaled to the 5-s slot.
+          rateLimited: 15,
+          retries: 20,
+          breakerOpen: 10,
+          timeouts: 5,
         },
         expect.objectContaining({ time: new Date(t0).toISOString(), pool: 'edge', zone: 'zone-b', gateways: 1, serverErrorPercent: 0, retries: 0, rateLimited: 0 }),
       ]);
@@ -135,8 +137,23 @@ describe('PoolTrafficWindow', () => {
       expect(zoneA.p50Ms!).toBeLessThanOrEqual(zoneA.p95Ms!);
       // Once it ended, the second slot follows; asking from the end of the first gives it alone.
       expect(window.points(t0 + SLOT_MS, t0 + 2 * SLOT_MS).map((point) => [point.time, point.zone, point.requestsPerSecond])).toEqual([
-        [new Date(t0 + SLOT_MS).toISOString(), 'zone-a', 10],
+        [new Date(t0 + SLOT_MS).toISOString(), 'zone-a', 25],
       ]);
+    });
+
+    it('reads a steady rate as steady although 2-s heartbeats land 2 or 3 to a 5-s slot', () => {
+      const window = new PoolTrafficWindow();
+      // Two gateways at 100 requests/s each, heartbeating every 2 s out of step, with 3 retries/s each.
+      for (let t = 1_000; t < 60_000; t += 2_000) {
+        window.add(a1, { ...stats(200), retries: 6 }, t);
+        window.add(a2, { ...stats(200), retries: 6 }, t + 700);
+      }
+      const points = window.points(10_000, 55_000);
+      expect(points.length).toBeGreaterThanOrEqual(8);
+      for (const point of points) {
+        expect(point.requestsPerSecond).toBeCloseTo(200, 6);
+        expect(point.retries).toBeCloseTo(30, 6);
+      }
     });
 
     it('gives a slot that had reports without answers no error share or quantiles: no data, not zero', () => {
@@ -159,7 +176,8 @@ describe('PoolTrafficWindow', () => {
       const window = new PoolTrafficWindow();
       window.add(a1, { ...stats(10), retries: -1, errors: { rateLimited: 'x', breakerOpen: 1 } } as unknown as HeartbeatStats, 1_000);
       window.add(a2, { ...stats(10), errors: undefined } as unknown as HeartbeatStats, 1_000);
-      expect(window.points(0, SLOT_MS)).toMatchObject([{ gateways: 2, requestsPerSecond: 4, retries: 0, rateLimited: 0, breakerOpen: 1, timeouts: 0 }]);
+      // Each heartbeat covers 2 s: 10 answers a gateway over 2 s, the counts scaled to the 5-s slot.
+      expect(window.points(0, SLOT_MS)).toMatchObject([{ gateways: 2, requestsPerSecond: 10, retries: 0, rateLimited: 0, breakerOpen: 2.5, timeouts: 0 }]);
     });
   });
 
@@ -279,37 +297,38 @@ describe('PoolTrafficWindow', () => {
           service: 'default/checkout',
           zone: 'zone-a',
           gateways: 2,
-          requestsPerSecond: 40 / (SLOT_MS / 1000),
+          // Two gateways, each reporting 2 s: 40 answers over 2 s; counts scaled from 2 s to the slot's 5.
+          requestsPerSecond: 40 / 2,
           serverErrorPercent: 5,
           p50Ms: expect.any(Number),
           p95Ms: expect.any(Number),
           p99Ms: expect.any(Number),
-          rateLimited: 1,
-          retries: 3,
-          breakerOpen: 2,
-          timeouts: 1,
+          rateLimited: 2.5,
+          retries: 7.5,
+          breakerOpen: 5,
+          timeouts: 2.5,
         },
-        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'default/checkout', zone: 'zone-b', gateways: 1, requestsPerSecond: 1, serverErrorPercent: 0 }),
-        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'shop/users', zone: 'zone-a', gateways: 1, requestsPerSecond: 2 }),
+        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'default/checkout', zone: 'zone-b', gateways: 1, requestsPerSecond: 2.5, serverErrorPercent: 0 }),
+        expect.objectContaining({ time: new Date(t0).toISOString(), service: 'shop/users', zone: 'zone-a', gateways: 1, requestsPerSecond: 5 }),
       ]);
       // Half of zone-a's answers for checkout took 100-250 ms: p99 is there, p50 not above 50 ms.
       expect(first[0].p99Ms!).toBeGreaterThan(100);
       expect(first[0].p50Ms!).toBeLessThanOrEqual(50);
       expect(window.servicePoints(t0 + SLOT_MS, t0 + 2 * SLOT_MS).map((point) => [point.time, point.service, point.zone, point.requestsPerSecond])).toEqual([
-        [new Date(t0 + SLOT_MS).toISOString(), 'default/checkout', 'zone-a', 2],
+        [new Date(t0 + SLOT_MS).toISOString(), 'default/checkout', 'zone-a', 5],
       ]);
       // The pool series count the heartbeats' totals as before.
       expect(window.points(0, t0 + SLOT_MS).map((point) => [point.pool, point.zone, point.requestsPerSecond])).toEqual([
-        ['api', 'zone-a', 4],
-        ['edge', 'zone-a', 6],
-        ['edge', 'zone-b', 1],
+        ['api', 'zone-a', 10],
+        ['edge', 'zone-a', 15],
+        ['edge', 'zone-b', 2.5],
       ]);
     });
 
     it('gives a slot whose reports had no answers for the service (only retries) no error share or quantiles', () => {
       const window = new PoolTrafficWindow();
       window.add(a1, withServices(stats(0), answers('default/checkout', 0, 0, { retries: 2 })), 1_000);
-      expect(window.servicePoints(0, SLOT_MS)).toMatchObject([{ service: 'default/checkout', requestsPerSecond: 0, serverErrorPercent: null, p50Ms: null, p99Ms: null, retries: 2 }]);
+      expect(window.servicePoints(0, SLOT_MS)).toMatchObject([{ service: 'default/checkout', requestsPerSecond: 0, serverErrorPercent: null, p50Ms: null, p99Ms: null, retries: 5 }]);
     });
 
     it('leaves out entries that are not the protocol\'s whole, and keeps the well-formed ones and the rest of the heartbeat', () => {
@@ -340,7 +359,7 @@ describe('PoolTrafficWindow', () => {
         answers('default/y', 20, 2),
       ];
       window.add(a1, { ...stats(10), services: [...malformed, answers('default/checkout', 10, 4, { retries: 1 })] } as unknown as HeartbeatStats, 1_000);
-      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', zone: 'zone-a', requestsPerSecond: 2, serverErrorPercent: 40, retries: 1 })]);
+      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', zone: 'zone-a', requestsPerSecond: 5, serverErrorPercent: 40, retries: 2.5 })]);
       expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(10);
 
       // Not a list, or longer than the protocol allows: none of it counts; the answers still do.
@@ -350,7 +369,7 @@ describe('PoolTrafficWindow', () => {
       // Heartbeats of gateways older than the field, and statistics that are not the protocol's at all.
       window.add(a2, stats(5), 1_500);
       window.add(a2, { ...withServices(stats(10), answers('default/checkout', 10)), requests: 'many' } as unknown as HeartbeatStats, 1_500);
-      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', gateways: 1, requestsPerSecond: 2 })]);
+      expect(window.servicePoints(0, SLOT_MS)).toEqual([expect.objectContaining({ service: 'default/checkout', gateways: 1, requestsPerSecond: 5 })]);
       expect(window.read('edge', 'zone-a', 60_000, 2_000).requests).toBe(35);
     });
 
@@ -366,14 +385,14 @@ describe('PoolTrafficWindow', () => {
       expect(bound).toBeLessThan(5_000);
       // Full: a new pair waits, the pairs already held keep counting.
       window.add(a1, withServices(stats(1), answers('default/checkout', 2), answers('default/users', 1)), 2_000);
-      expect(window.servicePoints(0, SLOT_MS).filter((point) => point.zone === 'zone-a')).toEqual([expect.objectContaining({ service: 'default/checkout', requestsPerSecond: 3 / (SLOT_MS / 1000) })]);
+      expect(window.servicePoints(0, SLOT_MS).filter((point) => point.zone === 'zone-a')).toEqual([expect.objectContaining({ service: 'default/checkout', requestsPerSecond: 3 / 4 })]);
       // Two hours later, only checkout kept reporting: the invented pairs are stale and a new one finds room.
       const later = 2 * 3_600_000;
       for (let t = 2_000; t <= later; t += 10 * 60_000) window.add(a1, withServices(stats(1), answers('default/checkout', 1)), t);
       window.add(a1, withServices(stats(1), answers('default/checkout', 1), answers('default/users', 3)), later);
       expect(window.servicePoints(later - SLOT_MS, later + SLOT_MS).map((point) => [point.service, point.requestsPerSecond])).toEqual([
-        ['default/checkout', 1 / (SLOT_MS / 1000)],
-        ['default/users', 3 / (SLOT_MS / 1000)],
+        ['default/checkout', 1 / 2],
+        ['default/users', 3 / 2],
       ]);
       expect(services().size).toBeLessThanOrEqual(bound);
     });

@@ -46,6 +46,12 @@ interface Slot {
   serverErrors: number;
   histogram: LatencyHistogram;
   gateways: Set<string>;
+  /**
+   * The periods the slot's heartbeats covered, added up. Heartbeats every 2 s land 2 or 3 to a
+   * 5-s slot; dividing by the slot's length would swing a steady rate by ±20%, dividing by what the
+   * heartbeats covered (per gateway) does not.
+   */
+  reportedMs: number;
   /** Retries the gateways sent, and the failures they answered themselves (the dashboard's traffic charts). */
   retries: number;
   rateLimited: number;
@@ -89,6 +95,7 @@ export class PoolTrafficWindow {
     if (isCount(serverErrors)) slot.serverErrors += serverErrors;
     if (isHistogram(histogram)) addHistogram(slot.histogram, histogram);
     slot.gateways.add(gateway.name);
+    slot.reportedMs += periodMs;
     if (isCount(stats.retries)) slot.retries += stats.retries;
     const errors = stats.errors;
     if (isCount(errors?.rateLimited)) slot.rateLimited += errors.rateLimited;
@@ -101,6 +108,7 @@ export class PoolTrafficWindow {
       upstreamSlot.serverErrors += entry.serverErrors;
       addHistogram(upstreamSlot.histogram, entry.latencyHistogram);
       upstreamSlot.gateways.add(gateway.name);
+      upstreamSlot.reportedMs += periodMs;
     }
     for (const entry of validServices(stats.services)) {
       const key = seriesKey(entry.service, gateway.zone);
@@ -110,6 +118,7 @@ export class PoolTrafficWindow {
       serviceSlot.serverErrors += entry.serverErrors;
       addHistogram(serviceSlot.histogram, entry.latencyHistogram);
       serviceSlot.gateways.add(gateway.name);
+      serviceSlot.reportedMs += periodMs;
       serviceSlot.retries += entry.retries;
       serviceSlot.rateLimited += entry.rateLimited;
       serviceSlot.breakerOpen += entry.breakerOpen;
@@ -166,7 +175,7 @@ export class PoolTrafficWindow {
     const start = now - (now % SLOT_MS);
     let slot = series.slots[series.slots.length - 1];
     if (!slot || slot.start !== start) {
-      slot = { start, requests: 0, serverErrors: 0, histogram: emptyHistogram(), gateways: new Set(), retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 };
+      slot = { start, requests: 0, serverErrors: 0, histogram: emptyHistogram(), gateways: new Set(), reportedMs: 0, retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 };
       series.slots.push(slot);
       while (series.slots.length > 0 && series.slots[0].start < now - MAX_WINDOW_MS - SLOT_MS) series.slots.shift();
     }
@@ -223,19 +232,27 @@ function endedSlots(all: Map<string, Series>, from: number, to: number): Array<{
   return ended.sort((a, b) => a.slot.start - b.slot.start || compare(a.name, b.name) || compare(a.zone, b.zone));
 }
 
-/** What a traffic point says of its slot, whichever series it is of. */
+/**
+ * What a traffic point says of its slot, whichever series it is of. Rates divide by the time the
+ * slot's heartbeats covered per gateway (their periods added up, over the gateways), and counts are
+ * scaled from that time to the slot's 5 s: exact when the gateways report alike, and never the
+ * ±20% swing of 2-s heartbeats landing 2 or 3 to a slot. Heartbeats without a period count as
+ * covering the slot.
+ */
 function slotFigures(slot: Slot): Omit<TrafficPoint, 'time' | 'pool' | 'zone'> {
+  const coveredMs = slot.reportedMs > 0 && slot.gateways.size > 0 ? slot.reportedMs / slot.gateways.size : SLOT_MS;
+  const toSlot = SLOT_MS / coveredMs;
   return {
     gateways: slot.gateways.size,
-    requestsPerSecond: slot.requests / (SLOT_MS / 1000),
+    requestsPerSecond: slot.requests / (coveredMs / 1000),
     serverErrorPercent: slot.requests > 0 ? (slot.serverErrors / slot.requests) * 100 : null,
     p50Ms: histogramQuantile(0.5, slot.histogram),
     p95Ms: histogramQuantile(0.95, slot.histogram),
     p99Ms: histogramQuantile(0.99, slot.histogram),
-    rateLimited: slot.rateLimited,
-    retries: slot.retries,
-    breakerOpen: slot.breakerOpen,
-    timeouts: slot.timeouts,
+    rateLimited: slot.rateLimited * toSlot,
+    retries: slot.retries * toSlot,
+    breakerOpen: slot.breakerOpen * toSlot,
+    timeouts: slot.timeouts * toSlot,
   };
 }
 

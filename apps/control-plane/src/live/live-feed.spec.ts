@@ -439,12 +439,13 @@ describe('the live feed and GET /v1/traffic in the control plane', () => {
     // The heartbeat's slot ends within 5 s: it comes as traffic, and GET /v1/traffic has it.
     const traffic = await feed.waitFor('traffic', (message) => message.points.some((point) => point.pool === 'edge' && point.zone === 'zone-a'), 12_000);
     const point = traffic.points.find((candidate) => candidate.zone === 'zone-a')!;
-    expect(point).toMatchObject({ gateways: 1, requestsPerSecond: 8, serverErrorPercent: 10, retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 });
+    // The heartbeat covered 2 s: the slot's rate is the gateway's own (as its row says), not 40 answers spread over 5 s.
+    expect(point).toMatchObject({ gateways: 1, requestsPerSecond: 20, serverErrorPercent: 10, retries: 0, rateLimited: 0, breakerOpen: 0, timeouts: 0 });
     expect(point.p99Ms).toBeGreaterThan(10);
     expect(point.p99Ms).toBeLessThanOrEqual(25);
     // The same slot per service, in the gateway's zone.
     const servicePoint = traffic.services.find((candidate) => candidate.service === 'default/checkout' && candidate.zone === 'zone-a')!;
-    expect(servicePoint).toMatchObject({ time: point.time, gateways: 1, requestsPerSecond: 6, serverErrorPercent: 10, retries: 2, timeouts: 1, rateLimited: 0, breakerOpen: 0 });
+    expect(servicePoint).toMatchObject({ time: point.time, gateways: 1, requestsPerSecond: 15, serverErrorPercent: 10, retries: 5, timeouts: 2.5, rateLimited: 0, breakerOpen: 0 });
     expect(servicePoint.p99Ms).toBeGreaterThan(10);
 
     const history = await cp.client.withToken(TOKENS.viewer).call('GET', '/v1/traffic');

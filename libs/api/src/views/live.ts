@@ -60,13 +60,14 @@ export interface TrafficPoint {
   zone: string;
   /** Gateways that reported during the slot. */
   gateways: number;
+  /** Answers over the time the slot's heartbeats covered (per gateway), so a steady rate reads steady. */
   requestsPerSecond: number;
   /** Null without answers. */
   serverErrorPercent: number | null;
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
-  /** Counts over the slot. */
+  /** Counts per 5-s slot: what the slot's heartbeats counted, scaled from the time they covered to the slot's (so not always whole). */
   rateLimited: number;
   retries: number;
   breakerOpen: number;
