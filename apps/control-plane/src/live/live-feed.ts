@@ -60,8 +60,6 @@ const CLOSE_GRACE_MS = 1_000;
 const STORE_RETRY_MS = 1_000;
 /** Close code of RFC 6455's registry: "Try Again Later". */
 const CLOSE_TRY_AGAIN_LATER = 1013;
-/** Gateways one client may tap at once: a page taps one; the bound keeps a script from tapping the fleet. */
-const MAX_TAPS_PER_CLIENT = 8;
 
 type ChangedObject = Extract<LiveMessage, { type: 'changed' }>['objects'][number];
 
@@ -280,10 +278,11 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
       if (message.type === 'untap') {
         taps.get(message.gateway)?.();
         taps.delete(message.gateway);
-      } else if (!taps.has(message.gateway) && taps.size < MAX_TAPS_PER_CLIENT) {
+      } else if (!taps.has(message.gateway)) {
         const { gateway } = message;
-        // Sent to this client only: a tap is one operator's.
-        taps.set(gateway, deps.taps.subscribe(gateway, (requests) => send(client, Buffer.from(JSON.stringify({ type: 'tap', gateway, requests } satisfies LiveMessage)))));
+        // Sent to this client only: a tap is one operator's. Past the user's bound the request is ignored.
+        const stop = deps.taps.subscribe(gateway, (requests) => send(client, Buffer.from(JSON.stringify({ type: 'tap', gateway, requests } satisfies LiveMessage))), principal.name);
+        if (stop) taps.set(gateway, stop);
       }
     });
     // The last gateways message is at most one interval old; the next tick brings anything newer.

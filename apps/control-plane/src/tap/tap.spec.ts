@@ -3,7 +3,7 @@ import { MAX_TAP_BATCH } from '@portolan/agent-client';
 import { TAP_DEFAULTS, type TappedRequest } from '@portolan/api';
 import { ApiError } from '../errors/api-error';
 import { readTapBatch } from './tapped-request';
-import { TapService } from './tap.service';
+import { MAX_TAPS_PER_USER, TapService } from './tap.service';
 
 const tapped: TappedRequest = { time: '2026-12-02T12:00:00Z', method: 'GET', path: '/checkout', status: 200, latencyMs: 4, route: 'default/checkout', service: 'default/checkout', tries: 1, rateLimited: false, traceId: 'abc' };
 
@@ -13,8 +13,8 @@ describe('TapService', () => {
     expect(taps.wanted('gw-1')).toBeUndefined();
     const seenByA: TappedRequest[][] = [];
     const seenByB: TappedRequest[][] = [];
-    const stopA = taps.subscribe('gw-1', (batch) => seenByA.push(batch));
-    const stopB = taps.subscribe('gw-1', (batch) => seenByB.push(batch));
+    const stopA = taps.subscribe('gw-1', (batch) => seenByA.push(batch), 'alice')!;
+    const stopB = taps.subscribe('gw-1', (batch) => seenByB.push(batch), 'bob')!;
     expect(taps.wanted('gw-1')).toEqual({ remainingMs: TAP_DEFAULTS.durationMs, maxPerSecond: TAP_DEFAULTS.maxPerSecond });
     expect(taps.wanted('gw-2')).toBeUndefined();
     taps.deliver('gw-1', [tapped]);
@@ -26,6 +26,19 @@ describe('TapService', () => {
     stopB();
     expect(taps.wanted('gw-1')).toBeUndefined();
     expect(taps.watchedGateways).toBe(0);
+  });
+
+  it('lets one user hold at most MAX_TAPS_PER_USER taps, whatever the connections, and frees them when stopped', () => {
+    const taps = new TapService();
+    const stops = Array.from({ length: MAX_TAPS_PER_USER }, (_, index) => taps.subscribe(`gw-${index}`, () => undefined, 'script'));
+    expect(stops.every((stop) => stop !== undefined)).toBe(true);
+    expect(taps.subscribe('gw-extra', () => undefined, 'script')).toBeUndefined();
+    expect(taps.wanted('gw-extra')).toBeUndefined();
+    expect(taps.subscribe('gw-extra', () => undefined, 'someone-else')).toBeDefined();
+    stops[0]!();
+    stops[0]!();
+    expect(taps.subscribe('gw-extra', () => undefined, 'script')).toBeDefined();
+    expect(taps.subscribe('gw-more', () => undefined, 'script')).toBeUndefined();
   });
 });
 
