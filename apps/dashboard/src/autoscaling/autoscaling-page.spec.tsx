@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AutoscalePolicy, MeshEvent } from '@portolan/api';
 import { resourcePath } from '../api/api-client';
-import { jsonResponse, renderPage, requestsTo, resetHarness } from '../charts/testing/page-harness';
+import { jsonResponse, renderPage, requestsTo, resetHarness } from '../testing/page-harness';
 import { AutoscalingPage } from './autoscaling-page';
 
 const routes = [{ path: 'autoscaling', element: <AutoscalingPage /> }];

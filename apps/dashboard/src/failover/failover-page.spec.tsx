@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrainAnswer, MeshEvent, ZoneSummary } from '@portolan/api';
-import { jsonResponse, renderPage, resetHarness, type ApiRoute } from '../charts/testing/page-harness';
+import { jsonResponse, renderPage, resetHarness, type ApiRoute } from '../testing/page-harness';
 import { FailoverPage } from './failover-page';
 
 const routes = [{ path: 'failover', element: <FailoverPage /> }];

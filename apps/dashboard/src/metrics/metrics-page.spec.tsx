@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
-import { jsonResponse, renderPage, requestsTo, resetHarness } from '../charts/testing/page-harness';
+import { jsonResponse, renderPage, requestsTo, resetHarness } from '../testing/page-harness';
 import { MetricsPage } from './metrics-page';
 
 const routes = [{ path: 'metrics', element: <MetricsPage /> }];

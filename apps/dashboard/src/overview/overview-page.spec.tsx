@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GatewayRow, MeshEvent, TrafficPoint } from '@portolan/api';
-import { renderPage, resetHarness, type ApiRoute } from '../charts/testing/page-harness';
+import { renderPage, resetHarness, type ApiRoute } from '../testing/page-harness';
 import { OverviewPage } from './overview-page';
 
 const routes = [{ path: 'overview', element: <OverviewPage /> }];

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Resource } from '@portolan/api';
 import { PoliciesPage } from './policies-page';
-import { renderPolicyPage, resetPolicyHarness, statusResponse, type Route } from './testing/policy-harness';
+import { renderPage, resetHarness, statusResponse, type MethodRoute as Route } from '../testing/page-harness';
 
 const routes = [{ path: 'policies', element: <PoliciesPage /> }];
 const BASE = '/apis/mesh.portolan.dev/v1alpha1';
@@ -27,11 +27,11 @@ function api(items: Resource[]): Route[] {
   ];
 }
 
-afterEach(resetPolicyHarness);
+afterEach(resetHarness);
 
 describe('PoliciesPage', () => {
   it('lists the policies of the kind with target, spec, rollout, conditions and age', async () => {
-    renderPolicyPage(routes, '/policies?kind=RateLimitPolicy', {
+    renderPage(routes, '/policies?kind=RateLimitPolicy', {
       role: 'viewer',
       api: api([rateLimit('checkout-limits', 'default', { acked: 6, gateways: 6 }), rateLimit('bad-limits', 'shop', { acked: 4, gateways: 6, nacked: 2 }, [degraded])]),
     });
@@ -61,7 +61,7 @@ describe('PoliciesPage', () => {
 
   it('offers editors a new policy of the selected kind, and filters by the URL query', async () => {
     const user = userEvent.setup();
-    const { router } = renderPolicyPage(routes, '/policies?kind=ratelimitpolicies&q=shop', {
+    const { router } = renderPage(routes, '/policies?kind=ratelimitpolicies&q=shop', {
       role: 'editor',
       api: api([rateLimit('checkout-limits', 'default', { acked: 6, gateways: 6 }), rateLimit('bad-limits', 'shop', { acked: 6, gateways: 6 })]),
     });
@@ -74,11 +74,11 @@ describe('PoliciesPage', () => {
   });
 
   it('says when there are none, and when the list cannot be read', async () => {
-    renderPolicyPage(routes, '/policies?kind=TimeoutPolicy', { role: 'editor', api: api([]) });
+    renderPage(routes, '/policies?kind=TimeoutPolicy', { role: 'editor', api: api([]) });
     expect((await screen.findByText(/No TimeoutPolicy yet/)).textContent).toContain('Create one');
-    resetPolicyHarness();
+    resetHarness();
     document.body.innerHTML = '';
-    renderPolicyPage(routes, '/policies', {
+    renderPage(routes, '/policies', {
       role: 'editor',
       api: [['GET', `${BASE}/ratelimitpolicies`, () => statusResponse(403, 'Forbidden', 'the token may not list ratelimitpolicies')], ...api([])],
     });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { BlastRadius, GatewayRow, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
 import { PolicyPage } from './policy-page';
-import { renderPolicyPage, resetPolicyHarness, statusResponse, type RecordedRequest, type Route } from './testing/policy-harness';
+import { renderPage, resetHarness, statusResponse, type MethodRoute as Route, type RecordedRequest } from '../testing/page-harness';
 
 const OBJECT_PATH = '/apis/mesh.portolan.dev/v1alpha1/namespaces/default/ratelimitpolicies/checkout-limits';
 const routes = [
@@ -144,12 +144,12 @@ function diagnosticsByLine(view: EditorView): Array<[number, string, string]> {
 const dryRuns = (requests: RecordedRequest[]) => requests.filter((request) => request.method === 'PUT' && request.url.searchParams.get('dryRun') === 'All');
 const writes = (requests: RecordedRequest[]) => requests.filter((request) => request.method === 'PUT' && !request.url.searchParams.has('dryRun'));
 
-afterEach(resetPolicyHarness);
+afterEach(resetHarness);
 
 describe('PolicyPage', () => {
   it('shows the server’s 422 causes at their lines, under the editor and in it', async () => {
     const user = userEvent.setup();
-    const { container, requests } = renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
+    const { container, requests } = renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
       role: 'editor',
       api: api([
         [
@@ -200,7 +200,7 @@ describe('PolicyPage', () => {
   });
 
   it('marks a schema violation at its line while typing, before any request', async () => {
-    const { container, requests } = renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', { role: 'editor', api: api() });
+    const { container, requests } = renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', { role: 'editor', api: api() });
     const view = await editorView(container);
     edit(view, 'requests: 100', 'requests: 0');
     const problem = await screen.findByTestId('problem');
@@ -223,7 +223,7 @@ describe('PolicyPage', () => {
     let written = false;
     let release!: () => void;
     const writeAnswered = new Promise<void>((resolve) => (release = resolve));
-    const { container, requests, feed } = renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
+    const { container, requests, feed } = renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
       role: 'editor',
       api: [
         [
@@ -291,7 +291,7 @@ describe('PolicyPage', () => {
   });
 
   it('gives a viewer the YAML read-only, without apply or rollback', async () => {
-    const { container, requests } = renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', { role: 'viewer', api: api() });
+    const { container, requests } = renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', { role: 'viewer', api: api() });
     await editorView(container);
     await screen.findAllByTestId('history-entry');
     expect(screen.queryByRole('button', { name: /apply/i })).toBeNull();
@@ -311,7 +311,7 @@ describe('PolicyPage', () => {
       message: 'RateLimitPolicy default/checkout-limits rolled back: gateway gw-a1 rejected it',
       lastTransitionTime: '2026-05-01T12:06:00Z',
     };
-    const { requests } = renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
+    const { requests } = renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
       role: 'editor',
       api: [
         ['GET', OBJECT_PATH, () => policy('42', 100, { acked: 2, gateways: 2 }, [degraded])],
@@ -344,7 +344,7 @@ describe('PolicyPage', () => {
   });
 
   it('explains a policy the rollout guard deleted, and offers to restore it', async () => {
-    renderPolicyPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
+    renderPage(routes, '/policies/RateLimitPolicy/default/checkout-limits', {
       role: 'editor',
       api: [
         ['GET', OBJECT_PATH, () => statusResponse(404, 'NotFound', 'ratelimitpolicies.mesh.portolan.dev "checkout-limits" not found')],
@@ -372,7 +372,7 @@ describe('PolicyPage', () => {
 
   it('creates a new policy with a POST to the namespace collection', async () => {
     const user = userEvent.setup();
-    const { container, requests, router } = renderPolicyPage(routes, '/policies/new?kind=TimeoutPolicy', {
+    const { container, requests, router } = renderPage(routes, '/policies/new?kind=TimeoutPolicy', {
       role: 'editor',
       api: [
         [

@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Trace } from '@portolan/api';
-import { notFound, renderPage, resetHarness } from '../charts/testing/page-harness';
+import { notFound, renderPage, resetHarness } from '../testing/page-harness';
 import { fixtureSpan, retriedRequest, TRACE_ID, traceOf } from './testing/trace-fixtures';
 import { TracePage } from './trace-page';
 import { VIRTUALIZE_ABOVE } from './waterfall';

@@ -2,7 +2,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Trace } from '@portolan/api';
-import { jsonResponse, renderPage, requestsTo, resetHarness, type ApiRoute } from '../charts/testing/page-harness';
+import { jsonResponse, renderPage, requestsTo, resetHarness, type ApiRoute } from '../testing/page-harness';
 import { retriedRequest, TRACE_ID, traceOf, fixtureSpan } from './testing/trace-fixtures';
 import { TracePage } from './trace-page';
 import { TracesPage } from './traces-page';
