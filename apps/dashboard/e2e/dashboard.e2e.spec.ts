@@ -150,6 +150,24 @@ describe('the operator dashboard', () => {
     await browser.screenshot('05-trace-waterfall');
   });
 
+  it('charts traffic per zone and per service, and shows the autoscaling policy against its target', async () => {
+    await page.getByRole('link', { name: 'Metrics', exact: true }).click();
+    // uPlot draws on a canvas once a zone has points (history, then the live feed).
+    await page.locator('[data-testid="zone-metrics"] canvas').first().waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByTestId('zone-metrics').count()).toBe(3);
+    await browser.screenshot('06-metrics-zones');
+    await page.goto(`${mesh.apiUrl}/ui/metrics?by=service`);
+    await page.locator('[data-testid="service-metrics"] canvas').first().waitFor({ timeout: UI_TIMEOUT });
+    expect(await page.getByTestId('service-metrics').first().textContent()).toContain('default/checkout');
+    await browser.screenshot('07-metrics-services');
+
+    await page.getByRole('link', { name: 'Autoscaling', exact: true }).click();
+    const policy = page.getByTestId('autoscale-policy').first();
+    await policy.waitFor({ timeout: UI_TIMEOUT });
+    await expect.poll(() => policy.getByTestId('replicas').textContent(), { timeout: UI_TIMEOUT }).toMatch(/\d/);
+    await browser.screenshot('08-autoscaling');
+  });
+
   it('taps a gateway and shows the requests passing through it', async () => {
     await page.getByRole('link', { name: 'Gateways', exact: true }).click();
     await page.getByRole('combobox', { name: 'Zone' }).selectOption('zone-a');
@@ -160,7 +178,7 @@ describe('the operator dashboard', () => {
     const tapped = page.getByTestId('tapped-request').first();
     await tapped.waitFor({ timeout: UI_TIMEOUT });
     expect(await tapped.textContent()).toMatch(/GET\/checkout/);
-    await browser.screenshot('06-gateway-tap');
+    await browser.screenshot('09-gateway-tap');
     await page.getByRole('button', { name: 'Stop tap' }).click();
   });
 
@@ -175,7 +193,7 @@ describe('the operator dashboard', () => {
     expect(await drained.textContent()).toContain('zone-c');
     expect(await drained.getByTestId('failover-timing').textContent()).toMatch(/traffic moved in \d/);
     await expect.poll(() => page.locator('[data-testid="zone-row"][data-zone="zone-c"]').textContent(), { timeout: UI_TIMEOUT }).toContain('Drained');
-    await browser.screenshot('07-failover-drained');
+    await browser.screenshot('10-failover-drained');
 
     await page.getByRole('button', { name: 'Undrain zone-c' }).click();
     await page.locator('[data-testid="event"][data-reason="ZoneUndrained"]').first().waitFor({ timeout: UI_TIMEOUT });
@@ -207,7 +225,7 @@ describe('the operator dashboard', () => {
     await page.getByRole('link', { name: 'Failover', exact: true }).click();
     await page.locator('[data-testid="zone-row"][data-zone="zone-a"]').waitFor({ timeout: UI_TIMEOUT });
     expect(await page.getByRole('button', { name: /drain/i }).count()).toBe(0);
-    await browser.screenshot('08-viewer-failover');
+    await browser.screenshot('11-viewer-failover');
   });
 
   it('logged no console errors on any page, besides the refusals the tests provoked', () => {

@@ -19,7 +19,8 @@ import { ACTION_LABELS, tracesForPoint, tracesForWindow, type MetricsChart, type
 const formatLatency = (value: number) => formatMs(value);
 const formatRate = (value: number) => formatNumber(value, 1);
 const formatShare = (value: number) => formatPercent(value);
-const formatCount = (value: number) => formatNumber(value, 0);
+// Counts are scaled to the 5-s slot from the time the heartbeats covered, so not always whole; a small axis needs the decimal too.
+const formatCount = (value: number) => formatNumber(value, 1);
 
 type Field = keyof Pick<TrafficAggregate, 'p50Ms' | 'p95Ms' | 'p99Ms' | 'requestsPerSecond' | 'serverErrorPercent' | 'rateLimited' | 'retries' | 'breakerOpen' | 'timeouts'>;
 type FieldLine = LineSpec & { field: Field };
