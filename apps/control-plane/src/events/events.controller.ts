@@ -5,41 +5,25 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import type { EventList } from '@portolan/api';
 import { Access } from '../auth/roles';
-import { ApiError } from '../errors/api-error';
+import { invalidParameter, refuseUnknownParameters, singleParameter, timeParameter, type RawQuery } from '../errors/query-parameters';
 import { DEFAULT_EVENT_LIMIT, EVENT_JOURNAL, MAX_EVENT_LIMIT, type EventJournal, type EventQuery } from './event-journal';
 
 const PARAMETERS = ['kind', 'namespace', 'name', 'reason', 'source', 'since', 'limit'] as const;
 type Parameter = (typeof PARAMETERS)[number];
 
-export type RawEventQuery = Record<string, string | string[] | undefined>;
+export type RawEventQuery = RawQuery;
 
 export type { EventList } from '@portolan/api';
 
-function invalid(parameter: string, message: string): ApiError {
-  return ApiError.of(400, 'BadRequest', `query parameter ${parameter}: ${message}`, { causes: [{ field: parameter, message, reason: 'FieldValueInvalid' }] });
-}
-
-function single(raw: RawEventQuery, parameter: Parameter): string | undefined {
-  const value = raw[parameter];
-  if (Array.isArray(value)) throw invalid(parameter, 'give it once');
-  return value === undefined || value === '' ? undefined : value;
-}
-
-/** Date.parse alone would take "2026-03-01" or "March 1": the parameter promises RFC 3339. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+const single = (raw: RawEventQuery, parameter: Parameter) => singleParameter(raw, parameter);
 
 export function parseEventQuery(raw: RawEventQuery): EventQuery {
-  // A misspelt filter (namesapce=shop) would otherwise answer every event as if it matched.
-  const unknown = Object.keys(raw).filter((name) => !(PARAMETERS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw invalid(unknown[0], `unknown; the parameters are ${PARAMETERS.join(', ')}`);
-
+  refuseUnknownParameters(raw, PARAMETERS);
   const since = single(raw, 'since');
-  if (since !== undefined && (!RFC3339.test(since) || Number.isNaN(Date.parse(since.toUpperCase())))) {
-    throw invalid('since', `"${since}" is not an RFC 3339 time: use e.g. 2026-05-01T12:00:00Z`);
-  }
+  if (since !== undefined) timeParameter('since', since);
   const rawLimit = single(raw, 'limit');
   const limit = rawLimit === undefined ? DEFAULT_EVENT_LIMIT : Number(rawLimit);
-  if (!/^\d+$/.test(rawLimit ?? '1') || limit < 1 || limit > MAX_EVENT_LIMIT) throw invalid('limit', `"${rawLimit}" is not a whole number from 1 to ${MAX_EVENT_LIMIT}`);
+  if (!/^\d+$/.test(rawLimit ?? '1') || limit < 1 || limit > MAX_EVENT_LIMIT) throw invalidParameter('limit', `"${rawLimit}" is not a whole number from 1 to ${MAX_EVENT_LIMIT}`);
 
   const kind = single(raw, 'kind');
   const namespace = single(raw, 'namespace');

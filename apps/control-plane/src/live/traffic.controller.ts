@@ -5,29 +5,16 @@
  * default; an earlier `since` gets that hour.
  */
 import { Controller, Get, Query } from '@nestjs/common';
-import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
+import type { TrafficList } from '@portolan/api';
 import { Access } from '../auth/roles';
 import { MAX_WINDOW_MS, PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
-import { ApiError } from '../errors/api-error';
-
-const PARAMETERS = ['since'];
-/** Date.parse alone would take "2026-03-01" or "March 1": the parameter promises RFC 3339. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
-
-function invalid(parameter: string, message: string): ApiError {
-  return ApiError.of(400, 'BadRequest', `query parameter ${parameter}: ${message}`, { causes: [{ field: parameter, message, reason: 'FieldValueInvalid' }] });
-}
+import { refuseUnknownParameters, singleParameter, timeParameter, type RawQuery } from '../errors/query-parameters';
 
 /** The `since` of the query in milliseconds, or undefined; a 400 Status naming the parameter when it is not one. */
-export function parseSince(query: Record<string, unknown>): number | undefined {
-  const unknown = Object.keys(query).find((name) => !PARAMETERS.includes(name));
-  if (unknown !== undefined) throw invalid(unknown, `unknown; the only parameter is since`);
-  const since = query.since;
-  if (since === undefined || since === '') return undefined;
-  if (typeof since !== 'string') throw invalid('since', 'give it once');
-  const time = Date.parse(since.toUpperCase());
-  if (!RFC3339.test(since) || Number.isNaN(time)) throw invalid('since', `"${since}" is not an RFC 3339 time: use e.g. 2026-05-01T12:00:00Z`);
-  return time;
+export function parseSince(query: RawQuery): number | undefined {
+  refuseUnknownParameters(query, ['since']);
+  const since = singleParameter(query, 'since');
+  return since === undefined ? undefined : timeParameter('since', since).ms;
 }
 
 @Controller('v1')
@@ -36,7 +23,7 @@ export class TrafficController {
 
   @Get('traffic')
   @Access('viewer')
-  list(@Query() query: Record<string, unknown>): { items: TrafficPoint[]; services: ServiceTrafficPoint[] } {
+  list(@Query() query: RawQuery): TrafficList {
     const now = Date.now();
     const oldest = now - MAX_WINDOW_MS;
     const from = Math.max(parseSince(query) ?? oldest, oldest);

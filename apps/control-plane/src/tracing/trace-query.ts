@@ -4,7 +4,7 @@
  * the same answers: a trace matches when one of its spans meets every criterion.
  */
 import { parseDuration } from '@portolan/api';
-import { ApiError } from '../errors/api-error';
+import { invalidParameter, refuseUnknownParameters, singleParameter, timeParameter, type RawQuery } from '../errors/query-parameters';
 import { attributeText, type Microseconds, type TraceQuery, type TraceSpan } from './trace-model';
 
 export const DEFAULT_SEARCH_LIMIT = 20;
@@ -12,17 +12,9 @@ export const MAX_SEARCH_LIMIT = 1000;
 const PARAMETERS = ['service', 'operation', 'status', 'minDuration', 'maxDuration', 'start', 'end', 'attr', 'limit'] as const;
 type Parameter = (typeof PARAMETERS)[number];
 
-export type RawQuery = Record<string, string | string[] | undefined>;
+export type { RawQuery } from '../errors/query-parameters';
 
-function invalid(parameter: string, message: string): ApiError {
-  return ApiError.of(400, 'BadRequest', `query parameter ${parameter}: ${message}`, { causes: [{ field: parameter, message, reason: 'FieldValueInvalid' }] });
-}
-
-function single(raw: RawQuery, parameter: Parameter): string | undefined {
-  const value = raw[parameter];
-  if (Array.isArray(value)) throw invalid(parameter, 'give it once');
-  return value === undefined || value === '' ? undefined : value;
-}
+const single = (raw: RawQuery, parameter: Parameter) => singleParameter(raw, parameter);
 
 function durationMicros(raw: RawQuery, parameter: 'minDuration' | 'maxDuration'): Microseconds | undefined {
   const value = single(raw, parameter);
@@ -30,48 +22,44 @@ function durationMicros(raw: RawQuery, parameter: 'minDuration' | 'maxDuration')
   try {
     return parseDuration(value) * 1000;
   } catch {
-    throw invalid(parameter, `"${value}" is not a duration: use e.g. 250ms, 1.5s, 2m`);
+    throw invalidParameter(parameter, `"${value}" is not a duration: use e.g. 250ms, 1.5s, 2m`);
   }
 }
-
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** RFC 3339 to microseconds, keeping sub-millisecond digits that Date would drop. */
 function timeMicros(raw: RawQuery, parameter: 'start' | 'end'): Microseconds | undefined {
   const value = single(raw, parameter);
   if (value === undefined) return undefined;
-  const match = RFC3339.exec(value);
-  const seconds = match ? Date.parse(`${match[1]}${match[3].toUpperCase()}`) : NaN;
-  if (!match || Number.isNaN(seconds)) throw invalid(parameter, `"${value}" is not an RFC 3339 time: use e.g. 2026-05-01T12:00:00Z`);
-  return seconds * 1000 + Number((match[2] ?? '').padEnd(6, '0').slice(0, 6));
+  const { ms, fraction } = timeParameter(parameter, value);
+  // ms holds the whole milliseconds; the fraction's 4th-6th digits are the microseconds Date drops.
+  return ms * 1000 + Number(fraction.padEnd(6, '0').slice(3, 6));
 }
 
 export function parseTraceQuery(raw: RawQuery): TraceQuery {
-  const unknown = Object.keys(raw).filter((name) => !(PARAMETERS as readonly string[]).includes(name));
-  if (unknown.length > 0) throw invalid(unknown[0], `unknown; the parameters are ${PARAMETERS.join(', ')}`);
+  refuseUnknownParameters(raw, PARAMETERS);
 
   const status = single(raw, 'status');
-  if (status !== undefined && status !== 'ok' && status !== 'error') throw invalid('status', `"${status}" is not a status: use ok or error`);
+  if (status !== undefined && status !== 'ok' && status !== 'error') throw invalidParameter('status', `"${status}" is not a status: use ok or error`);
 
   const minDurationMicros = durationMicros(raw, 'minDuration');
   const maxDurationMicros = durationMicros(raw, 'maxDuration');
   if (minDurationMicros !== undefined && maxDurationMicros !== undefined && maxDurationMicros < minDurationMicros) {
-    throw invalid('maxDuration', 'is shorter than minDuration');
+    throw invalidParameter('maxDuration', 'is shorter than minDuration');
   }
   const startUnixMicros = timeMicros(raw, 'start');
   const endUnixMicros = timeMicros(raw, 'end');
-  if (startUnixMicros !== undefined && endUnixMicros !== undefined && endUnixMicros < startUnixMicros) throw invalid('end', 'is before start');
+  if (startUnixMicros !== undefined && endUnixMicros !== undefined && endUnixMicros < startUnixMicros) throw invalidParameter('end', 'is before start');
 
   const attrs = raw.attr === undefined ? [] : Array.isArray(raw.attr) ? raw.attr : [raw.attr];
   const attributes = attrs.map((pair) => {
     const equals = pair.indexOf('=');
-    if (equals <= 0) throw invalid('attr', `"${pair}" is not key=value`);
+    if (equals <= 0) throw invalidParameter('attr', `"${pair}" is not key=value`);
     return { key: pair.slice(0, equals), value: pair.slice(equals + 1) };
   });
 
   const rawLimit = single(raw, 'limit');
   const limit = rawLimit === undefined ? DEFAULT_SEARCH_LIMIT : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw invalid('limit', `"${rawLimit}" is not a whole number from 1 to ${MAX_SEARCH_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw invalidParameter('limit', `"${rawLimit}" is not a whole number from 1 to ${MAX_SEARCH_LIMIT}`);
 
   return {
     service: single(raw, 'service'),

@@ -8,17 +8,12 @@
  */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef } from 'react';
-import type { ServiceTrafficPoint, TrafficPoint } from '@portolan/api';
+import type { TrafficList } from '@portolan/api';
 import { useSession } from '../app/session';
 import { useLive, useLiveStore } from '../api/live-context';
 import { mergeServiceTraffic, mergeTraffic, MAX_POINTS_PER_SERIES, type LiveStore } from '../api/live-store';
 import { queryKeys } from '../api/query-keys';
 import { toRfc3339 } from './series';
-
-export interface TrafficHistoryResponse {
-  items: TrafficPoint[];
-  services: ServiceTrafficPoint[];
-}
 
 const merged = new WeakMap<LiveStore, WeakSet<object>>();
 
@@ -35,7 +30,7 @@ export function useTrafficHistory(): { isLoading: boolean; error: unknown } {
   const slotMs = useLive((state) => state.slotMs);
   const query = useQuery({
     queryKey: queryKeys.traffic,
-    queryFn: ({ signal }) => api.get<TrafficHistoryResponse>(trafficHistoryPath(Date.now(), slotMs), signal),
+    queryFn: ({ signal }) => api.get<TrafficList>(trafficHistoryPath(Date.now(), slotMs), signal),
   });
 
   useEffect(() => {

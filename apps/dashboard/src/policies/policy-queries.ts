@@ -7,10 +7,11 @@
  * is in progress, the object and proxy-status are re-read every few seconds.
  */
 import { useQuery } from '@tanstack/react-query';
-import type { Change, ChangeList, EventList, MeshEvent, PolicyRollout, Resource } from '@portolan/api';
+import type { Change, ChangeList, PolicyRollout, Resource } from '@portolan/api';
 import { resourcePath } from '../api/api-client';
 import { useLive } from '../api/live-context';
 import { queryKeys } from '../api/query-keys';
+import { useEvents } from '../api/use-mesh-queries';
 import { useSession } from '../app/session';
 
 
@@ -72,24 +73,5 @@ export function usePolicyRollout(kind: string, namespace: string, name: string, 
 
 /** The rollout guard's events about one policy (`GET /v1/events?kind=&namespace=&name=&source=`), newest first, with those the feed brought since. */
 export function usePolicyEvents(kind: string, namespace: string | undefined, name: string | undefined) {
-  const { api } = useSession();
-  const search = new URLSearchParams({ kind, namespace: namespace ?? '', name: name ?? '', source: ROLLOUT_GUARD, limit: '20' }).toString();
-  const query = useQuery({
-    queryKey: queryKeys.events(search),
-    queryFn: ({ signal }) => api.get<EventList>(`/v1/events?${search}`, signal),
-    enabled: namespace !== undefined && name !== undefined,
-  });
-  const fromFeed = useLive((state) => state.events);
-  const matching = fromFeed.filter(
-    (event) => event.source === ROLLOUT_GUARD && event.regarding.kind === kind && event.regarding.namespace === namespace && event.regarding.name === name,
-  );
-  const known = new Set<string>();
-  const events: MeshEvent[] = [];
-  for (const event of [...matching, ...itemsOf<MeshEvent>(query.data)]) {
-    if (known.has(event.id)) continue;
-    known.add(event.id);
-    events.push(event);
-  }
-  events.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  return { events, isLoading: query.isLoading, error: query.error };
+  return useEvents({ kind, namespace: namespace ?? '', name: name ?? '', source: ROLLOUT_GUARD }, 20);
 }

@@ -83,6 +83,12 @@ export interface ServiceTrafficPoint extends Omit<TrafficPoint, 'pool'> {
   service: string;
 }
 
+/** `GET /v1/traffic?since=`: the slots that ended since then, oldest first, per pool and zone and per service and zone. */
+export interface TrafficList {
+  items: TrafficPoint[];
+  services: ServiceTrafficPoint[];
+}
+
 /**
  * One request a tapped gateway passed (or refused), with the decisions it made: what a live tap
  * shows. Never headers or bodies, and the path without its query string, which may carry secrets.
