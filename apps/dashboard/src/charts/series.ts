@@ -76,36 +76,21 @@ export function alignSeries(series: ReadonlyArray<ReadonlyArray<TimedValue>>, op
 /** What a point of any traffic series says of its slot: a TrafficPoint or a ServiceTrafficPoint, whatever it is of. */
 export type TrafficFigures = Omit<TrafficPoint, 'pool'>;
 
-/** What the gateways of several series (pools, zones, a service's zones) did in one slot, combined. */
-export interface TrafficAggregate {
-  /** RFC 3339 start of the slot. */
-  time: string;
-  /** The same, in Unix seconds. */
+/**
+ * Several series' points of one slot combined. Rates, counts and the 5xx share add up (the share
+ * weighted by each series' requests). A percentile cannot be averaged, nor summed: the p99 of two
+ * pools' requests together is not the mean of their p99s (a pool with a few slow requests would be
+ * diluted by a busy fast one), and recomputing it needs the latency histograms, which traffic
+ * points do not carry. What can be said is that it is no higher than the largest of them (each pool
+ * has at most 1% of its requests above its own p99, so at most 1% of all requests lie above the
+ * largest), so the percentiles are the largest of the series', an upper bound, and their lines are
+ * labelled "max of p99", never "p99". The same holds for a service's zones.
+ */
+export interface TrafficAggregate extends Omit<TrafficPoint, 'pool' | 'zone'> {
+  /** The slot's start in Unix seconds. */
   seconds: number;
   /** How many series reported in this slot. */
   series: number;
-  gateways: number;
-  /** Summed. */
-  requestsPerSecond: number;
-  /** Weighted by each series' requests; null when no series had answers. */
-  serverErrorPercent: number | null;
-  /**
-   * The largest of the series' percentiles, null when none had one. A percentile cannot be
-   * averaged, nor summed: the p99 of two pools' requests together is not the mean of their p99s
-   * (a pool with a few slow requests would be diluted by a busy fast one), and recomputing it needs
-   * the latency histograms, which traffic points do not carry. What can be said is that it is no
-   * higher than the largest of them (each pool has at most 1% of its requests above its own p99,
-   * so at most 1% of all requests lie above the largest), so the max is an upper bound, and the
-   * line is labelled "max of p99", never "p99". The same holds for a service's zones.
-   */
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  /** Counts over the slot, summed. */
-  rateLimited: number;
-  retries: number;
-  breakerOpen: number;
-  timeouts: number;
 }
 
 function maxOrNull(values: ReadonlyArray<number | null>): number | null {
