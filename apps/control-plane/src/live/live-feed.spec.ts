@@ -180,6 +180,27 @@ describe('the live feed', () => {
     expect(feed.messages[1]).toMatchObject({ type: 'gateways', items: [{ id: 'id-gw-a', name: 'gw-a', zone: 'zone-a', pool: 'edge', synced: false, transport: 'none', requestsPerSecond: null }] });
   });
 
+  it('shrugs off what a client should not send: binary frames and unknown messages are ignored, an oversized frame closes only that client (1009)', async () => {
+    await start();
+    const rude = viewer();
+    const bystander = viewer();
+    await rude.waitFor('gateways');
+    await bystander.waitFor('gateways');
+    rude.ws.send(Buffer.from([0, 1, 2, 3]), { binary: true });
+    rude.ws.send(JSON.stringify({ type: 'tap' }));
+    rude.ws.send(JSON.stringify({ type: 'tap', gateway: 'x'.repeat(200) }));
+    rude.ws.send(JSON.stringify(null));
+    rude.ws.send(JSON.stringify({ type: 'subscribe-everything', gateway: 'id-gw-a' }));
+    await sleep(100);
+    expect(rude.ws.readyState).toBe(WebSocket.OPEN);
+    expect(taps.wanted('x'.repeat(200))).toBeUndefined();
+    rude.ws.send('x'.repeat(5 * 1024));
+    expect((await rude.closed).code).toBe(1009);
+    // The feed goes on for everyone else.
+    store.commit('ADDED', policy('after'));
+    expect(await bystander.waitFor('changed')).toMatchObject({ objects: [{ ...policy('after'), change: 'ADDED' }] });
+  });
+
   it('taps a gateway for the client that asked only, until it untaps or leaves', async () => {
     await start();
     const tapping = viewer();
