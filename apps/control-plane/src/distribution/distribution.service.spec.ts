@@ -71,6 +71,14 @@ describe('DistributionService', () => {
   let dir: string;
   let store: FallingBehindStore;
   let service: DistributionService;
+  /** A service over a fresh embedded store, following it, with no events recorded yet. */
+  const startService = async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
+    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
+    recorded = [];
+    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
+    await service.onModuleInit();
+  };
   afterEach(async () => {
     service.onApplicationShutdown();
     await store.close();
@@ -78,11 +86,7 @@ describe('DistributionService', () => {
   });
 
   it('records a NACK as a Warning event once per rejected snapshot, naming the gateway and what it rejected', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
-    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
-    recorded = [];
-    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
-    await service.onModuleInit();
+    await startService();
     const errors = [{ resource: 'RateLimitPolicy/default/limits', field: 'spec.limits[0]', message: 'unsupported key type' }];
     service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'NACK', errors });
     service.acknowledge(gateway.id, { version: 'v1', revision: 4, status: 'NACK', errors });
@@ -98,10 +102,7 @@ describe('DistributionService', () => {
   });
 
   it('follows the store again after its watch expired, and sends gateways what was missed, then what follows', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
-    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
-    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
-    await service.onModuleInit();
+    await startService();
     const delivered: GatewaySnapshot[] = [];
     service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);
     const actor = 'spec';
@@ -117,10 +118,7 @@ describe('DistributionService', () => {
   });
 
   it('waits for a revision written elsewhere to reach the gateways: answered once the listening gateway ACKed it, pending when it never did', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
-    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
-    service = new DistributionService(store, registry, new MetricsRegistry(), new LocalAckLedger(), journal);
-    await service.onModuleInit();
+    await startService();
     const delivered: GatewaySnapshot[] = [];
     service.attach(gateway.id, { transport: 'websocket', deliver: (snapshot) => delivered.push(snapshot), close: () => undefined }, false);
     const written = await store.create(resource('Service', 'orders', { ports: [{ port: 80 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }] }), { actor: 'spec' });

@@ -103,7 +103,8 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
         {shown[field]}
       </span>
     ) : null;
-  const describedBy = (field: keyof typeof errors) => (shown[field] ? `${id}-${field}-error` : undefined);
+  /** An input's link to its error, read out by screen readers. */
+  const validation = (field: keyof typeof errors) => ({ 'aria-invalid': shown[field] ? true : undefined, 'aria-describedby': shown[field] ? `${id}-${field}-error` : undefined });
 
   return (
     <form className="panel trace-search" onSubmit={submit} aria-label="Search traces" noValidate>
@@ -145,8 +146,7 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
             onChange={(event) => update({ minDuration: text(event.target.value) })}
             placeholder="e.g. 100ms"
             size={9}
-            aria-invalid={shown.minDuration ? true : undefined}
-            aria-describedby={describedBy('minDuration')}
+            {...validation('minDuration')}
           />
           {fieldError('minDuration')}
         </label>
@@ -157,8 +157,7 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
             onChange={(event) => update({ maxDuration: text(event.target.value) })}
             placeholder="e.g. 2s"
             size={9}
-            aria-invalid={shown.maxDuration ? true : undefined}
-            aria-describedby={describedBy('maxDuration')}
+            {...validation('maxDuration')}
           />
           {fieldError('maxDuration')}
         </label>
@@ -185,8 +184,7 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
                 step={1}
                 value={toLocalInput(draft.start)}
                 onChange={(event) => update({ start: fromLocalInput(event.target.value) })}
-                aria-invalid={shown.start ? true : undefined}
-                aria-describedby={describedBy('start')}
+                {...validation('start')}
               />
               {fieldError('start')}
             </label>
@@ -197,8 +195,7 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
                 step={1}
                 value={toLocalInput(draft.end)}
                 onChange={(event) => update({ end: fromLocalInput(event.target.value) })}
-                aria-invalid={shown.end ? true : undefined}
-                aria-describedby={describedBy('end')}
+                {...validation('end')}
               />
               {fieldError('end')}
             </label>
@@ -210,8 +207,7 @@ function SearchForm({ initial, onSearch, searching }: { initial: TraceSearch; on
             value={attributeText}
             onChange={(event) => setAttributeText(event.target.value)}
             placeholder="portolan.zone=zone-a http.response.status_code=503"
-            aria-invalid={shown.attributes ? true : undefined}
-            aria-describedby={describedBy('attributes')}
+            {...validation('attributes')}
           />
           {fieldError('attributes')}
         </label>
