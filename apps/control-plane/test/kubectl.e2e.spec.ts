@@ -80,9 +80,11 @@ describe('kubectl against Portolan', () => {
     const result = await kubectl(['get', 'ratelimitpolicies']);
     expect(result.code).toBe(0);
     const [header, row] = result.stdout.trim().split('\n');
-    expect(header.split(/\s+/)).toEqual(['NAME', 'TARGET', 'ROLLOUT', 'RATE', 'SCOPE', 'AGE']);
-    // No gateway runs it yet: ROLLOUT is ACKed/running = 0/0.
-    expect(row.split(/\s+/).slice(0, 5)).toEqual(['checkout-limits', 'Service/checkout', '0/0', '50/1m', 'gateway']);
+    expect(header.split(/\s+/)).toEqual(['NAME', 'TARGET', 'RATE', 'READY', 'AGE']);
+    // No gateway runs it yet: READY is ACKed/running = 0/0.
+    expect(row.split(/\s+/).slice(0, 4)).toEqual(['checkout-limits', 'Service/checkout', '50/1m', '0/0']);
+    const wide = await kubectl(['get', 'ratelimitpolicies', '-o', 'wide']);
+    expect(wide.stdout.trim().split('\n')[0].split(/\s+/)).toEqual(['NAME', 'TARGET', 'RATE', 'READY', 'SCOPE', 'AGE']);
     const short = await kubectl(['get', 'rlp,rtp', '-l', 'team=payments', '-o', 'name']);
     expect(lines(short.stdout)).toEqual(['ratelimitpolicy.mesh.portolan.dev/checkout-limits', 'retrypolicy.mesh.portolan.dev/checkout-retries']);
   });
@@ -170,8 +172,11 @@ describe('kubectl against Portolan', () => {
     const listed = await kubectl(['get', 'gatewaynodes']);
     expect(listed.code).toBe(0);
     const [header, row] = listed.stdout.trim().split('\n');
-    expect(header.split(/\s+/)).toEqual(['NAME', 'ZONE', 'POOL', 'ADDRESS', 'PHASE', 'APPLIED', 'SYNCED', 'AGE']);
-    expect(row.split(/\s+/).slice(0, 5)).toEqual(['edge-kubectl', 'zone-a', 'edge', '127.0.0.1:8080', 'Healthy']);
+    expect(header.split(/\s+/)).toEqual(['NAME', 'ZONE', 'POOL', 'HEALTH', 'REVISION', 'AGE']);
+    expect(row.split(/\s+/).slice(0, 4)).toEqual(['edge-kubectl', 'zone-a', 'edge', 'Healthy']);
+    const wide = await kubectl(['get', 'gatewaynodes', '-o', 'wide']);
+    expect(wide.stdout.trim().split('\n')[0].split(/\s+/)).toEqual(['NAME', 'ZONE', 'POOL', 'HEALTH', 'REVISION', 'SYNCED', 'ADDRESS', 'AGE']);
+    expect(wide.stdout).toContain('127.0.0.1:8080');
     const removal = await kubectl(['delete', 'gatewaynode', 'edge-kubectl']);
     expect(removal.code).not.toBe(0);
     expect(removal.stderr).toMatch(/read-only|MethodNotAllowed|not allowed/i);

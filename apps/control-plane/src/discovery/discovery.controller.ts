@@ -64,15 +64,19 @@ export class DiscoveryController {
       kind: 'APIResourceList',
       apiVersion: 'v1',
       groupVersion: GROUP_VERSION,
-      resources: KINDS.map((definition) => ({
-        name: definition.plural,
-        singularName: definition.singular,
-        namespaced: true,
-        kind: definition.kind,
-        verbs: definition.managedBy === 'registry' ? ['get', 'list', 'watch'] : ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-        shortNames: definition.shortNames,
-        categories: definition.categories,
-      })),
+      resources: KINDS.flatMap((definition) => [
+        {
+          name: definition.plural,
+          singularName: definition.singular,
+          namespaced: true,
+          kind: definition.kind,
+          verbs: definition.managedBy === 'registry' ? ['get', 'list', 'watch'] : ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+          shortNames: definition.shortNames,
+          categories: definition.categories,
+        },
+        // Status is a subresource, as for a CRD with `subresources.status`; the control plane computes it, so it is read-only.
+        { name: `${definition.plural}/status`, singularName: '', namespaced: true, kind: definition.kind, verbs: ['get'] },
+      ]),
     };
   }
 

@@ -6,7 +6,7 @@
 import { Body, Controller, createParamDecorator, Delete, Get, Headers, Inject, Param, Patch, Post, Put, Query, Req, Res, type ExecutionContext } from '@nestjs/common';
 import type { Response } from 'express';
 import { parse as parseYaml } from 'yaml';
-import { GROUP_VERSION, isJsonObject, type ChangeList, type Resource } from '@portolan/api';
+import { API_GROUP, GROUP_VERSION, isJsonObject, type ChangeList, type Resource } from '@portolan/api';
 import type { AuthenticatedRequest } from '../auth/auth.guard';
 import { Access } from '../auth/roles';
 import { RegistryResourcesService } from '../registry/registry-resources.service';
@@ -15,8 +15,8 @@ import { ApiError } from '../errors/api-error';
 import { APPLY_PATCH, parseApplyBody, patchTypeOf } from './patch';
 import { parseFieldValidation, ResourcesService, type WriteRequest, type WriteResult } from './resources.service';
 import { fieldSelector, labelSelector } from './selectors';
-import { toTable, wantsTable, type IncludeObject } from './table';
-import { streamWatch } from './watch';
+import { tableRows, toTable, wantsTable, type IncludeObject } from './table';
+import { streamWatch, watchParameters } from './watch';
 
 const BASE = `apis/${GROUP_VERSION}`;
 
@@ -41,6 +41,34 @@ function dryRunOf(query: Query): boolean {
   if (query.dryRun === undefined) return false;
   if (query.dryRun === 'All') return true;
   throw ApiError.badRequest(`dryRun must be All, not ${JSON.stringify(query.dryRun)}`);
+}
+
+const PROPAGATION_POLICIES = ['Orphan', 'Background', 'Foreground'];
+
+/**
+ * DeleteOptions as kubectl sends them (`{"propagationPolicy":"Background"}`, `--grace-period`,
+ * `--cascade`, `--dry-run=server`, preconditions). Mesh objects have no dependents and no
+ * graceful termination, so every propagation policy and grace period deletes at once; they are
+ * still checked, so a typo is an error rather than silently ignored.
+ */
+function deleteOptionsOf(body: unknown, query: Query): { dryRun: boolean; expectedResourceVersion?: string } {
+  if (body !== undefined && body !== '' && !isJsonObject(body)) {
+    throw ApiError.badRequest('the body of a DELETE must be DeleteOptions (a JSON object) or empty');
+  }
+  const options = isJsonObject(body) ? body : {};
+  const propagationPolicy = options.propagationPolicy ?? query.propagationPolicy;
+  if (propagationPolicy !== undefined && !PROPAGATION_POLICIES.includes(propagationPolicy as string)) {
+    throw ApiError.invalid('DeleteOptions', '', [
+      { field: 'propagationPolicy', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(propagationPolicy)}: supported values: "Orphan", "Background", "Foreground"` },
+    ]);
+  }
+  const gracePeriod = options.gracePeriodSeconds ?? (query.gracePeriodSeconds === undefined ? undefined : Number(query.gracePeriodSeconds));
+  if (gracePeriod !== undefined && (!Number.isInteger(gracePeriod) || (gracePeriod as number) < 0)) {
+    throw ApiError.invalid('DeleteOptions', '', [{ field: 'gracePeriodSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(gracePeriod)}: must be a non-negative integer` }]);
+  }
+  const preconditions = isJsonObject(options.preconditions) ? options.preconditions : {};
+  const dryRun = dryRunOf(query) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
+  return { dryRun, expectedResourceVersion: typeof preconditions.resourceVersion === 'string' ? preconditions.resourceVersion : undefined };
 }
 
 /** YAML bodies are accepted for create and replace too, for `curl --data-binary @policy.yaml`. */
@@ -142,14 +170,38 @@ export class ResourcesController {
     @Query() query: Query,
     @Req() request: AuthenticatedRequest,
   ) {
-    const options = isJsonObject(body) ? body : {};
-    const preconditions = isJsonObject(options.preconditions) ? options.preconditions : {};
-    const dryRun = dryRunOf(query) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
-    return this.resources.delete(plural, namespace, name, {
-      actor: this.actor(query, request),
-      dryRun,
-      expectedResourceVersion: typeof preconditions.resourceVersion === 'string' ? preconditions.resourceVersion : undefined,
-    });
+    const options = deleteOptionsOf(body, query);
+    return this.resources.delete(plural, namespace, name, { actor: this.actor(query, request), ...options });
+  }
+
+  /** The status subresource: the object with its status (`kubectl get --subresource=status`). */
+  @Get(`${BASE}/namespaces/:namespace/:plural/:name/status`)
+  @Access('viewer')
+  status(@ObjectPath() { namespace, plural, name }: ObjectPath, @Query() query: Query, @Headers('accept') accept: string | undefined) {
+    return this.get({ namespace, plural, name }, query, accept);
+  }
+
+  /** Status is computed by the control plane (rollout, autoscaler, failover controller); no client writes it. */
+  @Put(`${BASE}/namespaces/:namespace/:plural/:name/status`)
+  @Access('editor')
+  replaceStatus(@ObjectPath() { plural }: ObjectPath): never {
+    return this.refuseStatusWrite(plural);
+  }
+
+  @Patch(`${BASE}/namespaces/:namespace/:plural/:name/status`)
+  @Access('editor')
+  patchStatus(@ObjectPath() { plural }: ObjectPath): never {
+    return this.refuseStatusWrite(plural);
+  }
+
+  private refuseStatusWrite(plural: string): never {
+    const definition = this.resources.definition(plural);
+    throw ApiError.of(
+      405,
+      'MethodNotAllowed',
+      `the status of ${definition.plural} is written by the control plane only (rollout, conditions, controller decisions): change the object's spec instead`,
+      { kind: definition.plural, group: API_GROUP },
+    );
   }
 
   @Get(`${BASE}/namespaces/:namespace/:plural/:name/history`)
@@ -184,16 +236,15 @@ export class ResourcesController {
     if (isTrue(query.watch)) {
       const byLabel = labelSelector(query.labelSelector);
       const byField = fieldSelector(query.fieldSelector);
-      const timeoutSeconds = query.timeoutSeconds ? Number(query.timeoutSeconds) : undefined;
       return streamWatch(
         definition.managedBy === 'registry' ? this.registryResources.watchSource() : this.store,
         {
           kind: definition.kind,
           namespace,
-          resourceVersion: query.resourceVersion,
-          timeoutSeconds: Number.isFinite(timeoutSeconds) ? timeoutSeconds : undefined,
+          ...watchParameters(query),
           matches: (resource: Resource) => byLabel(resource) && byField(resource),
           decorate: (resource: Resource) => this.resources.withStatus(resource),
+          render: wantsTable(accept) ? tableRows(definition, this.includeObject(query)) : undefined,
           statusChanges: definition.isPolicy
             ? { subscribe: (listener) => this.resources.watchRollouts(listener), load: (key) => this.store.get(key) }
             : undefined,

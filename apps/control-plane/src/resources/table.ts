@@ -38,7 +38,7 @@ export function toTable(definition: KindDefinition, items: Resource[], revision:
     metadata: { resourceVersion: revision },
     columnDefinitions: [
       { name: 'Name', type: 'string', format: 'name', description: 'Name of the object', priority: 0 },
-      ...definition.printerColumns.map((column) => ({ name: column.name, type: column.type, format: '', description: column.description, priority: 0 })),
+      ...definition.printerColumns.map((column) => ({ name: column.name, type: column.type, format: '', description: column.description, priority: column.priority ?? 0 })),
       { name: 'Age', type: 'date', format: '', description: 'Time since creation', priority: 0 },
     ],
     rows: items.map((item) => ({
@@ -51,5 +51,22 @@ export function toTable(definition: KindDefinition, items: Resource[], revision:
         ? {}
         : { object: include === 'Object' ? item : { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: item.metadata } }),
     })),
+  };
+}
+
+/**
+ * Watch events for `kubectl get -w`: each object becomes a one-row Table. Only the first carries
+ * the column definitions, as kube-apiserver sends them; kubectl prints the header once and
+ * keeps the kind's columns for every later event.
+ */
+export function tableRows(definition: KindDefinition, include: IncludeObject, now: () => number = Date.now) {
+  let first = true;
+  return (resource: Resource) => {
+    const table = toTable(definition, [resource], resource.metadata.resourceVersion ?? '', include, now());
+    if (first) {
+      first = false;
+      return table;
+    }
+    return { ...table, columnDefinitions: [] };
   };
 }

@@ -7,24 +7,65 @@
  * compacted history, or a watch the store ends because this replica fell behind a compaction, gets
  * kube-apiserver's answer: an ERROR event with a 410 Expired Status, then the end of the stream;
  * kubectl and informers then list again.
+ *
+ * Bookmarks, as kube-apiserver sends them when asked (`allowWatchBookmarks=true`): a BOOKMARK
+ * event carrying only the newest resourceVersion the watch has seen, about once a minute and
+ * before a `timeoutSeconds` ends the stream, so a client that reconnects resumes from a recent
+ * revision instead of one that may be compacted by then. With `sendInitialEvents=true` (the
+ * streaming list of client-go's WatchList) the current objects come first and a BOOKMARK
+ * annotated `k8s.io/initial-events-end: "true"` marks where they end.
  */
 import type { Response } from 'express';
-import { failureStatus, type Resource } from '@portolan/api';
+import { failureStatus, GROUP_VERSION, type Resource, type Status } from '@portolan/api';
 import { StoreRevisionCompactedError, type Change, type ObjectKey, type ResourceStore, type Unsubscribe } from '../store/resource-store';
+import { ApiError } from '../errors/api-error';
 import type { Selector } from './selectors';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** How often an idle watch that allows bookmarks gets one (kube-apiserver: about every minute). */
+export const BOOKMARK_INTERVAL_MS = 60_000;
+export const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end';
 
 export interface WatchRequest {
   kind: string;
   namespace?: string;
   resourceVersion?: string;
   timeoutSeconds?: number;
+  allowWatchBookmarks?: boolean;
+  sendInitialEvents?: boolean;
+  bookmarkIntervalMs?: number;
   matches: Selector;
   decorate: (resource: Resource) => Promise<Resource>;
+  /** The object as the event carries it: the resource itself, or a Table row when kubectl asked for a table. */
+  render?: (resource: Resource) => unknown;
   /** Objects whose derived status changed without a write, and how to read them. */
   statusChanges?: {
     subscribe(listener: (keys: readonly ObjectKey[]) => void): () => void;
     load(key: ObjectKey): Promise<Resource | undefined>;
   };
+}
+
+/** The watch parameters of a list request, checked as kube-apiserver checks them. */
+export function watchParameters(query: Record<string, string | undefined>): Pick<WatchRequest, 'resourceVersion' | 'timeoutSeconds' | 'allowWatchBookmarks' | 'sendInitialEvents'> {
+  const flag = (name: string) => {
+    const value = query[name];
+    if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+    if (value === 'true' || value === '1') return true;
+    throw ApiError.badRequest(`${name} must be true or false, not ${JSON.stringify(value)}`);
+  };
+  let timeoutSeconds: number | undefined;
+  if (query.timeoutSeconds !== undefined) {
+    timeoutSeconds = Number(query.timeoutSeconds);
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0) throw ApiError.badRequest(`timeoutSeconds must be a non-negative integer, not ${JSON.stringify(query.timeoutSeconds)}`);
+  }
+  const sendInitialEvents = flag('sendInitialEvents');
+  const allowWatchBookmarks = flag('allowWatchBookmarks');
+  if (sendInitialEvents && (!allowWatchBookmarks || query.resourceVersionMatch !== 'NotOlderThan')) {
+    // The same rule kube-apiserver enforces: without the bookmark the client cannot tell where the initial events end.
+    throw ApiError.badRequest('sendInitialEvents=true needs allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan');
+  }
+  return { resourceVersion: query.resourceVersion, timeoutSeconds: timeoutSeconds || undefined, allowWatchBookmarks, sendInitialEvents };
 }
 
 export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, request: WatchRequest, response: Response): Promise<void> {
@@ -34,41 +75,53 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
   response.flushHeaders();
   // Events are decorated asynchronously; a promise chain keeps them in commit order.
   let queue = Promise.resolve();
-  const send = (type: string, object: unknown) => {
+  const render = request.render ?? ((resource: Resource) => resource);
+  const send = (type: WatchEventType, object: unknown) => {
     if (!response.writableEnded) response.write(`${JSON.stringify({ type, object })}\n`);
   };
+  const sendError = (status: Status) => send('ERROR', status);
   const fromRevision = request.resourceVersion && request.resourceVersion !== '0' ? Number(request.resourceVersion) : undefined;
   if (fromRevision !== undefined && !Number.isInteger(fromRevision)) {
-    send('ERROR', failureStatus(400, 'BadRequest', `resourceVersion "${request.resourceVersion}" is not a number`));
+    sendError(failureStatus(400, 'BadRequest', `resourceVersion "${request.resourceVersion}" is not a number`));
     response.end();
     return;
   }
+  // The newest revision this watch has seen: what a bookmark tells the client it may resume from.
+  let seenRevision = fromRevision ?? 0;
+  const bookmark = (annotations?: Record<string, string>) =>
+    send('BOOKMARK', { apiVersion: GROUP_VERSION, kind: request.kind, metadata: { resourceVersion: String(seenRevision), ...(annotations ? { annotations } : {}) } });
+
   let start = fromRevision;
-  if (start === undefined) {
+  if (start === undefined || request.sendInitialEvents) {
     const { items, revision } = await store.list({ kind: request.kind, namespace: request.namespace });
-    for (const item of items.filter(request.matches)) send('ADDED', await request.decorate(item));
+    for (const item of items.filter(request.matches)) send('ADDED', render(await request.decorate(item)));
     start = revision;
+    seenRevision = Math.max(seenRevision, revision);
+    if (request.sendInitialEvents) bookmark({ [INITIAL_EVENTS_END_ANNOTATION]: 'true' });
   }
   const relevantKey = (key: ObjectKey) => key.kind === request.kind && (request.namespace === undefined || key.namespace === request.namespace);
   const relevant = (change: Change) => relevantKey(change.key);
   let unsubscribe: Unsubscribe | undefined;
   let unsubscribeStatus: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let bookmarks: NodeJS.Timeout | undefined;
   const finish = () => {
     unsubscribe?.();
     unsubscribeStatus?.();
     clearTimeout(timer);
+    clearInterval(bookmarks);
     if (!response.writableEnded) response.end();
   };
-  const expired = (error: StoreRevisionCompactedError) => send('ERROR', failureStatus(410, 'Expired', error.message));
+  const expired = (error: StoreRevisionCompactedError) => sendError(failureStatus(410, 'Expired', error.message));
   try {
     unsubscribe = await store.watch(
       start,
       (change) => {
+        seenRevision = Math.max(seenRevision, change.revision);
         if (!relevant(change)) return;
         const object = (change.after ?? change.before)!;
         if (!request.matches(object)) return;
-        queue = queue.then(async () => send(change.type, change.type === 'DELETED' ? object : await request.decorate(object)));
+        queue = queue.then(async () => send(change.type, render(change.type === 'DELETED' ? object : await request.decorate(object))));
       },
       // After the events already on their way.
       (error) => (queue = queue.then(() => expired(error)).finally(finish)),
@@ -85,12 +138,21 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
       queue = queue
         .then(async () => {
           const object = await statusChanges.load(key);
-          if (object && request.matches(object)) send('MODIFIED', await request.decorate(object));
+          if (object && request.matches(object)) send('MODIFIED', render(await request.decorate(object)));
         })
         // The store could not be read (Consul down): the next status change or write carries it.
         .catch(() => undefined);
     }
   });
-  if (request.timeoutSeconds) timer = setTimeout(finish, request.timeoutSeconds * 1000);
+  if (request.allowWatchBookmarks) {
+    // Behind the events already queued, so a bookmark never claims a revision whose event is still on its way.
+    bookmarks = setInterval(() => (queue = queue.then(() => bookmark())), request.bookmarkIntervalMs ?? BOOKMARK_INTERVAL_MS);
+    bookmarks.unref();
+  }
+  if (request.timeoutSeconds) {
+    timer = setTimeout(() => {
+      queue = queue.then(() => (request.allowWatchBookmarks ? bookmark() : undefined)).finally(finish);
+    }, request.timeoutSeconds * 1000);
+  }
   response.on('close', finish);
 }

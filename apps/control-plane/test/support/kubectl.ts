@@ -1,5 +1,5 @@
 /** Runs the real kubectl (/usr/bin/kubectl) with its own HOME and cache, against one kubeconfig. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,20 +12,62 @@ export interface KubectlResult {
   stderr: string;
 }
 
+/** A kubectl that keeps running (`get -w`): its output so far, a wait for a line, and a stop. */
+export interface KubectlWatch {
+  lines(): string[];
+  waitForLines(count: number, timeoutMs?: number): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
 export function kubectlRunner(kubeconfigFile: string) {
   const home = mkdtempSync(join(tmpdir(), 'portolan-kubectl-home-'));
-  return (args: string[], input?: string): Promise<KubectlResult> =>
+  const argsFor = (args: string[]) => ['--kubeconfig', kubeconfigFile, '--cache-dir', join(home, 'cache'), ...args];
+  const envWith = (extra: Record<string, string>) => ({ PATH: process.env.PATH, HOME: home, ...extra });
+
+  const run = (args: string[], input?: string, env: Record<string, string> = {}): Promise<KubectlResult> =>
     new Promise((resolve) => {
-      const child = execFile(
-        KUBECTL,
-        ['--kubeconfig', kubeconfigFile, '--cache-dir', join(home, 'cache'), ...args],
-        { env: { PATH: process.env.PATH, HOME: home }, timeout: 60_000 },
-        (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        },
-      );
+      const child = execFile(KUBECTL, argsFor(args), { env: envWith(env), timeout: 60_000 }, (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
       if (input !== undefined) child.stdin!.end(input);
       else child.stdin!.end();
     });
+
+  run.watch = (args: string[]): KubectlWatch => {
+    const child = spawn(KUBECTL, argsFor(args), { env: envWith({}), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let errors = '';
+    const waiters = new Set<() => void>();
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      for (const wake of waiters) wake();
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const lines = () => output.split('\n').filter(Boolean);
+    return {
+      lines,
+      waitForLines: (count, timeoutMs = 20_000) =>
+        new Promise((resolve, reject) => {
+          const check = () => {
+            if (lines().length < count) return;
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(lines());
+          };
+          const timer = setTimeout(() => {
+            waiters.delete(check);
+            reject(new Error(`kubectl ${args.join(' ')} printed ${lines().length} of ${count} lines:\n${output}\nstderr:\n${errors}`));
+          }, timeoutMs);
+          waiters.add(check);
+          check();
+        }),
+      stop: async () => {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  };
+  return run;
 }

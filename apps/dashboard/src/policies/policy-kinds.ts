@@ -83,7 +83,7 @@ export function specSummary(definition: KindDefinition, resource: Resource): str
     }
     default:
       for (const printer of definition.printerColumns) {
-        if (printer.name === 'Target' || printer.name === 'Rollout') continue;
+        if (printer.name === 'Target' || printer.name === 'Ready') continue;
         const value = cell(definition, printer.name, resource);
         if (value !== '') parts.push(`${printer.name} ${value}`);
       }

@@ -24,6 +24,8 @@ export interface PrinterColumn {
   name: string;
   type: 'string' | 'integer' | 'number' | 'date';
   description: string;
+  /** 0: always shown; 1: only with `kubectl get -o wide`, as Kubernetes' priority columns. */
+  priority?: 0 | 1;
   cell(resource: Resource<string, any>): string | number;
 }
 
@@ -44,10 +46,11 @@ export interface KindDefinition {
   printerColumns: PrinterColumn[];
 }
 
-const rolloutColumn: PrinterColumn = {
-  name: 'Rollout',
+/** READY x/y as for a Deployment: gateways that ACKed this generation / gateways running the policy. */
+const readyColumn: PrinterColumn = {
+  name: 'Ready',
   type: 'string',
-  description: 'Gateways that ACKed / gateways running the policy',
+  description: 'Gateways that ACKed the configuration with this generation of the policy / routable gateways running it',
   cell: (r) => (r.status?.rollout ? `${r.status.rollout.acked}/${r.status.rollout.gateways}` : ''),
 };
 
@@ -90,9 +93,9 @@ export const KINDS: readonly KindDefinition[] = [
     schema: RateLimitPolicySchema,
     printerColumns: [
       targetColumn,
-      rolloutColumn,
       { name: 'Rate', type: 'string', description: 'Requests per interval of each bucket', cell: (r) => describeRate(r.spec as RateLimitPolicySpec) },
-      { name: 'Scope', type: 'string', description: 'gateway or mesh', cell: (r) => (r.spec as RateLimitPolicySpec).scope ?? 'gateway' },
+      readyColumn,
+      { name: 'Scope', type: 'string', description: 'gateway or mesh', priority: 1, cell: (r) => (r.spec as RateLimitPolicySpec).scope ?? 'gateway' },
     ],
   },
   {
@@ -105,8 +108,8 @@ export const KINDS: readonly KindDefinition[] = [
     schema: RetryPolicySchema,
     printerColumns: [
       targetColumn,
-      rolloutColumn,
       { name: 'Attempts', type: 'string', description: 'Retries after the first try', cell: (r) => String((r.spec as RetryPolicySpec).attempts ?? '') },
+      readyColumn,
     ],
   },
   {
@@ -117,7 +120,7 @@ export const KINDS: readonly KindDefinition[] = [
     categories: ['mesh', 'policies'],
     isPolicy: true,
     schema: CircuitBreakerPolicySchema,
-    printerColumns: [targetColumn, rolloutColumn],
+    printerColumns: [targetColumn, readyColumn],
   },
   {
     kind: 'TimeoutPolicy',
@@ -129,8 +132,8 @@ export const KINDS: readonly KindDefinition[] = [
     schema: TimeoutPolicySchema,
     printerColumns: [
       targetColumn,
-      rolloutColumn,
       { name: 'Request', type: 'string', description: 'Request timeout', cell: (r) => (r.spec as TimeoutPolicySpec).requestTimeout ?? '' },
+      readyColumn,
     ],
   },
   {
@@ -215,10 +218,10 @@ export const KINDS: readonly KindDefinition[] = [
     printerColumns: [
       { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as GatewayNode).spec.zone },
       { name: 'Pool', type: 'string', description: 'Pool', cell: (r) => (r as GatewayNode).spec.pool },
-      { name: 'Address', type: 'string', description: 'Where the gateway accepts traffic', cell: (r) => (r as GatewayNode).spec.address },
-      { name: 'Phase', type: 'string', description: 'Lifecycle state', cell: (r) => (r as GatewayNode).status?.phase ?? '' },
-      { name: 'Applied', type: 'string', description: 'Mesh revision of the last ACKed snapshot', cell: (r) => String((r as GatewayNode).status?.appliedRevision ?? '') },
-      { name: 'Synced', type: 'string', description: 'Whether it ACKed the snapshot it should run', cell: (r) => ((r as GatewayNode).status?.synced ? 'True' : 'False') },
+      { name: 'Health', type: 'string', description: 'Lifecycle state: Healthy, Degraded, Draining or Offline', cell: (r) => (r as GatewayNode).status?.phase ?? '' },
+      { name: 'Revision', type: 'string', description: 'Mesh revision of the last snapshot it ACKed', cell: (r) => String((r as GatewayNode).status?.appliedRevision ?? '') },
+      { name: 'Synced', type: 'string', description: 'Whether it ACKed the snapshot it should run', priority: 1, cell: (r) => ((r as GatewayNode).status?.synced ? 'True' : 'False') },
+      { name: 'Address', type: 'string', description: 'Where the gateway accepts traffic', priority: 1, cell: (r) => (r as GatewayNode).spec.address },
     ],
   },
   {
@@ -234,7 +237,7 @@ export const KINDS: readonly KindDefinition[] = [
       { name: 'Service', type: 'string', description: 'Service it backs', cell: (r) => (r as ServiceInstance).spec.service },
       { name: 'Address', type: 'string', description: 'address:port', cell: (r) => `${(r as ServiceInstance).spec.address}:${(r as ServiceInstance).spec.port}` },
       { name: 'Zone', type: 'string', description: 'Zone', cell: (r) => (r as ServiceInstance).spec.zone ?? '' },
-      { name: 'Phase', type: 'string', description: 'Lifecycle state', cell: (r) => (r as ServiceInstance).status?.phase ?? '' },
+      { name: 'Health', type: 'string', description: 'Lifecycle state: Healthy, Degraded, Draining or Offline', cell: (r) => (r as ServiceInstance).status?.phase ?? '' },
     ],
   },
 ];
