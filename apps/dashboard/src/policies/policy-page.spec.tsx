@@ -398,7 +398,7 @@ describe('PolicyPage', () => {
     await user.click(screen.getByRole('button', { name: 'Apply' }));
     await waitFor(() => expect(router.state.location.pathname).toBe('/policies/TimeoutPolicy/shop/shop-timeouts'));
     const posts = requests.filter((request) => request.method === 'POST');
-    expect(posts.map((request) => request.url.search)).toEqual(['?dryRun=All', '']);
+    expect(posts.map((request) => request.url.search)).toEqual(['?fieldManager=portolan-dashboard&dryRun=All', '?fieldManager=portolan-dashboard']);
     expect(parse(posts[1].body!).metadata).toEqual({ name: 'shop-timeouts', namespace: 'shop' });
   });
 });

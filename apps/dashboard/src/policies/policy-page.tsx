@@ -31,6 +31,9 @@ import type { SchemaNode } from './schema-completion';
 import { locateField } from './yaml-errors';
 import { YamlEditor } from './yaml-editor';
 
+/** How the dashboard's writes appear in an object's metadata.managedFields (`kubectl get -o yaml --show-managed-fields`). */
+const DASHBOARD_FIELD_MANAGER = 'portolan-dashboard';
+
 export function PolicyPage() {
   const params = useParams();
   const [search] = useSearchParams();
@@ -147,7 +150,9 @@ function PolicyEditorPage({ definition, namespace, name }: { definition: KindDef
   const identity = objectIdentity(diagnosis.value);
   const send = (body: string, dryRun: boolean) => {
     const path = isNew ? resourcePath(kind, identity.namespace) : resourcePath(kind, namespace, name);
-    return api.request<Resource>(isNew ? 'POST' : 'PUT', `${path}${dryRun ? '?dryRun=All' : ''}`, withResourceVersion(body, isNew ? undefined : baseVersion), 'application/yaml');
+    // The field manager names the dashboard in the object's managedFields, as kubectl names itself.
+    const query = `?fieldManager=${DASHBOARD_FIELD_MANAGER}${dryRun ? '&dryRun=All' : ''}`;
+    return api.request<Resource>(isNew ? 'POST' : 'PUT', `${path}${query}`, withResourceVersion(body, isNew ? undefined : baseVersion), 'application/yaml');
   };
 
   const previewMutation = useMutation({
