@@ -64,9 +64,9 @@ describe('create, read, list', () => {
       accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json',
     });
     expect(table.body.kind).toBe('Table');
-    expect(table.body.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Target', 'Rollout', 'Rate', 'Scope', 'Age']);
+    expect(table.body.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Target', 'Rate', 'Ready', 'Scope', 'Age']);
     const row = table.body.rows.find((r: any) => r.cells[0] === 'twice');
-    expect(row.cells.slice(1, 5)).toEqual(['Service/checkout', '0/0', '100/1m', 'gateway']);
+    expect(row.cells.slice(1, 5)).toEqual(['Service/checkout', '100/1m', '0/0', 'gateway']);
     expect(row.object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'twice', namespace: 'default' } });
   });
 
