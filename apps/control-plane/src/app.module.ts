@@ -4,6 +4,7 @@ import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { EVENT_JOURNAL, type EventJournal } from './events/event-journal';
 import { EventsModule } from './events/events.module';
 import { BootstrapToken } from './auth/bootstrap-token';
+import { KUBERNETES_DELEGATION, type KubernetesDelegation } from './auth/delegated/kubernetes-delegation';
 import { TokenService } from './auth/token-service';
 import { DiscoveryModule } from './discovery/discovery.module';
 import { ACK_LEDGER, type AckLedger } from './distribution/ack-ledger';
@@ -37,6 +38,8 @@ export interface AppDependencies {
   events: EventJournal;
   /** Gateways' heartbeat statistics per pool and zone, for the autoscaler and the dashboard's traffic charts. */
   traffic: PoolTrafficWindow;
+  /** Delegated authentication and authorization behind the Kubernetes aggregation layer; absent when off. */
+  kubernetesDelegation?: KubernetesDelegation;
 }
 
 /** The I/O edges, built by the bootstrap and handed in; every feature module may inject them. */
@@ -54,6 +57,8 @@ class EdgesModule {
       { provide: LEADERSHIP, useValue: dependencies.leadership },
       { provide: EVENT_JOURNAL, useValue: dependencies.events },
       { provide: PoolTrafficWindow, useValue: dependencies.traffic },
+      // null, not undefined: Nest takes a provider with an undefined useValue for a class provider.
+      { provide: KUBERNETES_DELEGATION, useValue: dependencies.kubernetesDelegation ?? null },
     ];
     return { module: EdgesModule, providers, exports: providers.map((provider) => provider.provide) };
   }

@@ -19,6 +19,7 @@ import { openBackend } from './backend';
 import { startFailover } from './failover/failover';
 import { startRolloutGuard } from './rollout-guard/rollout-guard';
 import { BootstrapToken } from './auth/bootstrap-token';
+import { startKubernetesIntegration, type KubernetesIntegration } from './auth/delegated/kubernetes-integration';
 import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
@@ -78,17 +79,19 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   let failover: { close(): void } | undefined;
   let rolloutGuard: { close(): void } | undefined;
   let closeLiveFeeds: (() => Promise<void>) | undefined;
+  let kubernetes: KubernetesIntegration | undefined;
   try {
     const certificate = ensureServingCertificate(config.dataDir, config.tlsSans, operatorCa || backend.certificateAuthority);
     const { store, registry, leadership, ackLedger } = backend;
     const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
     const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
+    kubernetes = startKubernetesIntegration(config.kubernetes, certificate, logger);
 
     const traffic = new PoolTrafficWindow();
     const nest = await NestFactory.create<NestExpressApplication>(
-      AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing, events: backend.events, traffic }),
+      AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing, events: backend.events, traffic, kubernetesDelegation: kubernetes.delegation }),
       {
-        httpsOptions: { key: certificate.keyPem, cert: certificate.certPem },
+        httpsOptions: { key: certificate.keyPem, cert: certificate.certPem, ...kubernetes.tlsOptions },
         bodyParser: false,
         logger: new JsonLogger(logger),
       },
@@ -135,6 +138,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     app.useGlobalFilters(new ApiExceptionFilter(logger));
     app.enableShutdownHooks();
     await app.listen(config.apiPort, config.host);
+    kubernetes.attach(app.getHttpServer());
     const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
     closeLiveFeeds = attachLiveFeed(app.getHttpServer(), {
       tokens,
@@ -203,6 +207,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
         await ops?.close();
         failover?.close();
         rolloutGuard?.close();
+        kubernetes?.close();
         // While the API still answers: the gateways the local scaler started drain through it.
         await autoscaling?.close();
         await closeAgentStreams();
@@ -217,6 +222,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
   } catch (error) {
     failover?.close();
     rolloutGuard?.close();
+    kubernetes?.close();
     await closeLiveFeeds?.();
     await autoscaling?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);

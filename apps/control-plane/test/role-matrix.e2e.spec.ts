@@ -54,6 +54,17 @@ const MATRIX: RouteCase[] = [
   { route: `GET ${G}/namespaces/:namespace/:plural/:name`, needs: 'viewer', method: 'GET', path: () => nsPath('ratelimitpolicies', 'seed') },
   { route: `GET ${G}/namespaces/:namespace/:plural/:name/rollout`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/rollout` },
   { route: `GET ${G}/namespaces/:namespace/:plural/:name/history`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/history` },
+  { route: `GET ${G}/namespaces/:namespace/:plural/:name/status`, needs: 'viewer', method: 'GET', path: () => `${nsPath('ratelimitpolicies', 'seed')}/status` },
+  // Status is the control plane's: an editor is let through and then refused 405, a viewer is refused 403 first.
+  { route: `PUT ${G}/namespaces/:namespace/:plural/:name/status`, needs: 'editor', method: 'PUT', path: () => `${nsPath('ratelimitpolicies', 'seed')}/status`, body: () => policy('seed') },
+  {
+    route: `PATCH ${G}/namespaces/:namespace/:plural/:name/status`,
+    needs: 'editor',
+    method: 'PATCH',
+    path: () => `${nsPath('ratelimitpolicies', 'seed')}/status`,
+    body: () => ({ status: {} }),
+    contentType: 'application/merge-patch+json',
+  },
   { route: `POST ${G}/namespaces/:namespace/:plural`, needs: 'editor', method: 'POST', path: () => nsPath('ratelimitpolicies'), body: (run) => policy(`created-${run}`) },
   { route: `PUT ${G}/namespaces/:namespace/:plural/:name`, needs: 'editor', method: 'PUT', path: () => nsPath('ratelimitpolicies', 'seed'), body: () => policy('seed') },
   {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ApiError } from '../errors/api-error';
@@ -7,8 +7,10 @@ import { ACCESS_METADATA, allows, type AccessLevel, type Principal } from './rol
 import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
 import { BootstrapToken } from './bootstrap-token';
 import { TokenService } from './token-service';
+import { KUBERNETES_DELEGATION, type KubernetesDelegation, type KubernetesPrincipal } from './delegated/kubernetes-delegation';
 
-export type AuthenticatedRequest = Request & { principal?: Principal; node?: RegisteredNode };
+/** `principal` is a bearer token's (with a role), or a Kubernetes user's behind the aggregation layer (with RBAC instead). */
+export type AuthenticatedRequest = Request & { principal?: Principal | KubernetesPrincipal; node?: RegisteredNode };
 
 function bearerOf(request: Request): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
@@ -21,12 +23,26 @@ export class AuthGuard implements CanActivate {
     private readonly tokens: TokenService,
     private readonly bootstrap: BootstrapToken,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
+    @Optional() @Inject(KUBERNETES_DELEGATION) private readonly delegation: KubernetesDelegation | null = null,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const needed = this.reflector.getAllAndOverride<AccessLevel>(ACCESS_METADATA, [context.getHandler(), context.getClass()]) ?? 'admin';
     if (needed === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    // Before bearer tokens, as kube-apiserver's front proxy comes first: headers naming a user are
+    // believed with its certificate only, and refused without it even beside a valid token.
+    const kubernetesUser = this.delegation?.authenticate(request);
+    if (kubernetesUser) {
+      // Whatever role the route declares, RBAC decides for a Kubernetes user; routes outside the
+      // mesh group (tokens, dashboard, agents) are refused to it by authorize().
+      // Named in the log context first, so the lines of a refusal say who was refused.
+      const requestContext = currentContext();
+      if (requestContext) requestContext.principal = kubernetesUser.name;
+      await this.delegation!.authorize(kubernetesUser, request.method, request.originalUrl);
+      request.principal = { name: kubernetesUser.name, kubernetes: kubernetesUser };
+      return true;
+    }
     const token = bearerOf(request);
     if (needed === 'node') return this.authenticateNode(request, token);
     if (needed === 'bootstrap' && token && this.bootstrap.matches(token)) {

@@ -158,3 +158,22 @@ describe('the change history settings', () => {
     expect(() => readBootConfig(env)).toThrow(message);
   });
 });
+
+describe('the Kubernetes aggregation-layer settings', () => {
+  it('default to bearer tokens only, touching no APIService', () => {
+    expect(readBootConfig({}).kubernetes).toEqual({ authentication: 'off' });
+  });
+
+  it('read delegated authentication, the APIService and the kubeconfig they share with the scaler', () => {
+    const config = readBootConfig({ PORTOLAN_KUBERNETES_AUTH: 'delegated', PORTOLAN_APISERVICE_NAME: 'v1alpha1.mesh.portolan.dev', PORTOLAN_KUBECONFIG: 'kube/config' });
+    expect(config.kubernetes).toEqual({ authentication: 'delegated', apiServiceName: 'v1alpha1.mesh.portolan.dev', kubeconfigFile: join(process.cwd(), 'kube/config') });
+    expect(config.autoscaling.kubeconfigFile).toBe(config.kubernetes.kubeconfigFile);
+  });
+
+  it.each([
+    [{ PORTOLAN_KUBERNETES_AUTH: 'webhook' }, /PORTOLAN_KUBERNETES_AUTH=webhook is not an authentication mode: use off .* or delegated/],
+    [{ PORTOLAN_APISERVICE_NAME: 'v1.mesh.portolan.dev' }, /PORTOLAN_APISERVICE_NAME=v1.mesh.portolan.dev is not the APIService of mesh.portolan.dev\/v1alpha1: use v1alpha1.mesh.portolan.dev/],
+  ])('refuses %o with a message naming the variable and what to use', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});

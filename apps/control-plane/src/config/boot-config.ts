@@ -4,7 +4,7 @@
  * docs/configuration.md lists the same variables; boot-config.spec.ts fails if the two drift.
  */
 import { resolve } from 'node:path';
-import { parseDuration } from '@portolan/api';
+import { API_GROUP, API_VERSION, parseDuration } from '@portolan/api';
 import { checkOtlpEndpoint, parseSampleRatio } from '@portolan/telemetry';
 import type { ConsulSettings } from '../consul/consul-client';
 import { defaultIdentity } from '../leadership/leadership';
@@ -39,6 +39,20 @@ export interface BootConfig {
   autoscaling: AutoscalingSettings;
   /** The built dashboard (index.html and assets/), served under /ui/ on the API port. */
   dashboardDir: string;
+  /** Serving the API through the Kubernetes aggregation layer (docs/kubernetes.md, "In a cluster"). */
+  kubernetes: KubernetesSettings;
+}
+
+export interface KubernetesSettings {
+  /** Kubeconfig to reach the Kubernetes API with; unset, KUBECONFIG, ~/.kube/config or the pod's service account. */
+  kubeconfigFile?: string;
+  /**
+   * `delegated`: trust the user kube-apiserver's front proxy names in request headers (only with
+   * its client certificate) and authorize it with SubjectAccessReviews; `off`: bearer tokens only.
+   */
+  authentication: 'off' | 'delegated';
+  /** The APIService whose spec.caBundle the control plane keeps equal to its CA; unset, none is touched. */
+  apiServiceName?: string;
 }
 
 export interface AutoscalingSettings {
@@ -146,7 +160,9 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_TRACE_SAMPLING: { default: '0.1', description: 'Share of the traces of the control plane\'s own API requests that are kept, 0 to 1; a caller\'s sampled flag is honoured, and failed (5xx) or slow requests are kept whatever it says.' },
   PORTOLAN_AUTOSCALE_INTERVAL: { default: '15s', description: 'How often the leader evaluates every AutoscalePolicy (the HPA\'s --horizontal-pod-autoscaler-sync-period).' },
   PORTOLAN_PROMETHEUS_URL: { default: '', description: 'Base URL of Prometheus\' HTTP API (e.g. http://prometheus:9090), for AutoscalePolicies whose metric source is Prometheus.' },
-  PORTOLAN_KUBECONFIG: { default: '', description: 'Kubeconfig the Kubernetes scaler uses. Unset: $KUBECONFIG, or the pod\'s service account when the control plane runs in a cluster.' },
+  PORTOLAN_KUBECONFIG: { default: '', description: 'Kubeconfig the Kubernetes scaler, delegated authentication and the APIService caBundle use. Unset: $KUBECONFIG, or the pod\'s service account when the control plane runs in a cluster.' },
+  PORTOLAN_KUBERNETES_AUTH: { default: 'off', description: '`off` (bearer tokens only) or `delegated`: behind the Kubernetes aggregation layer, believe the user kube-apiserver\'s front proxy names in X-Remote-User/-Group/-Extra- (only with its client certificate, per ConfigMap kube-system/extension-apiserver-authentication) and authorize it with SubjectAccessReviews (docs/auth.md). Bearer tokens keep working.' },
+  PORTOLAN_APISERVICE_NAME: { default: '', description: 'The APIService routing the group to the control plane (v1alpha1.mesh.portolan.dev): its spec.caBundle is patched with the CA of the serving certificate, at start and whenever it differs. Unset: no APIService is touched.' },
   PORTOLAN_LOCAL_SCALER_GATEWAY: { default: '', description: 'The gateway\'s built entry point (apps/gateway/dist/main.js): enables the Local scaler, which starts and stops gateway processes on this machine (npm start sets it).' },
   PORTOLAN_LOCAL_SCALER_GATEWAY_ARGS: { default: '', description: 'Extra arguments, space-separated, for every gateway the Local scaler starts (e.g. --otlp-endpoint URL).' },
   PORTOLAN_DASHBOARD_DIR: { default: '', description: 'Directory of the built dashboard, served under /ui/ on the API port. Unset: apps/dashboard/dist next to the control plane, which `npm run build` fills.' },
@@ -329,6 +345,27 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     selfTracing: selfTracing(env),
     autoscaling: autoscaling(env),
     dashboardDir: resolve(read('PORTOLAN_DASHBOARD_DIR') || DEFAULT_DASHBOARD_DIR),
+    kubernetes: kubernetes(env),
+  };
+}
+
+function kubernetes(env: NodeJS.ProcessEnv): KubernetesSettings {
+  const read = (name: Variable) => env[name] || BOOT_CONFIG_VARIABLES[name].default;
+  const authentication = read('PORTOLAN_KUBERNETES_AUTH');
+  if (authentication !== 'off' && authentication !== 'delegated') {
+    throw new BootConfigError(`PORTOLAN_KUBERNETES_AUTH=${authentication} is not an authentication mode: use off (bearer tokens only) or delegated (behind the Kubernetes aggregation layer)`);
+  }
+  const apiServiceName = read('PORTOLAN_APISERVICE_NAME') || undefined;
+  // An APIService is named <version>.<group>; any other would route another group, which this server does not serve.
+  const expected = `${API_VERSION}.${API_GROUP}`;
+  if (apiServiceName !== undefined && apiServiceName !== expected) {
+    throw new BootConfigError(`PORTOLAN_APISERVICE_NAME=${apiServiceName} is not the APIService of ${API_GROUP}/${API_VERSION}: use ${expected}`);
+  }
+  const kubeconfigFile = read('PORTOLAN_KUBECONFIG') || undefined;
+  return {
+    authentication,
+    ...(apiServiceName ? { apiServiceName } : {}),
+    ...(kubeconfigFile ? { kubeconfigFile: resolve(kubeconfigFile) } : {}),
   };
 }
 

@@ -1,0 +1,83 @@
+/**
+ * The states of delegated authentication a cluster can be in that the end-to-end spec does not
+ * reach: the ConfigMap not read yet, and a kube-apiserver with no front proxy at all. (The
+ * verified front proxy, impostors, RBAC answers and outages are in
+ * test/kubernetes-delegation.e2e.spec.ts, over real TLS.)
+ */
+import type { IncomingMessage } from 'node:http';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../errors/api-error';
+import type { DelegationApi } from './kubernetes-client';
+import { KubernetesDelegation } from './kubernetes-delegation';
+
+const silent = pino({ level: 'silent' });
+
+function api(configMap: () => Promise<Record<string, string>>): DelegationApi & { reviews: number } {
+  const fake = {
+    describe: 'a fake Kubernetes API',
+    reviews: 0,
+    readConfigMap: configMap,
+    createSubjectAccessReview: async () => {
+      fake.reviews++;
+      return { allowed: true };
+    },
+    readApiService: async () => ({}),
+    patchApiServiceCaBundle: async () => undefined,
+  };
+  return fake;
+}
+
+/** A request as Node hands it over: headers kept apart, on a socket without a client certificate. */
+function requestWith(headers: Record<string, string[]>): IncomingMessage {
+  return { headersDistinct: headers, socket: {} } as unknown as IncomingMessage;
+}
+
+function refusal(action: () => unknown): { code: number; message: string } {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ApiError) return { code: error.status.code!, message: error.status.message! };
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('KubernetesDelegation.authenticate', () => {
+  it('leaves requests that name no user to bearer tokens, whatever state it is in', async () => {
+    const delegation = new KubernetesDelegation(api(() => Promise.reject(new Error('ECONNREFUSED'))), silent);
+    await delegation.start();
+    expect(delegation.authenticate(requestWith({ authorization: ['Bearer t'] }))).toBeUndefined();
+    delegation.close();
+  });
+
+  it('answers 503 to a request naming a user until the ConfigMap has been read, saying why', async () => {
+    const delegation = new KubernetesDelegation(api(() => Promise.reject(new Error('connect ECONNREFUSED 10.96.0.1:443'))), silent);
+    await delegation.start();
+    const refused = refusal(() => delegation.authenticate(requestWith({ 'x-remote-user': ['jane'] })));
+    expect(refused.code).toBe(503);
+    expect(refused.message).toContain('delegated authentication is not ready: cannot read ConfigMap kube-system/extension-apiserver-authentication: connect ECONNREFUSED 10.96.0.1:443');
+    delegation.close();
+  });
+
+  it('answers 401 to every request naming a user when kube-apiserver has no front proxy', async () => {
+    const delegation = new KubernetesDelegation(api(async () => ({})), silent);
+    await delegation.start();
+    const refused = refusal(() => delegation.authenticate(requestWith({ 'x-remote-user': ['jane'] })));
+    expect(refused.code).toBe(401);
+    expect(refused.message).toContain('the request came without a TLS client certificate');
+    delegation.close();
+  });
+});
+
+describe('KubernetesDelegation.authorize', () => {
+  it('refuses what an APIService never routes here without asking the cluster', async () => {
+    const fake = api(async () => ({}));
+    const delegation = new KubernetesDelegation(fake, silent);
+    await expect(delegation.authorize({ name: 'jane', groups: [], extra: {} }, 'DELETE', '/v1/tokens/abc')).rejects.toMatchObject({
+      status: { code: 403, message: expect.stringContaining('DELETE /v1/tokens/abc is for Portolan bearer tokens') },
+    });
+    await expect(delegation.authorize({ name: 'jane', groups: [], extra: {} }, 'POST', '/apis/apps/v1/namespaces/default/deployments')).rejects.toMatchObject({ status: { code: 403 } });
+    expect(fake.reviews).toBe(0);
+  });
+});
