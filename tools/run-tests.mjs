@@ -7,9 +7,11 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const projectDirs = ['apps', 'libs'].flatMap((group) =>
-  existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : [],
-);
+// Projects live in apps/*, libs/* and deploy (the manifests' own tests).
+const projectDirs = [
+  ...['apps', 'libs'].flatMap((group) => (existsSync(join(root, group)) ? readdirSync(join(root, group)).map((name) => join(root, group, name)) : [])),
+  join(root, 'deploy'),
+];
 for (const dir of projectDirs) rmSync(join(dir, '.test-results'), { recursive: true, force: true });
 
 // Builds and typechecks are CPU work without clocks: two at a time on these 2-core machines. The
