@@ -3,7 +3,7 @@
  * field's description, so the OpenAPI document (and `kubectl explain`) always says them, and
  * stores the same numbers as schema keywords so validation enforces exactly what is documented.
  */
-import { Type, type TLiteral, type TUnion } from '@sinclair/typebox';
+import { Type, type ArrayOptions, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 /** Schema keyword carrying duration bounds in milliseconds; checked by validation.ts. */
@@ -86,4 +86,36 @@ export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
 export function Name(description: string) {
   return Type.String({ pattern: DNS_LABEL_PATTERN, minLength: 1, maxLength: 63, description });
+}
+
+/**
+ * How server-side apply merges a list, as Kubernetes spells it for custom resources: `map` lists
+ * merge item by item (items told apart by `x-kubernetes-list-map-keys`), `set` lists hold each
+ * scalar once and merge value by value, `atomic` lists are one value replaced whole. Validation
+ * rejects two items with the same keys (map) or the same value (set).
+ */
+export const LIST_TYPE = 'x-kubernetes-list-type';
+export const LIST_MAP_KEYS = 'x-kubernetes-list-map-keys';
+export type ListType = 'atomic' | 'set' | 'map';
+
+/**
+ * A list of objects keyed by `keys`. A key that is optional in the items stays optional: a list
+ * with an item that lacks it cannot be merged item by item, so server-side apply treats that list
+ * as atomic (see docs/kubernetes.md).
+ */
+export function ListMap<T extends TObject>(items: T, keys: readonly [keyof T['properties'] & string, ...Array<keyof T['properties'] & string>], options: ArrayOptions) {
+  for (const key of keys) {
+    if (!(key in items.properties)) throw new Error(`list map key ${key} is not a property of the list's items`);
+  }
+  return Type.Array(items, { ...options, [LIST_TYPE]: 'map', [LIST_MAP_KEYS]: [...keys] });
+}
+
+/** A list of scalars, each at most once; order carries no meaning. */
+export function ListSet<T extends TSchema>(items: T, options: ArrayOptions) {
+  return Type.Array(items, { ...options, [LIST_TYPE]: 'set' });
+}
+
+/** A list that is one value: whoever writes it sets all of it. */
+export function AtomicList<T extends TSchema>(items: T, options: ArrayOptions) {
+  return Type.Array(items, { ...options, [LIST_TYPE]: 'atomic' });
 }

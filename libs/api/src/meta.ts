@@ -1,6 +1,6 @@
 /** The parts every Portolan resource shares: API group, object metadata, status and targetRef. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Name, StringEnum } from './field-schemas.js';
+import { AtomicList, ListMap, Name, StringEnum } from './field-schemas.js';
 
 export const API_GROUP = 'mesh.portolan.dev';
 export const API_VERSION = 'v1alpha1';
@@ -11,6 +11,33 @@ export const DEFAULT_NAMESPACE = 'default';
 export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+
+/** The manager Kubernetes names the owner of fields set before field management began. */
+export const BEFORE_FIRST_APPLY_MANAGER = 'before-first-apply';
+
+/**
+ * Who owns which fields, as kube-apiserver records it for server-side apply: one entry per manager
+ * and operation. Written by the server; a client may replace the list (kubectl does, once, when it
+ * moves an object from client-side to server-side apply).
+ */
+export const ManagedFieldsEntrySchema = Type.Object({
+  manager: Type.String({
+    minLength: 1,
+    maxLength: 128,
+    description: 'Who wrote the fields: the request\'s fieldManager, else the product of its User-Agent (kubectl, curl), else unknown.',
+  }),
+  operation: StringEnum(['Apply', 'Update'], {
+    description: 'Apply: the fields the manager last applied with server-side apply (PATCH application/apply-patch+yaml). Update: the fields its creates, replaces and patches set.',
+  }),
+  apiVersion: Type.String({ description: 'API version the fields are named in.' }),
+  time: Type.Optional(Type.String({ description: 'RFC 3339 time the manager last changed the object.' })),
+  fieldsType: StringEnum(['FieldsV1'], { description: 'Encoding of fieldsV1.' }),
+  fieldsV1: Type.Record(Type.String(), Type.Unknown(), {
+    description:
+      'The fields, as a tree: "f:<name>" for a field, "k:{<key fields as JSON>}" for an item of a list merged by key, "v:<JSON>" for an item of a set, "." for the item itself. Covers metadata.labels, metadata.annotations and spec.',
+  }),
+});
+export type ManagedFieldsEntry = Static<typeof ManagedFieldsEntrySchema>;
 
 export const ObjectMetaSchema = Type.Object(
   {
@@ -32,6 +59,12 @@ export const ObjectMetaSchema = Type.Object(
     ),
     generation: Type.Optional(Type.Integer({ description: 'Incremented by the server on every change to spec. Read-only.' })),
     creationTimestamp: Type.Optional(Type.String({ description: 'RFC 3339 time of creation, set by the server. Read-only.' })),
+    managedFields: Type.Optional(
+      AtomicList(ManagedFieldsEntrySchema, {
+        description:
+          'Which manager owns which fields, for server-side apply conflicts (kubectl get -o yaml --show-managed-fields). Maintained by the server; an object created before field management has none until its first server-side apply, which makes "before-first-apply" the owner of every field then set.',
+      }),
+    ),
   },
   { description: 'Standard object metadata.' },
 );
@@ -50,7 +83,7 @@ export type Condition = Static<typeof ConditionSchema>;
 export const ResourceStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ description: 'metadata.generation the status reflects.' })),
-    conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'Current conditions of the object.' })),
+    conditions: Type.Optional(ListMap(ConditionSchema, ['type'], { description: 'Current conditions of the object.' })),
     rollout: Type.Optional(
       Type.Object(
         {
@@ -60,7 +93,7 @@ export const ResourceStatusSchema = Type.Object(
           nacked: Type.Integer({ description: 'Of those, gateways that rejected (NACKed) the configuration they should run.' }),
           pending: Type.Optional(Type.Integer({ description: 'Of those, gateways that have answered neither yet.' })),
           zones: Type.Optional(
-            Type.Array(
+            ListMap(
               Type.Object({
                 zone: Type.String(),
                 gateways: Type.Integer(),
@@ -68,16 +101,17 @@ export const ResourceStatusSchema = Type.Object(
                 nacked: Type.Integer(),
                 pending: Type.Integer(),
               }),
+              ['zone'],
               { description: 'The same counts per zone, sorted by zone.' },
             ),
           ),
           rejections: Type.Optional(
-            Type.Array(
+            AtomicList(
               Type.Object({
                 gateway: Type.String({ description: 'GatewayNode name.' }),
                 zone: Type.String(),
                 version: Type.String({ description: 'The snapshot version it rejected.' }),
-                errors: Type.Array(Type.Object({ resource: Type.String(), field: Type.Optional(Type.String()), message: Type.String() })),
+                errors: AtomicList(Type.Object({ resource: Type.String(), field: Type.Optional(Type.String()), message: Type.String() }), {}),
               }),
               { description: 'Why gateways rejected it: the first 10 NACKs, by gateway name.' },
             ),

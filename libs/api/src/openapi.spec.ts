@@ -60,4 +60,31 @@ describe('the OpenAPI v3 document', () => {
     }
     expect(undocumented).toEqual([]);
   });
+
+  it('says how server-side apply merges every list of every kind', () => {
+    const arrays = (schema: any, path: string, out: Array<[string, any]>): Array<[string, any]> => {
+      if (schema.type === 'array') out.push([path, schema]);
+      if (schema.type === 'object' && schema.properties) for (const [key, child] of Object.entries(schema.properties)) arrays(child, `${path}.${key}`, out);
+      if (schema.type === 'array' && schema.items) arrays(schema.items, `${path}[]`, out);
+      return out;
+    };
+    const unannotated = KINDS.flatMap((definition) => arrays(document.components.schemas[schemaComponentName(definition.kind)], definition.kind, []))
+      .filter(([, schema]) => !['atomic', 'set', 'map'].includes(schema['x-kubernetes-list-type']) || (schema['x-kubernetes-list-type'] === 'map') !== Array.isArray(schema['x-kubernetes-list-map-keys']))
+      .map(([path]) => path);
+    expect(unannotated).toEqual([]);
+    const spec = (kind: string) => document.components.schemas[schemaComponentName(kind)].properties.spec.properties;
+    expect(spec('RateLimitPolicy').limits).toMatchObject({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
+    expect(spec('RetryPolicy').retryOn).toMatchObject({ 'x-kubernetes-list-type': 'set' });
+    // Kubernetes refuses uniqueItems in structural schemas; the set list type says it instead.
+    expect(spec('RetryPolicy').retryOn.uniqueItems).toBeUndefined();
+    expect(spec('Service').endpoints).toMatchObject({ 'x-kubernetes-list-type': 'atomic' });
+  });
+
+  it('describes metadata.managedFields for kubectl explain', () => {
+    const metadata = document.components.schemas[schemaComponentName('RateLimitPolicy')].properties.metadata;
+    expect(metadata.properties.managedFields).toMatchObject({ type: 'array', 'x-kubernetes-list-type': 'atomic', description: expect.stringContaining('server-side apply') });
+    expect(Object.keys(metadata.properties.managedFields.items.properties).sort()).toEqual(['apiVersion', 'fieldsType', 'fieldsV1', 'manager', 'operation', 'time']);
+    expect(metadata.properties.managedFields.items.properties.operation).toMatchObject({ type: 'string', enum: ['Apply', 'Update'] });
+    expect(metadata.properties.managedFields.items.properties.fieldsV1).toMatchObject({ type: 'object', description: expect.stringContaining('"f:<name>"') });
+  });
 });

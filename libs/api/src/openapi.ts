@@ -49,7 +49,7 @@ const param = (name: string, description: string, where: 'query' | 'path' = 'que
 
 const commonWriteParams = [
   param('dryRun', 'All: validate, default and answer what would be stored, storing nothing.'),
-  param('fieldManager', 'Name of the actor making the change, recorded in history.'),
+  param('fieldManager', 'Name of the actor making the change: the manager that owns the fields it sets (metadata.managedFields), also recorded in history. Required for server-side apply; otherwise the product of the User-Agent (kubectl, curl) is used.'),
   param('fieldValidation', 'Strict: unknown fields are an error. Warn: dropped with a warning. Ignore: dropped silently.'),
 ];
 
@@ -57,7 +57,7 @@ function errorResponses() {
   return {
     '401': { description: 'Unauthorized' },
     '403': { description: 'Forbidden' },
-    '409': { description: 'Conflict: stale resourceVersion, or the object already exists' },
+    '409': { description: 'Conflict: stale resourceVersion, the object already exists, or (server-side apply) fields owned by other managers' },
     '422': { description: 'Invalid: details.causes names every offending field' },
   };
 }
@@ -114,7 +114,7 @@ function allKindPaths(definition: KindDefinition): Record<string, Record<string,
       },
       patch: {
         operationId: `patchNamespaced${definition.kind}`,
-        parameters: [...commonWriteParams, param('force', 'Server-side apply: accepted for kubectl; field-manager conflicts are not detected yet, so it changes nothing.')],
+        parameters: [...commonWriteParams, param('force', 'Server-side apply only: true takes the fields that conflict with other managers (kubectl apply --server-side --force-conflicts) instead of answering 409 Conflict.')],
         requestBody: {
           required: true,
           content: {

@@ -24,7 +24,9 @@ export type CauseReason =
   | 'FieldValueDuplicate'
   | 'FieldValueTypeInvalid'
   | 'FieldValueForbidden'
-  | 'FieldValueUnknown';
+  | 'FieldValueUnknown'
+  /** Server-side apply: the field is owned by another manager (the message names it). */
+  | 'FieldManagerConflict';
 
 export interface StatusCause {
   /** Path of the offending field, e.g. `spec.limits[0].interval`. */

@@ -163,3 +163,49 @@ describe('validateResource', () => {
     expect(pointerToFieldPath(pointer)).toBe(path);
   });
 });
+
+describe('list types', () => {
+  const limit = (name: string | undefined, requests = 10) => ({ ...(name === undefined ? {} : { name }), requests, interval: '1s' });
+  const retry = (spec: Record<string, unknown>) => ({ apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'RetryPolicy', metadata: { name: 'r' }, spec: { targetRef: { kind: 'Mesh' }, ...spec } });
+  const route = (spec: Record<string, unknown>) => ({ apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Route', metadata: { name: 'r' }, spec: { backendRef: { name: 'checkout' }, ...spec } });
+  const service = (ports: unknown[]) => ({ apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'Service', metadata: { name: 's' }, spec: { ports } });
+
+  it.each([
+    ['two limits named alike', rateLimit({ targetRef: { kind: 'Mesh' }, limits: [limit('per-second'), limit('per-second', 20)] }), 'spec.limits[1].name', 'Duplicate value: "per-second"'],
+    ['a retryOn value twice', retry({ retryOn: ['reset', '5xx', 'reset'] }), 'spec.retryOn[2]', 'Duplicate value: "reset"'],
+    ['a status code twice', retry({ retryOn: ['retriable-status-codes'], retriableStatusCodes: [503, 503] }), 'spec.retriableStatusCodes[1]', 'Duplicate value: 503'],
+    ['a hostname twice', route({ hostnames: ['shop.example.com', 'shop.example.com'] }), 'spec.hostnames[1]', 'Duplicate value: "shop.example.com"'],
+    ['a header matched twice', route({ match: { headers: [{ name: 'x-canary', value: '1' }, { name: 'x-canary', value: '2' }] } }), 'spec.match.headers[1].name', 'Duplicate value: "x-canary"'],
+    ['a port number twice', service([{ name: 'http', port: 8080 }, { name: 'admin', port: 8080 }]), 'spec.ports[1].port', 'Duplicate value: 8080'],
+  ])('rejects %s, naming the duplicate', (_name, resource, field, message) => {
+    expect(validateResource(resource).causes).toEqual([{ field, reason: 'FieldValueDuplicate', message }]);
+  });
+
+  it('does not compare limits without a name: such a list is merged whole', () => {
+    expect(validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [limit(undefined), limit(undefined, 20), limit('per-second')] })).causes).toEqual([]);
+  });
+
+  it('accepts distinct keys and values', () => {
+    expect(validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [limit('per-second'), limit('per-minute')] })).causes).toEqual([]);
+    expect(validateResource(retry({ retryOn: ['reset', '5xx'] })).causes).toEqual([]);
+  });
+});
+
+describe('metadata.managedFields', () => {
+  const entry = { manager: 'alice', operation: 'Apply', apiVersion: 'mesh.portolan.dev/v1alpha1', time: '2025-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:scope': {} } } };
+  const withManagedFields = (managedFields: unknown) => rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] }, { name: 'x', managedFields });
+
+  it('is part of the schema, so a client may send it back', () => {
+    const result = validateResource(withManagedFields([entry]));
+    expect(result.causes).toEqual([]);
+    expect(result.unknownFields).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown operation', { operation: 'Patch' }, 'metadata.managedFields[0].operation'],
+    ['another encoding', { fieldsType: 'FieldsV2' }, 'metadata.managedFields[0].fieldsType'],
+    ['no manager', { manager: '' }, 'metadata.managedFields[0].manager'],
+  ])('rejects %s', (_name, change, field) => {
+    expect(validateResource(withManagedFields([{ ...entry, ...change }])).causes.map((cause) => cause.field)).toEqual([field]);
+  });
+});

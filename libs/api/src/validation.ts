@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { DURATION_PATTERN, formatDuration, isDuration, parseDuration } from './duration.js';
-import { DURATION_BOUNDS, type DurationBounds } from './field-schemas.js';
+import { DURATION_BOUNDS, LIST_MAP_KEYS, LIST_TYPE, type DurationBounds } from './field-schemas.js';
 import { kindDefinition, type KindDefinition } from './kinds/index.js';
 import { GROUP_VERSION, type Resource } from './meta.js';
 import { isJsonObject } from './merge-patch.js';
@@ -132,6 +132,38 @@ function durationBoundCauses(schema: TSchema, value: unknown): StatusCause[] {
   return causes;
 }
 
+/**
+ * Items a list's type says must be unique: the same keys twice in a `map` list (reported at the
+ * key, `spec.limits[1].name: Duplicate value: "per-second"`), the same value twice in a `set`.
+ * Items of a map list that lack a key are not compared: such a list is merged as one value.
+ */
+function listTypeCauses(schema: TSchema, value: unknown): StatusCause[] {
+  const causes: StatusCause[] = [];
+  walk(schema as Record<string, unknown>, value, '', (node, current, pointer) => {
+    if (!Array.isArray(current)) return;
+    const seen = new Set<string>();
+    if (node[LIST_TYPE] === 'set') {
+      current.forEach((item, index) => {
+        const identity = JSON.stringify(item);
+        if (seen.has(identity)) causes.push({ field: pointerToFieldPath(`${pointer}/${index}`), reason: 'FieldValueDuplicate', message: `Duplicate value: ${identity}` });
+        seen.add(identity);
+      });
+    } else if (node[LIST_TYPE] === 'map') {
+      const keys = node[LIST_MAP_KEYS] as string[];
+      current.forEach((item, index) => {
+        if (!isJsonObject(item) || keys.some((key) => item[key] === undefined)) return;
+        const identity = JSON.stringify(keys.map((key) => item[key]));
+        if (seen.has(identity)) {
+          const [field, duplicate] = keys.length === 1 ? [`${pointer}/${index}/${keys[0]}`, show(item[keys[0]])] : [`${pointer}/${index}`, show(Object.fromEntries(keys.map((key) => [key, item[key]])))];
+          causes.push({ field: pointerToFieldPath(field), reason: 'FieldValueDuplicate', message: `Duplicate value: ${duplicate}` });
+        }
+        seen.add(identity);
+      });
+    }
+  });
+  return causes;
+}
+
 /** Fields present in `value` that `schema` does not declare. */
 export function findUnknownFields(schema: TSchema, value: unknown): string[] {
   const unknown: string[] = [];
@@ -166,6 +198,7 @@ export function validateResource(input: unknown): ValidationResult {
   }
   const causes = schemaErrors(definition.schema, input);
   causes.push(...durationBoundCauses(definition.schema, input));
+  causes.push(...listTypeCauses(definition.schema, input));
   if (causes.length === 0) causes.push(...semanticChecks(definition, input as unknown as Resource));
   return { definition, causes, unknownFields: findUnknownFields(definition.schema, input) };
 }

@@ -13,7 +13,7 @@ import { RegistryResourcesService } from '../registry/registry-resources.service
 import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
 import { ApiError } from '../errors/api-error';
 import { APPLY_PATCH, parseApplyBody, patchTypeOf } from './patch';
-import { parseFieldValidation, ResourcesService, type WriteRequest, type WriteResult } from './resources.service';
+import { parseFieldValidation, parseForce, ResourcesService, type WriteRequest, type WriteResult } from './resources.service';
 import { fieldSelector, labelSelector } from './selectors';
 import { tableRows, toTable, wantsTable, type IncludeObject } from './table';
 import { streamWatch, watchParameters } from './watch';
@@ -272,7 +272,15 @@ export class ResourcesController {
   }
 
   private writeRequest(query: Query, request: AuthenticatedRequest): WriteRequest {
-    return { actor: this.actor(query, request), dryRun: dryRunOf(query), fieldValidation: parseFieldValidation(query.fieldValidation) };
+    return {
+      actor: this.actor(query, request),
+      dryRun: dryRunOf(query),
+      fieldValidation: parseFieldValidation(query.fieldValidation),
+      // Field ownership (metadata.managedFields): the manager is the fieldManager, else the User-Agent's product.
+      fieldManager: query.fieldManager,
+      userAgent: request.headers['user-agent'],
+      force: parseForce(query.force),
+    };
   }
 
   private answer(result: WriteResult, response: Response, code: number) {

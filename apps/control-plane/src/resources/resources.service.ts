@@ -1,8 +1,9 @@
 /**
  * Admission and storage of mesh resources, in Kubernetes semantics: server-set metadata,
  * validation that names every bad field, unknown-field handling per fieldValidation, dry run,
- * optimistic concurrency, generation bumps on spec changes only, and no-op writes that publish
- * nothing. Every write path (create, replace, patch, rollback) goes through `admit`.
+ * optimistic concurrency, generation bumps on spec changes only, no-op writes that publish
+ * nothing, and field ownership with server-side apply (field-management/). Every write path
+ * (create, replace, patch, apply, rollback) goes through `admit`.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import {
   API_GROUP,
   DEFAULT_NAMESPACE,
+  findUnknownFields,
   formatTime,
   GROUP_VERSION,
   isJsonObject,
@@ -18,13 +20,18 @@ import {
   pruneUnknownFields,
   validateResource,
   type KindDefinition,
+  type ManagedFieldsEntry,
   type PolicyRollout,
   type Resource,
+  type StatusCause,
 } from '@portolan/api';
 import { ApiError, fromStoreError } from '../errors/api-error';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
 import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
+import { applyConfiguration, describeConflicts, recordUpdate, trackedSchemaOf } from './field-management/field-manager';
+import { fieldManagerCauses, ManagedFieldsInvalid, updateManagerName } from './field-management/managed-fields';
+import type { SchemaNode } from './field-management/typed-value';
 import { BlastRadiusService } from '../distribution/blast-radius.service';
 import { RegistryResourcesService } from '../registry/registry-resources.service';
 import { PolicyStatusService } from './policy-status.service';
@@ -36,6 +43,12 @@ export interface WriteRequest {
   actor: string;
   dryRun: boolean;
   fieldValidation: FieldValidation;
+  /** `?fieldManager=` as sent: the owner of the fields the write sets; required for server-side apply. */
+  fieldManager?: string;
+  /** Names the manager of a write without fieldManager (the product: `kubectl`, `curl`). */
+  userAgent?: string;
+  /** `?force=`: server-side apply takes the fields other managers own instead of answering 409. */
+  force?: boolean;
 }
 
 export interface WriteResult {
@@ -52,6 +65,36 @@ export function parseFieldValidation(value: unknown): FieldValidation {
   if (value === undefined || value === '') return 'Warn';
   if (value === 'Strict' || value === 'Warn' || value === 'Ignore') return value;
   throw ApiError.badRequest(`fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(value)}`);
+}
+
+/** `?force=` as Go's strconv.ParseBool reads it; undefined when absent. */
+export function parseForce(value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value as string)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value as string)) return false;
+  throw ApiError.badRequest(`force must be true or false, not ${JSON.stringify(value)}`);
+}
+
+type WriteOptionsKind = 'CreateOptions' | 'UpdateOptions' | 'PatchOptions';
+
+/** A bad query parameter, as kube-apiserver reports it: `PatchOptions.meta.k8s.io "" is invalid: fieldManager: …`. */
+function invalidOptions(kind: WriteOptionsKind, causes: StatusCause[]): ApiError {
+  const summary = causes.map((cause) => `${cause.field}: ${cause.message}`).join(', ');
+  return ApiError.of(422, 'Invalid', `${kind}.meta.k8s.io "" is invalid: ${summary}`, { kind, group: 'meta.k8s.io', name: '', causes });
+}
+
+function checkWriteOptions(kind: WriteOptionsKind, request: WriteRequest): void {
+  const causes = fieldManagerCauses(request.fieldManager);
+  if (causes.length) throw invalidOptions(kind, causes);
+}
+
+/** The ownership an apply computed, stored as is; without one, admit records the write as an Update. */
+interface AppliedOwnership {
+  managedFields: ManagedFieldsEntry[] | undefined;
+}
+
+function trackedSchema(definition: KindDefinition): SchemaNode {
+  return trackedSchemaOf(definition.schema);
 }
 
 
@@ -127,7 +170,13 @@ export class ResourcesService {
 
   async create(plural: string, namespace: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
-    const { object, warnings } = this.admit(definition, namespace, undefined, body, undefined, request);
+    checkWriteOptions('CreateOptions', request);
+    return this.createAdmitted(definition, namespace, body, request);
+  }
+
+  private async createAdmitted(definition: KindDefinition, namespace: string, body: unknown, request: WriteRequest, applied?: AppliedOwnership): Promise<WriteResult> {
+    const plural = definition.plural;
+    const { object, warnings } = this.admit(definition, namespace, undefined, body, undefined, request, applied);
     if (request.dryRun) {
       const existing = await this.store.get({ kind: definition.kind, namespace, name: object.metadata.name });
       if (existing) throw fromStoreError(new StoreAlreadyExistsError(keyOf(object)), plural, API_GROUP);
@@ -144,6 +193,7 @@ export class ResourcesService {
 
   async replace(plural: string, namespace: string, name: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
+    checkWriteOptions('UpdateOptions', request);
     const key = { kind: definition.kind, namespace, name };
     const current = await this.store.get(key);
     if (!current) throw ApiError.notFound(plural, name, API_GROUP);
@@ -153,13 +203,13 @@ export class ResourcesService {
 
   async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
+    checkWriteOptions('PatchOptions', request);
+    if (type === APPLY_PATCH) return this.apply(definition, namespace, name, patch, request);
+    if (request.force !== undefined) throw invalidOptions('PatchOptions', [{ field: 'force', reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch' }]);
     const key = { kind: definition.kind, namespace, name };
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.get(key);
-      if (!current) {
-        if (type === APPLY_PATCH) return this.create(plural, namespace, withName(patch, name), request);
-        throw ApiError.notFound(plural, name, API_GROUP);
-      }
+      if (!current) throw ApiError.notFound(plural, name, API_GROUP);
       const patched = applyPatch(type, current, patch);
       const requested = isJsonObject(patched) && isJsonObject(patched.metadata) ? (patched.metadata.resourceVersion as string | undefined) : undefined;
       // A patch that names a resourceVersion is a precondition; one that does not is applied to the latest.
@@ -171,6 +221,52 @@ export class ResourcesService {
         if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * Server-side apply (PATCH application/apply-patch+yaml): creates the object, or merges the
+   * configuration into it and makes the manager the owner of what it applied; a field another
+   * manager owns and the apply would change is a 409 Conflict unless `force` (field-management/).
+   */
+  private async apply(definition: KindDefinition, namespace: string, name: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
+    const manager = request.fieldManager;
+    if (!manager) throw invalidOptions('PatchOptions', [{ field: 'fieldManager', reason: 'FieldValueRequired', message: 'Required value: is required for apply patch' }]);
+    const { config, warnings } = this.screenApplyConfiguration(definition, namespace, name, body, request);
+    const key = { kind: definition.kind, namespace, name };
+    // A configuration that names a resourceVersion is a precondition; one that does not applies to the latest.
+    const pinned = config.metadata.resourceVersion;
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.store.get(key)) ?? undefined;
+      const outcome = applyConfiguration({ live: current, config, sent: body, manager, force: request.force === true, schema: trackedSchema(definition), apiVersion: GROUP_VERSION, now: formatTime() });
+      if ('conflicts' in outcome) {
+        const { message, causes } = describeConflicts(outcome.conflicts);
+        throw ApiError.of(409, 'Conflict', message, { causes });
+      }
+      const applied = { managedFields: outcome.managedFields };
+      try {
+        const result = current
+          ? await this.commitUpdate(definition, key, current, outcome.object, pinned ?? current.metadata.resourceVersion, request, applied)
+          : await this.createAdmitted(definition, namespace, outcome.object, request, applied);
+        return { ...result, warnings: [...warnings, ...result.warnings] };
+      } catch (error) {
+        const lostRace = error instanceof ApiError && (error.status.reason === 'Conflict' || error.status.reason === 'AlreadyExists');
+        if (!lostRace || pinned !== undefined || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** The applied configuration, checked like any body before it is merged: identity, apiVersion, unknown fields. */
+  private screenApplyConfiguration(definition: KindDefinition, namespace: string, name: string, body: unknown, request: WriteRequest): { config: Resource; warnings: string[] } {
+    if (!isJsonObject(body)) throw ApiError.badRequest('an apply patch must be a YAML or JSON object: the configuration to apply');
+    if (isJsonObject(body.metadata) && body.metadata.managedFields !== undefined) {
+      throw ApiError.badRequest('metadata.managedFields must be nil in an apply patch: the server records who applied which fields; leave it out of the configuration');
+    }
+    const input = this.identified(definition, namespace, name, body);
+    if (input.apiVersion !== GROUP_VERSION) {
+      throw ApiError.invalid(definition.kind, name, [{ field: 'apiVersion', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(input.apiVersion)}: supported values: "${GROUP_VERSION}"` }], API_GROUP);
+    }
+    const { object, warnings } = this.withoutUnknownFields(definition, input, findUnknownFields(definition.schema, input), request);
+    return { config: object, warnings };
   }
 
   async delete(plural: string, namespace: string, name: string, options: { actor: string; dryRun: boolean; expectedResourceVersion?: string }): Promise<Resource> {
@@ -239,8 +335,9 @@ export class ResourcesService {
     body: unknown,
     expectedResourceVersion: string | undefined,
     request: WriteRequest,
+    applied?: AppliedOwnership,
   ): Promise<WriteResult> {
-    const { object, warnings } = this.admit(definition, key.namespace, key.name, body, current, request);
+    const { object, warnings } = this.admit(definition, key.namespace, key.name, body, current, request, applied);
     if (expectedResourceVersion !== undefined && expectedResourceVersion !== current.metadata.resourceVersion) {
       throw fromStoreError(new StoreConflictError(key, expectedResourceVersion, current.metadata.resourceVersion ?? ''), definition.plural, API_GROUP);
     }
@@ -286,7 +383,8 @@ export class ResourcesService {
 
   /**
    * Turns a request body into the object to store, or throws the Status that explains why not.
-   * Server-owned fields (uid, creationTimestamp, generation, status) are never taken from the client.
+   * Server-owned fields (uid, creationTimestamp, generation, status) are never taken from the
+   * client; managedFields are the apply's (`applied`) or follow from what this write changed.
    */
   private admit(
     definition: KindDefinition,
@@ -295,7 +393,38 @@ export class ResourcesService {
     body: unknown,
     current: Resource | undefined,
     request: WriteRequest,
+    applied?: AppliedOwnership,
   ): { object: Resource; warnings: string[] } {
+    const input = this.identified(definition, namespace, urlName, body);
+    // `[{}]` is how the Kubernetes documentation tells users to clear managedFields; it means what `[]` means.
+    if (isDeepStrictEqual(input.metadata.managedFields, [{}])) input.metadata.managedFields = [];
+
+    const validation = validateResource(input);
+    const name = typeof input.metadata.name === 'string' ? input.metadata.name : '';
+    if (validation.causes.length) throw ApiError.invalid(definition.kind, name, validation.causes, API_GROUP);
+    const { object, warnings } = this.withoutUnknownFields(definition, input, validation.unknownFields, request);
+    const managedFields = applied ? applied.managedFields : this.updatedManagedFields(definition, current, object, request);
+
+    const specChanged = !current || !isDeepStrictEqual(current.spec, object.spec);
+    const { managedFields: _sent, ...metadata } = object.metadata;
+    object.metadata = {
+      ...metadata,
+      namespace: namespace ?? DEFAULT_NAMESPACE,
+      uid: current?.metadata.uid ?? randomUUID(),
+      creationTimestamp: current?.metadata.creationTimestamp ?? formatTime(),
+      generation: current ? (current.metadata.generation ?? 1) + (specChanged ? 1 : 0) : 1,
+      resourceVersion: current?.metadata.resourceVersion,
+      ...(managedFields ? { managedFields } : {}),
+    };
+    if (object.metadata.resourceVersion === undefined) delete object.metadata.resourceVersion;
+    // A controller writes this kind's status into the store (the failover controller's zone
+    // decisions); a client's write of the spec must not wipe it.
+    if (current?.status && CONTROLLER_STATUS_KINDS.has(definition.kind)) object.status = current.status;
+    return { object: orderKeys(object), warnings };
+  }
+
+  /** A copy of the body with apiVersion, kind, namespace and name checked against the URL and filled in, and without status. */
+  private identified(definition: KindDefinition, namespace: string, urlName: string | undefined, body: unknown): Record<string, any> {
     if (!isJsonObject(body)) throw ApiError.badRequest('the request body must be a JSON (or YAML) object');
     const input = structuredClone(body) as Record<string, any>;
     input.apiVersion ??= GROUP_VERSION;
@@ -314,42 +443,39 @@ export class ResourcesService {
     }
     if (urlName !== undefined) metadata.name = urlName;
     delete input.status;
+    return input;
+  }
 
-    const validation = validateResource(input);
-    const name = typeof metadata.name === 'string' ? metadata.name : '';
-    if (validation.causes.length) throw ApiError.invalid(definition.kind, name, validation.causes, API_GROUP);
-    if (validation.unknownFields.length && request.fieldValidation === 'Strict') {
-      const list = validation.unknownFields.map((field) => `unknown field "${field}"`).join(', ');
+  /** fieldValidation: Strict refuses unknown fields, Warn drops them with a warning each, Ignore drops them. */
+  private withoutUnknownFields(definition: KindDefinition, input: Record<string, any>, unknownFields: string[], request: WriteRequest): { object: Resource; warnings: string[] } {
+    if (unknownFields.length && request.fieldValidation === 'Strict') {
+      const list = unknownFields.map((field) => `unknown field "${field}"`).join(', ');
       throw ApiError.badRequest(`${definition.kind} in version "${GROUP_VERSION.split('/')[1]}" cannot be handled as a ${definition.kind}: strict decoding error: ${list}`);
     }
-    const warnings = request.fieldValidation === 'Warn' ? validation.unknownFields.map((field) => `unknown field "${field}"`) : [];
-    const object = pruneUnknownFields(definition.schema, input) as unknown as Resource;
+    const warnings = request.fieldValidation === 'Warn' ? unknownFields.map((field) => `unknown field "${field}"`) : [];
+    return { object: pruneUnknownFields(definition.schema, input) as unknown as Resource, warnings };
+  }
 
-    const specChanged = !current || !isDeepStrictEqual(current.spec, object.spec);
-    object.metadata = {
-      ...object.metadata,
-      namespace: namespace ?? DEFAULT_NAMESPACE,
-      uid: current?.metadata.uid ?? randomUUID(),
-      creationTimestamp: current?.metadata.creationTimestamp ?? formatTime(),
-      generation: current ? (current.metadata.generation ?? 1) + (specChanged ? 1 : 0) : 1,
-      resourceVersion: current?.metadata.resourceVersion,
-    };
-    if (object.metadata.resourceVersion === undefined) delete object.metadata.resourceVersion;
-    // A controller writes this kind's status into the store (the failover controller's zone
-    // decisions); a client's write of the spec must not wipe it.
-    if (current?.status && CONTROLLER_STATUS_KINDS.has(definition.kind)) object.status = current.status;
-    return { object: orderKeys(object), warnings };
+  /** The managedFields after a create, replace, patch or rollback: an Update by the request's manager. */
+  private updatedManagedFields(definition: KindDefinition, current: Resource | undefined, object: Resource, request: WriteRequest): ManagedFieldsEntry[] | undefined {
+    try {
+      return recordUpdate({
+        live: current,
+        object,
+        manager: updateManagerName(request.fieldManager, request.userAgent),
+        schema: trackedSchema(definition),
+        apiVersion: GROUP_VERSION,
+        now: formatTime(),
+      });
+    } catch (error) {
+      if (error instanceof ManagedFieldsInvalid) throw ApiError.invalid(definition.kind, object.metadata.name, error.causes, API_GROUP);
+      throw error;
+    }
   }
 }
 
 /** Kinds whose status a leader controller stores with the object (rather than one derived when read). */
 const CONTROLLER_STATUS_KINDS = new Set(['FailoverPolicy']);
-
-/** Server-side apply names the object in the URL; the body may leave metadata.name out. */
-function withName(body: unknown, name: string): unknown {
-  if (!isJsonObject(body)) return body;
-  return { ...body, metadata: { ...(isJsonObject(body.metadata) ? body.metadata : {}), name } };
-}
 
 /** What a write may change: everything but the version stamp and the derived status. */
 function comparable(resource: Resource) {

@@ -163,7 +163,8 @@ export class ZonesService {
    * zone drained, and an undrain is refused while they do, since it could not undrain the zone.
    */
   private async writeDrained(zone: string, drained: boolean, options: { actor: string; reason?: string; onlyIfReason?: string }): Promise<ZoneWrite> {
-    const request: WriteRequest = { actor: options.actor, dryRun: false, fieldValidation: 'Strict' };
+    // Drains own spec.drained and spec.reason in managedFields under one name, whoever asked (the actor is in the event and history).
+    const request: WriteRequest = { actor: options.actor, dryRun: false, fieldValidation: 'Strict', fieldManager: 'portolan-zone-drain' };
     for (let attempt = 1; ; attempt++) {
       const { items, revision } = await this.store.list({ kind: 'Zone' });
       const objects = (items as Zone[]).filter((object) => object.metadata.name === zone);

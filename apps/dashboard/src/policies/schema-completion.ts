@@ -210,7 +210,7 @@ export function schemaAt(root: SchemaNode, path: readonly PathSegment[]): Schema
 /** Fields the server sets or ignores: never offered. */
 const NOT_EDITABLE: Record<string, readonly string[]> = {
   '': ['status'],
-  metadata: ['uid', 'resourceVersion', 'generation', 'creationTimestamp'],
+  metadata: ['uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields'],
 };
 
 export function enumValues(node: SchemaNode | undefined): string[] | undefined {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Integer, Name, Percent, StringEnum } from '../field-schemas.js';
+import { AtomicList, Duration, Integer, ListMap, Name, Percent, StringEnum } from '../field-schemas.js';
 import { ConditionSchema, resourceSchema, type Resource } from '../meta.js';
 
 /**
@@ -27,7 +27,7 @@ function directionSchema(direction: 'up' | 'down', defaults: { stabilizationWind
           default: defaults.stabilizationWindow,
         }),
       ),
-      policies: Type.Optional(Type.Array(ScalingRuleSchema, { minItems: 1, maxItems: 10, description: `Limits on each step. Default: ${defaults.policies}.` })),
+      policies: Type.Optional(AtomicList(ScalingRuleSchema, { minItems: 1, maxItems: 10, description: `Limits on each step. Default: ${defaults.policies}.` })),
       selectPolicy: Type.Optional(
         StringEnum(['Max', 'Min', 'Disabled'], { description: 'Max: the policy allowing the biggest change applies; Min: the smallest; Disabled: never scale in this direction.', default: 'Max' }),
       ),
@@ -146,8 +146,8 @@ export const AutoscalePolicyStatusSchema = Type.Object(
     lastScaleTime: Type.Optional(Type.String({ description: 'RFC 3339 time the count last changed.' })),
     lastEvaluationTime: Type.Optional(Type.String({ description: 'RFC 3339 time of the last evaluation.' })),
     metric: Type.Optional(MetricReadingSchema),
-    conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'AbleToScale, ScalingActive and ScalingLimited, as on a Kubernetes HPA.' })),
-    recentEvents: Type.Optional(Type.Array(AutoscaleEventSummarySchema, { description: 'The newest decisions that changed something, newest first (all of them: GET /v1/events).' })),
+    conditions: Type.Optional(ListMap(ConditionSchema, ['type'], { description: 'AbleToScale, ScalingActive and ScalingLimited, as on a Kubernetes HPA.' })),
+    recentEvents: Type.Optional(AtomicList(AutoscaleEventSummarySchema, { description: 'The newest decisions that changed something, newest first (all of them: GET /v1/events).' })),
   },
   { description: 'Written by the autoscaler on the leading control-plane replica; ignored when sent by clients.' },
 );

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Integer, Name, Percent, StringEnum } from '../field-schemas.js';
+import { Duration, Integer, ListMap, Name, Percent, StringEnum } from '../field-schemas.js';
 import { resourceSchema, type Resource } from '../meta.js';
 
 /**
@@ -16,11 +16,12 @@ const FailoverTargetSchema = Type.Object(
 
 export const FailoverPolicySpecSchema = Type.Object({
   targetRef: FailoverTargetSchema,
-  zones: Type.Array(
+  zones: ListMap(
     Type.Object({
       name: Name('A zone (GatewayNode and ServiceInstance spec.zone).'),
       priority: Integer({ description: 'Lower is preferred. When a gateway\'s own zone cannot take its traffic, it goes to the available zones of the lowest priority, weighted by their healthy endpoints.', unit: 'rank', minimum: 0, maximum: 100 }),
     }),
+    ['name'],
     {
       minItems: 1,
       maxItems: 32,
@@ -57,7 +58,7 @@ export const ZONE_FAILOVER_STATES = ['Healthy', 'FailedOver'] as const;
 export const FailoverPolicyStatusSchema = Type.Object(
   {
     zones: Type.Optional(
-      Type.Array(
+      ListMap(
         Type.Object({
           zone: Type.String(),
           state: StringEnum(ZONE_FAILOVER_STATES, { description: 'FailedOver: gateways send this zone no traffic of the target services until it is healthy for failback.healthyFor.' }),
@@ -65,6 +66,7 @@ export const FailoverPolicyStatusSchema = Type.Object(
           detectedAt: Type.Optional(Type.String({ description: 'RFC 3339 time the condition that changed the state was first seen.' })),
           reason: Type.String({ description: 'Why, with the numbers.' }),
         }),
+        ['zone'],
         { description: 'Zones the failover controller decided on, sorted by zone; a zone not listed is Healthy.' },
       ),
     ),

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Integer, Name } from '../field-schemas.js';
+import { AtomicList, Integer, ListMap, Name } from '../field-schemas.js';
 import { ConditionSchema, resourceSchema, type Resource } from '../meta.js';
 import { RegistryStatusFields } from './registry-status.js';
 
@@ -9,7 +9,7 @@ export const GatewayNodeSpecSchema = Type.Object({
   address: Type.String({ maxLength: 261, description: 'host:port where the gateway accepts traffic.' }),
   version: Type.String({ maxLength: 128, description: 'Gateway software version.' }),
   routes: Type.Optional(
-    Type.Array(Type.Object({ namespace: Name('Namespace of the Route.'), name: Name('Name of the Route.') }), {
+    AtomicList(Type.Object({ namespace: Name('Namespace of the Route.'), name: Name('Name of the Route.') }), {
       maxItems: 10_000,
       description: 'Routes the gateway serves; omitted means every Route.',
     }),
@@ -21,7 +21,7 @@ const NackSchema = Type.Object({
   version: Type.String({ description: 'Snapshot version that was rejected.' }),
   revision: Integer({ description: 'Mesh revision of that snapshot.', unit: 'revision', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   time: Type.String({ description: 'RFC 3339 time of the NACK.' }),
-  errors: Type.Array(
+  errors: AtomicList(
     Type.Object({
       resource: Type.String({ description: 'Kind/namespace/name of the resource that could not be applied.' }),
       field: Type.Optional(Type.String({ description: 'Field path inside that resource.' })),
@@ -41,7 +41,7 @@ export const GatewayNodeStatusSchema = Type.Object(
     transport: Type.Optional(Type.String({ description: 'How the gateway receives config: websocket, long-poll or none (not connected).' })),
     lastNack: Type.Optional(NackSchema),
     stats: Type.Optional(Type.Unknown({ description: 'Traffic counters of the last heartbeat period (agent protocol HeartbeatStats).' })),
-    conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'Current conditions of the node.' })),
+    conditions: Type.Optional(ListMap(ConditionSchema, ['type'], { description: 'Current conditions of the node.' })),
   },
   { description: 'Written by the control plane.' },
 );

@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Integer, StringEnum } from '../field-schemas.js';
+import { Duration, Integer, ListMap, StringEnum } from '../field-schemas.js';
 import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 /** One token bucket. A request must find a token in every bucket of the policy. */
 export const TokenBucketSchema = Type.Object({
-  name: Type.Optional(Type.String({ maxLength: 63, description: 'Label for this limit in metrics and headers.' })),
+  name: Type.Optional(Type.String({ maxLength: 63, description: 'Label for this limit in metrics and headers. Unique within the policy; server-side apply merges limits by name.' })),
   requests: Integer({
     description: 'Tokens added to the bucket every interval (Envoy tokens_per_fill).',
     unit: 'requests',
@@ -48,7 +48,7 @@ export const RateLimitPolicySpecSchema = Type.Object({
       { description: 'How requests are grouped into buckets.' },
     ),
   ),
-  limits: Type.Array(TokenBucketSchema, {
+  limits: ListMap(TokenBucketSchema, ['name'], {
     minItems: 1,
     maxItems: 8,
     description: 'Token buckets; a request passes only when every bucket has a token. Minimum 1, maximum 8 items.',

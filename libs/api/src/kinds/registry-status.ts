@@ -4,7 +4,7 @@
  * writes everything, so these schemas document what is shown rather than what is accepted.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from '../field-schemas.js';
+import { ListMap, StringEnum } from '../field-schemas.js';
 import { ConditionSchema } from '../meta.js';
 
 export const LIFECYCLES = ['Healthy', 'Degraded', 'Draining', 'Offline'] as const;
@@ -20,7 +20,7 @@ export const RegistryStatusFields = {
   offlineSince: Type.Optional(Type.String({ description: 'RFC 3339 time the node went Offline.' })),
   removalAt: Type.Optional(Type.String({ description: 'RFC 3339 time the node will be removed from the registry unless it heartbeats again.' })),
   removalInSeconds: Type.Optional(Type.Integer({ description: 'Seconds left until removal; shown while Offline.' })),
-  conditions: Type.Optional(Type.Array(ConditionSchema, { description: 'Current conditions of the node.' })),
+  conditions: Type.Optional(ListMap(ConditionSchema, ['type'], { description: 'Current conditions of the node.' })),
 };
 
 export const ServiceInstanceStatusSchema = Type.Object(RegistryStatusFields, { description: 'Written by the control plane.' });

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Bool, Duration, Integer, Percent, StringEnum } from '../field-schemas.js';
+import { Bool, Duration, Integer, ListSet, Percent, StringEnum } from '../field-schemas.js';
 import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
@@ -25,10 +25,9 @@ export const RetryPolicySpecSchema = Type.Object({
     ),
   ),
   retryOn: Type.Optional(
-    Type.Array(
+    ListSet(
       StringEnum(RETRY_ON, { description: 'A failure that makes a try retriable.' }),
       {
-        uniqueItems: true,
         maxItems: RETRY_ON.length,
         default: ['gateway-error', 'connect-failure', 'reset'],
         description: 'Failures that are retried. gateway-error is 502, 503 and 504. Default: gateway-error, connect-failure, reset.',
@@ -36,8 +35,7 @@ export const RetryPolicySpecSchema = Type.Object({
     ),
   ),
   retriableStatusCodes: Type.Optional(
-    Type.Array(Integer({ description: 'HTTP status.', unit: 'HTTP status', minimum: 100, maximum: 599 }), {
-      uniqueItems: true,
+    ListSet(Integer({ description: 'HTTP status.', unit: 'HTTP status', minimum: 100, maximum: 599 }), {
       maxItems: 32,
       description: 'Statuses retried when retryOn contains retriable-status-codes.',
     }),

@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Integer, Name, StringEnum } from '../field-schemas.js';
+import { Integer, ListMap, ListSet, Name, StringEnum } from '../field-schemas.js';
 import { resourceSchema, type Resource } from '../meta.js';
 
 export const RouteSpecSchema = Type.Object({
   hostnames: Type.Optional(
-    Type.Array(
+    ListSet(
       Type.String({
         pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
         maxLength: 253,
@@ -17,13 +17,14 @@ export const RouteSpecSchema = Type.Object({
     Type.Object({
       pathPrefix: Type.Optional(Type.String({ pattern: '^/', maxLength: 1024, default: '/', description: 'Path prefix to match. Default: /.' })),
       headers: Type.Optional(
-        Type.Array(
+        ListMap(
           Type.Object({
             name: Type.String({ minLength: 1, maxLength: 256, description: 'Header name (case-insensitive).' }),
             value: Type.String({ maxLength: 4096, description: 'Value to compare with.' }),
             type: Type.Optional(StringEnum(['Exact', 'RegularExpression'], { description: 'How value is compared.', default: 'Exact' })),
           }),
-          { maxItems: 16, description: 'Headers that must all match.' },
+          ['name'],
+          { maxItems: 16, description: 'Headers that must all match, one entry per header name.' },
         ),
       ),
     }, { description: 'What requests this route takes.' }),
