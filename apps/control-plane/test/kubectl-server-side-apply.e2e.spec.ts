@@ -3,36 +3,26 @@
  * conflicts and --force-conflicts, fields a manager stops applying, kubectl's move of a
  * client-side-applied object to server-side apply, and `kubectl diff --server-side`.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { nsPath } from './support/api-client';
-import { makeDataDir, removeDataDir, startControlPlaneProcess, stopControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane-process';
-import { kubectlRunner } from './support/kubectl';
+import type { ControlPlaneProcess } from './support/control-plane-process';
+import { startKubectlSession, stopKubectlSession, type KubectlSession } from './support/kubectl';
 
-const CLI = resolve(__dirname, '../bin/portolan.js');
 
+let session: KubectlSession;
 let cp: ControlPlaneProcess;
-let dataDir: string;
-let kubectl: ReturnType<typeof kubectlRunner>;
+let kubectl: KubectlSession['kubectl'];
 let work: string;
 
 beforeAll(async () => {
-  dataDir = makeDataDir();
-  cp = await startControlPlaneProcess(dataDir);
-  work = mkdtempSync(join(tmpdir(), 'portolan-ssa-'));
-  const kubeconfig = execFileSync(process.execPath, [CLI, 'kubeconfig', '--data-dir', dataDir], { encoding: 'utf8' });
-  writeFileSync(join(work, 'kubeconfig'), kubeconfig);
-  kubectl = kubectlRunner(join(work, 'kubeconfig'));
+  session = await startKubectlSession('portolan-ssa-');
+  ({ cp, kubectl, work } = session);
 });
 
-afterAll(async () => {
-  if (cp) await stopControlPlaneProcess(cp);
-  if (dataDir) removeDataDir(dataDir);
-});
+afterAll(() => stopKubectlSession(session));
 
 /** Writes a manifest to a file of its own and returns the path, for `kubectl … -f`. */
 function manifest(name: string, lines: string[]): string {

@@ -5,36 +5,26 @@
  * (apply, diff and tables are in kubectl.e2e.spec.ts; server-side apply in
  * kubectl-server-side-apply.e2e.spec.ts.)
  */
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nsPath } from './support/api-client';
-import { makeDataDir, removeDataDir, REPO_ROOT, startControlPlaneProcess, stopControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane-process';
-import { kubectlRunner } from './support/kubectl';
+import { REPO_ROOT, type ControlPlaneProcess } from './support/control-plane-process';
+import { startKubectlSession, stopKubectlSession, type KubectlSession } from './support/kubectl';
 
 const EXAMPLES = join(REPO_ROOT, 'examples');
-const CLI = resolve(__dirname, '../bin/portolan.js');
 
+let session: KubectlSession;
 let cp: ControlPlaneProcess;
-let dataDir: string;
-let kubectl: ReturnType<typeof kubectlRunner>;
+let kubectl: KubectlSession['kubectl'];
 let work: string;
 
 beforeAll(async () => {
-  dataDir = makeDataDir();
-  cp = await startControlPlaneProcess(dataDir);
-  work = mkdtempSync(join(tmpdir(), 'portolan-kubectl-workflow-'));
-  const kubeconfig = execFileSync(process.execPath, [CLI, 'kubeconfig', '--data-dir', dataDir], { encoding: 'utf8' });
-  writeFileSync(join(work, 'kubeconfig'), kubeconfig);
-  kubectl = kubectlRunner(join(work, 'kubeconfig'));
+  session = await startKubectlSession('portolan-kubectl-workflow-');
+  ({ cp, kubectl, work } = session);
 });
 
-afterAll(async () => {
-  if (cp) await stopControlPlaneProcess(cp);
-  if (dataDir) removeDataDir(dataDir);
-});
+afterAll(() => stopKubectlSession(session));
 
 const columns = (line: string) => line.trim().split(/\s+/);
 const sorted = (text: string) => text.trim().split('\n').filter(Boolean).sort();

@@ -2,37 +2,27 @@
  * The real kubectl against the real control plane process, with the kubeconfig printed by
  * `portolan kubeconfig`: apply, re-apply, update, get (table and YAML), invalid manifests, delete.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { nsPath } from './support/api-client';
-import { makeDataDir, removeDataDir, REPO_ROOT, startControlPlaneProcess, stopControlPlaneProcess, type ControlPlaneProcess } from './support/control-plane-process';
-import { kubectlRunner } from './support/kubectl';
+import { REPO_ROOT, type ControlPlaneProcess } from './support/control-plane-process';
+import { kubectlRunner, startKubectlSession, stopKubectlSession, type KubectlSession } from './support/kubectl';
 
 const EXAMPLES = join(REPO_ROOT, 'examples');
-const CLI = resolve(__dirname, '../bin/portolan.js');
 
+let session: KubectlSession;
 let cp: ControlPlaneProcess;
-let dataDir: string;
-let kubectl: ReturnType<typeof kubectlRunner>;
+let kubectl: KubectlSession['kubectl'];
 let work: string;
 
 beforeAll(async () => {
-  dataDir = makeDataDir();
-  cp = await startControlPlaneProcess(dataDir);
-  work = mkdtempSync(join(tmpdir(), 'portolan-kubectl-'));
-  const kubeconfig = execFileSync(process.execPath, [CLI, 'kubeconfig', '--data-dir', dataDir], { encoding: 'utf8' });
-  writeFileSync(join(work, 'kubeconfig'), kubeconfig);
-  kubectl = kubectlRunner(join(work, 'kubeconfig'));
+  session = await startKubectlSession('portolan-kubectl-');
+  ({ cp, kubectl, work } = session);
 });
 
-afterAll(async () => {
-  if (cp) await stopControlPlaneProcess(cp);
-  if (dataDir) removeDataDir(dataDir);
-});
+afterAll(() => stopKubectlSession(session));
 
 const lines = (text: string) => text.trim().split('\n').filter(Boolean).sort();
 
@@ -166,7 +156,7 @@ describe('kubectl against Portolan', () => {
   });
 
   it('shows registered gateways read-only, with their phase and sync state', async () => {
-    const bootstrap = readFileSync(join(dataDir, 'bootstrap.token'), 'utf8').trim();
+    const bootstrap = readFileSync(join(session.dataDir, 'bootstrap.token'), 'utf8').trim();
     const registered = await cp.client.withToken(bootstrap).call('POST', '/agent/v1/register', { role: 'gateway', name: 'edge-kubectl', zone: 'zone-a', pool: 'edge', address: '127.0.0.1:8080', version: '1.0.0' });
     expect(registered.status).toBe(201);
     const listed = await kubectl(['get', 'gatewaynodes']);

@@ -1,10 +1,12 @@
 /** Runs the real kubectl (/usr/bin/kubectl) with its own HOME and cache, against one kubeconfig. */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { makeDataDir, removeDataDir, startControlPlaneProcess, stopControlPlaneProcess, type ControlPlaneProcess } from './control-plane-process';
 
 export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl';
+const PORTOLAN_CLI = resolve(__dirname, '../../bin/portolan.js');
 
 export interface KubectlResult {
   code: number;
@@ -70,4 +72,29 @@ export function kubectlRunner(kubeconfigFile: string) {
     };
   };
   return run;
+}
+
+/** A control plane process with a kubeconfig from `portolan kubeconfig`, as an operator starts out. */
+export interface KubectlSession {
+  cp: ControlPlaneProcess;
+  dataDir: string;
+  /** A scratch folder for manifests; the kubeconfig is in it. */
+  work: string;
+  kubeconfigFile: string;
+  kubectl: ReturnType<typeof kubectlRunner>;
+}
+
+export async function startKubectlSession(prefix: string): Promise<KubectlSession> {
+  const dataDir = makeDataDir();
+  const cp = await startControlPlaneProcess(dataDir);
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  const kubeconfigFile = join(work, 'kubeconfig');
+  writeFileSync(kubeconfigFile, execFileSync(process.execPath, [PORTOLAN_CLI, 'kubeconfig', '--data-dir', dataDir], { encoding: 'utf8' }));
+  return { cp, dataDir, work, kubeconfigFile, kubectl: kubectlRunner(kubeconfigFile) };
+}
+
+export async function stopKubectlSession(session: KubectlSession | undefined): Promise<void> {
+  if (!session) return;
+  await stopControlPlaneProcess(session.cp);
+  removeDataDir(session.dataDir);
 }
