@@ -8,18 +8,8 @@
  *    `system:auth-delegator` grants it;
  *  - get and patch apiservices (apiregistration.k8s.io): a ClusterRole of Portolan's own.
  */
-import {
-  ApiException,
-  ApiregistrationV1Api,
-  AuthorizationV1Api,
-  CoreV1Api,
-  createConfiguration,
-  KubeConfig,
-  PatchStrategy,
-  ServerConfiguration,
-  setHeaderOptions,
-  type Middleware,
-} from '@kubernetes/client-node';
+import { ApiException, ApiregistrationV1Api, AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { connectToKubernetes, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
 import type { SubjectAccessReviewApi, SubjectAccessReviewSpec, SubjectAccessReviewStatus } from './subject-access-review';
 
 /** The permission a call needs, for messages. */
@@ -44,6 +34,7 @@ export class KubernetesRequestError extends Error {
   }
 }
 
+/** Delegation is asked for and no Kubernetes API can be configured: the control plane does not start. */
 export class KubernetesConfigError extends Error {
   readonly code = 'PORTOLAN_KUBERNETES_CONFIG';
 }
@@ -63,8 +54,6 @@ export interface DelegationApi extends SubjectAccessReviewApi {
   /** A JSON merge patch of spec.caBundle (base64 of the PEM, as the API's []byte field is encoded). */
   patchApiServiceCaBundle(name: string, caBundle: string): Promise<void>;
 }
-
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** The Kubernetes API's `Status` error body. */
 function statusMessage(body: unknown): string | undefined {
@@ -90,44 +79,9 @@ export class KubernetesDelegationClient implements DelegationApi {
     private readonly requestTimeoutMs: number,
   ) {}
 
-  /** Reads the kubeconfig now; throws KubernetesConfigError when there is none or it cannot be used. */
-  static connect(settings: { kubeconfigFile?: string; requestTimeoutMs?: number } = {}): KubernetesDelegationClient {
-    const config = new KubeConfig();
-    let source: string;
-    try {
-      if (settings.kubeconfigFile) {
-        source = `kubeconfig ${settings.kubeconfigFile}`;
-        config.loadFromFile(settings.kubeconfigFile);
-      } else {
-        config.loadFromDefault();
-        source = config.getCurrentContext() === 'inClusterContext' ? "the pod's service account" : `the kubeconfig in ${process.env.KUBECONFIG ? `KUBECONFIG (${process.env.KUBECONFIG})` : '~/.kube/config'}`;
-      }
-    } catch (error) {
-      throw new KubernetesConfigError(`cannot read ${settings.kubeconfigFile ? `PORTOLAN_KUBECONFIG ${settings.kubeconfigFile}` : 'the default kubeconfig'}: ${(error as Error).message}`);
-    }
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new KubernetesConfigError(`${source} has no current context with a cluster: set current-context to a context whose cluster is defined`);
-    // loadFromDefault() falls back to this made-up config when it finds nothing; it would only ever fail to connect.
-    if (!settings.kubeconfigFile && config.getCurrentContext() === 'loaded-context' && cluster.server === 'http://localhost:8080') {
-      throw new KubernetesConfigError(
-        'no Kubernetes API to delegate to: this is not a pod with a service account, KUBECONFIG is unset and ~/.kube/config does not exist; set PORTOLAN_KUBECONFIG to a kubeconfig file',
-      );
-    }
-    if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
-      throw new KubernetesConfigError(
-        `cluster "${cluster.name}" in ${source} is served over plain http (${cluster.server}); the Kubernetes client only talks to an http server when the cluster sets insecure-skip-tls-verify: true. Use the https URL of the API server`,
-      );
-    }
-    const requestTimeoutMs = settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    // The generated client hands node-fetch no timeout: without this a hung API server would hold a request forever.
-    const deadline: Middleware = {
-      pre: async (request) => {
-        request.setSignal(AbortSignal.timeout(requestTimeoutMs));
-        return request;
-      },
-      post: async (response) => response,
-    };
-    const configuration = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: config }, promiseMiddleware: [deadline] });
+  /** Reads the kubeconfig now; throws KubernetesConnectionError when there is none or it cannot be used (kubernetes-integration.ts says which feature needed it). */
+  static connect(settings: KubernetesConnectionSettings = {}): KubernetesDelegationClient {
+    const { cluster, source, configuration, requestTimeoutMs } = connectToKubernetes(settings);
     return new KubernetesDelegationClient(
       new CoreV1Api(configuration),
       new AuthorizationV1Api(configuration),

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { KubernetesConnectionError } from '../../kubernetes-api/kubernetes-connection';
 import { KubernetesApiDouble, type RecordedRequest } from '../testing/kubernetes-api-double';
 import { KubernetesScaler } from './kubernetes-scaler';
 import { ScalerError, type ScaleTarget } from './scaler';
@@ -167,7 +168,7 @@ describe('KubernetesScaler', () => {
     // Holds unless the tests run in a pod, where the service account would be found.
     expect(existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')).toBe(false);
     expect(() => KubernetesScaler.fromSettings()).toThrow(
-      new ScalerError(
+      new KubernetesConnectionError(
         'no kubeconfig found: KUBECONFIG is unset, ~/.kube/config does not exist, and this is not a pod with a service account token; set PORTOLAN_KUBECONFIG (or KUBECONFIG) to a kubeconfig file',
       ),
     );
@@ -175,8 +176,8 @@ describe('KubernetesScaler', () => {
 
   it('names a kubeconfig file it cannot read', () => {
     const missing = join(dir, 'nope');
-    expect(() => KubernetesScaler.fromSettings({ kubeconfigFile: missing })).toThrow(ScalerError);
-    expect(() => KubernetesScaler.fromSettings({ kubeconfigFile: missing })).toThrow(`cannot read kubeconfig ${missing}: ENOENT`);
+    expect(() => KubernetesScaler.fromSettings({ kubeconfigFile: missing })).toThrow(KubernetesConnectionError);
+    expect(() => KubernetesScaler.fromSettings({ kubeconfigFile: missing })).toThrow(`cannot read PORTOLAN_KUBECONFIG ${missing}: ENOENT`);
   });
 
   it('explains at once that a plain-http cluster needs insecure-skip-tls-verify', () => {

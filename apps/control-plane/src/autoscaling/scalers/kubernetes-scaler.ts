@@ -7,27 +7,10 @@
  * `statefulsets/scale` in API group apps.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import {
-  ApiException,
-  AppsV1Api,
-  createConfiguration,
-  KubeConfig,
-  PatchStrategy,
-  ServerConfiguration,
-  setHeaderOptions,
-  type Middleware,
-  type V1Scale,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, PatchStrategy, setHeaderOptions, type V1Scale } from '@kubernetes/client-node';
+import { connectToKubernetes, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
 import { ScalerError, type ScaleResult, type ScaleTarget, type Scaler } from './scaler';
 
-export interface KubernetesScalerSettings {
-  /** Kubeconfig file to use. Absent: the file(s) in KUBECONFIG, else ~/.kube/config, else the pod's service account (in-cluster), as kubectl looks. */
-  kubeconfigFile?: string;
-  /** How long one API request may take before it is abandoned, so a hung API server cannot stall the autoscaler. Default: 10 000 ms. */
-  requestTimeoutMs?: number;
-}
-
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Where Kubernetes mounts the namespace of a pod's service account. */
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** A Scale's replicas are an int32 on the API server. */
@@ -75,50 +58,20 @@ export class KubernetesScaler implements Scaler {
     private readonly requestTimeoutMs: number,
   ) {}
 
-  /** Reads the kubeconfig now; throws ScalerError when there is none or it cannot be used. */
-  static fromSettings(settings: KubernetesScalerSettings = {}): KubernetesScaler {
-    const config = new KubeConfig();
-    let configSource: string;
-    try {
-      if (settings.kubeconfigFile) {
-        configSource = `kubeconfig ${settings.kubeconfigFile}`;
-        config.loadFromFile(settings.kubeconfigFile);
-      } else {
-        config.loadFromDefault();
-        configSource = describeDefaultConfigSource(config);
-      }
-    } catch (error) {
-      const where = settings.kubeconfigFile ? `kubeconfig ${settings.kubeconfigFile}` : `the kubeconfig in ${process.env.KUBECONFIG ? `KUBECONFIG (${process.env.KUBECONFIG})` : '~/.kube/config'}`;
-      throw new ScalerError(`cannot read ${where}: ${(error as Error).message}`);
-    }
-
-    const contextName = config.getCurrentContext();
-    const context = contextName ? config.getContextObject(contextName) : null;
-    const cluster = config.getCurrentCluster();
-    if (!context || !cluster) {
-      throw new ScalerError(
-        `${configSource} has ${contextName ? `no usable context "${contextName}" (it or its cluster is missing)` : 'no current-context'}; set current-context to a context whose cluster is defined`,
-      );
-    }
-    // loadFromDefault() falls back to this made-up config when it finds nothing; it would only ever fail to connect.
-    if (!settings.kubeconfigFile && contextName === 'loaded-context' && cluster.server === 'http://localhost:8080') {
-      throw new ScalerError(
-        'no kubeconfig found: KUBECONFIG is unset, ~/.kube/config does not exist, and this is not a pod with a service account token; set PORTOLAN_KUBECONFIG (or KUBECONFIG) to a kubeconfig file',
-      );
-    }
-    // @kubernetes/client-node 1.x refuses plain-http clusters unless TLS verification is "skipped"; say so now rather than on every evaluation.
-    if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
-      throw new ScalerError(
-        `cluster "${cluster.name}" in ${configSource} is served over plain http (${cluster.server}); the Kubernetes client only talks to an http server when the cluster sets insecure-skip-tls-verify: true. Use the https URL of the API server, or set that field`,
-      );
-    }
+  /**
+   * Reads the kubeconfig now; throws KubernetesConnectionError when there is none or it cannot be
+   * used. Not a ScalerError: that is what current() and scale() throw for one policy, and the
+   * autoscaler turns it into that policy's condition; this failure leaves the whole scaler unavailable.
+   */
+  static fromSettings(settings: KubernetesConnectionSettings = {}): KubernetesScaler {
+    const { kubeConfig, contextName, context, cluster, inCluster, source, configuration, requestTimeoutMs } = connectToKubernetes(settings);
 
     let defaultNamespace: string;
     let defaultNamespaceOrigin: string;
     const contextNamespace = context.namespace?.trim();
     if (contextNamespace) {
       defaultNamespace = contextNamespace;
-      defaultNamespaceOrigin = contextName === 'inClusterContext' ? "the pod's namespace" : `the namespace of kubeconfig context "${contextName}"`;
+      defaultNamespaceOrigin = inCluster ? "the pod's namespace" : `the namespace of kubeconfig context "${contextName}"`;
     } else if (existsSync(POD_NAMESPACE_FILE)) {
       // Running in a pod with an explicit kubeconfig: the namespace the control plane runs in, as the AutoscalePolicy schema promises.
       defaultNamespace = readFileSync(POD_NAMESPACE_FILE, 'utf8').trim();
@@ -128,24 +81,7 @@ export class KubernetesScaler implements Scaler {
       defaultNamespaceOrigin = `Kubernetes' default, as kubeconfig context "${contextName}" sets no namespace`;
     }
 
-    const requestTimeoutMs = settings.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    // Every request gets its own deadline: the client hands node-fetch no timeout, so a hung API server would hold a call forever.
-    const deadline: Middleware = {
-      pre: async (request) => {
-        request.setSignal(AbortSignal.timeout(requestTimeoutMs));
-        return request;
-      },
-      post: async (response) => response,
-    };
-    // What KubeConfig.makeApiClient builds, plus the deadline middleware it has no way to take.
-    const api = new AppsV1Api(
-      createConfiguration({
-        baseServer: new ServerConfiguration(cluster.server, {}),
-        authMethods: { default: config },
-        promiseMiddleware: [deadline],
-      }),
-    );
-    return new KubernetesScaler(api, cluster.server, defaultNamespace, defaultNamespaceOrigin, configSource, config.getCurrentUser()?.name, requestTimeoutMs);
+    return new KubernetesScaler(new AppsV1Api(configuration), cluster.server, defaultNamespace, defaultNamespaceOrigin, source, kubeConfig.getCurrentUser()?.name, requestTimeoutMs);
   }
 
   /** spec.replicas of the workload's Scale: the count asked for, which is what an HPA calls currentReplicas. */
@@ -301,11 +237,4 @@ function parseStatus(body: unknown): KubernetesStatus | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Which kubeconfig loadFromDefault() read, in the order it looks. */
-function describeDefaultConfigSource(config: KubeConfig): string {
-  if (config.getCurrentContext() === 'inClusterContext') return "the pod's service account (in-cluster config)";
-  if (process.env.KUBECONFIG) return `kubeconfig from KUBECONFIG (${process.env.KUBECONFIG})`;
-  return 'kubeconfig ~/.kube/config';
 }
