@@ -37,24 +37,27 @@ function manifest(file: string, edit: (text: string) => string = (text) => text)
 
 describe('kubectl get -w', () => {
   it('prints create, update and delete in order under one header with the kind\'s columns', async () => {
+    expect((await kubectl(['apply', '-f', manifest('zone.yaml', (text) => text.replace('name: zone-c', 'name: zone-before'))])).code).toBe(0);
     const watch = kubectl.watch(['get', 'zones', '-w', '--output-watch-events']);
     try {
-      // kubectl lists first (nothing yet), then watches from the list's resourceVersion.
-      await new Promise((settle) => setTimeout(settle, 1500));
+      // Once the list is printed, kubectl watches from the list's resourceVersion: nothing after it can be missed.
+      await watch.waitForLines(2);
       const zone = manifest('zone.yaml', (text) => text.replace('name: zone-c', 'name: zone-w'));
       expect((await kubectl(['apply', '-f', zone])).code).toBe(0);
       expect((await kubectl(['patch', 'zone', 'zone-w', '--type=merge', '-p', '{"spec":{"drained":true,"reason":"kernel upgrade"}}'])).code).toBe(0);
       expect((await kubectl(['delete', 'zone', 'zone-w'])).code).toBe(0);
-      const lines = await watch.waitForLines(4);
+      const lines = await watch.waitForLines(5);
       expect(columns(lines[0])).toEqual(['EVENT', 'NAME', 'DRAINED', 'REASON', 'AGE']);
       expect(lines.slice(1).map((line) => columns(line).slice(0, 3))).toEqual([
+        ['ADDED', 'zone-before', 'False'],
         ['ADDED', 'zone-w', 'False'],
         ['MODIFIED', 'zone-w', 'True'],
         ['DELETED', 'zone-w', 'True'],
       ]);
-      expect(lines[2]).toContain('kernel upgrade');
+      expect(lines[3]).toContain('kernel upgrade');
     } finally {
       await watch.stop();
+      await kubectl(['delete', 'zone', 'zone-before']);
     }
   });
 
@@ -226,5 +229,14 @@ describe('kubectl delete and its flags', () => {
     expect(response.status).toBe(422);
     expect(response.body.details.causes).toEqual([expect.objectContaining({ field: 'propagationPolicy' })]);
     expect((await cp.client.call('GET', nsPath('zones', 'zone-c'))).status).toBe(200);
+  });
+
+  it('deletes only the incarnation a uid precondition names', async () => {
+    const stale = await cp.client.call('DELETE', nsPath('zones', 'zone-c'), { preconditions: { uid: 'not-this-one' } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.message).toContain('Precondition failed: UID in precondition: not-this-one');
+    const { uid } = (await cp.client.call('GET', nsPath('zones', 'zone-c'))).body.metadata;
+    expect((await cp.client.call('DELETE', nsPath('zones', 'zone-c'), { preconditions: { uid } })).status).toBe(200);
+    expect((await cp.client.call('GET', nsPath('zones', 'zone-c'))).status).toBe(404);
   });
 });

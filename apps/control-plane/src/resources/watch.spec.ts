@@ -6,16 +6,28 @@ import type { Change, ResourceStore } from '../store/resource-store';
 import { INITIAL_EVENTS_END_ANNOTATION, streamWatch, watchParameters, type WatchRequest } from './watch';
 
 /** A store with a fixed list and a change feed the test drives. */
-function fakeStore(items: Resource[], revision: number) {
+function fakeStore(items: Resource[], revision: number, listed: Promise<void> = Promise.resolve()) {
   const listeners: Array<(change: Change) => void> = [];
   const store: Pick<ResourceStore, 'list' | 'watch'> = {
-    list: async () => ({ items, revision }),
+    list: async () => {
+      await listed;
+      return { items, revision };
+    },
     watch: async (_from, listener) => {
       listeners.push(listener);
-      return () => listeners.splice(listeners.indexOf(listener), 1);
+      return () => {
+        if (listeners.includes(listener)) listeners.splice(listeners.indexOf(listener), 1);
+      };
     },
   };
-  return { store, emit: (change: Change) => listeners.forEach((listener) => listener(change)) };
+  return { store, emit: (change: Change) => [...listeners].forEach((listener) => listener(change)), subscribers: () => listeners.length };
+}
+
+/** A decorate that waits until the test lets it finish, as a slow status read would. */
+function gatedDecorate() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return { decorate: async (resource: Resource) => (await gate, resource), open };
 }
 
 /** The parts of an express Response a watch uses; the lines written are its events. */
@@ -33,7 +45,12 @@ function fakeResponse() {
     },
     on: (event: string, listener: () => void) => emitter.on(event, listener),
   };
-  return { response: response as unknown as Response, events: () => lines.map((line) => JSON.parse(line)), ended: () => response.writableEnded };
+  return {
+    response: response as unknown as Response,
+    events: () => lines.map((line) => JSON.parse(line)),
+    ended: () => response.writableEnded,
+    leave: () => emitter.emit('close'),
+  };
 }
 
 const zone = (name: string, resourceVersion: string): Resource =>
@@ -75,6 +92,42 @@ describe('watch bookmarks', () => {
     vi.advanceTimersByTime(5000);
     await settle();
     expect(without.events().map((event) => event.type)).toEqual(['ADDED']);
+  });
+
+  it('never bookmarks a revision whose event is still being prepared', async () => {
+    const { store, emit } = fakeStore([], 10);
+    const slow = gatedDecorate();
+    const watch = fakeResponse();
+    await streamWatch(store, request({ resourceVersion: '10', allowWatchBookmarks: true, bookmarkIntervalMs: 1000, decorate: slow.decorate }), watch.response);
+    emit(change(11, 'Zone', zone('zone-a', '11')));
+    vi.advanceTimersByTime(1000);
+    emit(change(12, 'Zone', zone('zone-b', '12')));
+    await settle();
+    expect(watch.events()).toEqual([]);
+    slow.open();
+    await settle();
+    expect(watch.events().map((event) => [event.type, event.object.metadata.resourceVersion])).toEqual([
+      ['ADDED', '11'],
+      ['BOOKMARK', '11'],
+      ['ADDED', '12'],
+    ]);
+  });
+
+  it('sends the events already on their way before a timeout ends the watch', async () => {
+    const { store, emit } = fakeStore([], 10);
+    const slow = gatedDecorate();
+    const watch = fakeResponse();
+    await streamWatch(store, request({ resourceVersion: '10', allowWatchBookmarks: true, timeoutSeconds: 1, decorate: slow.decorate }), watch.response);
+    emit(change(11, 'Zone', zone('zone-a', '11')));
+    vi.advanceTimersByTime(1000);
+    emit(change(12, 'Zone', zone('zone-b', '12')));
+    slow.open();
+    await settle();
+    expect(watch.events().map((event) => [event.type, event.object.metadata.resourceVersion])).toEqual([
+      ['ADDED', '11'],
+      ['BOOKMARK', '11'],
+    ]);
+    expect(watch.ended()).toBe(true);
   });
 
   it('ends a timed watch with a last BOOKMARK, so the client resumes from there', async () => {
@@ -120,5 +173,42 @@ describe('watchParameters', () => {
   it('reads what kubectl and client-go send', () => {
     expect(watchParameters({ resourceVersion: '41', allowWatchBookmarks: 'true', timeoutSeconds: '300' })).toEqual({ resourceVersion: '41', timeoutSeconds: 300, allowWatchBookmarks: true, sendInitialEvents: false });
     expect(watchParameters({ sendInitialEvents: 'true', allowWatchBookmarks: 'true', resourceVersionMatch: 'NotOlderThan', resourceVersion: '' })).toMatchObject({ sendInitialEvents: true });
+  });
+});
+
+describe('a watch that cannot go on', () => {
+  it('ends with an ERROR when an object\'s status cannot be read, so the client lists again', async () => {
+    const { store, emit, subscribers } = fakeStore([], 10);
+    const watch = fakeResponse();
+    await streamWatch(store, request({ resourceVersion: '10', decorate: async () => Promise.reject(new Error('Consul did not answer')) }), watch.response);
+    emit(change(11, 'Zone', zone('zone-a', '11')));
+    await settle();
+    const [event] = watch.events();
+    expect(event.type).toBe('ERROR');
+    expect(event.object).toMatchObject({ kind: 'Status', code: 500, reason: 'InternalError' });
+    expect(event.object.message).toContain('Consul did not answer; list again to resume');
+    expect(watch.ended()).toBe(true);
+    expect(subscribers()).toBe(0);
+  });
+
+  it('leaves no subscription behind when the client leaves while the list is being read', async () => {
+    let listed!: () => void;
+    const { store, subscribers } = fakeStore([zone('zone-a', '3')], 9, new Promise((resolve) => (listed = resolve)));
+    const watch = fakeResponse();
+    const watching = streamWatch(store, request({}), watch.response);
+    watch.leave();
+    listed();
+    await watching;
+    expect(subscribers()).toBe(0);
+    expect(watch.events()).toEqual([]);
+  });
+
+  it('gives a DELETED object the revision of its deletion', async () => {
+    const { store, emit } = fakeStore([], 10);
+    const watch = fakeResponse();
+    await streamWatch(store, request({ resourceVersion: '10' }), watch.response);
+    emit({ ...change(14, 'Zone', zone('zone-a', '11')), type: 'DELETED', after: null, before: zone('zone-a', '11') } as unknown as Change);
+    await settle();
+    expect(watch.events().map((event) => [event.type, event.object.metadata.resourceVersion])).toEqual([['DELETED', '14']]);
   });
 });

@@ -73,63 +73,106 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
   response.setHeader('Content-Type', 'application/json');
   response.setHeader('Cache-Control', 'no-cache');
   response.flushHeaders();
-  // Events are decorated asynchronously; a promise chain keeps them in commit order.
-  let queue = Promise.resolve();
+  let unsubscribe: Unsubscribe | undefined;
+  let unsubscribeStatus: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let bookmarks: NodeJS.Timeout | undefined;
+  let finished = false;
+  const stopListening = () => {
+    unsubscribe?.();
+    unsubscribeStatus?.();
+    unsubscribe = unsubscribeStatus = undefined;
+  };
+  const finish = () => {
+    finished = true;
+    stopListening();
+    clearTimeout(timer);
+    clearInterval(bookmarks);
+    if (!response.writableEnded) response.end();
+  };
+  // At once: a client that leaves while the list or the subscription is still being awaited must leave nothing behind.
+  response.on('close', finish);
+
   const render = request.render ?? ((resource: Resource) => resource);
   const send = (type: WatchEventType, object: unknown) => {
     if (!response.writableEnded) response.write(`${JSON.stringify({ type, object })}\n`);
   };
   const sendError = (status: Status) => send('ERROR', status);
+  // A step that fails (the status could not be read) ends the watch with an ERROR, as kube-apiserver
+  // ends a watch it cannot serve: the client lists again rather than silently missing events.
+  const failed = (error: unknown) => {
+    if (finished) return;
+    sendError(failureStatus(500, 'InternalError', `the watch of ${request.kind} objects cannot go on: ${(error as Error).message}; list again to resume`));
+    finish();
+  };
+  // Events are decorated asynchronously; one promise chain keeps them, and bookmarks, in commit order.
+  let queue: Promise<unknown> = Promise.resolve();
+  const enqueue = (step: () => unknown) => {
+    queue = queue.then(() => (finished ? undefined : step())).catch(failed);
+  };
+
   const fromRevision = request.resourceVersion && request.resourceVersion !== '0' ? Number(request.resourceVersion) : undefined;
   if (fromRevision !== undefined && !Number.isInteger(fromRevision)) {
     sendError(failureStatus(400, 'BadRequest', `resourceVersion "${request.resourceVersion}" is not a number`));
-    response.end();
+    finish();
     return;
   }
-  // The newest revision this watch has seen: what a bookmark tells the client it may resume from.
-  let seenRevision = fromRevision ?? 0;
+  // The newest revision whose events (if any) this watch has sent: what a bookmark may tell the
+  // client to resume from. It moves only inside the queue, never ahead of an event still on its way.
+  let sentRevision = fromRevision ?? 0;
   const bookmark = (annotations?: Record<string, string>) =>
-    send('BOOKMARK', { apiVersion: GROUP_VERSION, kind: request.kind, metadata: { resourceVersion: String(seenRevision), ...(annotations ? { annotations } : {}) } });
+    send('BOOKMARK', { apiVersion: GROUP_VERSION, kind: request.kind, metadata: { resourceVersion: String(sentRevision), ...(annotations ? { annotations } : {}) } });
 
   let start = fromRevision;
   if (start === undefined || request.sendInitialEvents) {
-    const { items, revision } = await store.list({ kind: request.kind, namespace: request.namespace });
-    for (const item of items.filter(request.matches)) send('ADDED', render(await request.decorate(item)));
-    start = revision;
-    seenRevision = Math.max(seenRevision, revision);
+    try {
+      const { items, revision } = await store.list({ kind: request.kind, namespace: request.namespace });
+      for (const item of items.filter(request.matches)) {
+        if (finished) return;
+        send('ADDED', render(await request.decorate(item)));
+      }
+      start = revision;
+      sentRevision = Math.max(sentRevision, revision);
+    } catch (error) {
+      failed(error);
+      return;
+    }
     if (request.sendInitialEvents) bookmark({ [INITIAL_EVENTS_END_ANNOTATION]: 'true' });
   }
+  if (finished) return;
   const relevantKey = (key: ObjectKey) => key.kind === request.kind && (request.namespace === undefined || key.namespace === request.namespace);
-  const relevant = (change: Change) => relevantKey(change.key);
-  let unsubscribe: Unsubscribe | undefined;
-  let unsubscribeStatus: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let bookmarks: NodeJS.Timeout | undefined;
-  const finish = () => {
-    unsubscribe?.();
-    unsubscribeStatus?.();
-    clearTimeout(timer);
-    clearInterval(bookmarks);
-    if (!response.writableEnded) response.end();
-  };
   const expired = (error: StoreRevisionCompactedError) => sendError(failureStatus(410, 'Expired', error.message));
+  const onChange = (change: Change) => {
+    const object = (change.after ?? change.before)!;
+    const sent = relevantKey(change.key) && request.matches(object);
+    enqueue(async () => {
+      if (sent && change.type === 'DELETED') {
+        // As kube-apiserver: the deleted object carries the revision of its deletion.
+        send('DELETED', render({ ...object, metadata: { ...object.metadata, resourceVersion: String(change.revision) } }));
+      } else if (sent) {
+        send(change.type, render(await request.decorate(object)));
+      }
+      sentRevision = Math.max(sentRevision, change.revision);
+    });
+  };
   try {
-    unsubscribe = await store.watch(
-      start,
-      (change) => {
-        seenRevision = Math.max(seenRevision, change.revision);
-        if (!relevant(change)) return;
-        const object = (change.after ?? change.before)!;
-        if (!request.matches(object)) return;
-        queue = queue.then(async () => send(change.type, render(change.type === 'DELETED' ? object : await request.decorate(object))));
-      },
+    const subscription = await store.watch(start, onChange, (error) => {
       // After the events already on their way.
-      (error) => (queue = queue.then(() => expired(error)).finally(finish)),
-    );
+      enqueue(() => expired(error));
+      enqueue(finish);
+    });
+    if (finished) {
+      subscription();
+      return;
+    }
+    unsubscribe = subscription;
   } catch (error) {
-    if (!(error instanceof StoreRevisionCompactedError)) throw error;
-    expired(error);
-    finish();
+    if (error instanceof StoreRevisionCompactedError) {
+      expired(error);
+      finish();
+    } else {
+      failed(error);
+    }
     return;
   }
   const statusChanges = request.statusChanges;
@@ -137,6 +180,7 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
     for (const key of keys.filter(relevantKey)) {
       queue = queue
         .then(async () => {
+          if (finished) return;
           const object = await statusChanges.load(key);
           if (object && request.matches(object)) send('MODIFIED', render(await request.decorate(object)));
         })
@@ -145,14 +189,15 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
     }
   });
   if (request.allowWatchBookmarks) {
-    // Behind the events already queued, so a bookmark never claims a revision whose event is still on its way.
-    bookmarks = setInterval(() => (queue = queue.then(() => bookmark())), request.bookmarkIntervalMs ?? BOOKMARK_INTERVAL_MS);
+    bookmarks = setInterval(() => enqueue(() => bookmark()), request.bookmarkIntervalMs ?? BOOKMARK_INTERVAL_MS);
     bookmarks.unref();
   }
   if (request.timeoutSeconds) {
     timer = setTimeout(() => {
-      queue = queue.then(() => (request.allowWatchBookmarks ? bookmark() : undefined)).finally(finish);
+      // No more changes join the queue; those already in it are sent, then the last bookmark.
+      stopListening();
+      if (request.allowWatchBookmarks) enqueue(() => bookmark());
+      enqueue(finish);
     }, request.timeoutSeconds * 1000);
   }
-  response.on('close', finish);
 }
