@@ -206,6 +206,12 @@ type Call = (options: Record<string, unknown>) => Promise<unknown>;
  */
 const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 const BREAKER_TRIAL_AFTER_MS = 1_000;
+/**
+ * Consecutive failed calls that open the breaker. Two, not one: a single slow answer from a busy
+ * Consul must not make the replica refuse every request for a second, while a partition still
+ * costs two timeouts rather than one per heartbeat.
+ */
+const BREAKER_OPENS_AFTER_FAILURES = 2;
 /** Connections to Consul at once, far below its default per-client limit of 200 (see the constructor). */
 const MAX_SOCKETS = 32;
 
@@ -233,7 +239,7 @@ export class ConsulClient {
   private readonly consul: Consul;
   private readonly breaker = circuitBreaker(
     handleWhen((error) => error instanceof ConsulUnavailableError),
-    { halfOpenAfter: BREAKER_TRIAL_AFTER_MS, breaker: new ConsecutiveBreaker(1) },
+    { halfOpenAfter: BREAKER_TRIAL_AFTER_MS, breaker: new ConsecutiveBreaker(BREAKER_OPENS_AFTER_FAILURES) },
   );
 
   constructor(settings: ConsulSettings) {
