@@ -1,6 +1,7 @@
 /**
  * Just enough of Docker's own rules to check the Dockerfiles without a Docker engine: instructions
- * (continuations, comments, global ARGs in FROM), stages, COPY, and .dockerignore matching.
+ * (continuations, comments, global ARGs in FROM), stages (and stages built on stages), COPY, and
+ * .dockerignore matching.
  */
 import { posix } from 'node:path';
 
@@ -58,13 +59,50 @@ export function parseCopy(instruction: Instruction): Copy {
   return { from, sources: paths.slice(0, -1), destination: paths.at(-1)! };
 }
 
-/** The stage's working directory where each instruction runs (WORKDIR, relative ones included). */
-export function workdirs(stage: Stage): string[] {
-  let current = '/';
+/** The earlier stage a stage starts from (`FROM <stage name>`), if it does; Docker matches stage names case-insensitively. */
+export function parentStage(stages: Stage[], stage: Stage): Stage | undefined {
+  return stages.slice(0, stages.indexOf(stage)).find((earlier) => earlier.name?.toLowerCase() === stage.image.toLowerCase());
+}
+
+/** The image a stage ends up built on, following `FROM <stage name>` to the image its first ancestor names. */
+export function baseImage(stages: Stage[], stage: Stage): string {
+  const parent = parentStage(stages, stage);
+  return parent ? baseImage(stages, parent) : stage.image;
+}
+
+/**
+ * The stage's working directory where each instruction runs (WORKDIR, relative ones included). A
+ * stage built on an earlier one starts in that one's last working directory, as Docker inherits it.
+ */
+export function workdirs(stage: Stage, stages: Stage[] = [stage]): string[] {
+  let current = startingWorkdir(stages, stage);
   return stage.instructions.map((instruction) => {
     if (instruction.keyword === 'WORKDIR') current = posix.resolve(current, instruction.args);
     return current;
   });
+}
+
+function startingWorkdir(stages: Stage[], stage: Stage): string {
+  const parent = parentStage(stages, stage);
+  return parent ? (workdirs(parent, stages).at(-1) ?? startingWorkdir(stages, parent)) : '/';
+}
+
+/**
+ * The paths of the build context (as COPY names them) that a stage holds before its instruction at
+ * `index` runs: its own COPYs from the context, everything the stage it is built on holds, and
+ * everything held by the stages it copies from (`COPY --from=<stage>`). Without `index`, at its end.
+ */
+export function contextPathsBefore(stages: Stage[], stage: Stage, index = stage.instructions.length): Set<string> {
+  const parent = parentStage(stages, stage);
+  const paths = new Set(parent ? contextPathsBefore(stages, parent) : []);
+  for (const instruction of stage.instructions.slice(0, index)) {
+    if (instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') continue;
+    const copy = parseCopy(instruction);
+    const source = copy.from === undefined ? undefined : stages.slice(0, stages.indexOf(stage)).find((earlier) => earlier.name?.toLowerCase() === copy.from!.toLowerCase());
+    if (copy.from === undefined) for (const path of copy.sources) paths.add(posix.normalize(path).replace(/(.)\/$/, '$1'));
+    else if (source) for (const path of contextPathsBefore(stages, source)) paths.add(path);
+  }
+  return paths;
 }
 
 /** The JSON (exec) form of ENTRYPOINT/CMD as a list of words. */

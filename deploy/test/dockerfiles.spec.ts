@@ -8,7 +8,7 @@ import { join, posix, relative } from 'node:path';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { dockerignored, execForm, parseCopy, parseDockerfile, workdirs } from './dockerfile.js';
+import { baseImage, contextPathsBefore, dockerignored, execForm, parseCopy, parseDockerfile, workdirs } from './dockerfile.js';
 import { DEPLOY_DIR, REPO_ROOT } from './render.js';
 
 interface PackageJson {
@@ -118,12 +118,12 @@ describe.each(IMAGES)('$dockerfile', ({ app, dockerfile, manifest }) => {
     if (instruction.keyword !== 'COPY') return [];
     const copy = parseCopy(instruction);
     const source = stageNamed(copy.from);
-    const sourceRoot = source ? workdirs(source).at(-1)! : '/';
+    const sourceRoot = source ? workdirs(source, stages).at(-1)! : '/';
     // A destination ending in `/` receives a file by its own name; resolving drops that slash, so it is kept apart.
     const intoDirectory = copy.destination.endsWith('/');
-    return copy.sources.map((path) => ({ ...copy, repoPath: posix.relative(sourceRoot, path), destination: posix.resolve(workdirs(final)[index], copy.destination), intoDirectory }));
+    return copy.sources.map((path) => ({ ...copy, repoPath: posix.relative(sourceRoot, path), destination: posix.resolve(workdirs(final, stages)[index], copy.destination), intoDirectory }));
   });
-  const finalRoot = workdirs(final).at(-1)!;
+  const finalRoot = workdirs(final, stages).at(-1)!;
   const copied = (path: string) => copies.some(({ repoPath }) => path === repoPath || path.startsWith(`${repoPath}/`));
 
   it('builds in one stage and runs in another', () => {
@@ -160,11 +160,23 @@ describe.each(IMAGES)('$dockerfile', ({ app, dockerfile, manifest }) => {
     expect(last).toContain(`--workspace=${app}`);
   });
 
+  it('installs dependencies from the package manifests alone, so that a source edit reuses the install layers', () => {
+    // Exactly what npm ci reads: with anything more before it (`COPY . .`), every source edit reinstalls, and recompiles better-sqlite3.
+    const manifests = ['package.json', 'package-lock.json', '.npmrc', ...[...workspaces.values()].map((dir) => `${dir}/package.json`)].sort();
+    const installs = stages.flatMap((stage) =>
+      stage.instructions.flatMap((instruction, index) => (instruction.keyword === 'RUN' && /\bnpm (ci|install|i)\b/.test(instruction.args) ? [{ stage, index }] : [])),
+    );
+    expect(installs.length).toBeGreaterThanOrEqual(2);
+    for (const { stage, index } of installs) {
+      expect([...contextPathsBefore(stages, stage, index)].sort(), `what stage ${stage.name ?? stage.image} holds before: ${stage.instructions[index].args}`).toEqual(manifests);
+    }
+  });
+
   it('compiles native addons in an image with the same libc as the runtime stage, with a toolchain there', () => {
     const dependencies = [app, ...runtimeWorkspaceDependencies(app)].flatMap((name) => Object.keys(readJson<PackageJson>(`${workspaces.get(name)}/package.json`).dependencies ?? {}));
     if (!dependencies.includes('better-sqlite3')) return;
     const builder = stageNamed(copies.find(({ repoPath }) => repoPath === 'node_modules')!.from)!;
-    expect(builder.image, 'the addon links against the runtime image\'s glibc').toBe(final.image);
+    expect(baseImage(stages, builder), 'the addon links against the runtime image\'s glibc').toBe(baseImage(stages, final));
     const production = builder.instructions.filter((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)).at(-1)!.args;
     expect(production, 'the production install runs better-sqlite3\'s build').not.toContain('--ignore-scripts');
     const toolchain = builder.instructions.find((i) => i.keyword === 'RUN' && /apt-get install/.test(i.args))?.args ?? '';
@@ -238,7 +250,22 @@ describe('.dockerignore', () => {
   });
 
   it('leaves out installed and built trees and local state', () => {
-    const unwanted = ['node_modules/nx/package.json', 'apps/control-plane/node_modules/.bin/tsc', 'libs/api/dist/index.js', 'apps/dashboard/dist/index.html', '.git/HEAD', '.nx/cache/run.json', '.portolan/admin.token', 'deploy/base/kustomization.yaml'];
+    const unwanted = [
+      'node_modules/nx/package.json',
+      'apps/control-plane/node_modules/.bin/tsc',
+      'libs/api/dist/index.js',
+      'apps/dashboard/dist/index.html',
+      '.git/HEAD',
+      '.nx/cache/run.json',
+      'deploy/base/kustomization.yaml',
+      // Data directories of local runs hold the CA's key and tokens, wherever a run put them.
+      '.portolan/admin.token',
+      '.portolan/ca/ca.key',
+      '.portolan-gateway/last-good.json',
+      'apps/control-plane/.portolan/admin.token',
+      'apps/control-plane/.portolan-e2e/ca.key',
+      'tools/bench/.portolan-bench/kubeconfig',
+    ];
     expect(unwanted.filter((path) => !dockerignored(patterns, path))).toEqual([]);
   });
 });
@@ -249,6 +276,23 @@ describe('the Dockerfile checks themselves', () => {
     expect(build).toMatchObject({ image: 'node:22.1.0-bookworm-slim', name: 'build', instructions: [{ keyword: 'WORKDIR', args: '/src' }, { keyword: 'RUN', args: 'a    b' }] });
     expect(runtime.image).toBe('node:22.1.0-bookworm-slim');
     expect(parseCopy(runtime.instructions[1])).toEqual({ from: 'build', sources: ['/src/x'], destination: 'y/' });
+  });
+
+  it('follow stages built on stages: the working directory, the base image and the context files they hold', () => {
+    const stages = parseDockerfile(
+      'FROM node:22.1.0-bookworm-slim AS manifests\nWORKDIR /src\nCOPY package.json ./\nCOPY apps/x/package.json apps/x/\n' +
+        'FROM manifests AS Build\nRUN npm ci\nCOPY . .\n' +
+        'FROM node:22.1.0-bookworm-slim AS deps\nWORKDIR /w\nCOPY --from=manifests /src ./\nRUN npm ci\n' +
+        'FROM build\nRUN true\n',
+    );
+    const [manifests, build, deps, last] = stages;
+    expect(workdirs(build, stages)).toEqual(['/src', '/src']);
+    expect(workdirs(last, stages)).toEqual(['/src']);
+    expect(baseImage(stages, last)).toBe('node:22.1.0-bookworm-slim');
+    expect([...contextPathsBefore(stages, manifests)]).toEqual(['package.json', 'apps/x/package.json']);
+    expect([...contextPathsBefore(stages, build, 1)]).toEqual(['package.json', 'apps/x/package.json']);
+    expect([...contextPathsBefore(stages, build)]).toEqual(['package.json', 'apps/x/package.json', '.']);
+    expect([...contextPathsBefore(stages, deps, 2)]).toEqual(['package.json', 'apps/x/package.json']);
   });
 
   it('match .dockerignore patterns as Docker does', () => {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { API_GROUP, API_VERSION, KINDS, parseDuration, validateResource } from '@portolan/api';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IPolicyRule } from 'kubernetes-models/rbac.authorization.k8s.io/v1/PolicyRule';
 import type { IRoleRef } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleRef';
@@ -19,6 +20,7 @@ import type { ISubject } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Su
 import type { IAPIService } from 'kubernetes-models/apiregistration.k8s.io/v1/APIService';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IContainerPort } from 'kubernetes-models/v1/ContainerPort';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -33,6 +35,12 @@ const APISERVICE_NAME = `${API_VERSION}.${API_GROUP}`;
 const NAME_LABEL = 'app.kubernetes.io/name';
 const ZONE_LABEL = 'portolan.dev/zone';
 const POOL_LABEL = 'portolan.dev/pool';
+/**
+ * Kinds whose objects act beyond their namespace: a Zone in any namespace drains that zone mesh-wide,
+ * a FailoverPolicy targeting Mesh applies to every service, an AutoscalePolicy scales whatever
+ * workload it names. Written by portolan-mesh-operator only, never through edit/admin.
+ */
+const MESH_WIDE_KINDS = ['zones', 'autoscalepolicies', 'failoverpolicies'];
 
 const overlays = overlayDirs();
 const meshDirs = overlays.flatMap((overlay) => meshDirOf(overlay) ?? []);
@@ -108,6 +116,53 @@ function mountedConfig(objects: KubeObject[], workloadName: string, argument: Re
   return { configMap, key: file.slice(directory.length + 1) };
 }
 
+/** Whether a NetworkPolicy's pod selector picks pods with these labels: `{}` picks every pod; deploy/ uses matchLabels only. */
+type LabelSelector = NonNullable<INetworkPolicy['spec']>['podSelector'];
+function policySelects(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
+  if (selector?.matchExpressions?.length) throw new Error(`matchExpressions in a NetworkPolicy selector: the tests read matchLabels only (${JSON.stringify(selector)})`);
+  return Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => labels?.[key] === value);
+}
+
+/**
+ * Who may open connections to one port of a workload's pods under the render's NetworkPolicies, as
+ * Kubernetes decides it: pods that no Ingress policy selects accept everyone; selected pods accept
+ * the union of the peers of every rule (of every policy selecting them) whose ports include the
+ * port. Peers are named by the NAME_LABEL of the pods of the render a podSelector picks in the
+ * policy's namespace; `anyone` for a rule without `from`; namespace selectors and IP blocks by what
+ * they are, and a podSelector that picks no pod of the render as such.
+ */
+function ingressPeers(objects: KubeObject[], { workload, template }: PodTemplateOf, port: IContainerPort): string[] {
+  const namespace = namespaceOf(workload);
+  const protocol = port.protocol ?? 'TCP';
+  const policies = ofKind<INetworkPolicy>(objects, 'NetworkPolicy').filter(
+    (policy) => namespaceOf(policy) === namespace && (policy.spec?.policyTypes ?? ['Ingress']).includes('Ingress') && policySelects(policy.spec?.podSelector, template.metadata?.labels),
+  );
+  if (policies.length === 0) return ['anyone'];
+  const peers = policies.flatMap((policy) =>
+    (policy.spec?.ingress ?? [])
+      .filter(
+        (rule) =>
+          !rule.ports?.length ||
+          rule.ports.some(
+            (p) =>
+              (p.protocol ?? 'TCP') === protocol &&
+              (p.port === undefined || p.port === port.containerPort || p.port === port.name || (typeof p.port === 'number' && p.endPort !== undefined && port.containerPort >= p.port && port.containerPort <= p.endPort)),
+          ),
+      )
+      .flatMap((rule) =>
+        !rule.from?.length
+          ? ['anyone']
+          : rule.from.flatMap((peer) => {
+              if (peer.ipBlock) return [`ipBlock ${peer.ipBlock.cidr}`];
+              if (peer.namespaceSelector) return [`pods of namespaces ${JSON.stringify(peer.namespaceSelector)}`];
+              const picked = podTemplates(objects).filter((other) => namespaceOf(other.workload) === namespace && policySelects(peer.podSelector, other.template.metadata?.labels));
+              return picked.length ? picked.map((other) => other.template.metadata?.labels?.[NAME_LABEL] ?? nameOf(other.workload)) : [`no pod of the render (${nameOf(policy)}: ${JSON.stringify(peer.podSelector)})`];
+            }),
+      ),
+  );
+  return [...new Set(peers)].sort();
+}
+
 /** A rule's grants as `group/resource` → verbs (resourceNames kept apart, because they narrow a grant). */
 function grants(rules: IPolicyRule[] | undefined): Map<string, Set<string>> {
   const granted = new Map<string, Set<string>>();
@@ -124,6 +179,27 @@ function grants(rules: IPolicyRule[] | undefined): Map<string, Set<string>> {
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 const asSorted = (map: Map<string, Set<string>>) => Object.fromEntries([...map].map(([key, verbs]) => [key, [...verbs].sort()]).sort());
+
+/**
+ * Grants that let someone write (scale, patch) a Deployment of the render that is not a gateway. A
+ * rule without resourceNames covers every Deployment of its namespace (of every one, in a ClusterRole).
+ */
+function nonGatewayScalers(objects: KubeObject[]): string[] {
+  const gatewayNames = new Set(gatewayDeployments(objects).map((d) => `${namespaceOf(d)}/${d.metadata.name}`));
+  const others = ofKind<IDeployment>(objects, 'Deployment').filter((d) => !gatewayNames.has(`${namespaceOf(d)}/${d.metadata.name}`));
+  expect(others.length, 'Deployments that are not gateways').toBeGreaterThan(0);
+  const roles = [...ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'Role'), ...ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'ClusterRole')];
+  return roles.flatMap((role) =>
+    (role.rules ?? [])
+      .filter((rule) => rule.apiGroups?.includes('apps') && rule.resources?.some((r) => r === 'deployments/scale' || r === 'deployments'))
+      .filter((rule) => rule.verbs.some((verb) => !READ_VERBS.has(verb)))
+      .flatMap((rule) =>
+        others
+          .filter((d) => (role.kind === 'ClusterRole' || namespaceOf(d) === namespaceOf(role)) && (!rule.resourceNames || rule.resourceNames.includes(d.metadata.name)))
+          .map((d) => `${nameOf(role)} may ${rule.verbs.join(',')} ${rule.resources!.join(',')} of ${nameOf(d)}`),
+      ),
+  );
+}
 
 type Binding = KubeObject & { roleRef: IRoleRef; subjects?: ISubject[] };
 
@@ -187,6 +263,12 @@ describe.each(renderedDirs)('every object of %s', (dir) => {
   });
 });
 
+describe('base', () => {
+  it('lets the autoscaler scale no Deployment until an overlay names its gateways (a Role rule without resourceNames would cover them all)', async () => {
+    expect(nonGatewayScalers(await objectsOf('base'))).toEqual([]);
+  });
+});
+
 // ---- the overlays: what the cluster runs --------------------------------------------------------------
 
 describe.each(overlays)('%s', (overlay) => {
@@ -235,6 +317,15 @@ describe.each(overlays)('%s', (overlay) => {
         }),
       );
       expect(violations).toEqual([]);
+    });
+
+    it('spread hard (DoNotSchedule) only over nodes the pods tolerate (nodeTaintsPolicy: Honor), so a cordoned node never counts as an empty one', () => {
+      const ignoring = podTemplates(objects).flatMap(({ workload, template }) =>
+        (template.spec?.topologySpreadConstraints ?? [])
+          .filter((constraint) => constraint.whenUnsatisfiable === 'DoNotSchedule' && constraint.nodeTaintsPolicy !== 'Honor')
+          .map((constraint) => `${nameOf(workload)}: ${constraint.topologyKey}`),
+      );
+      expect(ignoring).toEqual([]);
     });
 
     it('pin every image to a version tag (never latest, never untagged)', () => {
@@ -292,6 +383,28 @@ describe.each(overlays)('%s', (overlay) => {
         (pdb) => namespaceOf(pdb) === namespaceOf(deployment) && selects(pdb.spec?.selector?.matchLabels, deployment.spec!.template.metadata?.labels),
       );
       expect(budgets.map((pdb) => pdb.spec?.minAvailable)).toEqual([2]);
+      // A Consul outage makes every replica unready at once; the default policy would then block every node drain.
+      expect(budgets.map((pdb) => pdb.spec?.unhealthyPodEvictionPolicy)).toEqual(['AlwaysAllow']);
+    });
+
+    it('keeps serving for a few seconds after it leaves the endpoints (a preStop sleep), within its grace period', () => {
+      const [{ workload, template }] = templatesNamed(objects, CONTROL_PLANE);
+      const sleep = controlPlaneContainer(objects).lifecycle?.preStop?.sleep?.seconds ?? 0;
+      expect(sleep, `${nameOf(workload)}: preStop sleep`).toBeGreaterThanOrEqual(5);
+      // The stop after the sleep: Consul calls (the leader lock's release, the session's destruction) give up after 5 s each.
+      expect(template.spec?.terminationGracePeriodSeconds ?? 30, `${nameOf(workload)}: terminationGracePeriodSeconds`).toBeGreaterThanOrEqual(sleep + 2 * 5 + 5);
+    });
+
+    it('exposes its ops port through the headless Service only (per replica, for Prometheus), never a balanced one', () => {
+      const [{ template }] = templatesNamed(objects, CONTROL_PLANE);
+      const container = controlPlaneContainer(objects);
+      const opsPort = Number(envValue(container, 'PORTOLAN_OPS_PORT'));
+      const leadsToOps = (target: number | string) => container.ports!.some((p) => p.containerPort === opsPort && (p.containerPort === target || p.name === target));
+      const balanced = ofKind<IService>(objects, 'Service')
+        .filter((service) => service.spec?.clusterIP !== 'None' && selects(service.spec?.selector, template.metadata?.labels))
+        .filter((service) => service.spec?.ports?.some((p) => leadsToOps(p.targetPort ?? p.port)))
+        .map(nameOf);
+      expect(balanced).toEqual([]);
     });
 
     it('is registered as the aggregated API by an APIService that reaches its API port through a Service of the render', () => {
@@ -356,7 +469,8 @@ describe.each(overlays)('%s', (overlay) => {
           expect(expression?.values).not.toEqual(placeholder);
         }
         const spread = podSpec.topologySpreadConstraints?.find((c) => c.topologyKey === 'kubernetes.io/hostname');
-        expect(spread?.whenUnsatisfiable, `${nameOf(deployment)}: spread over nodes`).toBe('DoNotSchedule');
+        // Soft: a hard spread counts zone nodes without room too and leaves a gateway Pending, holding up drains (its budget) and scale-ups.
+        expect(spread?.whenUnsatisfiable, `${nameOf(deployment)}: spread over nodes`).toBe('ScheduleAnyway');
         expect(selects(spread?.labelSelector?.matchLabels, labels), `${nameOf(deployment)}: the spread counts its own pods`).toBe(true);
         // The zone and pool the gateway reports are its pod's labels, which Prometheus, Services and budgets select on.
         const gateway = podSpec.containers[0];
@@ -389,6 +503,63 @@ describe.each(overlays)('%s', (overlay) => {
     });
   });
 
+  describe('network policies', () => {
+    const policies = () => ofKind<INetworkPolicy>(objects, 'NetworkPolicy');
+    /** Every port the pods of a workload (by NAME_LABEL) declare, with who may reach it. */
+    const reachability = (name: string) => {
+      const templates = templatesNamed(objects, name);
+      expect(templates.length, `pods of ${name}`).toBeGreaterThan(0);
+      return templates.flatMap((selected) =>
+        containersOf(selected.template).flatMap((container) =>
+          (container.ports ?? []).map((port) => ({ workload: nameOf(selected.workload), port: `${port.containerPort}/${port.protocol ?? 'TCP'}`, name: port.name ?? '', peers: ingressPeers(objects, selected, port) })),
+        ),
+      );
+    };
+    /** The ports of a workload's pods whose peers are not the intended ones (keyed by port name, or by `port/protocol`). */
+    const unintended = (name: string, key: 'name' | 'port', intended: Record<string, string[]>) =>
+      reachability(name)
+        .filter((entry) => JSON.stringify(entry.peers) !== JSON.stringify(intended[entry[key]]))
+        .map((entry) => `${entry.workload} ${entry[key]}: reachable from ${entry.peers.join(', ')}${intended[entry[key]] ? `, not only ${intended[entry[key]].join(', ')}` : ' (a port this test does not know)'}`);
+
+    it('restrict ingress only: no policy has egress rules, so DNS and every outgoing call keep working', () => {
+      expect(policies().length).toBeGreaterThan(0);
+      const withEgress = policies()
+        .filter((policy) => policy.spec?.egress !== undefined || JSON.stringify(policy.spec?.policyTypes) !== JSON.stringify(['Ingress']))
+        .map(nameOf);
+      expect(withEgress).toEqual([]);
+    });
+
+    it('let only the control plane reach Consul\'s HTTP API, and only the Consul servers reach their RPC and gossip ports', () => {
+      // Every port Consul's servers use, with the only peers that may reach it; a declared port missing here fails too.
+      const intended: Record<string, string[]> = {
+        '8500/TCP': [CONTROL_PLANE],
+        '8300/TCP': ['consul'],
+        '8301/TCP': ['consul'],
+        '8301/UDP': ['consul'],
+        '8302/TCP': ['consul'],
+        '8302/UDP': ['consul'],
+      };
+      const declared = new Set(reachability('consul').map(({ port }) => port));
+      expect(Object.keys(intended).filter((port) => !declared.has(port)), 'ports the servers use but do not declare').toEqual([]);
+      expect(unintended('consul', 'port', intended)).toEqual([]);
+    });
+
+    it('open the control plane\'s API port to all (kube-apiserver, gateways, operators), its ops port to Prometheus only', () => {
+      expect(unintended(CONTROL_PLANE, 'name', { api: ['anyone'], ops: ['prometheus'] })).toEqual([]);
+    });
+
+    it('open the gateways\' traffic port to all, their admin port to Prometheus only', () => {
+      expect(unintended(GATEWAY, 'name', { http: ['anyone'], admin: ['prometheus'] })).toEqual([]);
+    });
+
+    it('name only peers that exist in the render', () => {
+      const dangling = podTemplates(objects).flatMap((selected) =>
+        containersOf(selected.template).flatMap((container) => (container.ports ?? []).flatMap((port) => ingressPeers(objects, selected, port).filter((peer) => peer.startsWith('no pod')))),
+      );
+      expect([...new Set(dangling)]).toEqual([]);
+    });
+  });
+
   describe('RBAC', () => {
     const roles = () => [...ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'Role'), ...ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'ClusterRole')];
     const bindings = () => [...ofKind<Binding>(objects, 'RoleBinding'), ...ofKind<Binding>(objects, 'ClusterRoleBinding')];
@@ -401,10 +572,12 @@ describe.each(overlays)('%s', (overlay) => {
       expect(wildcards).toEqual([]);
     });
 
-    it('writes nothing but mesh objects, the one APIService and the gateways\' scale', () => {
+    it('writes nothing but mesh objects, the one APIService, SubjectAccessReviews and the gateways\' scale', () => {
+      const gatewayNames = gatewayDeployments(objects).map((d) => d.metadata.name).sort();
       const allowedWrites: Record<string, Set<string>> = {
         [`apiregistration.k8s.io/apiservices[${APISERVICE_NAME}]`]: new Set(['patch']),
-        'apps/deployments/scale': new Set(['patch']),
+        'authorization.k8s.io/subjectaccessreviews': new Set(['create']),
+        [`apps/deployments/scale[${gatewayNames.join(',')}]`]: new Set(['patch']),
         ...Object.fromEntries(writable.flatMap((plural) => [[`${API_GROUP}/${plural}`, new Set(['create', 'update', 'patch', 'delete'])], [`${API_GROUP}/${plural}/rollback`, new Set(['create'])]])),
       };
       const excess = roles().flatMap((role) =>
@@ -414,7 +587,7 @@ describe.each(overlays)('%s', (overlay) => {
       );
       expect(excess).toEqual([]);
       // Scaling is allowed in a namespace, never across the cluster.
-      const clusterScale = ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'ClusterRole').filter((role) => grants(role.rules).has('apps/deployments/scale'));
+      const clusterScale = ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'ClusterRole').filter((role) => [...grants(role.rules).keys()].some((resource) => resource.startsWith('apps/deployments')));
       expect(clusterScale.map(nameOf)).toEqual([]);
     });
 
@@ -423,25 +596,43 @@ describe.each(overlays)('%s', (overlay) => {
       expect(secretReaders.map(nameOf)).toEqual([]);
     });
 
-    it('lets the control plane get and patch the scale of the gateways, by a Role in their namespace', () => {
-      for (const namespace of new Set(gatewayDeployments(objects).map(namespaceOf))) {
+    it('lets the control plane get and patch the scale of exactly the gateway Deployments of the render, by a Role in their namespace', () => {
+      const gateways = gatewayDeployments(objects);
+      expect(gateways.length).toBeGreaterThan(0);
+      for (const namespace of new Set(gateways.map(namespaceOf))) {
+        const names = gateways.filter((d) => namespaceOf(d) === namespace).map((d) => d.metadata.name).sort();
         const granted = bindings()
           .filter((binding) => binding.kind === 'RoleBinding' && namespaceOf(binding) === namespace && binding.roleRef.kind === 'Role')
           .filter((binding) => binding.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === CONTROL_PLANE && s.namespace === NAMESPACE))
           .flatMap((binding) => roles().filter((role) => role.kind === 'Role' && namespaceOf(role) === namespace && role.metadata.name === binding.roleRef.name))
           .map((role) => asSorted(grants(role.rules)));
-        expect(granted).toEqual([{ 'apps/deployments': ['get'], 'apps/deployments/scale': ['get', 'patch'] }]);
+        // The scaler reads and patches the scale subresource only (kubernetes-scaler.ts): no `get deployments`.
+        expect(granted).toEqual([{ [`apps/deployments/scale[${names.join(',')}]`]: ['get', 'patch'] }]);
       }
     });
 
-    it('offers viewer and editor roles for every kind of libs/api, aggregated into view and edit', () => {
+    it('lets nothing scale a Deployment that is not a gateway (the control plane, Prometheus, Jaeger, the Collector)', () => {
+      expect(nonGatewayScalers(objects)).toEqual([]);
+    });
+
+    it('offers viewer, editor and operator roles for every kind of libs/api: mesh-wide kinds only in the operator, which no built-in role aggregates', () => {
       const meshGrants = (name: string) => {
         const role = roles().find((r) => r.kind === 'ClusterRole' && r.metadata.name === name);
-        return { labels: role?.metadata.labels, granted: asSorted(new Map([...grants(role?.rules)].filter(([resource]) => resource.startsWith(`${API_GROUP}/`)))) };
+        expect(role, `ClusterRole ${name}`).toBeDefined();
+        return { labels: role?.metadata.labels ?? {}, granted: asSorted(new Map([...grants(role?.rules)].filter(([resource]) => resource.startsWith(`${API_GROUP}/`)))) };
       };
       const entry = (resource: string, verbs: string[]): [string, string[]] => [`${API_GROUP}/${resource}`, verbs.sort()];
+      const writes = (plurals: string[]) =>
+        Object.fromEntries(
+          [...plurals.map((plural) => entry(plural, ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'])), ...plurals.map((plural) => entry(`${plural}/rollback`, ['create']))].sort(),
+        );
+      const aggregation = (labels: Record<string, string>) =>
+        Object.keys(labels)
+          .filter((label) => label.startsWith('rbac.authorization.k8s.io/aggregate-to-') && labels[label] === 'true')
+          .sort();
+
       const viewer = meshGrants('portolan-mesh-viewer');
-      expect(viewer.labels?.['rbac.authorization.k8s.io/aggregate-to-view']).toBe('true');
+      expect(aggregation(viewer.labels)).toEqual(['rbac.authorization.k8s.io/aggregate-to-view']);
       expect(viewer.granted).toEqual(
         Object.fromEntries(
           [
@@ -453,34 +644,53 @@ describe.each(overlays)('%s', (overlay) => {
           ].sort(),
         ),
       );
+
+      // Every user-written kind is written by exactly one of the two: a new kind in libs/api fails here until it is placed.
       const editor = meshGrants('portolan-mesh-editor');
-      expect(editor.labels?.['rbac.authorization.k8s.io/aggregate-to-edit']).toBe('true');
-      expect(editor.granted).toEqual(
-        Object.fromEntries(
-          [
-            ...writable.map((plural) => entry(plural, ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'])),
-            ...writable.map((plural) => entry(`${plural}/rollback`, ['create'])),
-          ].sort(),
-        ),
-      );
+      expect(aggregation(editor.labels)).toEqual(['rbac.authorization.k8s.io/aggregate-to-admin', 'rbac.authorization.k8s.io/aggregate-to-edit']);
+      expect(editor.granted).toEqual(writes(writable.filter((plural) => !MESH_WIDE_KINDS.includes(plural))));
+      const operator = meshGrants('portolan-mesh-operator');
+      expect(aggregation(operator.labels), 'bound explicitly, never through edit or admin').toEqual([]);
+      expect(operator.granted).toEqual(writes(writable.filter((plural) => MESH_WIDE_KINDS.includes(plural))));
+      expect(MESH_WIDE_KINDS.filter((plural) => !writable.includes(plural)), 'mesh-wide kinds that libs/api does not have').toEqual([]);
     });
 
-    it('binds the control plane to delegated authentication and authorization', () => {
+    it('folds no write of a mesh-wide kind into a built-in role (no aggregated ClusterRole writes zones, autoscalepolicies or failoverpolicies)', () => {
+      const aggregated = ofKind<KubeObject & { rules?: IPolicyRule[] }>(objects, 'ClusterRole').filter((role) =>
+        Object.entries(role.metadata.labels ?? {}).some(([label, value]) => label.startsWith('rbac.authorization.k8s.io/aggregate-to-') && value === 'true'),
+      );
+      expect(aggregated.length).toBeGreaterThan(0);
+      const meshWideWrites = aggregated.flatMap((role) =>
+        [...grants(role.rules)]
+          .filter(([resource]) => MESH_WIDE_KINDS.some((plural) => resource.startsWith(`${API_GROUP}/${plural}`)))
+          .filter(([, verbs]) => [...verbs].some((verb) => !READ_VERBS.has(verb)))
+          .map(([resource, verbs]) => `${nameOf(role)}: ${[...verbs].join(',')} ${resource}`),
+      );
+      expect(meshWideWrites).toEqual([]);
+    });
+
+    it('lets the control plane create SubjectAccessReviews (and no TokenReviews), read the authentication ConfigMap and patch its APIService', () => {
+      const ofControlPlane = (binding: Binding) => binding.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === CONTROL_PLANE && s.namespace === NAMESPACE);
       const boundTo = (kind: string, name: string, namespace?: string) =>
-        bindings().some(
-          (binding) =>
-            binding.roleRef.kind === kind &&
-            binding.roleRef.name === name &&
-            (namespace === undefined || namespaceOf(binding) === namespace) &&
-            binding.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === CONTROL_PLANE && s.namespace === NAMESPACE),
-        );
-      expect(boundTo('ClusterRole', 'system:auth-delegator'), 'system:auth-delegator').toBe(true);
+        bindings().some((binding) => binding.roleRef.kind === kind && binding.roleRef.name === name && (namespace === undefined || namespaceOf(binding) === namespace) && ofControlPlane(binding));
       expect(boundTo('Role', 'extension-apiserver-authentication-reader', 'kube-system'), 'extension-apiserver-authentication-reader').toBe(true);
       expect(boundTo('ClusterRole', 'portolan-control-plane-apiservice'), 'the APIService patch').toBe(true);
+      // Not system:auth-delegator: it also grants TokenReviews, which the control plane never makes (it checks only its own tokens).
+      expect(boundTo('ClusterRole', 'system:auth-delegator'), 'system:auth-delegator').toBe(false);
+      const clusterGrants = bindings()
+        .filter((binding) => binding.kind === 'ClusterRoleBinding' && binding.roleRef.kind === 'ClusterRole' && ofControlPlane(binding))
+        .flatMap((binding) => roles().filter((role) => role.kind === 'ClusterRole' && role.metadata.name === binding.roleRef.name))
+        .map((role) => asSorted(grants(role.rules)));
+      expect(Object.assign({}, ...clusterGrants)).toEqual({
+        [`apiregistration.k8s.io/apiservices[${APISERVICE_NAME}]`]: ['get', 'patch'],
+        'authorization.k8s.io/subjectaccessreviews': ['create'],
+      });
+      const tokenReviews = roles().filter((role) => [...grants(role.rules).keys()].some((resource) => resource.startsWith('authentication.k8s.io/tokenreviews')));
+      expect(tokenReviews.map(nameOf)).toEqual([]);
     });
 
     it('binds only ServiceAccounts and roles that exist (in the render, or built into Kubernetes)', () => {
-      const builtIn = new Set(['ClusterRole/system:auth-delegator', 'Role/extension-apiserver-authentication-reader']);
+      const builtIn = new Set(['Role/extension-apiserver-authentication-reader']);
       const accounts = new Set(ofKind(objects, 'ServiceAccount').map((sa) => `${namespaceOf(sa)}/${sa.metadata.name}`));
       const missing = bindings().flatMap((binding) => {
         const role = roles().find((r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name && (r.kind === 'ClusterRole' || namespaceOf(r) === namespaceOf(binding)));
