@@ -63,7 +63,7 @@ await apply('services', { kind: 'Service', metadata: { name: 'plain' }, spec: { 
 await apply('services', { kind: 'Service', metadata: { name: 'guarded' }, spec: { ports: [{ port: upstreamPort }], endpoints: [{ address: '127.0.0.1', port: upstreamPort }] } });
 await apply('routes', { kind: 'Route', metadata: { name: 'plain' }, spec: { match: { pathPrefix: '/plain' }, backendRef: { name: 'plain' } } });
 await apply('routes', { kind: 'Route', metadata: { name: 'guarded' }, spec: { match: { pathPrefix: '/guarded' }, backendRef: { name: 'guarded' } } });
-await apply('ratelimitpolicies', { kind: 'RateLimitPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, key: { type: 'clientIP' }, limits: [{ requests: 1_000_000_000, interval: '1s' }] } });
+await apply('ratelimitpolicies', { kind: 'RateLimitPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, key: { type: 'clientIP' }, limits: [{ name: 'per-second', requests: 1_000_000_000, interval: '1s' }] } });
 await apply('retrypolicies', { kind: 'RetryPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, attempts: 3 } });
 await apply('circuitbreakerpolicies', { kind: 'CircuitBreakerPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, errorRate: { minimumRequests: 20 }, connectionLimits: { maxConcurrentRequests: 1000 }, outlierDetection: { consecutive5xx: 5 } } });
 const last = await apply('timeoutpolicies', { kind: 'TimeoutPolicy', metadata: { name: 'guarded' }, spec: { targetRef: { kind: 'Service', name: 'guarded' }, requestTimeout: '5s' } });

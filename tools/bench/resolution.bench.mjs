@@ -20,7 +20,7 @@ for (let i = 0; i < routeCount; i++) {
   const name = `svc-${i}`;
   resources.push({ apiVersion: GV, kind: 'Service', metadata: meta(name), spec: { ports: [{ port: 8080 }], endpoints: zones.map((zone, z) => ({ address: `10.0.${z}.${i % 250}`, zone })) } });
   resources.push({ apiVersion: GV, kind: 'Route', metadata: meta(name), spec: { match: { pathPrefix: `/${name}` }, backendRef: { name } } });
-  resources.push({ apiVersion: GV, kind: 'RateLimitPolicy', metadata: meta(`${name}-limits`), spec: { targetRef: { kind: 'Service', name }, limits: [{ requests: 100, interval: '60s' }] } });
+  resources.push({ apiVersion: GV, kind: 'RateLimitPolicy', metadata: meta(`${name}-limits`), spec: { targetRef: { kind: 'Service', name }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] } });
   resources.push({ apiVersion: GV, kind: 'RetryPolicy', metadata: meta(`${name}-retries`), spec: { targetRef: { kind: 'Route', name, zone: zones[i % zoneCount] }, perTryTimeout: '2s' } });
 }
 

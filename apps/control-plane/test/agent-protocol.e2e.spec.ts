@@ -16,7 +16,7 @@ const rateLimit = (requests: number) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name: 'orders-limit' },
-  spec: { targetRef: { kind: 'Service', name: 'orders' }, scope: 'mesh', limits: [{ requests, interval: '60s' }] },
+  spec: { targetRef: { kind: 'Service', name: 'orders' }, scope: 'mesh', limits: [{ name: 'per-minute', requests, interval: '60s' }] },
 });
 
 interface Registered {
@@ -114,7 +114,7 @@ describe('the agent protocol', () => {
       const created = await cp.client.call('POST', nsPath('ratelimitpolicies'), rateLimit(100));
       const revision = Number(created.body.metadata.resourceVersion);
       const pushed = await agent.next((snapshot) => snapshot.revision === revision);
-      expect(pushed.routes[0].rateLimit.config.limits).toEqual([{ requests: 100, interval: '60s' }]);
+      expect(pushed.routes[0].rateLimit.config.limits).toEqual([{ name: 'per-minute', requests: 100, interval: '60s' }]);
       expect(pushed.routes[0].rateLimit.provenance.limits).toMatchObject({ kind: 'RateLimitPolicy', name: 'orders-limit' });
 
       const pending = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'orders-limit'))).body;

@@ -27,7 +27,7 @@ const policy = (name: string) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name },
-  spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ requests: 100, interval: '60s' }] },
+  spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] },
 });
 
 /** Spans are exported in batches (every few seconds): poll the trace API until the trace is there. */

@@ -19,11 +19,11 @@ beforeAll(async () => {
     apiVersion: 'mesh.portolan.dev/v1alpha1',
     kind: 'RateLimitPolicy',
     metadata: { name: 'often-changed' },
-    spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ requests: 1, interval: '60s' }] },
+    spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ name: 'per-minute', requests: 1, interval: '60s' }] },
   });
   written.push(created.body.metadata.resourceVersion);
   for (let requests = 2; requests <= 5; requests++) {
-    const patched = await cp.client.call('PATCH', policy, { spec: { limits: [{ requests, interval: '60s' }] } }, 'application/merge-patch+json');
+    const patched = await cp.client.call('PATCH', policy, { spec: { limits: [{ name: 'per-minute', requests, interval: '60s' }] } }, 'application/merge-patch+json');
     written.push(patched.body.metadata.resourceVersion);
   }
   // Compacted once the writes are a retention old: the history shrinks to the limit.
@@ -70,7 +70,7 @@ describe('a compacted change history', () => {
   it('keeps serving watches from the current revision', async () => {
     const list = await cp.client.call('GET', nsPath('ratelimitpolicies'));
     const current = await watch(list.body.metadata.resourceVersion);
-    await cp.client.call('PATCH', policy, { spec: { limits: [{ requests: 6, interval: '60s' }] } }, 'application/merge-patch+json');
+    await cp.client.call('PATCH', policy, { spec: { limits: [{ name: 'per-minute', requests: 6, interval: '60s' }] } }, 'application/merge-patch+json');
     await expect.poll(() => current.events.length, { timeout: 10_000 }).toBe(1);
     await current.close();
     expect(current.events[0].type).toBe('MODIFIED');

@@ -7,6 +7,7 @@
  * client (CN front-proxy-client), and the impostors that must be refused.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -29,7 +30,7 @@ const policy = (name: string) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name },
-  spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 100, interval: '60s' }] },
+  spec: { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] },
 });
 
 let kubernetes: KubernetesAuthApiDouble;
@@ -61,6 +62,29 @@ async function call(caller: Caller, method: string, path: string, body?: unknown
     // A watch answers one JSON event per line: kept as text.
   }
   return { status: response.statusCode, body: answer };
+}
+
+/**
+ * A request whose path is sent exactly as written: undici, like every URL library, would resolve
+ * `..` and `%2e%2e` before sending, which is the difference these requests test.
+ */
+function rawCall(caller: Caller, method: string, path: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(cp.running.apiUrl);
+    const headers: Record<string, string | string[]> = { accept: 'application/json' };
+    for (const [name, value] of caller.identity ?? []) headers[name] = headers[name] ? [...[headers[name]].flat(), value] : value;
+    const outgoing = httpsRequest(
+      { host: url.hostname, port: url.port, method, path, headers, ca: cp.running.caPem, ...(caller.certificate ? { cert: caller.certificate.certPem, key: caller.certificate.keyPem } : {}), agent: false },
+      (incoming) => {
+        let text = '';
+        incoming.setEncoding('utf8');
+        incoming.on('data', (chunk: string) => (text += chunk));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
 }
 
 /** kube-apiserver's front proxy, speaking for `user`. */
@@ -128,8 +152,9 @@ describe('a user kube-apiserver front-proxies', () => {
       { user: 'jane', groups: ['devs', 'system:authenticated'], resourceAttributes: { group: 'mesh.portolan.dev', version: 'v1alpha1', resource: 'ratelimitpolicies', namespace: 'default', verb: 'list' } },
       { user: 'jane', groups: ['devs', 'system:authenticated'], resourceAttributes: { group: 'mesh.portolan.dev', version: 'v1alpha1', resource: 'ratelimitpolicies', namespace: 'default', name: 'by-jane', verb: 'get' } },
     ]);
+    // Recorded as kubernetes:jane, so that no one mistakes it for a Portolan token named jane.
     const history = await cp.client.call('GET', `${nsPath('ratelimitpolicies', 'by-jane')}/history`);
-    expect(history.body.items[0].actor).toMatch(/^jane\b/);
+    expect(history.body.items[0].actor).toMatch(/^kubernetes:jane\b/);
   });
 
   it('is refused 403 in kube-apiserver\'s words when RBAC denies, and nothing changes', async () => {
@@ -189,6 +214,71 @@ describe('a user kube-apiserver front-proxies', () => {
   });
 });
 
+describe('a user RBAC allows to list one object by name (the review decides by its attributes)', () => {
+  const ns = 'narrowed';
+  const list = (query: string) => call(frontProxy('nora'), 'GET', `${nsPath('ratelimitpolicies', undefined, ns)}?${query}`);
+  const names = (body: any) => (body?.items ?? []).map((item: any) => item.metadata.name);
+
+  beforeAll(async () => {
+    for (const name of ['x', 'other', 'secret']) expect((await cp.client.call('POST', nsPath('ratelimitpolicies', undefined, ns), policy(name))).status).toBe(201);
+  });
+  beforeEach(() => {
+    kubernetes.accessRules = [{ user: 'nora', verb: 'list', resource: 'ratelimitpolicies', namespace: ns, name: 'x', allowed: true }];
+  });
+
+  it('gets x when the field selector names it, and 403 for the whole list', async () => {
+    const narrowed = await list(`fieldSelector=${encodeURIComponent('metadata.name=x')}`);
+    expect(narrowed.status).toBe(200);
+    expect(names(narrowed.body)).toEqual(['x']);
+    expect((await list('')).status).toBe(403);
+    expect(kubernetes.reviews.map((review) => review.resourceAttributes?.name)).toEqual(['x', undefined]);
+  });
+
+  it.each([
+    // Split on commas outside parentheses, it read as metadata.name notin (q=,metadata.name=x,r=) and served every object.
+    ['set-based syntax around a metadata.name=x term', 'metadata.name notin (q=,metadata.name=x,r=)'],
+    ['an inequality beside the pinned name', 'metadata.name=x,metadata.name!=x'],
+    ['escaped commas', 'metadata.name=x\\,metadata.name!=x'],
+  ])('never gets another object through %s', async (_case, selector) => {
+    const answer = await list(`fieldSelector=${encodeURIComponent(selector)}`);
+    expect([200, 400, 403]).toContain(answer.status);
+    expect(names(answer.body).filter((name: string) => name !== 'x')).toEqual([]);
+  });
+
+  it('is filtered by the first fieldSelector when it sends two, the one it was authorized for', async () => {
+    const answer = await list(`fieldSelector=${encodeURIComponent('metadata.name=x')}&fieldSelector=${encodeURIComponent('metadata.name!=x')}`);
+    expect(answer.status).toBe(200);
+    expect(names(answer.body)).toEqual(['x']);
+  });
+
+  it('gets a watch, not a list, when watch is any value but false or 0, since that is what was authorized', async () => {
+    kubernetes.accessRules = [{ user: 'nora', verb: 'watch', allowed: true }];
+    const watched = await list('watch=yes&timeoutSeconds=1');
+    expect(watched.status).toBe(200);
+    // A watch answers events, one JSON object per line; a list would be a RateLimitPolicyList.
+    expect(String(watched.body)).toContain('"type":"ADDED"');
+    expect(String(watched.body)).not.toContain('RateLimitPolicyList');
+    expect(kubernetes.reviews.at(-1)?.resourceAttributes?.verb).toBe('watch');
+    expect((await list('watch=false')).status).toBe(403);
+  });
+});
+
+describe('a front-proxied path the router would read otherwise', () => {
+  // Each routes (the router takes `..` for a name and matches fixed segments ignoring case), while
+  // a URL library would have resolved the dots, and requestinfo reads NAMESPACES as a resource.
+  it.each([
+    ['..', `${nsPath('ratelimitpolicies')}/..`],
+    ['%2e%2e', '/apis/mesh.portolan.dev/v1alpha1/namespaces/%2e%2E/ratelimitpolicies'],
+    ['capitals', '/apis/mesh.portolan.dev/v1alpha1/NAMESPACES/default/ratelimitpolicies'],
+  ])('is refused 400 before any review: %s', async (_case, path) => {
+    kubernetes.accessRules = [{ allowed: true }];
+    const refused = await rawCall(frontProxy('jane'), 'GET', path);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ kind: 'Status', reason: 'BadRequest', message: expect.stringContaining(JSON.stringify(path)) });
+    expect(kubernetes.reviews).toEqual([]);
+  });
+});
+
 describe('a request naming a user without the front proxy\'s certificate', () => {
   it.each<[string, Caller, RegExp]>([
     ['no client certificate', { identity: [['X-Remote-User', 'admin'], ['X-Remote-Group', 'system:masters']] }, /without a TLS client certificate/],
@@ -236,6 +326,39 @@ describe('when the Kubernetes API cannot answer a SubjectAccessReview', () => {
     // Nothing was cached from the failure: once the API answers, the same request goes through.
     kubernetes.subjectAccessReviews = 'answer';
     expect((await call(frontProxy('carol'), 'POST', nsPath('ratelimitpolicies'), policy('by-carol'))).status).toBe(201);
+  });
+});
+
+describe('readiness', () => {
+  it('is ready once the front-proxy configuration has been read', async () => {
+    const ready = await cp.client.call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+  });
+
+  it('is not ready, saying why, while a replica cannot read the ConfigMap, and ready once it can', async () => {
+    const withoutRbac = await KubernetesAuthApiDouble.start();
+    const otherDir = mkdtempSync(join(tmpdir(), 'portolan-delegation-readyz-'));
+    let other: InProcessControlPlane | undefined;
+    try {
+      withoutRbac.authenticationConfigMap = kubernetes.authenticationConfigMap;
+      withoutRbac.withheld.add('get configmaps');
+      withoutRbac.writeKubeconfig(join(otherDir, 'kubeconfig'));
+      other = await startInProcess({ PORTOLAN_KUBERNETES_AUTH: 'delegated', PORTOLAN_KUBECONFIG: join(otherDir, 'kubeconfig') });
+      const pending = await eventually(
+        () => other!.client.call('GET', '/readyz'),
+        (response) => String(response.body).includes('cannot read ConfigMap'),
+        'the failed read to be reported',
+      );
+      expect(pending.status).toBe(503);
+      expect(pending.body).toContain('not ready: delegated authentication (PORTOLAN_KUBERNETES_AUTH=delegated) has not read ConfigMap kube-system/extension-apiserver-authentication yet');
+      expect(pending.body).toContain('resources: ["configmaps"]');
+      withoutRbac.withheld.delete('get configmaps');
+      await eventually(() => other!.client.call('GET', '/readyz'), (response) => response.status === 200, 'the replica to become ready');
+    } finally {
+      await other?.stop();
+      await withoutRbac.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 });
 

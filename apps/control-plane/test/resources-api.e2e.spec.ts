@@ -18,7 +18,7 @@ const limits = (name: string, requests = 100, extra: Record<string, unknown> = {
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name, labels: { team: 'payments' } },
-  spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ requests, interval: '60s' }], ...extra },
+  spec: { targetRef: { kind: 'Service', name: 'checkout' }, limits: [{ name: 'per-minute', requests, interval: '60s' }], ...extra },
 });
 
 describe('create, read, list', () => {
@@ -85,7 +85,7 @@ describe('bad input', () => {
     const before = await cp.client.call('GET', '/readyz');
     const bad = await cp.client.call('POST', nsPath('ratelimitpolicies'), {
       ...limits('broken'),
-      spec: { targetRef: { kind: 'Pod' }, limits: [{ requests: -1, interval: 'soon' }] },
+      spec: { targetRef: { kind: 'Pod' }, limits: [{ name: 'per-minute', requests: -1, interval: 'soon' }] },
     });
     expect(bad.status).toBe(422);
     expect(bad.body).toMatchObject({ kind: 'Status', reason: 'Invalid', code: 422, details: { name: 'broken', kind: 'RateLimitPolicy' } });
@@ -132,7 +132,7 @@ describe('updates', () => {
     const labelled = await cp.client.call('PATCH', nsPath('ratelimitpolicies', 'gen'), { metadata: { labels: { tier: 'gold' } } }, 'application/merge-patch+json');
     expect(labelled.body.metadata.generation).toBe(1);
     expect(Number(labelled.body.metadata.resourceVersion)).toBeGreaterThan(Number(created.metadata.resourceVersion));
-    const respec = await cp.client.call('PATCH', nsPath('ratelimitpolicies', 'gen'), { spec: { limits: [{ requests: 7, interval: '1s' }] } }, 'application/merge-patch+json');
+    const respec = await cp.client.call('PATCH', nsPath('ratelimitpolicies', 'gen'), { spec: { limits: [{ name: 'per-second', requests: 7, interval: '1s' }] } }, 'application/merge-patch+json');
     expect(respec.body.metadata.generation).toBe(2);
     expect(respec.body.metadata.labels).toEqual({ team: 'payments', tier: 'gold' });
     expect(respec.body.metadata.uid).toBe(created.metadata.uid);
@@ -149,7 +149,7 @@ describe('updates', () => {
     const patch = await cp.client.call(
       'PATCH',
       nsPath('ratelimitpolicies', 'stale'),
-      { metadata: { resourceVersion: created.metadata.resourceVersion }, spec: { limits: [{ requests: 400, interval: '1s' }] } },
+      { metadata: { resourceVersion: created.metadata.resourceVersion }, spec: { limits: [{ name: 'per-second', requests: 400, interval: '1s' }] } },
       'application/merge-patch+json',
     );
     expect(patch.status).toBe(409);
@@ -197,7 +197,7 @@ describe('dry run', () => {
     expect(invalid.status).toBe(422);
 
     const created = (await cp.client.call('POST', nsPath('ratelimitpolicies'), limits('dry-update'))).body;
-    const patch = await cp.client.call('PATCH', `${nsPath('ratelimitpolicies', 'dry-update')}?dryRun=All`, { spec: { limits: [{ requests: 1, interval: '1s' }] } }, 'application/merge-patch+json');
+    const patch = await cp.client.call('PATCH', `${nsPath('ratelimitpolicies', 'dry-update')}?dryRun=All`, { spec: { limits: [{ name: 'per-second', requests: 1, interval: '1s' }] } }, 'application/merge-patch+json');
     expect(patch.body.spec.limits[0].requests).toBe(1);
     expect(patch.body.metadata.generation).toBe(2);
     const stored = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'dry-update'))).body;
@@ -221,7 +221,7 @@ describe('delete, history and rollback', () => {
 
   it('keeps who changed what and when, and rolls back to an earlier revision as a new change', async () => {
     const v1 = (await cp.client.call('POST', `${nsPath('ratelimitpolicies')}?fieldManager=kubectl-client-side-apply`, limits('versioned', 100))).body;
-    await cp.client.call('PATCH', nsPath('ratelimitpolicies', 'versioned'), { spec: { limits: [{ requests: 5, interval: '1s' }] } }, 'application/merge-patch+json');
+    await cp.client.call('PATCH', nsPath('ratelimitpolicies', 'versioned'), { spec: { limits: [{ name: 'per-second', requests: 5, interval: '1s' }] } }, 'application/merge-patch+json');
     const history = await cp.client.call('GET', `${nsPath('ratelimitpolicies', 'versioned')}/history`);
     expect(history.body.items.map((c: any) => c.type)).toEqual(['ADDED', 'MODIFIED']);
     expect(history.body.items[0].actor).toBe('admin via kubectl-client-side-apply');

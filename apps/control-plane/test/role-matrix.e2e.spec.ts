@@ -24,7 +24,7 @@ const policy = (name: string) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name },
-  spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 100, interval: '60s' }] },
+  spec: { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] },
 });
 
 interface RouteCase {
@@ -173,7 +173,7 @@ describe('the role matrix', () => {
 
   it('refuses writes by a viewer without changing anything', async () => {
     const before = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'seed'))).body;
-    await cp.client.withToken(TOKENS.viewer).call('PUT', nsPath('ratelimitpolicies', 'seed'), { ...policy('seed'), spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] } });
+    await cp.client.withToken(TOKENS.viewer).call('PUT', nsPath('ratelimitpolicies', 'seed'), { ...policy('seed'), spec: { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 1, interval: '1s' }] } });
     const after = (await cp.client.call('GET', nsPath('ratelimitpolicies', 'seed'))).body;
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   });

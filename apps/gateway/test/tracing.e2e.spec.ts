@@ -63,7 +63,7 @@ function snapshot(port: number): Snapshot {
     resource('Route', 'ledger', { match: { pathPrefix: '/limited' }, backendRef: { name: 'ledger' } }),
     resource('RetryPolicy', 'checkout-retries', { targetRef: { kind: 'Service', name: 'checkout' }, attempts: 3, backoff: { baseInterval: '10ms', jitter: 'none' } }),
     resource('CircuitBreakerPolicy', 'checkout-breaker', { targetRef: { kind: 'Service', name: 'checkout' }, errorRate: { minimumRequests: 1000 }, outlierDetection: { consecutive5xx: 2, maxEjectionPercent: 100 } }),
-    resource('RateLimitPolicy', 'ledger-limit', { targetRef: { kind: 'Service', name: 'ledger' }, key: { type: 'none' }, limits: [{ requests: 1, interval: '60s' }] }),
+    resource('RateLimitPolicy', 'ledger-limit', { targetRef: { kind: 'Service', name: 'ledger' }, key: { type: 'none' }, limits: [{ name: 'per-minute', requests: 1, interval: '60s' }] }),
   ];
   const placement = { name: 'edge-1', zone: 'zone-a', pool: 'edge' };
   return { version: `${revision}.x`, revision, gateway: { id: 'g', ...placement }, share: null, routes: resolveGateway(buildResolutionIndex(resources, revision), placement).routes };

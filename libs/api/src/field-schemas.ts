@@ -9,6 +9,12 @@ import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 /** Schema keyword carrying duration bounds in milliseconds; checked by validation.ts. */
 export const DURATION_BOUNDS = 'x-portolan-duration';
 
+/**
+ * Schema keyword: what a user should set when a required field is missing, added to validation's
+ * "Required value" (`spec.limits[0].name: Required value: name each limit …`).
+ */
+export const REQUIRED_HINT = 'x-portolan-required-hint';
+
 export interface DurationBounds {
   minimum: number;
   maximum: number;
@@ -99,13 +105,15 @@ export const LIST_MAP_KEYS = 'x-kubernetes-list-map-keys';
 export type ListType = 'atomic' | 'set' | 'map';
 
 /**
- * A list of objects keyed by `keys`. A key that is optional in the items stays optional: a list
- * with an item that lacks it cannot be merged item by item, so server-side apply treats that list
- * as atomic (see docs/kubernetes.md).
+ * A list of objects keyed by `keys`. Every key must be required in the items, as Kubernetes'
+ * structural schemas require of list-map keys: a list whose items could lack their key would merge
+ * item by item or as one value depending on the data, and an apply could then replace items other
+ * managers own without a conflict. Give the key a REQUIRED_HINT that tells users what to set.
  */
 export function ListMap<T extends TObject>(items: T, keys: readonly [keyof T['properties'] & string, ...Array<keyof T['properties'] & string>], options: ArrayOptions) {
   for (const key of keys) {
     if (!(key in items.properties)) throw new Error(`list map key ${key} is not a property of the list's items`);
+    if (!(items.required ?? []).includes(key)) throw new Error(`list map key ${key} must be required: server-side apply merges the list's items by it`);
   }
   return Type.Array(items, { ...options, [LIST_TYPE]: 'map', [LIST_MAP_KEYS]: [...keys] });
 }

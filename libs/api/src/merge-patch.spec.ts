@@ -31,3 +31,15 @@ describe('applyMergePatch (RFC 7386 appendix A)', () => {
     expect(patch).toEqual({ a: { c: 2 } });
   });
 });
+
+describe('applyMergePatch with a key named __proto__ (a label may be)', () => {
+  it.each([
+    ['adds it as a key, not a prototype', { labels: { team: 'a' } }, '{"labels":{"__proto__":"x"}}', '{"labels":{"team":"a","__proto__":"x"}}'],
+    ['adds it to an object it creates', {}, '{"labels":{"__proto__":"x"}}', '{"labels":{"__proto__":"x"}}'],
+  ])('%s', (_name, target, patch, expected) => {
+    const read = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+    const patched = applyMergePatch(read(target), read(patch)) as { labels: object };
+    expect(JSON.stringify(patched)).toBe(expected);
+    expect(Object.getPrototypeOf(patched.labels)).toBe(Object.prototype);
+  });
+});

@@ -20,11 +20,17 @@ export const BEFORE_FIRST_APPLY_MANAGER = 'before-first-apply';
  * and operation. Written by the server; a client may replace the list (kubectl does, once, when it
  * moves an object from client-side to server-side apply).
  */
+/**
+ * kube-apiserver's limit on a manager's name (apimachinery's FieldManagerMaxLength), in bytes of
+ * UTF-8 as Go counts a string: a JSON schema's maxLength counts characters, so the server checks
+ * it (control plane, managed-fields.ts), for `?fieldManager=` and for managedFields alike.
+ */
+export const MAX_FIELD_MANAGER_BYTES = 128;
+
 export const ManagedFieldsEntrySchema = Type.Object({
   manager: Type.String({
     minLength: 1,
-    maxLength: 128,
-    description: 'Who wrote the fields: the request\'s fieldManager, else the product of its User-Agent (kubectl, curl), else unknown.',
+    description: `Who wrote the fields: the request's fieldManager, else the product of its User-Agent (kubectl, curl), else unknown. At most ${MAX_FIELD_MANAGER_BYTES} bytes.`,
   }),
   operation: StringEnum(['Apply', 'Update'], {
     description: 'Apply: the fields the manager last applied with server-side apply (PATCH application/apply-patch+yaml). Update: the fields its creates, replaces and patches set.',
@@ -183,4 +189,19 @@ export interface Resource<K extends string = string, S = unknown> {
 /** A Kubernetes `Time` (metav1.Time): RFC 3339 in UTC with whole seconds, as creationTimestamp and condition times are written. */
 export function formatTime(ms: number = Date.now()): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Date.parse alone would take "2026-03-01", "March 1" or "1". */
+const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * An RFC 3339 time, as Kubernetes reads a `Time` (and Portolan its time query parameters): the
+ * milliseconds since the epoch and its fraction's digits (for sub-millisecond precision), or
+ * undefined when the text is not one.
+ */
+export function parseTime(value: string): { ms: number; fraction: string } | undefined {
+  const match = RFC3339.exec(value);
+  if (!match) return undefined;
+  const ms = Date.parse(`${match[1]}${match[2] ? `.${match[2].slice(0, 3)}` : ''}${match[3].toUpperCase()}`);
+  return Number.isNaN(ms) ? undefined : { ms, fraction: match[2] ?? '' };
 }

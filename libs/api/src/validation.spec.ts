@@ -2,8 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { Type } from '@sinclair/typebox';
+import { ListMap } from './field-schemas.js';
 import { KINDS } from './kinds/index.js';
-import { findUnknownFields, pointerToFieldPath, validateResource } from './validation.js';
+import { findUnknownFields, nestingCause, pointerToFieldPath, validateResource } from './validation.js';
 
 const EXAMPLES = join(__dirname, '../../../examples');
 
@@ -85,7 +87,7 @@ describe('validateResource', () => {
     const result = validateResource(
       rateLimit({
         targetRef: { kind: 'Pod', name: 'checkout' },
-        limits: [{ requests: 0, interval: 'abc' }, { requests: 5 }],
+        limits: [{ name: 'per-second', requests: 0, interval: 'abc' }, { name: 'per-minute', requests: 5 }],
         scope: 'galaxy',
       }),
     );
@@ -112,7 +114,7 @@ describe('validateResource', () => {
     ['a duration above its maximum', { interval: '25h' }, 'spec.limits[0].interval', 'must be at most 24h'],
     ['a burst smaller than the refill', { interval: '1s', burst: 5 }, 'spec.limits[0].burst', 'must be at least requests (10)'],
   ])('rejects %s', (_name, limit, field, message) => {
-    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 10, ...limit }] }));
+    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 10, ...limit }] }));
     expect(result.causes).toHaveLength(1);
     expect(result.causes[0].field).toBe(field);
     expect(result.causes[0].message).toContain(message);
@@ -123,12 +125,12 @@ describe('validateResource', () => {
     [{ kind: 'Service' }, 'spec.targetRef.name', 'FieldValueRequired'],
     [{ kind: 'Route' }, 'spec.targetRef.name', 'FieldValueRequired'],
   ])('checks targetRef %j', (targetRef, field, reason) => {
-    const result = validateResource(rateLimit({ targetRef, limits: [{ requests: 1, interval: '1s' }] }));
+    const result = validateResource(rateLimit({ targetRef, limits: [{ name: 'per-second', requests: 1, interval: '1s' }] }));
     expect(result.causes).toEqual([expect.objectContaining({ field, reason })]);
   });
 
   it('checks metadata.name', () => {
-    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] }, { name: 'Not_Valid' }));
+    const result = validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 1, interval: '1s' }] }, { name: 'Not_Valid' }));
     expect(result.causes.map((c) => c.field)).toEqual(['metadata.name']);
   });
 
@@ -140,7 +142,7 @@ describe('validateResource', () => {
 
   it('reports unknown fields separately, at any depth', () => {
     const result = validateResource(
-      rateLimit({ targetRef: { kind: 'Mesh', colour: 'red' }, limits: [{ requests: 1, interval: '1s', speed: 3 }], extra: true }),
+      rateLimit({ targetRef: { kind: 'Mesh', colour: 'red' }, limits: [{ name: 'per-second', requests: 1, interval: '1s', speed: 3 }], extra: true }),
     );
     expect(result.causes).toEqual([]);
     expect(result.unknownFields.sort()).toEqual(['spec.extra', 'spec.limits[0].speed', 'spec.targetRef.colour']);
@@ -148,7 +150,7 @@ describe('validateResource', () => {
 
   it('does not treat labels and annotations as unknown fields', () => {
     const resource = rateLimit(
-      { targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] },
+      { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 1, interval: '1s' }] },
       { name: 'x', labels: { team: 'a' }, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' } },
     );
     expect(validateResource(resource).causes).toEqual([]);
@@ -181,8 +183,16 @@ describe('list types', () => {
     expect(validateResource(resource).causes).toEqual([{ field, reason: 'FieldValueDuplicate', message }]);
   });
 
-  it('does not compare limits without a name: such a list is merged whole', () => {
-    expect(validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [limit(undefined), limit(undefined, 20), limit('per-second')] })).causes).toEqual([]);
+  it('refuses a limit without a name, telling the user to name it: limits are merged by name', () => {
+    expect(validateResource(rateLimit({ targetRef: { kind: 'Mesh' }, limits: [limit(undefined), limit('per-second')] })).causes).toEqual([
+      { field: 'spec.limits[0].name', reason: 'FieldValueRequired', message: 'Required value: name each limit (e.g. per-second); limits are merged by name' },
+    ]);
+  });
+
+  it('cannot be built with a key the items may lack: keys are required, as Kubernetes requires', () => {
+    const item = (name: ReturnType<typeof Type.String>) => Type.Object({ name, requests: Type.Integer() });
+    expect(() => ListMap(item(Type.Optional(Type.String())), ['name'], {})).toThrow('list map key name must be required');
+    expect(() => ListMap(item(Type.String()), ['name'], {})).not.toThrow();
   });
 
   it('accepts distinct keys and values', () => {
@@ -193,7 +203,7 @@ describe('list types', () => {
 
 describe('metadata.managedFields', () => {
   const entry = { manager: 'alice', operation: 'Apply', apiVersion: 'mesh.portolan.dev/v1alpha1', time: '2025-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:scope': {} } } };
-  const withManagedFields = (managedFields: unknown) => rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ requests: 1, interval: '1s' }] }, { name: 'x', managedFields });
+  const withManagedFields = (managedFields: unknown) => rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 1, interval: '1s' }] }, { name: 'x', managedFields });
 
   it('is part of the schema, so a client may send it back', () => {
     const result = validateResource(withManagedFields([entry]));
@@ -207,5 +217,29 @@ describe('metadata.managedFields', () => {
     ['no manager', { manager: '' }, 'metadata.managedFields[0].manager'],
   ])('rejects %s', (_name, change, field) => {
     expect(validateResource(withManagedFields([{ ...entry, ...change }])).causes.map((cause) => cause.field)).toEqual([field]);
+  });
+});
+
+describe('nestingCause', () => {
+  const schema = KINDS.find((definition) => definition.kind === 'RateLimitPolicy')!.schema;
+  const nested = (depth: number) => {
+    let value: Record<string, unknown> = {};
+    for (let level = 0; level < depth; level++) value = { 'f:a': value };
+    return value;
+  };
+  const policy = (extra: { metadata?: Record<string, unknown>; spec?: Record<string, unknown> }) =>
+    rateLimit({ targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests: 1, interval: '1s' }], ...extra.spec }, { name: 'x', ...extra.metadata });
+
+  it.each([
+    ['managedFields nested thousands of levels deep: the fieldsV1 it is in', policy({ metadata: { managedFields: [{ manager: 'a', fieldsV1: nested(20_000) }] } }), 'metadata.managedFields[0].fieldsV1'],
+    ['a field the schema does not know: that field', policy({ spec: { colour: nested(20_000) } }), 'spec.colour'],
+    ['labels deeper than strings: the label', policy({ metadata: { labels: { team: nested(100) } } }), 'metadata.labels.team'],
+  ])('names %s', (_name, value, field) => {
+    expect(nestingCause(schema, value, 64)).toEqual({ field, reason: 'FieldValueInvalid', message: 'Invalid value: nested more than 64 levels deep, deeper than any field of the kind' });
+  });
+
+  it('leaves alone an object as deep as the limit, and names nothing without a schema', () => {
+    expect(nestingCause(schema, policy({ spec: { colour: nested(60) } }), 64)).toBeUndefined();
+    expect(nestingCause(undefined, [{ op: 'add', value: nested(100) }], 64)).toMatchObject({ field: '' });
   });
 });

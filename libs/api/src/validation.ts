@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { DURATION_PATTERN, formatDuration, isDuration, parseDuration } from './duration.js';
-import { DURATION_BOUNDS, LIST_MAP_KEYS, LIST_TYPE, type DurationBounds } from './field-schemas.js';
+import { DURATION_BOUNDS, LIST_MAP_KEYS, LIST_TYPE, REQUIRED_HINT, type DurationBounds } from './field-schemas.js';
 import { kindDefinition, type KindDefinition } from './kinds/index.js';
 import { GROUP_VERSION, type Resource } from './meta.js';
 import { isJsonObject } from './merge-patch.js';
@@ -41,7 +41,8 @@ function causeFromError(error: ValueError): StatusCause {
   const schema = error.schema as Record<string, unknown>;
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
-      return { field, reason: 'FieldValueRequired', message: 'Required value' };
+      // The schema is the missing property's.
+      return { field, reason: 'FieldValueRequired', message: typeof schema[REQUIRED_HINT] === 'string' ? `Required value: ${schema[REQUIRED_HINT]}` : 'Required value' };
     case ValueErrorType.Union: {
       const allowed = ((schema.anyOf as Array<{ const?: unknown }>) ?? []).map((member) => show(member.const));
       return { field, reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(error.value)}: supported values: ${allowed.join(', ')}` };
@@ -135,7 +136,7 @@ function durationBoundCauses(schema: TSchema, value: unknown): StatusCause[] {
 /**
  * Items a list's type says must be unique: the same keys twice in a `map` list (reported at the
  * key, `spec.limits[1].name: Duplicate value: "per-second"`), the same value twice in a `set`.
- * Items of a map list that lack a key are not compared: such a list is merged as one value.
+ * An item that lacks a key is not compared: the schema already reports the key as required.
  */
 function listTypeCauses(schema: TSchema, value: unknown): StatusCause[] {
   const causes: StatusCause[] = [];
@@ -162,6 +163,46 @@ function listTypeCauses(schema: TSchema, value: unknown): StatusCause[] {
     }
   });
   return causes;
+}
+
+/**
+ * Where `value` nests objects and lists more than `maxDepth` levels deep: a cause naming the
+ * field there, or the last field on the way whose values the schema still describes — for a
+ * free-form value such as managedFields' `fieldsV1`, that value (`metadata.managedFields[0].fieldsV1`);
+ * for a field the schema does not know, that field. Undefined when it is not that deep. Walks
+ * without recursion, so it is safe on any parsed JSON: a server runs it before anything recursive
+ * (cloning, validating, comparing) reads a body, which a few thousand levels would overflow.
+ */
+export function nestingCause(schema: TSchema | undefined, value: unknown, maxDepth: number): StatusCause | undefined {
+  type Step = { value: unknown; schema: Record<string, unknown> | undefined; pointer: string; named: string; depth: number };
+  const stack: Step[] = [{ value, schema: schema as Record<string, unknown> | undefined, pointer: '', named: '', depth: 0 }];
+  while (stack.length > 0) {
+    const step = stack.pop()!;
+    if (!isJsonObject(step.value) && !Array.isArray(step.value)) continue;
+    if (step.depth >= maxDepth) {
+      return { field: pointerToFieldPath(step.named), reason: 'FieldValueInvalid', message: `Invalid value: nested more than ${maxDepth} levels deep, deeper than any field of the kind` };
+    }
+    for (const [key, child] of Object.entries(step.value)) {
+      const pointer = `${step.pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const { schema: childSchema, described } = childOf(step.schema, key, Array.isArray(step.value));
+      stack.push({ value: child, schema: childSchema, pointer, named: described ? pointer : step.named, depth: step.depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** The schema of a child, and whether the parent's schema describes it (names it, or types it). */
+function childOf(schema: Record<string, unknown> | undefined, key: string, inArray: boolean): { schema: Record<string, unknown> | undefined; described: boolean } {
+  if (!schema) return { schema: undefined, described: false };
+  if (inArray) return isJsonObject(schema.items) ? { schema: schema.items, described: true } : { schema: undefined, described: false };
+  if (isJsonObject(schema.properties)) {
+    // A field the schema does not know is still named, as findUnknownFields names it.
+    const property = Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+    return { schema: isJsonObject(property) ? property : undefined, described: true };
+  }
+  const values = isJsonObject(schema.patternProperties) ? Object.values(schema.patternProperties)[0] : schema.additionalProperties;
+  // A map of typed values names its keys; a map of anything (Type.Unknown) is one free-form value.
+  return isJsonObject(values) && values.type !== undefined ? { schema: values, described: true } : { schema: undefined, described: false };
 }
 
 /** Fields present in `value` that `schema` does not declare. */

@@ -7,7 +7,7 @@ import { ACCESS_METADATA, allows, type AccessLevel, type Principal } from './rol
 import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
 import { BootstrapToken } from './bootstrap-token';
 import { TokenService } from './token-service';
-import { KUBERNETES_DELEGATION, type KubernetesDelegation, type KubernetesPrincipal } from './delegated/kubernetes-delegation';
+import { KUBERNETES_DELEGATION, kubernetesPrincipal, type KubernetesDelegation, type KubernetesPrincipal } from './delegated/kubernetes-delegation';
 
 /** `principal` is a bearer token's (with a role), or a Kubernetes user's behind the aggregation layer (with RBAC instead). */
 export type AuthenticatedRequest = Request & { principal?: Principal | KubernetesPrincipal; node?: RegisteredNode };
@@ -37,10 +37,11 @@ export class AuthGuard implements CanActivate {
       // Whatever role the route declares, RBAC decides for a Kubernetes user; routes outside the
       // mesh group (tokens, dashboard, agents) are refused to it by authorize().
       // Named in the log context first, so the lines of a refusal say who was refused.
+      const principal = kubernetesPrincipal(kubernetesUser);
       const requestContext = currentContext();
-      if (requestContext) requestContext.principal = kubernetesUser.name;
+      if (requestContext) requestContext.principal = principal.name;
       await this.delegation!.authorize(kubernetesUser, request.method, request.originalUrl);
-      request.principal = { name: kubernetesUser.name, kubernetes: kubernetesUser };
+      request.principal = principal;
       return true;
     }
     const token = bearerOf(request);

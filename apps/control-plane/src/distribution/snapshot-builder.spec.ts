@@ -14,7 +14,7 @@ const MESH = [
   resource('Service', 'orders', { ports: [{ port: 80 }], endpoints: [{ address: '10.0.0.1', zone: 'a' }] }),
   resource('Route', 'orders', { backendRef: { name: 'orders' } }),
   resource('Route', 'users', { match: { pathPrefix: '/users' }, backendRef: { name: 'orders' } }),
-  resource('RateLimitPolicy', 'limit', { targetRef: { kind: 'Mesh' }, scope: 'mesh', limits: [{ requests: 100, interval: '60s' }] }),
+  resource('RateLimitPolicy', 'limit', { targetRef: { kind: 'Mesh' }, scope: 'mesh', limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] }),
 ];
 
 const lifecycle = { phase: 'Healthy' as const, remove: false };

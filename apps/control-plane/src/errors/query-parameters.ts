@@ -3,6 +3,7 @@
  * a misspelt parameter is refused rather than ignored (it would answer as if it matched), each
  * is given once, and times are RFC 3339. Every refusal is a 400 Status naming the parameter.
  */
+import { parseTime } from '@portolan/api';
 import { ApiError } from './api-error';
 
 export type RawQuery = Record<string, string | string[] | undefined>;
@@ -23,13 +24,9 @@ export function singleParameter(raw: RawQuery, parameter: string): string | unde
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** Date.parse alone would take "2026-03-01" or "March 1": the parameters promise RFC 3339. */
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
 /** An RFC 3339 parameter: the time in milliseconds and its fraction's digits (for sub-millisecond precision). */
 export function timeParameter(parameter: string, value: string): { ms: number; fraction: string } {
-  const match = RFC3339.exec(value);
-  const ms = match ? Date.parse(`${match[1]}${match[2] ? `.${match[2].slice(0, 3)}` : ''}${match[3].toUpperCase()}`) : NaN;
-  if (!match || Number.isNaN(ms)) throw invalidParameter(parameter, `"${value}" is not an RFC 3339 time: use e.g. 2026-05-01T12:00:00Z`);
-  return { ms, fraction: match[2] ?? '' };
+  const time = parseTime(value);
+  if (!time) throw invalidParameter(parameter, `"${value}" is not an RFC 3339 time: use e.g. 2026-05-01T12:00:00Z`);
+  return time;
 }

@@ -3,7 +3,8 @@
  * authentication, the APIService's caBundle): the kubeconfig PORTOLAN_KUBECONFIG names, else the
  * one kubectl would use (KUBECONFIG, else ~/.kube/config), else the pod's service account. It is
  * read and checked once, at start, so that a kubeconfig that can never work is reported then,
- * saying what to fix, rather than as a failed request on every use.
+ * saying what to fix, rather than as a failed request on every use. Also how the error body of a
+ * failed request (a `Status`) is read, for the messages of every caller.
  */
 import { createConfiguration, KubeConfig, ServerConfiguration, type Cluster, type Configuration, type Context, type Middleware } from '@kubernetes/client-node';
 
@@ -86,6 +87,36 @@ export function connectToKubernetes(settings: KubernetesConnectionSettings = {})
   // What KubeConfig.makeApiClient builds, plus the deadline middleware it has no way to take.
   const configuration = createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kubeConfig }, promiseMiddleware: [deadline] });
   return { kubeConfig, contextName, context, cluster, inCluster: contextName === IN_CLUSTER_CONTEXT, source, configuration, requestTimeoutMs };
+}
+
+/** The parts of a Kubernetes `Status`, the error body of every API request, that messages quote. */
+export interface KubernetesStatus {
+  /** What the API server said, e.g. `User "system:serviceaccount:portolan:cp" cannot patch resource "deployments/scale" …`. */
+  message?: string;
+  /** `Forbidden`, `NotFound`, `Conflict`… */
+  reason?: string;
+}
+
+/**
+ * The Status in an error body, or undefined when the body is not one (a proxy's HTML page, empty).
+ * ApiException carries the body as text (the client reads it with getBodyAsAny), or parsed;
+ * fields of the wrong type are left out.
+ */
+export function parseKubernetesStatus(body: unknown): KubernetesStatus | undefined {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const { message, reason } = parsed as Record<string, unknown>;
+  return {
+    ...(typeof message === 'string' ? { message } : {}),
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
 }
 
 /** Which kubeconfig loadFromDefault() read (or failed to), in the order it looks. */

@@ -428,7 +428,7 @@ describe('the live feed and GET /v1/traffic in the control plane', () => {
       apiVersion: 'mesh.portolan.dev/v1alpha1',
       kind: 'RateLimitPolicy',
       metadata: { name: 'live-limit' },
-      spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests: 100, interval: '60s' }] },
+      spec: { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] },
     });
     expect(created.status).toBe(201);
     const changed = await feed.waitFor('changed', (message) => message.objects.some((object) => object.name === 'live-limit'));

@@ -14,9 +14,11 @@ import { RESOURCE_STORE, type ResourceStore } from '../store/resource-store';
 import { ApiError } from '../errors/api-error';
 import { APPLY_PATCH, parseApplyBody, patchTypeOf } from './patch';
 import { parseFieldValidation, parseForce, ResourcesService, type WriteRequest, type WriteResult } from './resources.service';
+import { queryBoolean } from './list-options';
 import { fieldSelector, labelSelector } from './selectors';
 import { tableRows, toTable, wantsTable, type IncludeObject } from './table';
 import { streamWatch, watchParameters } from './watch';
+import { parseDeleteOptions } from './delete-options';
 
 const BASE = `apis/${GROUP_VERSION}`;
 
@@ -33,42 +35,10 @@ const ObjectPath = createParamDecorator((_: unknown, context: ExecutionContext):
 
 type Query = Record<string, string | undefined>;
 
-function isTrue(value: string | undefined): boolean {
-  return value === 'true' || value === '1';
-}
-
 function dryRunOf(query: Query): boolean {
   if (query.dryRun === undefined) return false;
   if (query.dryRun === 'All') return true;
   throw ApiError.badRequest(`dryRun must be All, not ${JSON.stringify(query.dryRun)}`);
-}
-
-const PROPAGATION_POLICIES = ['Orphan', 'Background', 'Foreground'];
-
-/**
- * DeleteOptions as kubectl sends them (`{"propagationPolicy":"Background"}`, `--grace-period`,
- * `--cascade`, `--dry-run=server`, preconditions). Mesh objects have no dependents and no
- * graceful termination, so every propagation policy and grace period deletes at once; they are
- * still checked, so a typo is an error rather than silently ignored.
- */
-function deleteOptionsOf(body: unknown, query: Query): { dryRun: boolean; expectedResourceVersion?: string } {
-  if (body !== undefined && body !== '' && !isJsonObject(body)) {
-    throw ApiError.badRequest('the body of a DELETE must be DeleteOptions (a JSON object) or empty');
-  }
-  const options = isJsonObject(body) ? body : {};
-  const propagationPolicy = options.propagationPolicy ?? query.propagationPolicy;
-  if (propagationPolicy !== undefined && !PROPAGATION_POLICIES.includes(propagationPolicy as string)) {
-    throw ApiError.invalid('DeleteOptions', '', [
-      { field: 'propagationPolicy', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(propagationPolicy)}: supported values: "Orphan", "Background", "Foreground"` },
-    ]);
-  }
-  const gracePeriod = options.gracePeriodSeconds ?? (query.gracePeriodSeconds === undefined ? undefined : Number(query.gracePeriodSeconds));
-  if (gracePeriod !== undefined && (!Number.isInteger(gracePeriod) || (gracePeriod as number) < 0)) {
-    throw ApiError.invalid('DeleteOptions', '', [{ field: 'gracePeriodSeconds', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(gracePeriod)}: must be a non-negative integer` }]);
-  }
-  const preconditions = isJsonObject(options.preconditions) ? options.preconditions : {};
-  const dryRun = dryRunOf(query) || (Array.isArray(options.dryRun) && options.dryRun.includes('All'));
-  return { dryRun, expectedResourceVersion: typeof preconditions.resourceVersion === 'string' ? preconditions.resourceVersion : undefined };
 }
 
 /** YAML bodies are accepted for create and replace too, for `curl --data-binary @policy.yaml`. */
@@ -170,7 +140,15 @@ export class ResourcesController {
     @Query() query: Query,
     @Req() request: AuthenticatedRequest,
   ) {
-    const options = deleteOptionsOf(body, query);
+    const { expectedUid, ...options } = parseDeleteOptions(body, query);
+    if (expectedUid !== undefined) {
+      // The uid precondition is checked here; pinning the resourceVersion seen with it keeps check and delete atomic.
+      const current = await this.resources.get(plural, namespace, name);
+      if (current.metadata.uid !== expectedUid) {
+        throw ApiError.of(409, 'Conflict', `Precondition failed: UID in precondition: ${expectedUid}, UID in object meta: ${current.metadata.uid}`, { name, kind: plural, group: API_GROUP });
+      }
+      options.expectedResourceVersion ??= current.metadata.resourceVersion;
+    }
     return this.resources.delete(plural, namespace, name, { actor: this.actor(query, request), ...options });
   }
 
@@ -233,7 +211,8 @@ export class ResourcesController {
 
   private async listOrWatch(plural: string, namespace: string | undefined, query: Query, accept: string | undefined, response: Response) {
     const definition = this.resources.definition(plural);
-    if (isTrue(query.watch)) {
+    // Read as delegated authorization reads it (any value but false/0 is a watch), so a request is served as what it was authorized as.
+    if (queryBoolean(query.watch)) {
       const byLabel = labelSelector(query.labelSelector);
       const byField = fieldSelector(query.fieldSelector);
       return streamWatch(

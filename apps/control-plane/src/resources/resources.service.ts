@@ -17,6 +17,7 @@ import {
   isJsonObject,
   kindByPlural,
   KINDS,
+  nestingCause,
   pruneUnknownFields,
   validateResource,
   type KindDefinition,
@@ -26,12 +27,12 @@ import {
   type StatusCause,
 } from '@portolan/api';
 import { ApiError, fromStoreError } from '../errors/api-error';
+import { singleParameter } from '../errors/query-parameters';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { keyOf, RESOURCE_STORE, StoreAlreadyExistsError, StoreConflictError, type Change, type ObjectKey, type ResourceStore } from '../store/resource-store';
-import { APPLY_PATCH, applyPatch, type PatchType } from './patch';
+import { APPLY_PATCH, applyPatch, JSON_PATCH, type PatchType } from './patch';
 import { applyConfiguration, describeConflicts, recordUpdate, trackedSchemaOf } from './field-management/field-manager';
 import { fieldManagerCauses, ManagedFieldsInvalid, updateManagerName } from './field-management/managed-fields';
-import type { SchemaNode } from './field-management/typed-value';
 import { BlastRadiusService } from '../distribution/blast-radius.service';
 import { RegistryResourcesService } from '../registry/registry-resources.service';
 import { PolicyStatusService } from './policy-status.service';
@@ -67,12 +68,13 @@ export function parseFieldValidation(value: unknown): FieldValidation {
   throw ApiError.badRequest(`fieldValidation must be Strict, Warn or Ignore, not ${JSON.stringify(value)}`);
 }
 
-/** `?force=` as Go's strconv.ParseBool reads it; undefined when absent. */
+/** `?force=` as Go's strconv.ParseBool reads it; undefined when absent. Given twice, it is a 400. */
 export function parseForce(value: unknown): boolean | undefined {
   if (value === undefined) return undefined;
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value as string)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value as string)) return false;
-  throw ApiError.badRequest(`force must be true or false, not ${JSON.stringify(value)}`);
+  const text = singleParameter({ force: value as string | string[] }, 'force') ?? '';
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
+  throw ApiError.badRequest(`force must be true or false, not ${JSON.stringify(text)}`);
 }
 
 type WriteOptionsKind = 'CreateOptions' | 'UpdateOptions' | 'PatchOptions';
@@ -83,9 +85,15 @@ function invalidOptions(kind: WriteOptionsKind, causes: StatusCause[]): ApiError
   return ApiError.of(422, 'Invalid', `${kind}.meta.k8s.io "" is invalid: ${summary}`, { kind, group: 'meta.k8s.io', name: '', causes });
 }
 
-function checkWriteOptions(kind: WriteOptionsKind, request: WriteRequest): void {
-  const causes = fieldManagerCauses(request.fieldManager);
+/**
+ * The request with its options checked. `?fieldManager=` comes as the query parser gave it: a
+ * parameter given twice is an array, refused (400) rather than taken for a manager's name.
+ */
+function checkWriteOptions(kind: WriteOptionsKind, request: WriteRequest): WriteRequest {
+  const fieldManager = singleParameter({ fieldManager: request.fieldManager as string | string[] | undefined }, 'fieldManager');
+  const causes = fieldManagerCauses(fieldManager);
   if (causes.length) throw invalidOptions(kind, causes);
+  return { ...request, fieldManager };
 }
 
 /** The ownership an apply computed, stored as is; without one, admit records the write as an Update. */
@@ -93,10 +101,12 @@ interface AppliedOwnership {
   managedFields: ManagedFieldsEntry[] | undefined;
 }
 
-function trackedSchema(definition: KindDefinition): SchemaNode {
-  return trackedSchemaOf(definition.schema);
-}
-
+/**
+ * How deep a request body may nest objects and lists. A mesh object nests about 10 levels (its
+ * managedFields the deepest); a few thousand would overflow the recursion of cloning, comparing
+ * and encoding it, so a body is measured (without recursion) before anything else reads it.
+ */
+const MAX_BODY_NESTING = 64;
 
 const WRITE_VERBS: Record<Change['type'], { reason: string; past: string }> = {
   ADDED: { reason: 'Created', past: 'created' },
@@ -170,8 +180,7 @@ export class ResourcesService {
 
   async create(plural: string, namespace: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
-    checkWriteOptions('CreateOptions', request);
-    return this.createAdmitted(definition, namespace, body, request);
+    return this.createAdmitted(definition, namespace, body, checkWriteOptions('CreateOptions', request));
   }
 
   private async createAdmitted(definition: KindDefinition, namespace: string, body: unknown, request: WriteRequest, applied?: AppliedOwnership): Promise<WriteResult> {
@@ -191,9 +200,9 @@ export class ResourcesService {
     }
   }
 
-  async replace(plural: string, namespace: string, name: string, body: unknown, request: WriteRequest): Promise<WriteResult> {
+  async replace(plural: string, namespace: string, name: string, body: unknown, options: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
-    checkWriteOptions('UpdateOptions', request);
+    const request = checkWriteOptions('UpdateOptions', options);
     const key = { kind: definition.kind, namespace, name };
     const current = await this.store.get(key);
     if (!current) throw ApiError.notFound(plural, name, API_GROUP);
@@ -201,11 +210,13 @@ export class ResourcesService {
     return this.commitUpdate(definition, key, current, body, expected, request);
   }
 
-  async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, request: WriteRequest): Promise<WriteResult> {
+  async patch(plural: string, namespace: string, name: string, type: PatchType, patch: unknown, options: WriteRequest): Promise<WriteResult> {
     const definition = this.writableDefinition(plural);
-    checkWriteOptions('PatchOptions', request);
+    const request = checkWriteOptions('PatchOptions', options);
     if (type === APPLY_PATCH) return this.apply(definition, namespace, name, patch, request);
     if (request.force !== undefined) throw invalidOptions('PatchOptions', [{ field: 'force', reason: 'FieldValueForbidden', message: 'Forbidden: may not be specified for non-apply patch' }]);
+    // A merge patch has the object's shape; a JSON patch is a list of operations, measured as such.
+    refuseDeepNesting(definition, name, patch, type === JSON_PATCH ? undefined : definition.schema);
     const key = { kind: definition.kind, namespace, name };
     for (let attempt = 1; ; attempt++) {
       const current = await this.store.get(key);
@@ -237,11 +248,12 @@ export class ResourcesService {
     const pinned = config.metadata.resourceVersion;
     for (let attempt = 1; ; attempt++) {
       const current = (await this.store.get(key)) ?? undefined;
-      const outcome = applyConfiguration({ live: current, config, sent: body, manager, force: request.force === true, schema: trackedSchema(definition), apiVersion: GROUP_VERSION, now: formatTime() });
+      const outcome = applyConfiguration({ live: current, config, sent: body, manager, force: request.force === true, schema: trackedSchemaOf(definition.schema), apiVersion: GROUP_VERSION, now: formatTime() });
       if ('conflicts' in outcome) {
         const { message, causes } = describeConflicts(outcome.conflicts);
         throw ApiError.of(409, 'Conflict', message, { causes });
       }
+      if ('untyped' in outcome) throw untypedListError(definition, name, outcome.untyped, outcome.in);
       const applied = { managedFields: outcome.managedFields };
       try {
         const result = current
@@ -258,10 +270,12 @@ export class ResourcesService {
   /** The applied configuration, checked like any body before it is merged: identity, apiVersion, unknown fields. */
   private screenApplyConfiguration(definition: KindDefinition, namespace: string, name: string, body: unknown, request: WriteRequest): { config: Resource; warnings: string[] } {
     if (!isJsonObject(body)) throw ApiError.badRequest('an apply patch must be a YAML or JSON object: the configuration to apply');
-    if (isJsonObject(body.metadata) && body.metadata.managedFields !== undefined) {
+    // null is nil, as kube-apiserver decodes it: the same as leaving the field out.
+    if (isJsonObject(body.metadata) && body.metadata.managedFields !== undefined && body.metadata.managedFields !== null) {
       throw ApiError.badRequest('metadata.managedFields must be nil in an apply patch: the server records who applied which fields; leave it out of the configuration');
     }
     const input = this.identified(definition, namespace, name, body);
+    delete input.metadata.managedFields;
     if (input.apiVersion !== GROUP_VERSION) {
       throw ApiError.invalid(definition.kind, name, [{ field: 'apiVersion', reason: 'FieldValueNotSupported', message: `Unsupported value: ${JSON.stringify(input.apiVersion)}: supported values: "${GROUP_VERSION}"` }], API_GROUP);
     }
@@ -303,7 +317,8 @@ export class ResourcesService {
   }
 
   /** Restores the object as it was right after `revision`; recorded as a new change. */
-  async rollback(plural: string, namespace: string, name: string, revision: unknown, request: WriteRequest): Promise<WriteResult> {
+  async rollback(plural: string, namespace: string, name: string, revision: unknown, options: WriteRequest): Promise<WriteResult> {
+    const request = checkWriteOptions('UpdateOptions', options);
     if (!Number.isInteger(revision) || (revision as number) < 1) {
       throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(revision)}: must be a positive integer (a revision from the history)` }]);
     }
@@ -344,7 +359,9 @@ export class ResourcesService {
     const unchanged = isDeepStrictEqual(comparable(object), comparable(current));
     if (request.dryRun || unchanged) {
       const answer = await this.policyStatus.withStatus(unchanged ? current : { ...object, metadata: { ...object.metadata, resourceVersion: current.metadata.resourceVersion } });
-      return { object: request.dryRun ? await this.withBlastRadius(answer, current, object) : answer, warnings, created: false };
+      // A write that changes nothing answers the stored object as a GET does, so that
+      // `kubectl diff` (which compares the two whole, status included) finds no difference.
+      return { object: request.dryRun && !unchanged ? await this.withBlastRadius(answer, current, object) : answer, warnings, created: false };
     }
     try {
       const stored = await this.store.update(object, { actor: request.actor, expectedResourceVersion: expectedResourceVersion ?? current.metadata.resourceVersion });
@@ -426,6 +443,7 @@ export class ResourcesService {
   /** A copy of the body with apiVersion, kind, namespace and name checked against the URL and filled in, and without status. */
   private identified(definition: KindDefinition, namespace: string, urlName: string | undefined, body: unknown): Record<string, any> {
     if (!isJsonObject(body)) throw ApiError.badRequest('the request body must be a JSON (or YAML) object');
+    refuseDeepNesting(definition, urlName ?? (isJsonObject(body.metadata) && typeof body.metadata.name === 'string' ? body.metadata.name : ''), body, definition.schema);
     const input = structuredClone(body) as Record<string, any>;
     input.apiVersion ??= GROUP_VERSION;
     input.kind ??= definition.kind;
@@ -463,7 +481,7 @@ export class ResourcesService {
         live: current,
         object,
         manager: updateManagerName(request.fieldManager, request.userAgent),
-        schema: trackedSchema(definition),
+        schema: trackedSchemaOf(definition.schema),
         apiVersion: GROUP_VERSION,
         now: formatTime(),
       });
@@ -472,6 +490,28 @@ export class ResourcesService {
       throw error;
     }
   }
+}
+
+/**
+ * A body nested deeper than MAX_BODY_NESTING: 422 naming the field where it happens (measured
+ * against the kind's schema), or 400 for a body that is not shaped as the object (a JSON patch).
+ */
+function refuseDeepNesting(definition: KindDefinition, name: string, body: unknown, schema: KindDefinition['schema'] | undefined): void {
+  const cause = nestingCause(schema, body, MAX_BODY_NESTING);
+  if (!cause) return;
+  if (!schema) throw ApiError.badRequest(`the request body nests objects and lists more than ${MAX_BODY_NESTING} levels deep`);
+  throw ApiError.invalid(definition.kind, name, [cause], API_GROUP);
+}
+
+/**
+ * An apply that cannot be merged because a list cannot be told apart item by item: in the
+ * configuration, said as validation says it; in the stored object (written before list keys
+ * were required), with the way out, since an apply cannot merge into it.
+ */
+function untypedListError(definition: KindDefinition, name: string, cause: StatusCause, where: 'config' | 'live'): ApiError {
+  if (where === 'config') return ApiError.invalid(definition.kind, name, [cause], API_GROUP);
+  const message = `${cause.message} (in the stored object, written before this was checked: write the whole object once with kubectl replace, kubectl edit or a client-side kubectl apply, then apply again)`;
+  return ApiError.invalid(definition.kind, name, [{ ...cause, message }], API_GROUP);
 }
 
 /** Kinds whose status a leader controller stores with the object (rather than one derived when read). */

@@ -31,7 +31,7 @@ describe('toTable', () => {
     apiVersion: 'mesh.portolan.dev/v1alpha1',
     kind: 'RateLimitPolicy',
     metadata: { name: 'limits', namespace: 'shop', labels: { a: 'b' }, creationTimestamp: '2026-01-01T00:00:00Z' },
-    spec: { targetRef: { kind: 'Service', name: 'checkout', zone: 'eu-1' }, limits: [{ requests: 100, interval: '60s' }, { requests: 10, interval: '1000ms' }] },
+    spec: { targetRef: { kind: 'Service', name: 'checkout', zone: 'eu-1' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }, { name: 'per-second', requests: 10, interval: '1000ms' }] },
   };
 
   it('has the kind\'s columns, and rows with partial metadata by default', () => {

@@ -19,7 +19,7 @@ const policy = (requests: number) => ({
   apiVersion: 'mesh.portolan.dev/v1alpha1',
   kind: 'RateLimitPolicy',
   metadata: { name: 'events-limits', namespace: 'default' },
-  spec: { targetRef: { kind: 'Mesh' }, limits: [{ requests, interval: '1s' }] },
+  spec: { targetRef: { kind: 'Mesh' }, limits: [{ name: 'per-second', requests, interval: '1s' }] },
 });
 
 it('records created, updated and deleted with the actor and revision; not dry runs or no-op writes', async () => {

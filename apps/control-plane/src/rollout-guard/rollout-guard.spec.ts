@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { MeshEvent, Resource } from '@portolan/api';
+import { RateLimitPolicySchema, type MeshEvent, type Resource } from '@portolan/api';
 import type { HeartbeatStats } from '@portolan/agent-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
@@ -11,9 +11,12 @@ import { SqliteEventJournal } from '../events/sqlite-event-journal';
 import type { RegisteredNode } from '../registry/node-registry';
 import type { ObjectKey } from '../store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from '../store/sqlite-resource-store';
+import { recordUpdate, trackedSchemaOf } from '../resources/field-management/field-manager';
+import { decodeFieldsV1 } from '../resources/field-management/fields-v1';
+import { describePath } from '../resources/field-management/field-path';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { rolloutGuardMarkerKey } from './degraded-marker';
-import { RolloutGuard, ROLLOUT_GUARD, WATCH_OUTCOMES } from './rollout-guard';
+import { RolloutGuard, ROLLOUT_GUARD, ROLLOUT_GUARD_MANAGER, WATCH_OUTCOMES } from './rollout-guard';
 
 const T0 = Date.parse('2026-12-02T10:00:00Z');
 const KEY: ObjectKey = { kind: 'RateLimitPolicy', namespace: 'default', name: 'checkout-limit' };
@@ -116,7 +119,7 @@ function rateLimitSpec(requests: number, guarded: Record<string, unknown> | null
   return {
     targetRef: { kind: 'Service', name: 'checkout' },
     ...(guarded ? { guardedRollout: guarded } : {}),
-    limits: [{ requests, interval: '1s' }],
+    limits: [{ name: 'per-second', requests, interval: '1s' }],
   };
 }
 
@@ -144,7 +147,7 @@ function fault(method: 'get' | 'update' | 'delete' | 'history'): void {
 }
 
 /** A user's write, stamped as ResourcesService does: generation 1 on creation, +1 when the spec changes. */
-async function userWrite(key: ObjectKey, spec: Record<string, unknown>, labels?: Record<string, string>): Promise<Resource> {
+async function userWrite(key: ObjectKey, spec: Record<string, unknown>, labels?: Record<string, string>, managedFields?: Resource['metadata']['managedFields']): Promise<Resource> {
   const current = await store.get(key);
   if (!current) {
     return store.create(
@@ -154,7 +157,7 @@ async function userWrite(key: ObjectKey, spec: Record<string, unknown>, labels?:
   }
   const changed = JSON.stringify(current.spec) !== JSON.stringify(spec);
   const generation = (current.metadata.generation ?? 1) + (changed ? 1 : 0);
-  return store.update({ ...current, metadata: { ...current.metadata, generation, ...(labels ? { labels } : {}) }, spec } as Resource, {
+  return store.update({ ...current, metadata: { ...current.metadata, generation, ...(labels ? { labels } : {}), ...(managedFields ? { managedFields } : {}) }, spec } as Resource, {
     actor: 'admin',
     expectedResourceVersion: current.metadata.resourceVersion,
   });
@@ -298,6 +301,32 @@ describe('RolloutGuard', () => {
     expect(await counter(metrics.rolloutGuardWatches, { kind: 'RateLimitPolicy', outcome: 'rolled_back' })).toBe(1);
     expect(await counter(metrics.rolloutGuardWatching, {})).toBe(0);
     expect(guard.watching().size).toBe(0);
+  });
+
+  it('records its rollback in managedFields as an Update by portolan-rollout-guard, so no one keeps owning the values it replaced', async () => {
+    // The object as the API keeps it: alice's fields, then bob's change of requests (both Updates).
+    const withManagedFields = async (manager: string, spec: Record<string, unknown>) => {
+      const current = (await store.get(KEY))!;
+      const next = { ...current, spec } as Resource;
+      const managedFields = recordUpdate({ live: current.metadata.managedFields ? current : undefined, object: next, manager, schema: trackedSchemaOf(RateLimitPolicySchema), apiVersion: 'mesh.portolan.dev/v1alpha1', now: '2026-12-02T09:59:00Z' });
+      return { ...next, metadata: { ...next.metadata, managedFields } };
+    };
+    const alice = await withManagedFields('alice', rateLimitSpec(100));
+    await store.update(alice, { actor: 'admin', expectedResourceVersion: alice.metadata.resourceVersion });
+    const bob = await withManagedFields('bob', rateLimitSpec(5));
+    await userWrite(KEY, bob.spec as Record<string, unknown>, undefined, bob.metadata.managedFields);
+    await settle();
+    heartbeats(RUNNING, 2_000, 27_000, () => stats(100, 40, 20));
+    await time.advance(30_000);
+    await guard.idle();
+
+    const stored = (await store.get(KEY))!;
+    expect(stored.spec).toEqual(rateLimitSpec(100));
+    const owners = Object.fromEntries(stored.metadata.managedFields!.map((entry) => [entry.manager, { operation: entry.operation, fields: decodeFieldsV1(entry.fieldsV1).paths().map(describePath) }]));
+    expect(owners[ROLLOUT_GUARD_MANAGER]).toEqual({ operation: 'Update', fields: ['.spec.limits[name="per-second"].requests'] });
+    expect(owners.bob).toBeUndefined();
+    expect(owners.alice.fields).toContain('.spec.limits[name="per-second"].interval');
+    expect(stored.metadata.managedFields!.find((entry) => entry.manager === ROLLOUT_GUARD_MANAGER)!.time).toBe('2026-12-02T10:00:30Z');
   });
 
   it('rolls back on a p99 regression', async () => {

@@ -18,8 +18,9 @@
  *     their heartbeats go to another replica), the bounds could not be judged: RolloutUnverified
  *     (Warning) says so, rather than RolloutVerified.
  *  5. Rolling back writes the change's `before` spec over the current object (generation + 1, as
- *     any write of a new spec; resourceVersion precondition: the object the guard read), or deletes
- *     a policy the change created. It records RolledBack (Warning) and leaves a marker in the
+ *     any write of a new spec; resourceVersion precondition: the object the guard read; recorded in
+ *     managedFields as an Update by `portolan-rollout-guard`, which then owns the restored fields),
+ *     or deletes a policy the change created. It records RolledBack (Warning) and leaves a marker in the
  *     journal's controller status that PolicyStatusService reads into a Degraded condition while
  *     the policy stays at the generation the rollback wrote. A verification records RolloutVerified.
  *     A rollback that fails (the store does not answer, or refuses) is tried again, 5 tries over
@@ -42,7 +43,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { formatTime, formatDuration, parseDuration, policyRef, POLICY_KINDS, type GuardedRollout, type PolicyKind, type Resource } from '@portolan/api';
+import { formatTime, formatDuration, GROUP_VERSION, kindDefinition, parseDuration, policyRef, POLICY_KINDS, type GuardedRollout, type PolicyKind, type Resource } from '@portolan/api';
 import type { LatencyHistogram } from '@portolan/agent-client';
 import { addHistogram, emptyHistogram, histogramQuantile } from '../autoscaling/latency-histogram';
 import type { PoolTrafficWindow, TrafficReading } from '../autoscaling/pool-traffic-window';
@@ -51,6 +52,8 @@ import type { EventJournal } from '../events/event-journal';
 import type { Propagation } from '../distribution/distribution.service';
 import type { LeaderControllers } from '../leadership/leader-controllers';
 import type { NodeRegistry } from '../registry/node-registry';
+import { recordUpdate, trackedSchemaOf } from '../resources/field-management/field-manager';
+import { ManagedFieldsInvalid } from '../resources/field-management/managed-fields';
 import { summarizeRollout, type RolloutSummary } from '../resources/rollout-summary';
 import { StoreConflictError, StoreNotFoundError, type Change, type ObjectKey, type ResourceStore, type StoreRevisionCompactedError, type Unsubscribe } from '../store/resource-store';
 import type { MetricsRegistry } from '../telemetry/metrics';
@@ -59,6 +62,8 @@ import { decideRollout, errorRatePercent, type GuardBounds, type GuardVerdict, t
 
 /** The leader controller's name, and the actor of its writes in the store's history. */
 export const ROLLOUT_GUARD = 'rollout-guard';
+/** The manager of its rollbacks in managedFields, named as zone drains name theirs (portolan-zone-drain). */
+export const ROLLOUT_GUARD_MANAGER = 'portolan-rollout-guard';
 /** How often the gateways' answers are checked for NACKs during a window (besides every change of them). */
 export const CHECK_INTERVAL_MS = 1_000;
 /** Longest wait for the gateways to run a change before its window starts anyway. */
@@ -503,7 +508,7 @@ export class RolloutGuard {
         }
         const generation = current.metadata.generation === undefined ? undefined : current.metadata.generation + 1;
         const restored = { ...current, metadata: { ...current.metadata, ...(generation === undefined ? {} : { generation }) }, spec: structuredClone(before.spec) } as Resource;
-        const stored = await store.update(restored, options);
+        const stored = await store.update(this.withRollbackOwnership(current, restored), options);
         return { kind: 'updated', revision: Number(stored.metadata.resourceVersion), generation: stored.metadata.generation };
       } catch (error) {
         // Someone wrote the object between the read and the write: read it again (the spec check decides).
@@ -522,6 +527,26 @@ export class RolloutGuard {
         if (watch.stop.signal.aborted) return { kind: 'failed', error: error as Error, attempts: conflicts + failures, gaveUp: `${LEADERSHIP_LOST} (this control plane stopped leading, or is stopping)` };
       }
     }
+  }
+
+  /**
+   * `restored` with the managedFields of its write, as any write through the API records them (an
+   * Update): the restored values become the guard's, and whoever owned the values it replaced
+   * owns them no more.
+   */
+  private withRollbackOwnership(current: Resource, restored: Resource): Resource {
+    const definition = kindDefinition(current.kind);
+    if (!definition) return restored;
+    let managedFields: Resource['metadata']['managedFields'];
+    try {
+      managedFields = recordUpdate({ live: current, object: restored, manager: ROLLOUT_GUARD_MANAGER, schema: trackedSchemaOf(definition.schema), apiVersion: GROUP_VERSION, now: formatTime(this.clock()) });
+    } catch (error) {
+      // Stored managedFields that cannot be read must not stop a rollback: they go, as kube-apiserver drops what it cannot compute.
+      if (!(error instanceof ManagedFieldsInvalid)) throw error;
+      managedFields = undefined;
+    }
+    const { managedFields: _stale, ...metadata } = restored.metadata;
+    return { ...restored, metadata: { ...metadata, ...(managedFields ? { managedFields } : {}) } };
   }
 
   /** The guard's own write after the watched revision, when it is the object's last change: a rollback that landed although its call failed. */

@@ -13,7 +13,7 @@ function rateLimit(name: string, namespace: string, rollout: { acked: number; ga
     apiVersion: 'mesh.portolan.dev/v1alpha1',
     kind: 'RateLimitPolicy',
     metadata: { name, namespace, resourceVersion: '42', creationTimestamp: new Date(Date.now() - 3 * 3600_000).toISOString() },
-    spec: { targetRef: { kind: 'Service', name: 'checkout' }, scope: 'mesh', limits: [{ requests: 100, interval: '60s' }] },
+    spec: { targetRef: { kind: 'Service', name: 'checkout' }, scope: 'mesh', limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] },
     status: { conditions, rollout: { gateways: rollout.gateways, acked: rollout.acked, nacked: rollout.nacked ?? 0, pending: rollout.gateways - rollout.acked - (rollout.nacked ?? 0) } },
   };
 }

@@ -370,7 +370,12 @@ function PolicyEditorPage({ definition, namespace, name }: { definition: KindDef
           {preview ? (
             <div className="pol-preview" aria-live="polite">
               <h2>Preview{previewCurrent ? '' : ' (of an earlier version of the YAML)'}</h2>
-              {preview.blastRadius ? <BlastRadiusView blastRadius={preview.blastRadius} /> : <p className="muted">The server answered no blast radius.</p>}
+              {preview.blastRadius ? (
+                <BlastRadiusView blastRadius={preview.blastRadius} />
+              ) : (
+                // The server leaves the blast radius out of a dry run that would change nothing.
+                <p className="muted">No gateway would change: the server found that this write changes nothing.</p>
+              )}
               <h3>Diff against the stored object</h3>
               <DiffView lines={diffLines ?? []} emptyText="No change to the stored object: applying would write nothing." />
             </div>

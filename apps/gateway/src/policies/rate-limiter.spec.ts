@@ -43,14 +43,14 @@ describe('RateLimiter', () => {
   });
 
   it('keeps one bucket set per key', () => {
-    const limiter = new RateLimiter(compileRateLimit(perMinute({ limits: [{ requests: 1, interval: '1s' }] }), solo));
+    const limiter = new RateLimiter(compileRateLimit(perMinute({ limits: [{ name: 'per-second', requests: 1, interval: '1s' }] }), solo));
     expect(limiter.check('a', 0).allowed).toBe(true);
     expect(limiter.check('a', 0).allowed).toBe(false);
     expect(limiter.check('b', 0).allowed).toBe(true);
   });
 
   it('takes no token when another bucket of the key is empty', () => {
-    const limiter = new RateLimiter(compileRateLimit(perMinute({ limits: [{ requests: 2, interval: '1s' }, { requests: 1, interval: '1m' }] }), solo));
+    const limiter = new RateLimiter(compileRateLimit(perMinute({ limits: [{ name: 'per-second', requests: 2, interval: '1s' }, { name: 'per-minute', requests: 1, interval: '1m' }] }), solo));
     expect(limiter.check('', 0).allowed).toBe(true);
     expect(limiter.check('', 1).allowed).toBe(false);
     // The per-second bucket still has its second token: the minute bucket refused without taking it.

@@ -28,7 +28,7 @@ const admitted = (table: RouteTable, count: number, headers: Record<string, stri
   for (let i = 0; i < count; i++) if (!route.checkRateLimit(request(headers), 0)) passed++;
   return passed;
 };
-const limit = (requests: number, key: object = { type: 'none' }) => resource('RateLimitPolicy', 'orders-limit', { targetRef: { kind: 'Service', name: 'orders' }, key, limits: [{ requests, interval: '60s' }] });
+const limit = (requests: number, key: object = { type: 'none' }) => resource('RateLimitPolicy', 'orders-limit', { targetRef: { kind: 'Service', name: 'orders' }, key, limits: [{ name: 'per-minute', requests, interval: '60s' }] });
 
 describe('compileSnapshot', () => {
   it('keeps used tokens across a new revision whose rate limit key is unchanged', () => {

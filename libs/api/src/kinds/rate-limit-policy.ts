@@ -1,11 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, Integer, ListMap, StringEnum } from '../field-schemas.js';
+import { Duration, Integer, ListMap, REQUIRED_HINT, StringEnum } from '../field-schemas.js';
 import { GuardedRolloutSchema } from './guarded-rollout.js';
 import { resourceSchema, TargetRefSchema, type Resource } from '../meta.js';
 
 /** One token bucket. A request must find a token in every bucket of the policy. */
 export const TokenBucketSchema = Type.Object({
-  name: Type.Optional(Type.String({ maxLength: 63, description: 'Label for this limit in metrics and headers. Unique within the policy; server-side apply merges limits by name.' })),
+  name: Type.String({
+    maxLength: 63,
+    description: 'Label for this limit in metrics and headers (e.g. per-second). Unique within the policy; server-side apply merges limits by name.',
+    [REQUIRED_HINT]: 'name each limit (e.g. per-second); limits are merged by name',
+  }),
   requests: Integer({
     description: 'Tokens added to the bucket every interval (Envoy tokens_per_fill).',
     unit: 'requests',

@@ -240,13 +240,13 @@ describe('layered merge', () => {
 
   it('resolves every policy kind with its own defaults', () => {
     const resources = [
-      policy('RateLimitPolicy', 'rl', SVC, { limits: [{ requests: 100, interval: '60s' }] }),
+      policy('RateLimitPolicy', 'rl', SVC, { limits: [{ name: 'per-minute', requests: 100, interval: '60s' }] }),
       policy('CircuitBreakerPolicy', 'cb', MESH, { outlierDetection: { consecutive5xx: 3 } }),
       policy('TimeoutPolicy', 'to', RT, { requestTimeout: '1s' }),
     ];
     const [effective] = resolveGateway(buildResolutionIndex([...base, ...resources], 1), gateway()).routes;
-    expect(effective.rateLimit!.config).toEqual({ scope: 'gateway', key: { type: 'none' }, limits: [{ requests: 100, interval: '60s' }], onLimit: { statusCode: 429 } });
-    expect(fields(effective.rateLimit, ['limits', 'scope'])).toEqual({ limits: [[{ requests: 100, interval: '60s' }], 'default/rl'], scope: ['gateway', 'Default'] });
+    expect(effective.rateLimit!.config).toEqual({ scope: 'gateway', key: { type: 'none' }, limits: [{ name: 'per-minute', requests: 100, interval: '60s' }], onLimit: { statusCode: 429 } });
+    expect(fields(effective.rateLimit, ['limits', 'scope'])).toEqual({ limits: [[{ name: 'per-minute', requests: 100, interval: '60s' }], 'default/rl'], scope: ['gateway', 'Default'] });
     expect(effective.circuitBreaker!.config).toEqual({
       errorRate: { minimumRequests: 10, failureRatePercent: 50, window: '10s', openDuration: '5s', halfOpenProbes: 1 },
       connectionLimits: { maxConcurrentRequests: 1024, maxPendingRequests: 1024 },
@@ -360,7 +360,7 @@ describe('determinism and memoization', () => {
     retry('rt-a', zoned(RT, 'a'), { perTryTimeout: '1s' }),
     policy('TimeoutPolicy', 'to', MESH, { requestTimeout: '3s' }),
     policy('TimeoutPolicy', 'to', MESH, { idleTimeout: '1m' }, { namespace: 'shop' }),
-    policy('RateLimitPolicy', 'rl', { kind: 'Service', name: 'checkout' }, { limits: [{ requests: 5, interval: '1s' }] }, { namespace: 'shop' }),
+    policy('RateLimitPolicy', 'rl', { kind: 'Service', name: 'checkout' }, { limits: [{ name: 'per-second', requests: 5, interval: '1s' }] }, { namespace: 'shop' }),
   ];
 
   it('gives the same output, down to key order, whatever the order of its input', () => {

@@ -47,7 +47,7 @@ export class ApiServiceCaBundle {
   constructor(
     private readonly api: Pick<DelegationApi, 'readApiService' | 'patchApiServiceCaBundle' | 'describe'>,
     private readonly apiServiceName: string,
-    private serving: ServingIdentity,
+    private readonly serving: ServingIdentity,
     private readonly logger: Logger,
     options: ApiServiceCaBundleOptions = {},
   ) {
@@ -62,14 +62,6 @@ export class ApiServiceCaBundle {
     return this.reconcile();
   }
 
-  /** The serving CA changed (a new serving certificate): patch the APIService now. */
-  servingChanged(serving: ServingIdentity): Promise<void> {
-    this.serving = serving;
-    this.reportedCurrent = false;
-    this.retryMs = this.firstRetryMs;
-    return this.reconcile();
-  }
-
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -77,7 +69,7 @@ export class ApiServiceCaBundle {
 
   private reconcile(): Promise<void> {
     clearTimeout(this.timer);
-    // One attempt at a time; a change during one is picked up by the attempt that follows it.
+    // One attempt at a time, should start() and a timer ever overlap.
     const previous = this.running ?? Promise.resolve();
     this.running = previous.then(() => this.attempt());
     return this.running;

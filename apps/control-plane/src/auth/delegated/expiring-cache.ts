@@ -1,6 +1,7 @@
 /**
- * A bounded map whose entries expire: what kube-apiserver's webhook authorizer keeps its
- * SubjectAccessReview answers in (an LRU with a TTL per entry). When full, the entry used least
+ * A bounded map whose entries expire: what k8s.io/apiserver's webhook authorizer, which the
+ * delegating authorizer of aggregated API servers is built on, keeps its SubjectAccessReview
+ * answers in (an LRU with a TTL per entry). When full, the entry used least
  * recently goes first, so a flood of distinct requests cannot grow it without bound.
  */
 export class ExpiringCache<V> {

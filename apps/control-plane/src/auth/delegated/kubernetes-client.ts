@@ -4,12 +4,12 @@
  * the RBAC each needs, named in its errors so an operator knows which rule to add:
  *  - get configmaps/extension-apiserver-authentication in kube-system: the built-in Role
  *    `extension-apiserver-authentication-reader` there grants it;
- *  - create subjectaccessreviews (authorization.k8s.io): the built-in ClusterRole
- *    `system:auth-delegator` grants it;
+ *  - create subjectaccessreviews (authorization.k8s.io): deploy/ grants only that, in the
+ *    ClusterRole portolan-control-plane-subjectaccessreviews;
  *  - get and patch apiservices (apiregistration.k8s.io): a ClusterRole of Portolan's own.
  */
 import { ApiException, ApiregistrationV1Api, AuthorizationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { connectToKubernetes, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
+import { connectToKubernetes, parseKubernetesStatus, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
 import type { SubjectAccessReviewApi, SubjectAccessReviewSpec, SubjectAccessReviewStatus } from './subject-access-review';
 
 /** The permission a call needs, for messages. */
@@ -53,16 +53,6 @@ export interface DelegationApi extends SubjectAccessReviewApi {
   readApiService(name: string): Promise<ApiServiceTrust>;
   /** A JSON merge patch of spec.caBundle (base64 of the PEM, as the API's []byte field is encoded). */
   patchApiServiceCaBundle(name: string, caBundle: string): Promise<void>;
-}
-
-/** The Kubernetes API's `Status` error body. */
-function statusMessage(body: unknown): string | undefined {
-  try {
-    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown };
-    return typeof status?.message === 'string' ? status.message : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function rbacRule(permission: Permission): string {
@@ -135,7 +125,7 @@ export class KubernetesDelegationClient implements DelegationApi {
 
   private explain(error: unknown, doing: string, permission: Permission): KubernetesRequestError {
     if (error instanceof ApiException) {
-      const said = statusMessage(error.body);
+      const said = parseKubernetesStatus(error.body)?.message;
       const answer = said ? ` The API server said: ${said}` : '';
       if (error.code === 403) {
         return new KubernetesRequestError(

@@ -1,6 +1,7 @@
 /**
  * The states of delegated authentication a cluster can be in that the end-to-end spec does not
- * reach: the ConfigMap not read yet, and a kube-apiserver with no front proxy at all. (The
+ * reach: the ConfigMap not read yet, and a kube-apiserver with no front proxy at all; and how a
+ * Kubernetes user is named in history and logs. (The
  * verified front proxy, impostors, RBAC answers and outages are in
  * test/kubernetes-delegation.e2e.spec.ts, over real TLS.)
  */
@@ -9,7 +10,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../errors/api-error';
 import type { DelegationApi } from './kubernetes-client';
-import { KubernetesDelegation } from './kubernetes-delegation';
+import { KubernetesDelegation, kubernetesPrincipal } from './kubernetes-delegation';
 
 const silent = pino({ level: 'silent' });
 
@@ -79,5 +80,36 @@ describe('KubernetesDelegation.authorize', () => {
     });
     await expect(delegation.authorize({ name: 'jane', groups: [], extra: {} }, 'POST', '/apis/apps/v1/namespaces/default/deployments')).rejects.toMatchObject({ status: { code: 403 } });
     expect(fake.reviews).toBe(0);
+  });
+});
+
+describe('KubernetesDelegation.notReadyReason (for /readyz)', () => {
+  it('says why until the ConfigMap has been read, and nothing after', async () => {
+    let reachable = false;
+    const delegation = new KubernetesDelegation(
+      api(() => (reachable ? Promise.resolve({}) : Promise.reject(new Error('connect ECONNREFUSED 10.96.0.1:443')))),
+      silent,
+      { configMap: { firstRetryMs: 10 } },
+    );
+    expect(delegation.notReadyReason()).toContain('is reading ConfigMap kube-system/extension-apiserver-authentication');
+    await delegation.start();
+    expect(delegation.notReadyReason()).toBe(
+      'delegated authentication (PORTOLAN_KUBERNETES_AUTH=delegated) has not read ConfigMap kube-system/extension-apiserver-authentication yet: cannot read ConfigMap kube-system/extension-apiserver-authentication: connect ECONNREFUSED 10.96.0.1:443; until it has, every request kube-apiserver proxies is answered 503',
+    );
+    reachable = true;
+    for (let waited = 0; delegation.notReadyReason() !== undefined && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(delegation.notReadyReason()).toBeUndefined();
+    delegation.close();
+  });
+});
+
+describe('kubernetesPrincipal', () => {
+  it.each([
+    ['jane', 'kubernetes:jane'],
+    ['admin', 'kubernetes:admin'],
+    ['system:serviceaccount:ci:deployer', 'kubernetes:system:serviceaccount:ci:deployer'],
+  ])('records %s as %s, apart from a Portolan token of the same name', (name, recorded) => {
+    const user = { name, groups: [], extra: {} };
+    expect(kubernetesPrincipal(user)).toEqual({ name: recorded, kubernetes: user });
   });
 });

@@ -29,9 +29,19 @@ export const KUBERNETES_DELEGATION = 'portolan:kubernetes-delegation';
 
 /** Who a front-proxied request acts for: RBAC decides what it may do, so it has no Portolan role. */
 export interface KubernetesPrincipal {
-  /** The Kubernetes user name (`jane`, `system:serviceaccount:ns:sa`): the actor of its writes and the principal of its logs. */
+  /** `kubernetes:<user>` (see kubernetesPrincipal): the actor of its writes and the principal of its logs. */
   name: string;
   kubernetes: KubernetesUser;
+}
+
+/**
+ * How a Kubernetes user is named in history, events and logs: `kubernetes:jane`,
+ * `kubernetes:system:serviceaccount:ci:deployer`. The prefix keeps it apart from a Portolan token
+ * of the same name (a token named `admin` and the Kubernetes user `admin` are different people).
+ * Messages in kube-apiserver's words (401, 403) name the user as Kubernetes does, without it.
+ */
+export function kubernetesPrincipal(user: KubernetesUser): KubernetesPrincipal {
+  return { name: `kubernetes:${user.name}`, kubernetes: user };
 }
 
 /** A front-proxy verdict is re-checked this often on a kept-alive connection, so expiry and CA rotation are noticed. */
@@ -93,6 +103,17 @@ export class KubernetesDelegation {
 
   close(): void {
     this.configMap.close();
+  }
+
+  /**
+   * Why this replica cannot serve front-proxied requests yet, for /readyz; undefined once the
+   * ConfigMap has been read (a later failed read keeps that configuration, so it stays ready).
+   * Until then every request kube-apiserver proxies would be answered 503, so a replica that
+   * cannot read it (RBAC, API down) must not receive the APIService's traffic.
+   */
+  notReadyReason(): string | undefined {
+    if (this.configMap.current()) return undefined;
+    return `delegated authentication (PORTOLAN_KUBERNETES_AUTH=delegated) has not read ConfigMap ${CONFIGMAP} yet: ${this.configMap.pendingReason()}; until it has, every request kube-apiserver proxies is answered 503`;
   }
 
   /**

@@ -1,4 +1,7 @@
+import { parse as parseQuery } from 'node:querystring';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../errors/api-error';
 import { fieldSelectorName, forbiddenMessage, requestAttributes, type RequestAttributes } from './request-attributes';
 
 const G = '/apis/mesh.portolan.dev/v1alpha1';
@@ -25,6 +28,10 @@ describe('requestAttributes: the verb and resource kube-apiserver would authoriz
     ['GET', `${NS}/ratelimitpolicies?watch=false`, resource('list', 'ratelimitpolicies')],
     ['GET', `${NS}/ratelimitpolicies?watch=FALSE`, resource('list', 'ratelimitpolicies')],
     ['GET', `${NS}/ratelimitpolicies?watch=0`, resource('list', 'ratelimitpolicies')],
+    ['GET', `${NS}/ratelimitpolicies?watch=yes`, resource('watch', 'ratelimitpolicies')],
+    ['GET', `${NS}/ratelimitpolicies?watch`, resource('watch', 'ratelimitpolicies')],
+    // A repeated parameter counts by its first value, in kube-apiserver and in the list handler alike.
+    ['GET', `${NS}/ratelimitpolicies?watch=false&watch=true`, resource('list', 'ratelimitpolicies')],
     ['GET', `${G}/ratelimitpolicies`, resource('list', 'ratelimitpolicies', { namespace: '' })],
     ['GET', `${G}/ratelimitpolicies?watch=true`, resource('watch', 'ratelimitpolicies', { namespace: '' })],
     ['GET', `${NS}/ratelimitpolicies/edge`, resource('get', 'ratelimitpolicies', { name: 'edge' })],
@@ -34,6 +41,13 @@ describe('requestAttributes: the verb and resource kube-apiserver would authoriz
     ['GET', `${NS}/ratelimitpolicies?fieldSelector=metadata.name%3D%3Dedge,metadata.namespace%3Ddefault`, resource('list', 'ratelimitpolicies', { name: 'edge' })],
     ['GET', `${NS}/ratelimitpolicies?fieldSelector=metadata.name!%3Dedge`, resource('list', 'ratelimitpolicies')],
     ['GET', `${NS}/ratelimitpolicies?fieldSelector=metadata.name%3Da%2Fb`, resource('list', 'ratelimitpolicies')],
+    ['GET', `${NS}/ratelimitpolicies?fieldSelector=metadata.name%3Dx&fieldSelector=metadata.name%3Dy`, resource('list', 'ratelimitpolicies', { name: 'x' })],
+    // The bypass this parser closes: set-based syntax is not a field selector, so nothing is pinned
+    // here beyond what apimachinery pins, and the list handler reads the same terms (and answers 400).
+    ['GET', `${NS}/ratelimitpolicies?fieldSelector=${encodeURIComponent('metadata.name notin (q=,metadata.name=x,r=)')}`, resource('list', 'ratelimitpolicies', { name: 'x' })],
+    // The path as the router reads it: each segment decoded on its own.
+    ['GET', `${NS}/ratelimitpolicies/%65dge`, resource('get', 'ratelimitpolicies', { name: 'edge' })],
+    ['GET', `${NS}/ratelimitpolicies/x%2Fstatus`, resource('get', 'ratelimitpolicies', { name: 'x/status' })],
     ['POST', `${NS}/ratelimitpolicies`, resource('create', 'ratelimitpolicies')],
     ['PUT', `${NS}/ratelimitpolicies/edge`, resource('update', 'ratelimitpolicies', { name: 'edge' })],
     ['PATCH', `${NS}/ratelimitpolicies/edge?fieldManager=kubectl`, resource('patch', 'ratelimitpolicies', { name: 'edge' })],
@@ -69,8 +83,39 @@ describe('requestAttributes: the verb and resource kube-apiserver would authoriz
   });
 });
 
-describe('fieldSelectorName', () => {
-  it.each<[string | undefined, string | undefined | null]>([
+describe('requestAttributes: a request target the router could read otherwise is refused 400', () => {
+  it.each<[string, RegExp]>([
+    // new URL() resolves these to `${NS}/ratelimitpolicies/x`; the router does not.
+    [`${G}/namespaces/other/ratelimitpolicies/../../default/ratelimitpolicies/x`, /has a dot segment/],
+    [`${G}/namespaces/other/ratelimitpolicies/%2e%2e/%2E%2e/default/ratelimitpolicies/x`, /has a dot segment/],
+    [`${NS}/ratelimitpolicies/./x`, /has a dot segment/],
+    [`${NS}/ratelimitpolicies/x%2F..`, /has a dot segment/],
+    [`${NS}/ratelimitpolicies/..`, /has a dot segment/],
+    [`${NS}/ratelimitpolicies?watch=true#x`, /is not a plain path and query/],
+    [`${NS}/ratelimitpolicies/%zz`, /malformed %-escape in "%zz"/],
+    ['https://portolan.invalid/apis', /is not a plain path and query/],
+    // The router matches fixed segments ignoring case; requestinfo would read a resource NAMESPACES named default.
+    [`${G}/NAMESPACES/default/ratelimitpolicies`, /spells "NAMESPACES" with capitals/],
+    [`${NS}/RateLimitPolicies`, /spells "RateLimitPolicies" with capitals/],
+    [`${NS}/ratelimitpolicies/x/HISTORY`, /spells "HISTORY" with capitals/],
+  ])('%s', (url, reason) => {
+    let thrown: unknown;
+    try {
+      requestAttributes('GET', url);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect((thrown as ApiError).status).toMatchObject({ code: 400, reason: 'BadRequest', message: expect.stringMatching(reason) });
+  });
+
+  it('reads the query with the parser Express hands the list handler, so both see the same parameters', () => {
+    expect(express().get('query parser fn')).toBe(parseQuery);
+  });
+});
+
+describe('fieldSelectorName: the name a list or watch is authorized for', () => {
+  it.each<[string | undefined, string | undefined]>([
     [undefined, undefined],
     ['', undefined],
     ['metadata.name=edge', 'edge'],
@@ -78,8 +123,16 @@ describe('fieldSelectorName', () => {
     ['metadata.namespace=default,metadata.name=edge', 'edge'],
     ['metadata.name!=edge', undefined],
     ['metadata.name=a\\,b', 'a,b'],
-    ['metadata.name=a\\x', null],
-    ['nonsense', null],
+    // apimachinery sorts the terms first; every term must hold anyway, so either name is safe.
+    ['metadata.name=b,metadata.name=a', 'a'],
+    // Not a selector: pins nothing, so the list is authorized for every name (and answered 400).
+    ['metadata.name=a\\x', undefined],
+    ['metadata.name=a=b', undefined],
+    ['nonsense', undefined],
+    ['metadata.name in (x)', undefined],
+    // The attack: split like apimachinery, the middle term is metadata.name=x and the others are
+    // unsupported fields; the filter reads the same terms, so it can serve x at most.
+    ['metadata.name notin (q=,metadata.name=x,r=)', 'x'],
   ])('%j pins %j', (selector, expected) => {
     expect(fieldSelectorName(selector)).toBe(expected);
   });

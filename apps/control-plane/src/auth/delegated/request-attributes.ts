@@ -9,7 +9,21 @@
  *  - POST create, GET and HEAD get, PUT update, PATCH patch, DELETE delete; a GET without a name is
  *    list, or watch when `watch` is set to anything but `false`/`0`; a DELETE without a name is
  *    deletecollection; a `metadata.name=` field selector names the object of a list or watch.
+ *
+ * The attributes must describe what the control plane then serves, so the request is read as the
+ * router and the list handler read it, not as a URL library would normalise it: the path as sent
+ * (Express routes the raw path and %-decodes each segment on its own), the query through
+ * node:querystring (Express's "simple" query parser), `watch` and `fieldSelector` through the
+ * functions the list and watch handlers use (resources/list-options.ts, resources/selectors.ts).
+ * What the two could read differently is refused (400): dot segments, escaped or not, which a URL
+ * library resolves and the router does not; a request target with characters that make Express
+ * parse it another way; and a group, version, resource or subresource with capitals, which the
+ * router matches ignoring case and RBAC does not. kube-apiserver's proxy sends none of these.
  */
+import { parse as parseQuery } from 'node:querystring';
+import { ApiError } from '../../errors/api-error';
+import { firstQueryValue, queryBoolean } from '../../resources/list-options';
+import { parseFieldSelector } from '../../resources/selectors';
 
 /** The resource attributes of a SubjectAccessReview (authorization.k8s.io/v1 ResourceAttributes). */
 export interface ResourceRequest {
@@ -46,83 +60,63 @@ const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
 const VERB_OF_METHOD: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 
-/** Go's url.URL.Path is the decoded path; a malformed escape leaves the path as sent. */
-function decodedPath(rawPath: string): string {
+/**
+ * Characters with which Express's URL parsing (parseurl) stops taking the path to be the text
+ * before `?` and falls back to url.parse, which reads it otherwise (a `#` ends the path, for one).
+ */
+const REPARSED_TARGET = /[\t\n\f\r #\u00a0\ufeff]/;
+
+function refused(url: string, problem: string): ApiError {
+  return ApiError.badRequest(`the request target ${JSON.stringify(url)} ${problem}; kube-apiserver's proxy sends no such path, so send it as kubectl would`);
+}
+
+function decodeSegment(raw: string, url: string): string {
   try {
-    return decodeURIComponent(rawPath);
+    return decodeURIComponent(raw);
   } catch {
-    return rawPath;
+    throw refused(url, `has a malformed %-escape in ${JSON.stringify(raw)}`);
   }
 }
 
+/** Segments of a path, leading and trailing slashes ignored, as requestinfo's splitPath does. */
 function splitPath(path: string): string[] {
   const trimmed = path.replace(/^\/+|\/+$/g, '');
   return trimmed === '' ? [] : trimmed.split('/');
 }
 
 /**
- * How kube-apiserver's parameter codec reads a boolean query parameter
- * (apimachinery's Convert_Slice_string_To_bool): absent, `false` (any case) or `0` is false, and
- * every other value, the empty string included, is true.
+ * The path decoded as a whole (as Go's url.URL.Path, and a non-resource SubjectAccessReview, have
+ * it), its segments each decoded on its own (as the router's parameters are), and the raw query.
  */
-function queryBoolean(value: string | undefined): boolean {
-  return value !== undefined && value !== '0' && value.toLowerCase() !== 'false';
-}
-
-/** Terms of a field selector, split on commas that are not escaped. */
-function selectorTerms(selector: string): string[] {
-  const terms: string[] = [];
-  let current = '';
-  for (let index = 0; index < selector.length; index++) {
-    const char = selector[index];
-    if (char === '\\' && index + 1 < selector.length) {
-      current += char + selector[index + 1];
-      index++;
-    } else if (char === ',') {
-      terms.push(current);
-      current = '';
-    } else {
-      current += char;
-    }
-  }
-  terms.push(current);
-  return terms;
-}
-
-/** A field selector value with its escapes (`\\`, `\,`, `\=`) undone; undefined when an escape is not one of those. */
-function unescapeSelectorValue(value: string): string | undefined {
-  let result = '';
-  for (let index = 0; index < value.length; index++) {
-    if (value[index] !== '\\') {
-      result += value[index];
-      continue;
-    }
-    const next = value[index + 1];
-    if (next !== '\\' && next !== ',' && next !== '=') return undefined;
-    result += next;
-    index++;
-  }
-  return result;
+function readTarget(url: string): { path: string; segments: string[]; query: string } {
+  if (!url.startsWith('/') || REPARSED_TARGET.test(url)) throw refused(url, 'is not a plain path and query');
+  const mark = url.indexOf('?');
+  const rawPath = mark === -1 ? url : url.slice(0, mark);
+  // Segment by segment first, so that a malformed escape is named; then the path can only decode.
+  const segments = splitPath(rawPath).map((segment) => decodeSegment(segment, url));
+  const path = decodeSegment(rawPath, url);
+  // A URL library resolves these (`new URL` turns `/a/x/%2e%2e/y` into `/a/y`) and the router does
+  // not. Looked for in the path decoded as a whole, so that `x%2F..` counts too.
+  if (path.split('/').some((segment) => segment === '.' || segment === '..')) throw refused(url, 'has a dot segment ("." or "..", escaped or not)');
+  return { path, segments, query: mark === -1 ? '' : url.slice(mark + 1) };
 }
 
 /**
  * The value `metadata.name` must equal for `selector` to match (fields.Selector.RequiresExactMatch),
- * `undefined` when it does not pin the name, and `null` when the selector does not parse (then
- * kube-apiserver ignores every list option but `watch`).
+ * or undefined when it does not pin the name. Parsed by the parser the list handler filters with.
+ * A selector that does not parse pins nothing, as in kube-apiserver: the list is then authorized
+ * for every name, and the list handler answers 400.
  */
-export function fieldSelectorName(selector: string | undefined): string | undefined | null {
-  if (selector === undefined || selector === '') return undefined;
-  let pinned: string | undefined;
-  for (const term of selectorTerms(selector)) {
-    if (term === '') continue;
-    const match = /^(.*?)(!=|==|=)(.*)$/.exec(term);
-    if (!match) return null;
-    const [, field, operator, rawValue] = match;
-    const value = unescapeSelectorValue(rawValue);
-    if (value === undefined) return null;
-    if (field === 'metadata.name' && operator !== '!=' && pinned === undefined) pinned = value;
+export function fieldSelectorName(selector: string | undefined): string | undefined {
+  if (!selector) return undefined;
+  let requirements;
+  try {
+    requirements = parseFieldSelector(selector);
+  } catch (error) {
+    if (error instanceof ApiError) return undefined;
+    throw error;
   }
-  return pinned;
+  return requirements.find((requirement) => requirement.field === 'metadata.name' && requirement.operator !== '!=')?.value;
 }
 
 /** path.IsValidPathSegmentName: a name kube-apiserver would accept in a URL. */
@@ -131,15 +125,15 @@ function isValidPathSegmentName(name: string): boolean {
 }
 
 /**
- * The attributes of a request, from its method and its URL (path and query, as the client sent
- * them, e.g. Express's `originalUrl`).
+ * The attributes of a request, from its method and its request target (path and query as the
+ * client sent them: Express's `originalUrl`). Throws a 400 ApiError for a target that the router
+ * could read otherwise (see the top of this file).
  */
 export function requestAttributes(method: string, url: string): RequestAttributes {
-  const parsed = new URL(url, 'https://portolan.invalid');
-  const path = decodedPath(parsed.pathname);
+  const { path, segments, query } = readTarget(url);
   const nonResource: NonResourceRequest = { kind: 'nonResource', path, verb: method.toLowerCase() };
 
-  let parts = splitPath(path);
+  let parts = segments;
   if (parts.length < 3 || !API_PREFIXES.has(parts[0])) return nonResource;
   const prefix = parts[0];
   parts = parts.slice(1);
@@ -170,11 +164,16 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   let name = parts.length >= 2 ? parts[1] : '';
   const subresource = parts.length >= 3 && !SPECIAL_VERBS_WITHOUT_SUBRESOURCES.has(verb) ? parts[2] : '';
 
+  // The router serves `/NAMESPACES/x/ratelimitpolicies` as `/namespaces/x/ratelimitpolicies`,
+  // which requestinfo reads as a get of a resource NAMESPACES named x: refused, not reviewed as that.
+  const capitalised = [group, version, resource, subresource].find((segment) => /[A-Z]/.test(segment));
+  if (capitalised !== undefined) throw refused(url, `spells ${JSON.stringify(capitalised)} with capitals, which the router matches ignoring case and RBAC does not; write it in lowercase`);
+
   if (name === '' && verb === 'get') {
-    const watch = parsed.searchParams.getAll('watch')[0];
-    verb = queryBoolean(watch) ? 'watch' : 'list';
-    const pinned = fieldSelectorName(parsed.searchParams.getAll('fieldSelector')[0]);
-    if (typeof pinned === 'string' && isValidPathSegmentName(pinned)) name = pinned;
+    const parameters = parseQuery(query);
+    verb = queryBoolean(parameters.watch) ? 'watch' : 'list';
+    const pinned = fieldSelectorName(firstQueryValue(parameters.fieldSelector));
+    if (pinned !== undefined && isValidPathSegmentName(pinned)) name = pinned;
   }
   if (name === '' && verb === 'delete') verb = 'deletecollection';
 

@@ -1,10 +1,14 @@
 /**
  * Delegated authorization: whether a front-proxied Kubernetes user may do what a request asks is
  * the cluster's RBAC to decide, asked with a SubjectAccessReview (authorization.k8s.io/v1), as
- * every aggregated API server does. Answers are cached as kube-apiserver's webhook authorizer
- * caches them (allowed 5 minutes, denied 30 seconds), so a revoked RoleBinding takes effect within
- * 5 minutes and a new one within 30 seconds. A review that cannot be made is an error, never an
- * answer: the caller refuses the request (fail closed).
+ * every aggregated API server does. Answers are cached 10 seconds, allowed or denied: the defaults
+ * of k8s.io/apiserver's delegating authorizer (DelegatingAuthorizationOptions), which aggregated
+ * API servers use, so a revoked RoleBinding stops working here, and a new one starts, within 10
+ * seconds. (kube-apiserver's webhook authorizer keeps answers 5 minutes and 30 seconds, but that is
+ * kube-apiserver asking a webhook, not a server behind kube-apiserver asking it; kube-apiserver
+ * also authorizes a request before proxying it, which an aggregated API server must not rely on.)
+ * A review that cannot be made is an error, never an answer: the caller refuses the request (fail
+ * closed).
  */
 import type { RequestAttributes } from './request-attributes';
 import type { KubernetesUser } from './request-header';
@@ -42,9 +46,9 @@ export interface SubjectAccessReviewApi {
 }
 
 export interface SubjectAccessReviewerOptions {
-  /** kube-apiserver's --authorization-webhook-cache-authorized-ttl default. */
+  /** Default 10 s: the delegating authorizer's --authorization-webhook-cache-authorized-ttl. */
   allowedTtlMs?: number;
-  /** kube-apiserver's --authorization-webhook-cache-unauthorized-ttl default. */
+  /** Default 10 s: the delegating authorizer's --authorization-webhook-cache-unauthorized-ttl. */
   deniedTtlMs?: number;
   maxEntries?: number;
   now?: () => number;
@@ -84,8 +88,8 @@ export class SubjectAccessReviewer {
     private readonly api: SubjectAccessReviewApi,
     options: SubjectAccessReviewerOptions = {},
   ) {
-    this.allowedTtlMs = options.allowedTtlMs ?? 5 * 60_000;
-    this.deniedTtlMs = options.deniedTtlMs ?? 30_000;
+    this.allowedTtlMs = options.allowedTtlMs ?? 10_000;
+    this.deniedTtlMs = options.deniedTtlMs ?? 10_000;
     this.cache = new ExpiringCache(options.maxEntries ?? 8192, options.now);
   }
 

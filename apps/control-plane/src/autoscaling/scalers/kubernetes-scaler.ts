@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ApiException, AppsV1Api, PatchStrategy, setHeaderOptions, type V1Scale } from '@kubernetes/client-node';
-import { connectToKubernetes, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
+import { connectToKubernetes, parseKubernetesStatus, type KubernetesConnectionSettings } from '../../kubernetes-api/kubernetes-connection';
 import { ScalerError, type ScaleResult, type ScaleTarget, type Scaler } from './scaler';
 
 /** Where Kubernetes mounts the namespace of a pod's service account. */
@@ -32,13 +32,6 @@ interface ResolvedWorkload {
   policy: string;
   /** Where the namespace came from when the policy names none; absent when it does. */
   namespaceOrigin?: string;
-}
-
-/** The parts of a Kubernetes `Status` (the error body of every API request) read here. */
-interface KubernetesStatus {
-  kind?: string;
-  message?: string;
-  reason?: string;
 }
 
 export class KubernetesScaler implements Scaler {
@@ -152,7 +145,7 @@ export class KubernetesScaler implements Scaler {
     const server = `Kubernetes API server ${this.server} (${this.configSource})`;
 
     if (error instanceof ApiException) {
-      const status = parseStatus(error.body);
+      const status = parseKubernetesStatus(error.body);
       const said = status?.message ? ` The API server said: ${status.message}` : '';
       switch (error.code) {
         case 404: {
@@ -225,16 +218,4 @@ export class KubernetesScaler implements Scaler {
 /** Scale.spec.replicas is `omitempty` in the API: a workload scaled to zero answers `spec: {}`. */
 function specReplicas(scale: V1Scale): number {
   return scale.spec?.replicas ?? 0;
-}
-
-/** ApiException carries the error body as text (the client reads it with getBodyAsAny); a Kubernetes error body is a Status. */
-function parseStatus(body: unknown): KubernetesStatus | undefined {
-  if (body && typeof body === 'object') return body as KubernetesStatus;
-  if (typeof body !== 'string') return undefined;
-  try {
-    const parsed = JSON.parse(body) as KubernetesStatus;
-    return parsed && typeof parsed === 'object' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }

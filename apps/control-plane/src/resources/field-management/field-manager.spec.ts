@@ -24,6 +24,7 @@ function apply(live: Resource | undefined, config: Resource, manager: string, op
 /** The object as the store would keep it after the apply. */
 function stored(outcome: ApplyOutcome): Resource {
   if ('conflicts' in outcome) throw new Error(`unexpected conflicts: ${describeConflicts(outcome.conflicts).message}`);
+  if ('untyped' in outcome) throw new Error(`unexpected untyped ${outcome.in}: ${outcome.untyped.field}`);
   return { ...outcome.object, metadata: { ...outcome.object.metadata, ...(outcome.managedFields ? { managedFields: outcome.managedFields } : {}) } } as Resource;
 }
 
@@ -125,10 +126,40 @@ describe('server-side apply', () => {
     expect(again).toEqual(first);
   });
 
-  it('handles limits without names as one value: one owner, one conflict for the list', () => {
-    const live = stored(apply(undefined, policy(spec([{ requests: 10, interval: '1s' }])), 'alice'));
-    expect(ownedBy(live, 'alice')).toEqual(['.spec.limits', '.spec.targetRef.kind']);
-    expect(conflictMessage(apply(live, policy(spec([{ requests: 20, interval: '1s' }])), 'bob'))).toBe('Apply failed with 1 conflict: conflict with "alice": .spec.limits');
+  it('counts another manager\'s field the apply would remove as a conflict, but not what goes with an item the applier drops', () => {
+    const alice = stored(apply(undefined, policy(spec([perSecond()], { onLimit: { statusCode: 503 } })), 'alice'));
+    // A configuration (not one validation lets through, but one applyConfiguration is given) that replaces onLimit by a value without statusCode.
+    const outcome = apply(alice, policy(spec([perSecond()], { onLimit: null })), 'bob');
+    expect(conflictMessage(outcome)).toBe('Apply failed with 1 conflict: conflict with "alice": .spec.onLimit.statusCode');
+    const forced = stored(apply(alice, policy(spec([perSecond()], { onLimit: null })), 'bob', { force: true }));
+    expect(ownedBy(forced, 'alice')).not.toContain('.spec.onLimit.statusCode');
+
+    // kubectl-edit sets a burst in alice's per-minute limit; alice drops the limit: it goes, burst with it, as in kube-apiserver.
+    const two = stored(apply(undefined, policy(spec([perSecond(), perMinute])), 'alice'));
+    const edited = update(two, policy(spec([perSecond(), { ...perMinute, burst: 200 }])), 'kubectl-edit');
+    const dropped = stored(apply(edited, policy(spec([perSecond()])), 'alice', { now: T3 }));
+    expect(dropped.spec).toEqual(spec([perSecond()]));
+  });
+
+  it('refuses a configuration whose list items cannot be told apart, as validation words it, rather than merging the list whole', () => {
+    const live = stored(apply(undefined, policy(spec([perSecond(), perMinute])), 'alice'));
+    const outcome = apply(live, policy(spec([{ requests: 1, interval: '1s' }])), 'bob');
+    expect(outcome).toEqual({
+      untyped: { field: 'spec.limits[0].name', reason: 'FieldValueRequired', message: 'Required value: name each limit (e.g. per-second); limits are merged by name' },
+      in: 'config',
+    });
+  });
+
+  it('says when the stored object is the one whose list cannot be told apart (written before names were required)', () => {
+    const legacy = policy(spec([{ requests: 1, interval: '1s' }]));
+    expect(apply(legacy, policy(spec([perSecond()])), 'bob')).toMatchObject({ untyped: { field: 'spec.limits[0].name', reason: 'FieldValueRequired' }, in: 'live' });
+  });
+
+  it('merges, owns and keeps a label named __proto__ like any other', () => {
+    const live = stored(apply(undefined, policy(spec([perSecond()]), { labels: { team: 'payments' } }), 'alice'));
+    const applied = stored(apply(live, policy(spec([perSecond()]), JSON.parse('{"labels":{"__proto__":"x"}}')), 'bob', { now: T2 }));
+    expect(JSON.stringify(applied.metadata.labels)).toBe('{"team":"payments","__proto__":"x"}');
+    expect(ownedBy(applied, 'bob')).toContain('.metadata.labels.__proto__');
   });
 });
 
@@ -186,6 +217,12 @@ describe('updates (create, replace, patch)', () => {
   it('leave managedFields exactly as they were when they change nothing', () => {
     const applied = stored(apply(undefined, policy(spec([perSecond()])), 'alice'));
     expect(update(applied, policy(spec([perSecond()])), 'kubectl-edit', T3).metadata.managedFields).toEqual(applied.metadata.managedFields);
+  });
+
+  it('drop managedFields when the stored object cannot be typed (a limit without a name), as kube-apiserver does', () => {
+    const applied = stored(apply(undefined, policy(spec([perSecond()])), 'alice'));
+    const legacy = { ...applied, spec: spec([{ requests: 10, interval: '1s' }]) } as Resource;
+    expect(update(legacy, policy(spec([perSecond(20)])), 'kubectl-edit').metadata.managedFields).toBeUndefined();
   });
 
   it('do not start tracking an object stored without managedFields', () => {

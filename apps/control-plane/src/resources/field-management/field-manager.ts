@@ -8,9 +8,13 @@
  * (the control plane's), name, namespace and the server-set metadata.
  *
  * - An apply makes its manager own exactly the fields it applied (operation Apply). A field
- *   another manager owns conflicts when the apply would change its value; without force that is a
- *   409 naming every such field, with force the applier takes it. Fields the manager applied
- *   before and dropped now are removed, unless another manager still owns them.
+ *   another manager owns conflicts when the apply would change its value or remove it; without
+ *   force that is a 409 naming every such field, with force the applier takes it. Fields the
+ *   manager applied before and dropped now are removed, unless another manager still owns them;
+ *   what goes with them (another updater's field of a list item the applier stops applying) goes
+ *   without a conflict, as in kube-apiserver. (structured-merge-diff counts only changed and added
+ *   fields as conflicts; counting removals too keeps an apply from ever taking away another
+ *   manager's field unasked, whatever shape of value a configuration brings.)
  * - Every other write (create, replace, patches, rollback) is an Update: its manager takes the
  *   fields it changed or added, from whoever owned them; removed fields leave every manager.
  * - An object stored without managedFields (written before field management existed, or reset by
@@ -25,23 +29,33 @@ import { isDeepStrictEqual } from 'node:util';
 import { BEFORE_FIRST_APPLY_MANAGER, isJsonObject, type ManagedFieldsEntry, type Resource, type StatusCause } from '@portolan/api';
 import { describePath, type FieldPath } from './field-path';
 import { FieldSet } from './field-set';
-import { goJson } from './go-json';
+import { compareGoStrings, goJson } from './go-json';
 import { decodeManagers, encodeManagers, identityOf, type Manager } from './managed-fields';
-import { compareValues, fieldSetOf, mergeValues, removeFields, withNamedParents, type Comparison, type SchemaNode } from './typed-value';
+import { compareValues, fieldSetOf, mergeValues, removeFields, UntypedValueError, withNamedParents, type Comparison, type SchemaNode } from './typed-value';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** The manager kubectl applies as by default; kube-apiserver treats it specially (see above). */
 export const KUBECTL_MANAGER = 'kubectl';
 
-/** The part of a kind's schema field management looks at: metadata.labels, metadata.annotations, spec. */
+const trackedSchemas = new WeakMap<SchemaNode, SchemaNode>();
+
+/**
+ * The part of a kind's schema field management looks at: metadata.labels, metadata.annotations,
+ * spec. Built once per kind (every write asks for it).
+ */
 export function trackedSchemaOf(kindSchema: SchemaNode): SchemaNode {
-  const properties = kindSchema.properties as Record<string, SchemaNode>;
-  const metadata = properties.metadata.properties as Record<string, SchemaNode>;
-  return {
-    type: 'object',
-    properties: { metadata: { type: 'object', properties: { labels: metadata.labels, annotations: metadata.annotations } }, spec: properties.spec },
-  };
+  let tracked = trackedSchemas.get(kindSchema);
+  if (!tracked) {
+    const properties = kindSchema.properties as Record<string, SchemaNode>;
+    const metadata = properties.metadata.properties as Record<string, SchemaNode>;
+    tracked = {
+      type: 'object',
+      properties: { metadata: { type: 'object', properties: { labels: metadata.labels, annotations: metadata.annotations } }, spec: properties.spec },
+    };
+    trackedSchemas.set(kindSchema, tracked);
+  }
+  return tracked;
 }
 
 /** `{metadata: {labels, annotations}, spec}` of an object, each only if it has it. */
@@ -76,12 +90,16 @@ export interface Conflict {
   path: FieldPath;
 }
 
-/** Takes what a write changed away from `managers` (structured-merge-diff's update), listing what it took. */
-function takeChanges(managers: readonly Manager[], change: Comparison): { managers: Manager[]; conflicts: Conflict[] } {
+/**
+ * Takes what a write changed away from `managers` (structured-merge-diff's update): changed and
+ * added fields go to the writer, removed ones go. The conflicts are the `contested` fields each
+ * manager owned.
+ */
+function takeChanges(managers: readonly Manager[], change: Comparison, contested: FieldSet): { managers: Manager[]; conflicts: Conflict[] } {
   const changed = change.modified.union(change.added);
   const conflicts: Conflict[] = [];
   const remaining = managers.map((owner) => {
-    for (const path of owner.fields.intersection(changed).paths()) conflicts.push({ owner, path });
+    for (const path of owner.fields.intersection(contested).paths()) conflicts.push({ owner, path });
     return { ...owner, fields: owner.fields.difference(changed).difference(change.removed) };
   });
   return { managers: remaining, conflicts };
@@ -102,28 +120,48 @@ export interface ApplyRequest {
   now: string;
 }
 
-export type ApplyOutcome = { conflicts: Conflict[] } | { object: Resource; managedFields: ManagedFieldsEntry[] | undefined };
+export type ApplyOutcome =
+  | { conflicts: Conflict[] }
+  /** The configuration (`in: 'config'`) or the stored object has a list its type cannot handle (see typed-value.ts). */
+  | { untyped: StatusCause; in: 'config' | 'live' }
+  | { object: Resource; managedFields: ManagedFieldsEntry[] | undefined };
 
 export function applyConfiguration(request: ApplyRequest): ApplyOutcome {
   const { live, schema } = request;
   const liveFields = trackedFieldsOf(live);
   const configFields = trackedFieldsOf(request.config);
+  // Typing both first makes every operation below safe, and names a bad list item exactly.
+  let applied: FieldSet;
+  let existing: FieldSet;
+  try {
+    applied = fieldSetOf(configFields, schema);
+  } catch (error) {
+    if (error instanceof UntypedValueError) return { untyped: error.problem, in: 'config' };
+    throw error;
+  }
+  try {
+    existing = fieldSetOf(liveFields, schema);
+  } catch (error) {
+    if (error instanceof UntypedValueError) return { untyped: error.problem, in: 'live' };
+    throw error;
+  }
   let managers = decodeManagers(live?.metadata.managedFields);
-  if (live && managers.length === 0) {
-    const existing = fieldSetOf(liveFields, schema);
-    if (!existing.isEmpty()) managers = [{ manager: BEFORE_FIRST_APPLY_MANAGER, operation: 'Update', apiVersion: request.apiVersion, time: request.now, fields: existing }];
+  if (live && managers.length === 0 && !existing.isEmpty()) {
+    managers = [{ manager: BEFORE_FIRST_APPLY_MANAGER, operation: 'Update', apiVersion: request.apiVersion, time: request.now, fields: existing }];
   }
   const applier = { manager: request.manager, operation: 'Apply' as const, apiVersion: request.apiVersion };
   const previous = managers.find((owner) => identityOf(owner) === identityOf(applier));
   const others = managers.filter((owner) => owner !== previous);
-  const applied = fieldSetOf(configFields, schema);
 
   const merged = mergeValues(liveFields, configFields, schema);
   // Fields this manager applied before and dropped now go, unless someone (itself included, through what it applies now) still owns them.
   const stillOwned = withNamedParents(others.reduce((owned, owner) => owned.union(owner.fields), applied), schema);
-  const result = previous ? removeFields(merged, withNamedParents(previous.fields, schema).difference(stillOwned), schema) : merged;
+  const dropped = previous ? withNamedParents(previous.fields, schema).difference(stillOwned) : FieldSet.EMPTY;
+  const result = dropped.isEmpty() ? merged : removeFields(merged, dropped, schema);
 
-  const taken = takeChanges(others, compareValues(liveFields, result, schema));
+  const change = compareValues(liveFields, result, schema);
+  // What goes with a dropped field goes by right; any other removal is contested like a change.
+  const taken = takeChanges(others, change, change.modified.union(change.added).union(change.removed.notCoveredBy(dropped)));
   if (taken.conflicts.length > 0 && !request.force) {
     const asLastApplied = request.manager === KUBECTL_MANAGER && live ? fieldsAsLastApplied(live, liveFields, schema) : undefined;
     const conflicts = asLastApplied ? taken.conflicts.filter((conflict) => !asLastApplied.has(conflict.path)) : taken.conflicts;
@@ -155,8 +193,14 @@ function fieldsAsLastApplied(live: Resource, liveFields: Record<string, unknown>
   }
   if (!isJsonObject(lastApplied) || lastApplied.apiVersion !== live.apiVersion) return undefined;
   const lastFields = trackedFieldsOf(lastApplied);
-  const drift = compareValues(lastFields, liveFields, schema);
-  return fieldSetOf(lastFields, schema).difference(drift.modified).difference(drift.added).difference(drift.removed);
+  try {
+    const drift = compareValues(lastFields, liveFields, schema);
+    return fieldSetOf(lastFields, schema).difference(drift.modified).difference(drift.added).difference(drift.removed);
+  } catch (error) {
+    // An annotation written before list keys were required (a limit without a name) is no guide.
+    if (error instanceof UntypedValueError) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -169,9 +213,11 @@ function withLastApplied(object: Resource, sent: unknown): Resource {
   return { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [LAST_APPLIED_ANNOTATION]: `${goJson(config)}\n` } } };
 }
 
+/** By owner (manager, operation, API version); each owner's fields stay in path order. */
 function sortConflicts(conflicts: Conflict[]): Conflict[] {
-  const order = (conflict: Conflict) => [conflict.owner.manager, conflict.owner.operation, conflict.owner.apiVersion].join('\u0000');
-  return [...conflicts].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  return [...conflicts].sort(
+    (a, b) => compareGoStrings(a.owner.manager, b.owner.manager) || compareGoStrings(a.owner.operation, b.owner.operation) || compareGoStrings(a.owner.apiVersion, b.owner.apiVersion),
+  );
 }
 
 /** A manager as kube-apiserver names it in a conflict: updaters with the API version they wrote in. */
@@ -207,10 +253,12 @@ export interface UpdateRequest {
 }
 
 /**
- * The managedFields after a create, replace or patch. A body whose managedFields differ from the
- * stored ones sets them (kubectl rewrites them once to move an object to server-side apply; an
- * empty list resets them); otherwise the stored ones are kept. Either way, the fields this write
- * changed become its manager's.
+ * The managedFields after a create, replace, patch or a controller's write. A body whose
+ * managedFields differ from the stored ones sets them (kubectl rewrites them once to move an
+ * object to server-side apply; an empty list resets them); otherwise the stored ones are kept.
+ * Either way, the fields this write changed become its manager's. A stored object whose lists
+ * cannot be typed (written before list keys were required) loses its managedFields, as
+ * kube-apiserver drops what it cannot compute; the next apply starts them afresh.
  */
 export function recordUpdate(request: UpdateRequest): ManagedFieldsEntry[] | undefined {
   const requested = request.object.metadata.managedFields;
@@ -221,12 +269,20 @@ export function recordUpdate(request: UpdateRequest): ManagedFieldsEntry[] | und
   // kube-apiserver starts tracking an object when it is created or first applied, not in between.
   if (!explicit && request.live && managers.length === 0) return undefined;
 
-  const change = compareValues(trackedFieldsOf(request.live), trackedFieldsOf(request.object), request.schema);
+  let change: Comparison;
+  try {
+    change = compareValues(trackedFieldsOf(request.live), trackedFieldsOf(request.object), request.schema);
+  } catch (error) {
+    if (error instanceof UntypedValueError) return undefined;
+    throw error;
+  }
   const updater = { manager: request.manager, operation: 'Update' as const, apiVersion: request.apiVersion };
   const previous = managers.find((owner) => identityOf(owner) === identityOf(updater));
+  // An update takes what it changes whoever owns it: nothing is contested.
   const others = takeChanges(
     managers.filter((owner) => owner !== previous),
     change,
+    FieldSet.EMPTY,
   ).managers;
   const changed = change.modified.union(change.added);
   const own = previous?.fields.difference(change.removed) ?? FieldSet.EMPTY;

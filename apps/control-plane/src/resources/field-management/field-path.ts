@@ -50,13 +50,20 @@ export function canonicalElement(element: string): PathElement {
   }
   if (kind === 'v:') {
     if (!isScalar(parsed)) throw new PathElementError(`"${element}": a set item must be a string, number, boolean or null`);
+    refuseNonFinite(element, parsed);
     return valueElement(parsed);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.keys(parsed).length === 0) {
     throw new PathElementError(`"${element}": a key must be a JSON object with at least one field`);
   }
   if (!Object.values(parsed).every(isScalar)) throw new PathElementError(`"${element}": key fields must be strings, numbers, booleans or null`);
+  Object.values(parsed).forEach((value) => refuseNonFinite(element, value));
   return keyElement(parsed as Record<string, Scalar>);
+}
+
+/** JSON.parse reads 1e400 as Infinity, which JSON writes as null: the element would silently name another item. */
+function refuseNonFinite(element: string, value: Scalar): void {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new PathElementError(`"${element}": a number must be finite (at most about 1.8e308)`);
 }
 
 const KIND_ORDER: Record<string, number> = { 'f:': 0, 'k:': 1, 'v:': 2, 'i:': 3 };

@@ -3,11 +3,20 @@
  * changed. Only members are kept (structured-merge-diff's "children" are implied by them); a list
  * item is a member of its own, beside its fields, as kube-apiserver records it (`.` in FieldsV1).
  */
-import { comparePaths, type FieldPath } from './field-path';
+import { comparePaths, type FieldPath, type PathElement } from './field-path';
 
 const keyOf = (path: FieldPath) => JSON.stringify(path);
 
+/** The members as a tree of path elements: `member` where a member ends, `children` below. */
+export interface FieldTrie {
+  member: boolean;
+  children: Map<PathElement, FieldTrie>;
+}
+
 export class FieldSet {
+  /** Built on first use: FieldsV1 is written from it, removeFields and covers walk it. */
+  private tree: FieldTrie | undefined;
+
   private constructor(private readonly members: ReadonlyMap<string, FieldPath>) {}
 
   static readonly EMPTY = new FieldSet(new Map());
@@ -33,6 +42,40 @@ export class FieldSet {
   /** Members in structured-merge-diff's order (fields by name, then keys, values, indexes). */
   paths(): FieldPath[] {
     return [...this.members.values()].sort(comparePaths);
+  }
+
+  /** The members as a tree; children are in no particular order. */
+  trie(): FieldTrie {
+    if (this.tree) return this.tree;
+    const root: FieldTrie = { member: false, children: new Map() };
+    for (const path of this.members.values()) {
+      let node = root;
+      for (const element of path) {
+        let child = node.children.get(element);
+        if (!child) node.children.set(element, (child = { member: false, children: new Map() }));
+        node = child;
+      }
+      node.member = true;
+    }
+    return (this.tree = root);
+  }
+
+  /** Whether `path` is a member or lies under one: removing a member removes everything under it. */
+  covers(path: FieldPath): boolean {
+    let node = this.trie();
+    for (const element of path) {
+      const child = node.children.get(element);
+      if (!child) return false;
+      if (child.member) return true;
+      node = child;
+    }
+    return false;
+  }
+
+  /** The members `other` does not cover. */
+  notCoveredBy(other: FieldSet): FieldSet {
+    if (other.isEmpty()) return this;
+    return FieldSet.of([...this.members.values()].filter((path) => !other.covers(path)));
   }
 
   union(other: FieldSet): FieldSet {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describePath, fieldElement as f, keyElement as k, valueElement as v, type FieldPath } from './field-path';
 import { FieldSet } from './field-set';
-import { decodeFieldsV1, encodeFieldsV1, FieldsV1Error } from './fields-v1';
+import { decodeFieldsV1, encodeFieldsV1, FieldsV1Error, MAX_FIELD_PATH_LENGTH } from './fields-v1';
 import { goJson } from './go-json';
 
 const limit = (name: string) => k({ name });
@@ -41,10 +41,24 @@ describe('FieldsV1', () => {
     ['a set item that is an object', { 'v:{"a":1}': {} }, 'a set item must be a string, number, boolean or null'],
     ['"." at the top', { '.': {} }, '"." marks a list item and cannot be at the top'],
     ['"." with fields under it', { 'f:spec': { '.': { 'f:x': {} } } }, 'at f:spec: "." must be {}'],
+    ['"." as a list', { 'f:spec': { '.': [] } }, 'at f:spec: "." must be {}'],
+    ['a key with a number JSON cannot hold (read as Infinity)', { 'f:spec': { 'f:ports': { 'k:{"port":1e400}': {} } } }, 'at f:spec.f:ports: "k:{"port":1e400}": a number must be finite'],
+    ['a set item with a number JSON cannot hold', { 'f:spec': { 'f:codes': { 'v:-1e400': {} } } }, 'at f:spec.f:codes: "v:-1e400": a number must be finite'],
     ['a child that is not an object', { 'f:spec': true }, 'at f:spec: must be an object'],
   ])('refuses %s, saying where and why', (_name, fields, message) => {
     expect(() => decodeFieldsV1(fields)).toThrow(FieldsV1Error);
     expect(() => decodeFieldsV1(fields)).toThrow(message);
+  });
+
+  it('stops at a tree nested deeper than any field, wherever it goes (not with a stack overflow)', () => {
+    let deep: Record<string, unknown> = {};
+    for (let depth = 0; depth < 20_000; depth++) deep = { 'f:a': deep };
+    expect(() => decodeFieldsV1(deep)).toThrow(FieldsV1Error);
+    expect(() => decodeFieldsV1(deep)).toThrow(`at ${Array(MAX_FIELD_PATH_LENGTH + 1).fill('f:a').join('.')}: nested deeper than ${MAX_FIELD_PATH_LENGTH} fields`);
+    // As deep as allowed still reads.
+    let allowed: Record<string, unknown> = {};
+    for (let depth = 0; depth < MAX_FIELD_PATH_LENGTH; depth++) allowed = { 'f:a': allowed };
+    expect(decodeFieldsV1(allowed).size).toBe(1);
   });
 });
 

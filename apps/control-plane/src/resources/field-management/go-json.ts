@@ -19,7 +19,10 @@ function withSortedKeys(value: unknown): unknown {
   );
 }
 
-/** Go compares strings by bytes; code units order ASCII (every key Kubernetes allows) the same way. */
+/**
+ * Go's `<` on strings: byte by byte of their UTF-8. JavaScript's compares UTF-16 code units, which
+ * orders a character above U+FFFF before U+E000–U+FFFF; label keys and manager names may have both.
+ */
 export function compareGoStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

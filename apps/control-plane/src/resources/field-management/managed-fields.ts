@@ -3,9 +3,10 @@
  * Update, API version), sorted as kube-apiserver sorts them: Apply before Update, then by time,
  * manager and apiVersion.
  */
-import type { ManagedFieldsEntry, StatusCause } from '@portolan/api';
+import { MAX_FIELD_MANAGER_BYTES, parseTime, type ManagedFieldsEntry, type StatusCause } from '@portolan/api';
 import { FieldSet } from './field-set';
 import { decodeFieldsV1, encodeFieldsV1, FieldsV1Error } from './fields-v1';
+import { compareGoStrings } from './go-json';
 
 export type Operation = ManagedFieldsEntry['operation'];
 
@@ -39,7 +40,8 @@ export function decodeManagers(entries: readonly ManagedFieldsEntry[] | undefine
   const seen = new Set<string>();
   (entries ?? []).forEach((entry, index) => {
     const at = `metadata.managedFields[${index}]`;
-    if (entry.time !== undefined && Number.isNaN(Date.parse(entry.time))) {
+    causes.push(...fieldManagerCauses(entry.manager, `${at}.manager`));
+    if (entry.time !== undefined && !parseTime(entry.time)) {
       causes.push({ field: `${at}.time`, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(entry.time)}: must be an RFC 3339 time such as 2025-01-31T12:00:00Z` });
     }
     const identity = identityOf(entry);
@@ -68,32 +70,39 @@ export function encodeManagers(managers: readonly Manager[]): ManagedFieldsEntry
 }
 
 function compareManagers(a: Manager, b: Manager): number {
-  const seconds = (time: string | undefined) => (time === undefined ? 0 : Math.floor(Date.parse(time) / 1000));
-  const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-  return text(a.operation, b.operation) || seconds(a.time) - seconds(b.time) || text(a.manager, b.manager) || text(a.apiVersion, b.apiVersion);
+  const seconds = (time: string | undefined) => (time === undefined ? 0 : Math.floor((parseTime(time)?.ms ?? 0) / 1000));
+  return compareGoStrings(a.operation, b.operation) || seconds(a.time) - seconds(b.time) || compareGoStrings(a.manager, b.manager) || compareGoStrings(a.apiVersion, b.apiVersion);
 }
 
-/** kube-apiserver's limit on a fieldManager. */
-const MAX_MANAGER_LENGTH = 128;
+/** What Go's unicode.IsPrint refuses, near enough: control characters. */
+const UNPRINTABLE = /[^\x20-\x7e\u{a0}-\u{10ffff}]/u;
 
 /**
  * The manager of a create, replace or patch: the fieldManager it names, else the product of its
- * User-Agent (`kubectl` of `kubectl/v1.32.4 (linux/amd64) …`), as kube-apiserver does.
+ * User-Agent (`kubectl` of `kubectl/v1.32.4 (linux/amd64) …`) without unprintable characters and
+ * cut to the limit, as kube-apiserver's prefixFromUserAgent does.
  */
 export function updateManagerName(fieldManager: string | undefined, userAgent: string | undefined): string {
   if (fieldManager) return fieldManager;
-  const product = (userAgent ?? '').split('/')[0].trim().slice(0, MAX_MANAGER_LENGTH);
-  return product || 'unknown';
+  let product = '';
+  let bytes = 0;
+  for (const character of (userAgent ?? '').split('/')[0]) {
+    if (UNPRINTABLE.test(character)) continue;
+    bytes += Buffer.byteLength(character);
+    if (bytes > MAX_FIELD_MANAGER_BYTES) break;
+    product += character;
+  }
+  return product.trim() || 'unknown';
 }
 
-/** What is wrong with a fieldManager a request names, in kube-apiserver's words. */
-export function fieldManagerCauses(fieldManager: string | undefined): StatusCause[] {
+/** What is wrong with a manager's name (`?fieldManager=`, or an entry's `manager`), in kube-apiserver's words. */
+export function fieldManagerCauses(fieldManager: string | undefined, field = 'fieldManager'): StatusCause[] {
   if (fieldManager === undefined) return [];
-  if (Buffer.byteLength(fieldManager) > MAX_MANAGER_LENGTH) {
-    return [{ field: 'fieldManager', reason: 'FieldValueTooLong', message: `Too long: may not be more than ${MAX_MANAGER_LENGTH} bytes` }];
+  if (Buffer.byteLength(fieldManager) > MAX_FIELD_MANAGER_BYTES) {
+    return [{ field, reason: 'FieldValueTooLong', message: `Too long: may not be more than ${MAX_FIELD_MANAGER_BYTES} bytes` }];
   }
-  if (/[^\x20-\x7e\u00a0-\uffff]/.test(fieldManager)) {
-    return [{ field: 'fieldManager', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldManager)}: must only contain printable characters` }];
+  if (UNPRINTABLE.test(fieldManager)) {
+    return [{ field, reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(fieldManager)}: must only contain printable characters` }];
   }
   return [];
 }

@@ -5,14 +5,16 @@
  * (libs/api field-schemas.ts): `map` lists by item key, `set` lists by value, `atomic` lists (the
  * default, as for Kubernetes custom resources) as one value.
  *
- * One departure: Kubernetes requires every key of a `map` list to be set (or defaulted); Portolan
- * keeps some keys optional (a RateLimitPolicy limit's name), so a list whose items cannot all be
- * told apart (a key missing, or the same key twice) is handled as atomic, in every operation.
+ * A `map` list's keys are required and its items unique, and a `set`'s items scalars and unique
+ * (admission refuses anything else), so a list is merged one way whatever its data. A value that
+ * breaks those rules cannot be handled at all, as in structured-merge-diff: UntypedValueError.
+ * Only an apply configuration (validated once merged) or an object stored before the rules were
+ * enforced can hold one.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { isJsonObject, LIST_MAP_KEYS, LIST_TYPE, type ListType } from '@portolan/api';
-import { fieldElement, fieldNameOf, isScalar, keyElement, valueElement, type FieldPath, type PathElement, type Scalar } from './field-path';
-import { FieldSet } from './field-set';
+import { isJsonObject, LIST_MAP_KEYS, LIST_TYPE, REQUIRED_HINT, setOwn, type ListType, type StatusCause } from '@portolan/api';
+import { describePath, fieldElement, fieldNameOf, isScalar, keyElement, valueElement, type FieldPath, type PathElement, type Scalar } from './field-path';
+import { FieldSet, type FieldTrie } from './field-set';
 
 /** A node of a JSON schema, as TypeBox builds them. */
 export type SchemaNode = Record<string, unknown>;
@@ -52,27 +54,52 @@ function childSchema(shape: Shape, element: PathElement): SchemaNode | undefined
 }
 
 /**
- * The path element of each item of a list merged item by item, or undefined when the list is one
- * value: atomic by its schema, or with an item that lacks a key, or two items that are the same.
+ * A list whose items cannot be told apart as its type requires: an item of a `map` list without
+ * a key, an item of a `set` that is not a scalar, or the same item twice. `problem` says which, in
+ * the words validation uses (`spec.limits[0].name: Required value: name each limit …`).
  */
-function itemElements(items: unknown[], shape: Extract<Shape, { kind: 'list' }>): PathElement[] | undefined {
-  if (shape.listType === 'atomic') return undefined;
-  const elements: PathElement[] = [];
-  for (const item of items) {
-    if (shape.listType === 'set') {
-      if (!isScalar(item)) return undefined;
-      elements.push(valueElement(item));
-      continue;
-    }
-    if (!isJsonObject(item)) return undefined;
-    const key: Record<string, Scalar> = {};
-    for (const name of shape.keys) {
-      if (!isScalar(item[name])) return undefined;
-      key[name] = item[name] as Scalar;
-    }
-    elements.push(keyElement(key));
+export class UntypedValueError extends Error {
+  constructor(readonly problem: StatusCause) {
+    super(`${problem.field}: ${problem.message}`);
   }
-  return new Set(elements).size === elements.length ? elements : undefined;
+}
+
+/**
+ * The path element of each item of a list merged item by item; undefined for an atomic list. `at`
+ * is the list's path, only to name an item in an error.
+ */
+function itemElements(items: unknown[], shape: Extract<Shape, { kind: 'list' }>, at: FieldPath = []): PathElement[] | undefined {
+  if (shape.listType === 'atomic') return undefined;
+  const untyped = (index: number, field: string, reason: StatusCause['reason'], message: string) =>
+    new UntypedValueError({ field: `${describePath(at).slice(1)}[${index}]${field}`, reason, message });
+  const elements: PathElement[] = [];
+  const seen = new Set<PathElement>();
+  items.forEach((item, index) => {
+    let element: PathElement;
+    if (shape.listType === 'set') {
+      if (!isScalar(item)) throw untyped(index, '', 'FieldValueTypeInvalid', 'Invalid value: must be a string, number, boolean or null: the list is a set');
+      element = valueElement(item);
+    } else {
+      if (!isJsonObject(item)) throw untyped(index, '', 'FieldValueTypeInvalid', 'Invalid value: must be of type object');
+      const key: Record<string, Scalar> = {};
+      for (const name of shape.keys) {
+        if (!isScalar(item[name])) {
+          const hint = (shape.items.properties as Record<string, SchemaNode> | undefined)?.[name]?.[REQUIRED_HINT];
+          throw untyped(index, `.${name}`, 'FieldValueRequired', `Required value: ${typeof hint === 'string' ? hint : `the list's items are merged by ${shape.keys.join(', ')}`}`);
+        }
+        setOwn(key, name, item[name]);
+      }
+      element = keyElement(key);
+    }
+    if (seen.has(element)) {
+      // Named as validation names a duplicate: at its key when there is one key.
+      const [field, value] = shape.listType === 'map' && shape.keys.length === 1 ? [`.${shape.keys[0]}`, JSON.stringify((item as Record<string, unknown>)[shape.keys[0]])] : ['', element.slice(2)];
+      throw untyped(index, field, 'FieldValueDuplicate', `Duplicate value: ${value}`);
+    }
+    seen.add(element);
+    elements.push(element);
+  });
+  return elements;
 }
 
 const isEmptyObject = (value: unknown) => isJsonObject(value) && Object.keys(value).length === 0;
@@ -91,7 +118,7 @@ function membersOf(value: unknown, schema: SchemaNode): Map<string, Member> {
   const visit = (at: unknown, node: SchemaNode | undefined, path: PathElement[]) => {
     const shape = shapeOf(node);
     if (shape.kind === 'list' && Array.isArray(at)) {
-      const elements = itemElements(at, shape);
+      const elements = itemElements(at, shape, path);
       if (!elements) return add(path, at, false);
       at.forEach((item, index) => {
         const itemPath = [...path, elements[index]];
@@ -123,7 +150,7 @@ function parentsOf(members: Map<string, Member>): Set<string> {
   return parents;
 }
 
-/** The fields `value` sets: what an applier owns after applying it. */
+/** The fields `value` sets: what an applier owns after applying it. Throws UntypedValueError for a value its schema cannot type. */
 export function fieldSetOf(value: unknown, schema: SchemaNode): FieldSet {
   return FieldSet.of([...membersOf(value, schema).values()].map((member) => member.path));
 }
@@ -169,8 +196,8 @@ export function mergeValues(live: unknown, config: unknown, schema: SchemaNode |
   }
   if ((shape.kind === 'struct' || shape.kind === 'map') && isJsonObject(live) && isJsonObject(config)) {
     const merged: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(live)) merged[name] = Object.hasOwn(config, name) ? mergeValues(value, config[name], fieldSchema(shape, name)) : structuredClone(value);
-    for (const [name, value] of Object.entries(config)) if (!Object.hasOwn(live, name)) merged[name] = structuredClone(value);
+    for (const [name, value] of Object.entries(live)) setOwn(merged, name, Object.hasOwn(config, name) ? mergeValues(value, config[name], fieldSchema(shape, name)) : structuredClone(value));
+    for (const [name, value] of Object.entries(config)) if (!Object.hasOwn(live, name)) setOwn(merged, name, structuredClone(value));
     return merged;
   }
   return structuredClone(config);
@@ -225,25 +252,6 @@ function mergeKeyedLists(live: unknown[], liveElements: PathElement[], config: u
   return merged;
 }
 
-interface Trie {
-  member: boolean;
-  children: Map<PathElement, Trie>;
-}
-
-function trieOf(set: FieldSet): Trie {
-  const root: Trie = { member: false, children: new Map() };
-  for (const path of set.paths()) {
-    let node = root;
-    for (const element of path) {
-      let child = node.children.get(element);
-      if (!child) node.children.set(element, (child = { member: false, children: new Map() }));
-      node = child;
-    }
-    node.member = true;
-  }
-  return root;
-}
-
 const isEmptyContainer = (value: unknown) => isEmptyObject(value) || (Array.isArray(value) && value.length === 0);
 
 /**
@@ -251,7 +259,7 @@ const isEmptyContainer = (value: unknown) => isEmptyObject(value) || (Array.isAr
  * emptied that way goes too, as Kubernetes drops the null structured-merge-diff leaves there.
  */
 export function removeFields(value: unknown, set: FieldSet, schema: SchemaNode): unknown {
-  const remove = (at: unknown, node: SchemaNode | undefined, trie: Trie): unknown => {
+  const remove = (at: unknown, node: SchemaNode | undefined, trie: FieldTrie): unknown => {
     const shape = shapeOf(node);
     const keep = (original: unknown, pruned: unknown) => !(isEmptyContainer(pruned) && !isEmptyContainer(original));
     if (shape.kind === 'list' && Array.isArray(at)) {
@@ -272,13 +280,13 @@ export function removeFields(value: unknown, set: FieldSet, schema: SchemaNode):
         const child = trie.children.get(fieldElement(name));
         if (child?.member) continue;
         const pruned = child ? remove(item, fieldSchema(shape, name), child) : structuredClone(item);
-        if (keep(item, pruned)) kept[name] = pruned;
+        if (keep(item, pruned)) setOwn(kept, name, pruned);
       }
       return kept;
     }
     return structuredClone(at);
   };
-  return remove(value, schema, trieOf(set));
+  return remove(value, schema, set.trie());
 }
 
 /**
