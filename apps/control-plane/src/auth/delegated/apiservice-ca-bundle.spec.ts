@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiServiceCaBundle } from './apiservice-ca-bundle';
 import { KubernetesDelegationClient } from './kubernetes-client';
 import { KubernetesAuthApiDouble } from './testing/kubernetes-auth-api-double';
@@ -28,18 +28,6 @@ let reconciler: ApiServiceCaBundle | undefined;
 function logger() {
   logs = [];
   return pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
-}
-
-async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 }
 
 beforeEach(async () => {
@@ -93,18 +81,18 @@ describe('the APIService caBundle', () => {
     expect(failure.msg).toContain(`grant the control plane's service account patch on apiservices.apiregistration.k8s.io named ${NAME}`);
     expect(failure.err.message).toContain('User "system:serviceaccount:portolan:portolan-control-plane" cannot patch resource "apiservices"');
     double.withheld.delete('patch apiservices');
-    await eventually(() => expect(double.apiService(NAME)!.spec.caBundle).toBe(base64(ca.certPem)));
+    await vi.waitFor(() => expect(double.apiService(NAME)!.spec.caBundle).toBe(base64(ca.certPem)), { timeout: 5000, interval: 20 });
   });
 
   it('retries with backoff while the APIService does not exist yet, and never throws', async () => {
     reconciler = new ApiServiceCaBundle(client, NAME, serving, logger(), { firstRetryMs: 40 });
     await reconciler.start();
     expect(logs.find((line) => line.level === 50)!.msg).toContain(`create APIService ${NAME} (the deploy manifests do), or correct PORTOLAN_APISERVICE_NAME`);
-    await eventually(() => expect(logs.filter((line) => line.level === 50).length).toBeGreaterThanOrEqual(3));
+    await vi.waitFor(() => expect(logs.filter((line) => line.level === 50).length).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
     const retries = logs.filter((line) => line.level === 50).map((line) => line.retryInMs);
     expect(retries.slice(0, 3)).toEqual([40, 80, 160]);
     double.addApiService(NAME, { service: { namespace: 'portolan', name: 'portolan-control-plane' } });
-    await eventually(() => expect(double.apiService(NAME)!.spec.caBundle).toBe(base64(ca.certPem)), 10_000);
+    await vi.waitFor(() => expect(double.apiService(NAME)!.spec.caBundle).toBe(base64(ca.certPem)), { timeout: 10_000, interval: 20 });
   });
 
   it('reports a serving certificate that lacks the Service name kube-apiserver dials', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuthenticationConfigMap } from './authentication-configmap';
 import { KubernetesDelegationClient } from './kubernetes-client';
 import { KubernetesAuthApiDouble } from './testing/kubernetes-auth-api-double';
@@ -33,18 +33,6 @@ function start(options = {}) {
   const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => (logs.push(JSON.parse(String(chunk))), done()) }));
   source = new AuthenticationConfigMap(KubernetesDelegationClient.connect({ kubeconfigFile: join(dir, 'kubeconfig') }), logger, options);
   return source;
-}
-
-async function eventually(check: () => void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 }
 
 beforeEach(async () => {
@@ -76,7 +64,7 @@ describe('the extension-apiserver-authentication ConfigMap', () => {
     await configMap.start();
     const rotated = testCertificateAuthority('front-proxy-ca-2');
     double.authenticationConfigMap = { ...data, 'requestheader-client-ca-file': rotated.certPem, 'requestheader-allowed-names': '["aggregator"]' };
-    await eventually(() => expect(configMap.current()?.frontProxy?.caPem).toBe(rotated.certPem));
+    await vi.waitFor(() => expect(configMap.current()?.frontProxy?.caPem).toBe(rotated.certPem), { timeout: 5000, interval: 20 });
     expect(seen).toEqual([['front-proxy-client'], ['aggregator']]);
   });
 
@@ -90,7 +78,7 @@ describe('the extension-apiserver-authentication ConfigMap', () => {
     const failure = logs.find((line) => line.level === 50)!;
     expect(failure.err.message).toContain('needs the RBAC rule apiGroups: [""], resources: ["configmaps"], resourceNames: ["extension-apiserver-authentication"], verbs: ["get"] in namespace kube-system');
     double.withheld.delete('get configmaps');
-    await eventually(() => expect(configMap.current()?.frontProxy).toBeDefined());
+    await vi.waitFor(() => expect(configMap.current()?.frontProxy).toBeDefined(), { timeout: 5000, interval: 20 });
   });
 
   it('keeps the configuration read before when a later read fails', async () => {
@@ -98,7 +86,7 @@ describe('the extension-apiserver-authentication ConfigMap', () => {
     const configMap = start({ refreshIntervalMs: 30 });
     await configMap.start();
     double.authenticationConfigMap = { ...data, 'requestheader-allowed-names': 'front-proxy-client' };
-    await eventually(() => expect(logs.some((line) => line.level === 40 && line.msg.includes('keeping the configuration read before'))).toBe(true));
+    await vi.waitFor(() => expect(logs.some((line) => line.level === 40 && line.msg.includes('keeping the configuration read before'))).toBe(true), { timeout: 5000, interval: 20 });
     expect(configMap.current()?.frontProxy?.allowedNames).toEqual(['front-proxy-client']);
   });
 });
