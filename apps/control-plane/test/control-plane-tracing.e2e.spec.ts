@@ -13,6 +13,9 @@ import { GROUP_PATH, nsPath, type ApiClient, type ApiResponse } from './support/
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
 
 const BOOTSTRAP = 'tracing-bootstrap-token-0123456';
+// OpenTelemetry's standard setting: export span batches every 100 ms instead of every 5 s, so each
+// test waits for its spans a moment rather than a full batch interval. What is exported is the same.
+process.env.OTEL_BSP_SCHEDULE_DELAY = '100';
 const COLLECTION_ROUTE = `${GROUP_PATH}/namespaces/:namespace/:plural`;
 const OBJECT_ROUTE = `${COLLECTION_ROUTE}/:name`;
 
