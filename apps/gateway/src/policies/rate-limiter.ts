@@ -33,6 +33,8 @@ interface CompiledLimit {
   /** The limit as the policy states it, before any pool share (for the RateLimit-Policy header). */
   requests: number;
   windowSeconds: number;
+  /** The RateLimit-Policy header's value, formatted once per config change rather than per request. */
+  policyHeader: string;
 }
 
 export interface CompiledRateLimit {
@@ -74,10 +76,13 @@ export function compileRateLimit(config: RateLimitConfig, share: PoolShare): Com
       throw new RateLimitConfigError(`spec.limits[${index}].interval`, (error as Error).message);
     }
     const capacity = limit.burst ?? limit.requests;
+    const name = limit.name ?? `limit-${index}`;
+    const windowSeconds = Math.max(1, Math.round(intervalMs / 1000));
     return {
-      name: limit.name ?? `limit-${index}`,
+      name,
       requests: limit.requests,
-      windowSeconds: Math.max(1, Math.round(intervalMs / 1000)),
+      windowSeconds,
+      policyHeader: `"${name}";q=${limit.requests};w=${windowSeconds}`,
       shape: { capacity: mesh ? shareOf(capacity, share) : capacity, fill: mesh ? shareOf(limit.requests, share) : limit.requests, intervalMs },
     };
   });
@@ -120,16 +125,18 @@ export class RateLimiter {
     this.buckets.set(key, buckets);
     this.evict(now);
 
-    const empty = buckets.findIndex((bucket) => !bucket.peek(now));
-    if (empty >= 0) {
-      const limit = this.compiled.limits[empty];
-      const resetSeconds = Math.max(1, Math.ceil(buckets[empty].msUntilReset(now) / 1000));
+    // Plain loops: this runs on every request, and callbacks and intermediate arrays showed in the
+    // decision benchmark (docs/benchmarks.md).
+    for (let index = 0; index < buckets.length; index++) {
+      if (buckets[index].peek(now)) continue;
+      const limit = this.compiled.limits[index];
+      const resetSeconds = Math.max(1, Math.ceil(buckets[index].msUntilReset(now) / 1000));
       return {
         allowed: false,
         statusCode: this.compiled.statusCode,
         headers: {
           'retry-after': String(resetSeconds),
-          'ratelimit-policy': `"${limit.name}";q=${limit.requests};w=${limit.windowSeconds}`,
+          'ratelimit-policy': limit.policyHeader,
           ratelimit: `"${limit.name}";r=0;t=${resetSeconds}`,
           'x-ratelimit-limit': String(limit.requests),
           'x-ratelimit-remaining': '0',
@@ -137,21 +144,22 @@ export class RateLimiter {
         },
       };
     }
-    const results = buckets.map((bucket) => bucket.take(now));
     // Report the tightest limit, as clients pace themselves by it.
     let tightest = 0;
-    results.forEach((result, index) => {
-      if (result.remaining < results[tightest].remaining) tightest = index;
-    });
+    let tightestResult = buckets[0].take(now);
+    for (let index = 1; index < buckets.length; index++) {
+      const result = buckets[index].take(now);
+      if (result.remaining < tightestResult.remaining) {
+        tightest = index;
+        tightestResult = result;
+      }
+    }
     const limit = this.compiled.limits[tightest];
-    const resetSeconds = Math.max(1, Math.ceil(results[tightest].resetMs / 1000));
+    const resetSeconds = Math.max(1, Math.ceil(tightestResult.resetMs / 1000));
     return {
       allowed: true,
       statusCode: 200,
-      headers: {
-        'ratelimit-policy': `"${limit.name}";q=${limit.requests};w=${limit.windowSeconds}`,
-        ratelimit: `"${limit.name}";r=${results[tightest].remaining};t=${resetSeconds}`,
-      },
+      headers: { 'ratelimit-policy': limit.policyHeader, ratelimit: `"${limit.name}";r=${tightestResult.remaining};t=${resetSeconds}` },
     };
   }
 

@@ -20,7 +20,7 @@ import { pickEndpoint, planZones, type ZonePlan } from '../policies/load-balance
 import { OutlierDetector, type OutlierSettings } from '../policies/outlier-detector.js';
 import { compileRateLimit, RateLimiter, type RateLimitConfig } from '../policies/rate-limiter.js';
 import { compileRetry, isIdempotent, RequestRetries, RetryBudget, type CompiledRetry, type RetryConfig } from '../policies/retry.js';
-import { compileMatcher, firstMatch, orderForMatching, RouteMatchError, type RouteMatcher } from '../policies/route-match.js';
+import { compileMatcher, RouteIndex, RouteMatchError, type RouteMatcher } from '../policies/route-match.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { endpointSpans, routeSpans, type BreakerStateName, type EndpointSpans, type RouteSpans } from '../telemetry/request-spans.js';
 
@@ -358,26 +358,26 @@ function compileRoute(route: EffectiveRoute, share: PoolShare, ownZone: string, 
 }
 
 class CompiledTable implements RouteTable {
-  readonly ordered: RuntimeRoute[];
+  private readonly index: RouteIndex<RuntimeRoute>;
   readonly byName: Map<string, RuntimeRoute>;
 
   constructor(routes: RuntimeRoute[]) {
-    this.ordered = orderForMatching(routes);
+    this.index = new RouteIndex(routes);
     this.byName = new Map(routes.map((route) => [route.name, route]));
   }
 
   match(host: string | undefined, url: string, headers: IncomingMessage['headers']): CompiledRoute | undefined {
-    return firstMatch(this.ordered, host, url, headers);
+    return this.index.match(host, url, headers);
   }
 
   origins(): Set<string> {
-    return new Set(this.ordered.flatMap((route) => route.endpoints.map((endpoint) => endpoint.origin)));
+    return new Set(this.index.routes.flatMap((route) => route.endpoints.map((endpoint) => endpoint.origin)));
   }
 
   health(now: number): [HeartbeatStats['breakers'], HeartbeatStats['ejectedEndpoints']] {
     const breakers = new Map<string, HeartbeatStats['breakers'][number]>();
     const ejected = new Map<string, HeartbeatStats['ejectedEndpoints'][number]>();
-    for (const route of this.ordered) {
+    for (const route of this.index.routes) {
       const state = route.breaker?.current(now);
       if (state && state !== 'closed') breakers.set(route.serviceName, { service: route.serviceName, state });
       for (const endpoint of route.outlier?.ejected(now) ?? []) ejected.set(`${route.serviceName}|${endpoint}`, { service: route.serviceName, endpoint });
