@@ -25,7 +25,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1024,
   },
   server: {
-    proxy: Object.fromEntries(apiPrefixes.map((prefix) => [prefix, { target: apiUrl, secure: false, ws: prefix === '/v1', changeOrigin: true }])),
+    // The control plane refuses a live-feed upgrade whose Origin is not its own (docs/dashboard.md): the proxy speaks as it.
+    proxy: Object.fromEntries(apiPrefixes.map((prefix) => [prefix, { target: apiUrl, secure: false, ws: prefix === '/v1', changeOrigin: true, headers: { origin: new URL(apiUrl).origin } }])),
   },
   test: {
     projects: [

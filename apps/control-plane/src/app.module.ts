@@ -1,8 +1,11 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { AuditModule } from './audit/audit.module';
+import type { AuditLog } from './audit/audit-log';
 import { AuthModule } from './auth/auth.module';
 import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { EVENT_JOURNAL, type EventJournal } from './events/event-journal';
 import { EventsModule } from './events/events.module';
+import { AuthLockout } from './auth/auth-lockout';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { KUBERNETES_DELEGATION, type KubernetesDelegation } from './auth/delegated/kubernetes-delegation';
 import { TokenService } from './auth/token-service';
@@ -29,6 +32,8 @@ export interface AppDependencies {
   registry: NodeRegistry;
   tokens: TokenService;
   bootstrapToken: BootstrapToken;
+  /** Failed authentications per source address, shared with the WebSocket upgrades. */
+  lockout: AuthLockout;
   metrics: MetricsRegistry;
   ackLedger: AckLedger;
   leadership: Leadership;
@@ -36,6 +41,8 @@ export interface AppDependencies {
   tracing: TracingSettings;
   /** What the leader's controllers did (autoscaling decisions) and their status of objects. */
   events: EventJournal;
+  /** Where the audit middleware records every write and token action (GET /v1/audit reads it). */
+  audit: AuditLog;
   /** Gateways' heartbeat statistics per pool and zone, for the autoscaler and the dashboard's traffic charts. */
   traffic: PoolTrafficWindow;
   /** Delegated authentication and authorization behind the Kubernetes aggregation layer; absent when off. */
@@ -52,6 +59,7 @@ class EdgesModule {
       { provide: NODE_REGISTRY, useValue: dependencies.registry },
       { provide: TokenService, useValue: dependencies.tokens },
       { provide: BootstrapToken, useValue: dependencies.bootstrapToken },
+      { provide: AuthLockout, useValue: dependencies.lockout },
       { provide: MetricsRegistry, useValue: dependencies.metrics },
       { provide: ACK_LEDGER, useValue: dependencies.ackLedger },
       { provide: LEADERSHIP, useValue: dependencies.leadership },
@@ -71,7 +79,7 @@ export class AppModule {
     const tracing = TracingModule.register(dependencies.tracing);
     return {
       module: AppModule,
-      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, ZonesModule, LiveModule, TapModule, tracing, SelfChecksModule.register(tracing)],
+      imports: [EdgesModule.register(dependencies), AuthModule, DiscoveryModule, HealthModule, TelemetryModule, ResourcesModule, RegistryModule, DistributionModule, EventsModule, ZonesModule, LiveModule, TapModule, tracing, SelfChecksModule.register(tracing), AuditModule.register(dependencies.audit)],
     };
   }
 }

@@ -2,12 +2,15 @@
  * Opens the state the control plane runs on, chosen by PORTOLAN_STORE: the embedded database (one
  * process) or Consul (several replicas). Either way the rest of the control plane sees the same
  * edges: a ResourceStore, a NodeRegistry, a Leadership (with the LeaderControllers that run on
- * it), an AckLedger, an ApiTokenStore and an EventJournal.
+ * it), an AckLedger, an ApiTokenStore, an EventJournal and an AuditLog.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BootConfig, ConsulBackend } from './config/boot-config';
 import { ConsulApiTokenStore, SqliteApiTokenStore, type ApiTokenStore } from './auth/api-token-store';
+import type { AuditLog } from './audit/audit-log';
+import { ConsulAuditLog } from './audit/consul-audit-log';
+import { SqliteAuditLog } from './audit/sqlite-audit-log';
 import { checkSameAgent } from './consul/agent-identity';
 import { ConsulClient } from './consul/consul-client';
 import { waitForConsul } from './consul/wait-for-consul';
@@ -39,6 +42,8 @@ export interface Backend {
   ackLedger: AckLedger;
   apiTokens: ApiTokenStore;
   events: EventJournal;
+  /** Every write and token action: who, what, when, from where, with what outcome. */
+  audit: AuditLog;
   /** Consul mode: the prepared queries the failover controller keeps (`<service>.query.consul`). */
   preparedQueries?: ConsulPreparedQueries;
   /** The CA every replica shares (Consul, when the operator configured none); unset, the data directory's. */
@@ -82,6 +87,7 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
     controllers.start();
     await leadership.start();
     const events = new SqliteEventJournal(db);
+    const audit = new SqliteAuditLog(db, config.audit);
     return {
       store,
       registry,
@@ -90,11 +96,13 @@ export async function openBackend(config: BootConfig, logger: Logger, metrics: M
       ackLedger: new LocalAckLedger(),
       apiTokens: new SqliteApiTokenStore(db),
       events,
+      audit,
       describe: `embedded store in ${config.dataDir}`,
       close: async () => {
         controllers.close();
         await leadership.close();
         await events.close();
+        await audit.close();
         await registry.close();
         await store.close();
         db.close();
@@ -114,6 +122,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
   let ackLedger: ConsulAckLedger | undefined;
   let apiTokens: ConsulApiTokenStore | undefined;
   let events: ConsulEventJournal | undefined;
+  let audit: ConsulAuditLog | undefined;
   // Also what a start that fails halfway runs: whatever was opened is closed, the leader lock first.
   const close = async () => {
     // Leadership first, so another replica takes over while this one finishes closing.
@@ -122,6 +131,8 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     await ackLedger?.close();
     await apiTokens?.close();
     await events?.close();
+    // After the API closed: the entries of its last requests are written first.
+    await audit?.close();
     await registry?.close();
     await store?.close();
     consul.close();
@@ -165,6 +176,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
     ackLedger = new ConsulAckLedger(consul, backend.replicaName);
     apiTokens = await ConsulApiTokenStore.open(consul);
     events = await ConsulEventJournal.open(consul);
+    audit = await ConsulAuditLog.open(consul, config.audit);
     return {
       store,
       registry,
@@ -173,6 +185,7 @@ async function openConsulBackend(config: BootConfig, backend: ConsulBackend, log
       ackLedger,
       apiTokens,
       events,
+      audit,
       preparedQueries: new ConsulPreparedQueries(consul, { log: (level, fields, message) => log.child({ component: 'prepared-queries' })[level](fields, message) }),
       certificateAuthority: prepared.certificateAuthority,
       describe: `Consul at ${consul.address} (prefix ${consul.prefix}), replica ${backend.replicaName}`,

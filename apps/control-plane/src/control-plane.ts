@@ -7,25 +7,30 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type pino from 'pino';
 import { failureStatus } from '@portolan/api';
+import { AGENT_API_PREFIX } from '@portolan/agent-client';
 import { AppModule } from './app.module';
 import { startAutoscaling, type RunningAutoscaling } from './autoscaling/autoscaling';
 import { PoolTrafficWindow } from './autoscaling/pool-traffic-window';
 import { openBackend } from './backend';
 import { startFailover } from './failover/failover';
 import { startRolloutGuard } from './rollout-guard/rollout-guard';
+import { AgentCertificateGate, readAgentClientCa } from './auth/agent-certificate/agent-certificate-gate';
+import { AuthLockout } from './auth/auth-lockout';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { startKubernetesIntegration, type KubernetesIntegration } from './auth/delegated/kubernetes-integration';
 import { TokenService } from './auth/token-service';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
 import type { BootConfig } from './config/boot-config';
+import { prepareDataDir } from './config/data-dir';
 import { serveDashboard } from './dashboard/serve-dashboard';
 import { ApiExceptionFilter } from './errors/api-exception.filter';
+import { answerClientErrors } from './errors/raw-refusals';
 import { listenOps, type OpsListener } from './health/ops-listener';
 import { renderKubeconfig } from './kubeconfig';
 import { attachLiveFeed } from './live/live-feed';
@@ -62,9 +67,10 @@ const BODY_LIMIT = '3mb';
 
 export async function startControlPlane(config: BootConfig, options: { logDestination?: pino.DestinationStream } = {}): Promise<RunningControlPlane> {
   const logger = createRootLogger(config.logLevel, options.logDestination);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(config.dataDir);
   // Read before waiting for any backend: a wrong file is the operator's to fix now.
   const operatorCa = config.tlsCa && readCertificateAuthorityFiles(config.tlsCa);
+  const agentClientCa = config.agentClientCaFile ? readAgentClientCa(config.agentClientCaFile) : undefined;
   const metrics = new MetricsRegistry();
   // The backend's services log through Nest's Logger before the app exists: JSON from the start.
   Logger.overrideLogger(new JsonLogger(logger));
@@ -85,13 +91,18 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     const { store, registry, leadership, ackLedger } = backend;
     const tokens = new TokenService({ dataDir: config.dataDir, tokensFile: config.tokensFile, adminToken: config.adminToken }, backend.apiTokens);
     const bootstrapToken = new BootstrapToken(config.dataDir, config.bootstrapToken);
-    kubernetes = startKubernetesIntegration(config.kubernetes, certificate, logger);
+    const lockout = new AuthLockout(config.authLockout, metrics, logger);
+    kubernetes = startKubernetesIntegration(config.kubernetes, { ...certificate, agentClientCaPem: agentClientCa?.pem }, logger);
+    const agentCertificates = agentClientCa && new AgentCertificateGate(agentClientCa, registry, logger);
+    // Asked for, never required by TLS itself: kubectl and the dashboard have no certificate. The CA
+    // is offered so a client holding several certificates (a browser, a Go agent) picks the right one.
+    const agentTlsOptions = agentClientCa ? { requestCert: true, rejectUnauthorized: false, ca: agentClientCa.pem } : {};
 
     const traffic = new PoolTrafficWindow();
     const nest = await NestFactory.create<NestExpressApplication>(
-      AppModule.register({ store, registry, tokens, bootstrapToken, metrics, leadership, ackLedger, tracing: config.tracing, events: backend.events, traffic, kubernetesDelegation: kubernetes.delegation }),
+      AppModule.register({ store, registry, tokens, bootstrapToken, lockout, metrics, leadership, ackLedger, tracing: config.tracing, events: backend.events, audit: backend.audit, traffic, kubernetesDelegation: kubernetes.delegation }),
       {
-        httpsOptions: { key: certificate.keyPem, cert: certificate.certPem, ...kubernetes.tlsOptions },
+        httpsOptions: { key: certificate.keyPem, cert: certificate.certPem, ...kubernetes.tlsOptions, ...agentTlsOptions },
         bodyParser: false,
         logger: new JsonLogger(logger),
       },
@@ -124,6 +135,8 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       });
       runWithContext(context, next);
     });
+    // An agent without its certificate is refused before its body is read.
+    if (agentCertificates) app.use(AGENT_API_PREFIX, agentCertificates.authenticate);
     // The OTLP receiver reads its own (raw, larger) body first; the JSON parser below then skips it.
     app.use(OTLP_TRACES_PATH, ...otlpBodyHandlers());
     app.use(express.json({ type: BODY_TYPES, limit: BODY_LIMIT, strict: false }));
@@ -132,16 +145,29 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       if (typeof error?.status !== 'number') return next(error);
       const status = error.status === 413
         ? failureStatus(413, 'RequestEntityTooLarge', `the request body is larger than ${BODY_LIMIT}`)
-        : failureStatus(400, 'BadRequest', `the request body could not be parsed: ${error.message}`);
+        : error.status === 415
+          ? failureStatus(415, 'UnsupportedMediaType', `the request body could not be read: ${error.message}`)
+          : failureStatus(400, 'BadRequest', `the request body could not be parsed: ${error.message}`);
       response.status(status.code).json(status);
     });
+    // A body no parser above read would be ignored: a write could then succeed as if none had been
+    // sent (a zone drained without the reason given, a heartbeat without its fields).
+    app.use((request: Request, response: Response, next: NextFunction) => {
+      const sent = Number(request.headers['content-length']) > 0 || request.headers['transfer-encoding'] !== undefined;
+      if (request.body !== undefined || !sent || request.path === OTLP_TRACES_PATH) return next();
+      const status = failureStatus(415, 'UnsupportedMediaType', `the request body is ${request.headers['content-type'] ? `of type ${request.headers['content-type']}` : 'sent without a Content-Type'}: the API reads JSON (application/json, application/merge-patch+json, application/json-patch+json) and YAML (application/apply-patch+yaml, application/yaml)`);
+      response.status(415).json(status);
+    });
+    if (agentCertificates) app.use(AGENT_API_PREFIX, agentCertificates.authorize);
     app.useGlobalFilters(new ApiExceptionFilter(logger));
     app.enableShutdownHooks();
     await app.listen(config.apiPort, config.host);
+    answerClientErrors(app.getHttpServer());
     kubernetes.attach(app.getHttpServer());
-    const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), logger);
+    const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), lockout, logger, { clientCertificates: agentCertificates });
     closeLiveFeeds = attachLiveFeed(app.getHttpServer(), {
       tokens,
+      lockout,
       store,
       registry,
       distribution: app.get(DistributionService),

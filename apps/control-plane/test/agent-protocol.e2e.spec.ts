@@ -360,6 +360,43 @@ describe('the agent protocol', () => {
     ]);
   });
 
+  it('revokes a gateway\'s credential at an admin\'s word: its stream closes with 4401, its held long-poll ends 401, and it must register again', async () => {
+    const node = await gateway('revoked-a');
+    const agent = new RawAgent(node);
+    const streamClosed = new Promise<{ code: number; reason: string }>((resolve) => agent.socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    try {
+      const first = await agent.next();
+      const client = cp.client.withToken(node.credential);
+      const held = client.call('GET', `/agent/v1/nodes/${node.id}/snapshot?wait=20s`, undefined, undefined, { 'if-none-match': `"${first.version}"` });
+      // The long-poll is the gateway's latest transport once it is held.
+      await eventually(async () => (await cp.client.call('GET', nsPath('gatewaynodes', 'revoked-a'))).body.status?.transport, (transport) => transport === 'long-poll', 'the long-poll to be held');
+
+      const revoked = await cp.client.call('POST', '/v1/gateways/revoked-a/revoke-credential');
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toMatchObject({ kind: 'Status', status: 'Success', message: expect.stringContaining('register again') });
+      expect(await streamClosed).toEqual({ code: 4401, reason: expect.stringContaining('revoked') });
+      const ended = await held;
+      expect(ended.status).toBe(401);
+      expect(ended.body).toMatchObject({ kind: 'Status', reason: 'Unauthorized', message: expect.stringContaining('revoked') });
+
+      // The credential authenticates nothing any more; the node's endpoints say to register again.
+      expect((await client.call('POST', `/agent/v1/nodes/${node.id}/heartbeat`, {})).status).toBe(404);
+      const upgrade = new WebSocket(`${cp.running.apiUrl.replace('https', 'wss')}/agent/v1/nodes/${node.id}/stream`, { ca: cp.running.caPem, headers: { authorization: `Bearer ${node.credential}` } });
+      expect(await new Promise((resolve) => upgrade.on('unexpected-response', (_request, response) => resolve(response.statusCode)))).toBe(401);
+      expect((await cp.client.call('GET', nsPath('gatewaynodes', 'revoked-a'))).status).toBe(404);
+
+      const again = await gateway('revoked-a');
+      expect(again.credential).not.toBe(node.credential);
+      expect((await cp.client.withToken(again.credential).call('POST', `/agent/v1/nodes/${again.id}/heartbeat`, {})).status).toBe(200);
+      expect((await cp.client.call('POST', `/v1/gateways/${again.id}/revoke-credential`)).status).toBe(200);
+      const unknown = await cp.client.call('POST', '/v1/gateways/revoked-a/revoke-credential');
+      expect(unknown.status).toBe(404);
+      expect(unknown.body).toMatchObject({ kind: 'Status', reason: 'NotFound', message: expect.stringContaining('revoked-a') });
+    } finally {
+      agent.close();
+    }
+  });
+
   it('keeps registry kinds read-only', async () => {
     const write = await cp.client.call('POST', nsPath('gatewaynodes'), { apiVersion: 'mesh.portolan.dev/v1alpha1', kind: 'GatewayNode', metadata: { name: 'fake' }, spec: {} });
     expect(write.status).toBe(405);

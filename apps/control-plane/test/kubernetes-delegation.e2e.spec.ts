@@ -155,6 +155,10 @@ describe('a user kube-apiserver front-proxies', () => {
     // Recorded as kubernetes:jane, so that no one mistakes it for a Portolan token named jane.
     const history = await cp.client.call('GET', `${nsPath('ratelimitpolicies', 'by-jane')}/history`);
     expect(history.body.items[0].actor).toMatch(/^kubernetes:jane\b/);
+    // And so in the audit log, without a role: RBAC, not a Portolan role, decided.
+    const [audited] = (await cp.client.call('GET', '/v1/audit?actor=kubernetes:jane&action=create&name=by-jane')).body.items;
+    expect(audited).toMatchObject({ actor: 'kubernetes:jane', object: { kind: 'RateLimitPolicy', namespace: 'default', name: 'by-jane' }, outcome: { status: 'Success', code: 201 } });
+    expect(audited).not.toHaveProperty('role');
   });
 
   it('is refused 403 in kube-apiserver\'s words when RBAC denies, and nothing changes', async () => {
@@ -174,6 +178,9 @@ describe('a user kube-apiserver front-proxies', () => {
       details: { group: 'mesh.portolan.dev', kind: 'ratelimitpolicies', name: 'guarded' },
     });
     expect((await cp.client.call('GET', nsPath('ratelimitpolicies', 'guarded'))).body.metadata.labels).toBeUndefined();
+    // The refusal is audited under the user the review refused.
+    const [audited] = (await cp.client.call('GET', '/v1/audit?actor=kubernetes:jane&action=patch&name=guarded')).body.items;
+    expect(audited).toMatchObject({ object: { name: 'guarded' }, outcome: { status: 'Failure', code: 403, reason: 'Forbidden', message: denied.body.message } });
   });
 
   it('gets the authorizer\'s reason after the message when it gives one', async () => {

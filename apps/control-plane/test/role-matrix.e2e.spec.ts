@@ -101,8 +101,10 @@ const MATRIX: RouteCase[] = [
   { route: 'GET /observability/v1/services', needs: 'viewer', method: 'GET', path: () => '/observability/v1/services' },
   { route: 'GET /v1/whoami', needs: 'viewer', method: 'GET', path: () => '/v1/whoami' },
   { route: 'GET /v1/tokens', needs: 'admin', method: 'GET', path: () => '/v1/tokens' },
+  { route: 'GET /v1/audit', needs: 'admin', method: 'GET', path: () => '/v1/audit' },
   { route: 'POST /v1/tokens', needs: 'admin', method: 'POST', path: () => '/v1/tokens', body: (run) => ({ name: `t-${run}`, role: 'viewer' }) },
   { route: 'DELETE /v1/tokens/:id', needs: 'admin', method: 'DELETE', path: (run) => `/v1/tokens/minted-${run}` },
+  { route: 'POST /v1/gateways/:gateway/revoke-credential', needs: 'admin', method: 'POST', path: (run) => `/v1/gateways/absent-${run}/revoke-credential` },
 ];
 
 const IDENTITIES = [
@@ -118,7 +120,8 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-tokens-'));
   const file = join(dir, 'tokens.yaml');
   writeFileSync(file, `tokens:\n${Object.entries(TOKENS).map(([role, token]) => `  - {name: ${role}-user, role: ${role}, token: ${token}}`).join('\n')}\n`);
-  cp = await startInProcess({ PORTOLAN_TOKENS_FILE: file, PORTOLAN_BOOTSTRAP_TOKEN: BOOTSTRAP }, TOKENS.admin);
+  // Every wrong token and every user token on a node route is a failed authentication from 127.0.0.1: far past the lockout's default.
+  cp = await startInProcess({ PORTOLAN_TOKENS_FILE: file, PORTOLAN_BOOTSTRAP_TOKEN: BOOTSTRAP, PORTOLAN_AUTH_FAILURE_LIMIT: '100000' }, TOKENS.admin);
   expect((await cp.client.call('POST', nsPath('ratelimitpolicies'), policy('seed'))).status).toBe(201);
   const registered = await cp.client.withToken(BOOTSTRAP).call('POST', '/agent/v1/register', gatewayRegistration('matrix-gateway'));
   expect(registered.status).toBe(201);
@@ -167,8 +170,21 @@ describe('the role matrix', () => {
     const credential = cp.client.withToken(node.credential);
     expect((await credential.call('POST', `/agent/v1/nodes/${node.id}/heartbeat`, {})).status).toBe(200);
     expect((await credential.call('GET', nsPath('ratelimitpolicies'))).status).toBe(401);
+    expect((await credential.call('POST', nsPath('ratelimitpolicies'), policy('by-a-gateway'))).status).toBe(401);
+    expect((await credential.call('GET', '/v1/whoami')).status).toBe(401);
     const other = (await bootstrap.call('POST', '/agent/v1/register', gatewayRegistration('another-gateway'))).body;
-    expect((await credential.call('POST', `/agent/v1/nodes/${other.id}/heartbeat`, {})).status).toBe(401);
+    for (const [method, path, body] of [
+      ['POST', `/agent/v1/nodes/${other.id}/heartbeat`, {}],
+      ['GET', `/agent/v1/nodes/${other.id}/snapshot?wait=1ms`, undefined],
+      ['POST', `/agent/v1/nodes/${other.id}/acks`, { version: 'x', revision: 0, status: 'ACK' }],
+      ['POST', `/agent/v1/nodes/${other.id}/tap`, { requests: [] }],
+      ['POST', `/agent/v1/nodes/${other.id}/drain?wait=1ms`, undefined],
+      ['DELETE', `/agent/v1/nodes/${other.id}`, undefined],
+    ] as const) {
+      expect((await credential.call(method, path, body)).status, `${method} ${path}`).toBe(401);
+    }
+    expect((await bootstrap.call('GET', nsPath('gatewaynodes', 'another-gateway'))).status).toBe(401);
+    expect((await cp.client.call('GET', nsPath('gatewaynodes', 'another-gateway'))).body.status).toMatchObject({ phase: 'Healthy' });
   });
 
   it('refuses writes by a viewer without changing anything', async () => {

@@ -14,7 +14,8 @@ describe('readGatewayConfig', () => {
 
   it('reads flags over environment variables', () => {
     const config = readGatewayConfig(['--zone', 'zone-b', '--listen=0.0.0.0:0'], { PORTOLAN_GATEWAY_ZONE: 'zone-a', PORTOLAN_BOOTSTRAP_TOKEN: 't', PORTOLAN_GATEWAY_POOL: 'edge' });
-    expect(config).toMatchObject({ zone: 'zone-b', pool: 'edge', listen: { host: '0.0.0.0', port: 0 }, bootstrapToken: 't', drainTimeoutMs: 30_000, transport: 'auto' });
+    expect(config).toMatchObject({ zone: 'zone-b', pool: 'edge', listen: { host: '0.0.0.0', port: 0 }, bootstrapToken: 't', drainTimeoutMs: 30_000, transport: 'auto', reconnectMaxMs: 30_000 });
+    expect(readGatewayConfig(['--reconnect-max', '2m'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }).reconnectMaxMs).toBe(120_000);
   });
 
   it('reads the tracing settings, falling back to the standard OpenTelemetry endpoint variable', () => {
@@ -45,6 +46,8 @@ describe('readGatewayConfig', () => {
     [['--listen', 'nowhere'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--listen nowhere is not host:port'],
     [['--drain-timeout', 'soon'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--drain-timeout soon is not a duration'],
     [['--transport', 'pigeon'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--transport pigeon is not one of'],
+    [['--reconnect-max', '0s'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--reconnect-max 0s is below the first wait of 1000 ms'],
+    [['--reconnect-max', 'later'], { PORTOLAN_BOOTSTRAP_TOKEN: 't' }, '--reconnect-max later is not a duration'],
     [[], {}, 'no bootstrap token'],
   ])('rejects %j with a message naming the setting', (argv, env, message) => {
     expect(() => readGatewayConfig(argv, env)).toThrow(message);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { AgentClient, type Snapshot } from '@portolan/agent-client';
 import type { Tracing } from '@portolan/telemetry';
 import type { GatewayConfig } from './config.js';
-import { LastGoodConfig } from './last-good-config.js';
+import { LastGoodConfig, type LoadedConfig } from './last-good-config.js';
 import { AdminServer } from './admin-server.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { HeartbeatStatsCollector } from './telemetry/heartbeat-stats.js';
@@ -38,6 +38,7 @@ export class Gateway {
   private readonly lastGood: LastGoodConfig;
   private agent: AgentClient | undefined;
   private stopping: Promise<void> | undefined;
+  private persistFailing = false;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -50,23 +51,28 @@ export class Gateway {
   }
 
   async start(): Promise<{ proxyUrl: string; adminUrl: string }> {
-    const persisted = this.lastGood.load();
-    if (persisted) {
-      const { errors } = this.proxy.apply(persisted);
-      log.info({ version: persisted.version, revision: persisted.revision, rejected: errors.length }, 'serving the last good configuration from disk until the control plane answers');
-      this.metrics.appliedRevision.set(persisted.revision);
-    }
+    this.applyPersisted(this.lastGood.load());
     const proxyAddress = await this.proxy.listen(this.config.listen.host, this.config.listen.port);
     const adminAddress = await this.admin.listen(this.config.adminListen.host, this.config.adminListen.port);
     const urls = { proxyUrl: `http://${proxyAddress}`, adminUrl: `http://${adminAddress}` };
-    mkdirSync(this.config.stateDir, { recursive: true });
-    writeFileSync(join(this.config.stateDir, 'listening.json'), `${JSON.stringify({ ...urls, pid: process.pid })}\n`);
+    try {
+      mkdirSync(this.config.stateDir, { recursive: true });
+      writeFileSync(join(this.config.stateDir, 'listening.json'), `${JSON.stringify({ ...urls, pid: process.pid })}\n`);
+    } catch (error) {
+      // Serving matters more than fail static: start, and say what a restart would lose.
+      log.warn(
+        { stateDir: this.config.stateDir, error: (error as Error).message },
+        'cannot write the state directory: the gateway serves and takes its configuration from the control plane, but cannot keep it for a restart while the control plane is unreachable; make the directory writable by the user the gateway runs as, or set --state-dir',
+      );
+    }
 
     this.agent = new AgentClient({
       controlPlaneUrl: this.config.controlPlane,
       caPem: this.config.caPem,
+      clientCertificate: this.config.clientCertificate,
       bootstrapToken: this.config.bootstrapToken,
       transport: this.config.transport,
+      reconnectMaxMs: this.config.reconnectMaxMs,
       registration: {
         role: 'gateway',
         name: this.config.name,
@@ -98,9 +104,33 @@ export class Gateway {
     return this.stopping;
   }
 
+  /** What start() found on disk: serve it, or say why the gateway waits for the control plane instead. */
+  private applyPersisted(persisted: LoadedConfig): void {
+    if (persisted.kind === 'loaded') {
+      const { snapshot } = persisted;
+      const { errors } = this.proxy.apply(snapshot);
+      log.info({ version: snapshot.version, revision: snapshot.revision, rejected: errors.length }, 'serving the last good configuration from disk until the control plane answers');
+      this.metrics.appliedRevision.set(snapshot.revision);
+      this.metrics.configPersisted.set(1);
+    } else if (persisted.kind === 'damaged') {
+      const { file, reason, movedTo, moveError } = persisted;
+      log.error(
+        { file, reason, ...(movedTo ? { movedTo } : { moveError }) },
+        movedTo
+          ? 'the last good configuration on disk is damaged; moved it aside for inspection and starting without it: requests are answered 503 until the control plane sends the configuration'
+          : 'the last good configuration on disk is damaged and could not be moved aside; starting without it, and saving nothing over it: move it away (and fix the state directory) so the gateway can keep its configuration again',
+      );
+    } else if (persisted.kind === 'unreadable') {
+      log.error(
+        { file: persisted.file, reason: persisted.reason },
+        'cannot read the last good configuration on disk; starting without it until the control plane sends the configuration: make the file readable by the user the gateway runs as',
+      );
+    }
+  }
+
   private applySnapshot(snapshot: Snapshot) {
     const { errors } = this.proxy.apply(snapshot);
-    this.lastGood.save(snapshot);
+    this.persist(snapshot);
     this.metrics.appliedRevision.set(snapshot.revision);
     if (errors.length > 0) {
       this.metrics.configRejections.inc();
@@ -109,6 +139,28 @@ export class Gateway {
     }
     log.info({ version: snapshot.version, revision: snapshot.revision, routes: snapshot.routes.length }, 'applied snapshot');
     return { status: 'ACK' as const };
+  }
+
+  /**
+   * The snapshot runs whether or not it can be kept: a save that fails is logged (once until a save
+   * works again) and shown by portolan_gateway_config_persisted, and the ACK still goes out.
+   */
+  private persist(snapshot: Snapshot): void {
+    try {
+      this.lastGood.save(snapshot);
+    } catch (error) {
+      if (this.persistFailing) return;
+      this.persistFailing = true;
+      this.metrics.configPersisted.set(0);
+      log.error(
+        { file: this.lastGood.file, revision: snapshot.revision, error: (error as Error).message },
+        'cannot save the configuration to the state directory: it runs, but a restart while the control plane is unreachable would not have it; make the directory writable by the user the gateway runs as, or set --state-dir',
+      );
+      return;
+    }
+    if (this.persistFailing) log.info({ file: this.lastGood.file, revision: snapshot.revision }, 'saving the configuration to the state directory works again');
+    this.persistFailing = false;
+    this.metrics.configPersisted.set(1);
   }
 
   private onAgentEvent(event: { type: string; [key: string]: unknown }): void {

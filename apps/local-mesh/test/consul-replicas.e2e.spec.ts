@@ -157,6 +157,14 @@ describe('three control-plane replicas on one Consul', () => {
     await eventually('the token works on C', () => whoami(c), (status) => status === 200, 10_000);
     expect((await b.call('DELETE', `/v1/tokens/${minted.body.id}`)).status).toBe(200);
     await eventually('the token is refused on A and C', async () => [await whoami(a), await whoami(c)], (codes) => codes.every((code) => code === 401), 10_000);
+    // The audit log is shared too: C lists the mint through A and the revocation through B.
+    const audited = await eventually(
+      'both token actions in C\'s audit log',
+      async () => (await c.call('GET', '/v1/audit?kind=Token&name=ci')).body.items as Array<{ action: string; token: { id: string } }>,
+      (items) => items.length === 2,
+      10_000,
+    );
+    expect(audited.map((entry) => [entry.action, entry.token.id])).toEqual([['token.revoke', minted.body.id], ['token.create', minted.body.id]]);
   });
 
   it('routes to an upstream another tool registered in Consul while its check passes, and stops when it does not', async () => {

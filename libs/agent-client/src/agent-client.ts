@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import type { TappedRequest } from '@portolan/api';
 import { backoffDelay } from './backoff.js';
+import type { ClientCertificate } from './client-tls.js';
 import { runConfigSync, type TransportMode } from './config-sync.js';
 import { AgentClientError, abortedError, isTransient } from './errors.js';
 import type { AgentEvent, AgentEventListener, SyncTransport } from './events.js';
@@ -47,6 +48,8 @@ export interface AgentClientOptions {
   caPem?: string;
   /** Path of the control plane's CA, when caPem is not given; neither means the system store. */
   caFile?: string;
+  /** Presented on every connection: required when the control plane verifies agents (PORTOLAN_TLS_AGENT_CLIENT_CA_FILE). */
+  clientCertificate?: ClientCertificate;
   bootstrapToken: string;
   registration: RegisterRequest;
   /** Applies a snapshot. Without it the client registers and heartbeats only (a service instance). */
@@ -120,7 +123,7 @@ export class AgentClient {
     this.controlPlaneUrl = new URL(options.controlPlaneUrl);
     this.caPem = options.caPem ?? (options.caFile === undefined ? undefined : readFileSync(options.caFile, 'utf8'));
     const requestTimeoutMs = options.requestTimeoutMs ?? AGENT_CLIENT_DEFAULTS.requestTimeoutMs;
-    this.http = new HttpTransport({ controlPlaneUrl: this.controlPlaneUrl, caPem: this.caPem, requestTimeoutMs });
+    this.http = new HttpTransport({ controlPlaneUrl: this.controlPlaneUrl, caPem: this.caPem, clientCertificate: options.clientCertificate, requestTimeoutMs });
     const pingIntervalMs = options.pingIntervalMs ?? PROTOCOL_DEFAULTS.pingIntervalMs;
     this.settings = {
       reconnectBaseMs: options.reconnectBaseMs ?? PROTOCOL_DEFAULTS.reconnectBaseMs,
@@ -257,6 +260,7 @@ export class AgentClient {
       session,
       controlPlaneUrl: this.controlPlaneUrl,
       caPem: this.caPem,
+      clientCertificate: this.options.clientCertificate,
       delivery: this.delivery,
       settings: this.settings,
       emit: this.emit,

@@ -1,10 +1,12 @@
 /**
  * The HTTP half of the agent protocol: one method per endpoint, over an undici Agent that trusts
- * the control plane's CA. Non-success answers become AgentClientErrors carrying the `Status`
- * message; network failures and timeouts become PORTOLAN_AGENT_UNREACHABLE.
+ * the control plane's CA and presents the agent's certificate, when it has one. Non-success
+ * answers become AgentClientErrors carrying the `Status` message; network failures and timeouts
+ * become PORTOLAN_AGENT_UNREACHABLE.
  */
 import { Agent, request } from 'undici';
 import { formatDuration } from '@portolan/api';
+import { tlsConnectOptions, type ClientCertificate } from './client-tls.js';
 import { AgentClientError, abortedError, errorForStatus } from './errors.js';
 import { isSnapshot } from './snapshot-delivery.js';
 import {
@@ -35,6 +37,8 @@ export interface HttpTransportOptions {
   controlPlaneUrl: URL;
   /** PEM of the CA that signed the control plane's certificate; the system store when absent. */
   caPem?: string;
+  /** Presented on every connection, for a control plane that verifies agents. */
+  clientCertificate?: ClientCertificate;
   /** How long an ordinary call may take; a long-poll gets its wait on top. */
   requestTimeoutMs: number;
 }
@@ -58,7 +62,7 @@ export class HttpTransport {
   private readonly dispatcher: Agent;
 
   constructor(private readonly options: HttpTransportOptions) {
-    this.dispatcher = new Agent(options.caPem === undefined ? {} : { connect: { ca: options.caPem } });
+    this.dispatcher = new Agent({ connect: tlsConnectOptions(options) });
   }
 
   async register(bootstrapToken: string, registration: RegisterRequest, signal?: AbortSignal): Promise<RegisterResponse> {

@@ -1,6 +1,8 @@
 export * from './protocol.js';
 export { AgentClient, AGENT_CLIENT_DEFAULTS, type AgentClientOptions, type AgentClientState, type ConnectionState } from './agent-client.js';
+export { agentSpiffeId, parseAgentSpiffeId, spiffeIdsOf, type AgentIdentity, type AgentRole } from './agent-identity.js';
 export { backoffDelay } from './backoff.js';
+export type { ClientCertificate } from './client-tls.js';
 export type { TransportMode } from './config-sync.js';
 export { AgentClientError, isTransient, type AgentClientErrorCode, type AgentClientErrorDetails } from './errors.js';
 export type { AgentEvent, AgentEventListener, SyncTransport } from './events.js';

@@ -8,6 +8,7 @@
  * otherwise look connected forever while no snapshot can arrive.
  */
 import WebSocket from 'ws';
+import { tlsConnectOptions, type ClientCertificate } from './client-tls.js';
 import { AgentClientError, abortedError, errorForStatus } from './errors.js';
 import { PATHS, type AckRequest, type ServerMessage } from './protocol.js';
 import { isSnapshot } from './snapshot-delivery.js';
@@ -19,6 +20,7 @@ export interface StreamOptions {
   url: URL;
   credential: string;
   caPem?: string;
+  clientCertificate?: ClientCertificate;
   pingIntervalMs: number;
   handshakeTimeoutMs: number;
   onMessage: (message: ServerMessage, connection: StreamConnection) => void;
@@ -108,7 +110,7 @@ export function openStream(options: StreamOptions, signal: AbortSignal): Promise
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(options.url, {
       headers: { authorization: `Bearer ${options.credential}` },
-      ca: options.caPem,
+      ...tlsConnectOptions(options),
       handshakeTimeout: options.handshakeTimeoutMs,
     });
     const onAbort = () => {

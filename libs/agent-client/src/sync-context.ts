@@ -1,4 +1,5 @@
 /** What a config-sync loop needs, for one registration (a new registration starts new loops). */
+import type { ClientCertificate } from './client-tls.js';
 import type { AgentEventListener } from './events.js';
 import type { HttpTransport, NodeSession } from './http-transport.js';
 import type { SnapshotDelivery } from './snapshot-delivery.js';
@@ -23,6 +24,7 @@ export interface SyncContext {
   session: NodeSession;
   controlPlaneUrl: URL;
   caPem?: string;
+  clientCertificate?: ClientCertificate;
   delivery: SnapshotDelivery;
   settings: SyncSettings;
   emit: AgentEventListener;

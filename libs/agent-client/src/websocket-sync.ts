@@ -32,6 +32,7 @@ export function connectStream(context: SyncContext, signal: AbortSignal, onOpen?
       url: streamUrl(context.controlPlaneUrl, session.id),
       credential: session.credential,
       caPem: context.caPem,
+      clientCertificate: context.clientCertificate,
       pingIntervalMs: settings.pingIntervalMs,
       handshakeTimeoutMs: settings.handshakeTimeoutMs,
       onOpen,

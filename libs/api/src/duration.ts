@@ -14,21 +14,39 @@ const PART_RE = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g;
 export class DurationFormatError extends Error {
   readonly code = 'PORTOLAN_INVALID_DURATION';
   constructor(readonly input: string) {
-    super(`"${input}" is not a duration: use a number and a unit, e.g. 250ms, 2s, 5m or 1h30m`);
+    super(
+      DURATION_RE.test(input)
+        ? `"${input}" is too long a duration: it must be countable in whole milliseconds (at most ${Number.MAX_SAFE_INTEGER}ms)`
+        : `"${input}" is not a duration: use a number and a unit, e.g. 250ms, 2s, 5m or 1h30m`,
+    );
   }
 }
 
-export function isDuration(input: string): boolean {
-  return DURATION_RE.test(input);
-}
-
-export function parseDuration(input: string): Milliseconds {
-  if (!isDuration(input)) throw new DurationFormatError(input);
+/**
+ * The milliseconds of `input`, or undefined when it is not a duration. Like Go's
+ * time.ParseDuration, which refuses what overflows, a duration too long to count exactly in
+ * milliseconds (hundreds of digits match the pattern) is not one: it would be Infinity.
+ */
+function millisecondsOf(input: string): Milliseconds | undefined {
+  if (!DURATION_RE.test(input)) return undefined;
   let total = 0;
   for (const [, amount, unit] of input.matchAll(PART_RE)) {
     total += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
   }
-  return Math.round(total);
+  const ms = Math.round(total);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** Whether parseDuration takes `input`. */
+export function isDuration(input: string): boolean {
+  return millisecondsOf(input) !== undefined;
+}
+
+/** Whole milliseconds, never negative; throws DurationFormatError for anything else. */
+export function parseDuration(input: string): Milliseconds {
+  const ms = millisecondsOf(input);
+  if (ms === undefined) throw new DurationFormatError(input);
+  return ms;
 }
 
 /** The shortest exact notation: 1500 -> "1500ms", 60000 -> "1m", 5400000 -> "1h30m". */

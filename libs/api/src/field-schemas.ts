@@ -3,7 +3,7 @@
  * field's description, so the OpenAPI document (and `kubectl explain`) always says them, and
  * stores the same numbers as schema keywords so validation enforces exactly what is documented.
  */
-import { Type, type ArrayOptions, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type ArrayOptions, type TLiteral, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { DURATION_PATTERN, formatDuration, parseDuration } from './duration.js';
 
 /** Schema keyword carrying duration bounds in milliseconds; checked by validation.ts. */
@@ -68,6 +68,17 @@ export function Bool(doc: FieldDoc<boolean>) {
     description: describe(doc.description, [doc.default !== undefined ? `Default: ${doc.default}.` : undefined]),
     ...(doc.default !== undefined ? { default: doc.default } : {}),
   });
+}
+
+const NULLABLE_NUMBER = 'PortolanNullableNumber';
+TypeRegistry.Set(NULLABLE_NUMBER, (_schema, value) => value === null || (typeof value === 'number' && Number.isFinite(value)));
+
+/**
+ * A number or null, written for OpenAPI 3.0 as `nullable: true`. Its own kind, registered above,
+ * because TypeBox's checks throw on a Type.Unsafe schema of a kind they do not know.
+ */
+export function NullableNumber(description: string) {
+  return Type.Unsafe<number | null>({ [Kind]: NULLABLE_NUMBER, type: 'number', nullable: true, description });
 }
 
 /** A closed set of strings. Emitted to OpenAPI as `type: string` + `enum` (see openapi.ts). */

@@ -10,7 +10,14 @@ export const DEFAULT_NAMESPACE = 'default';
 /** DNS-1123 subdomain, as Kubernetes requires of object names. */
 export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
-const StringMap = (description: string) => Type.Record(Type.String(), Type.String(), { description });
+/**
+ * Keys of a map: any string. TypeBox's own key pattern for Type.String() is `^(.*)$`, which no key
+ * with a line break matches, and a key the pattern does not match goes unchecked: `{"a\nb": 5}`
+ * would pass as a map of strings.
+ */
+const AnyKey = Type.String({ pattern: '^[\\s\\S]*$' });
+
+const StringMap = (description: string) => Type.Record(AnyKey, Type.String(), { description });
 
 /** The manager Kubernetes names the owner of fields set before field management began. */
 export const BEFORE_FIRST_APPLY_MANAGER = 'before-first-apply';
@@ -38,7 +45,7 @@ export const ManagedFieldsEntrySchema = Type.Object({
   apiVersion: Type.String({ description: 'API version the fields are named in.' }),
   time: Type.Optional(Type.String({ description: 'RFC 3339 time the manager last changed the object.' })),
   fieldsType: StringEnum(['FieldsV1'], { description: 'Encoding of fieldsV1.' }),
-  fieldsV1: Type.Record(Type.String(), Type.Unknown(), {
+  fieldsV1: Type.Record(AnyKey, Type.Unknown(), {
     description:
       'The fields, as a tree: "f:<name>" for a field, "k:{<key fields as JSON>}" for an item of a list merged by key, "v:<JSON>" for an item of a set, "." for the item itself. Covers metadata.labels, metadata.annotations and spec.',
   }),

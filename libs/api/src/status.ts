@@ -43,7 +43,8 @@ export interface Status {
   message: string;
   reason?: StatusReason;
   code: number;
-  details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[] };
+  /** `retryAfterSeconds`: with 429, how long to wait before trying again (also the Retry-After header). */
+  details?: { name?: string; group?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
 }
 
 export function failureStatus(code: number, reason: StatusReason, message: string, details?: Status['details']): Status {

@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { DURATION_PATTERN, formatDuration, isDuration, parseDuration } from './duration.js';
 import { DURATION_BOUNDS, LIST_MAP_KEYS, LIST_TYPE, REQUIRED_HINT, type DurationBounds } from './field-schemas.js';
 import { kindDefinition, type KindDefinition } from './kinds/index.js';
-import { GROUP_VERSION, type Resource } from './meta.js';
+import { GROUP_VERSION, OBJECT_NAME_PATTERN, type Resource } from './meta.js';
 import { isJsonObject } from './merge-patch.js';
 import type { StatusCause } from './status.js';
 import { semanticChecks } from './semantic-checks.js';
@@ -33,6 +33,9 @@ export function pointerToFieldPath(pointer: string): string {
   }
   return path;
 }
+
+/** A key as one segment of a JSON pointer (RFC 6901). */
+const escapePointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 const show = (value: unknown) => JSON.stringify(value) ?? 'undefined';
 
@@ -110,19 +113,23 @@ function walk(schema: Record<string, unknown>, value: unknown, pointer: string, 
   visit(schema, value, pointer);
   if (schema.type === 'object' && isJsonObject(value) && isJsonObject(schema.properties)) {
     for (const [key, child] of Object.entries(schema.properties)) {
-      if (key in value) walk(child as Record<string, unknown>, value[key], `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, visit);
+      if (Object.hasOwn(value, key)) walk(child as Record<string, unknown>, value[key], `${pointer}/${escapePointer(key)}`, visit);
     }
   } else if (schema.type === 'array' && Array.isArray(value) && isJsonObject(schema.items)) {
     value.forEach((item, index) => walk(schema.items as Record<string, unknown>, item, `${pointer}/${index}`, visit));
   }
 }
 
+const DURATION_RE = new RegExp(DURATION_PATTERN);
+
 function durationBoundCauses(schema: TSchema, value: unknown): StatusCause[] {
   const causes: StatusCause[] = [];
   walk(schema as Record<string, unknown>, value, '', (node, current, pointer) => {
     const bounds = node[DURATION_BOUNDS] as DurationBounds | undefined;
-    if (!bounds || typeof current !== 'string' || !isDuration(current)) return;
-    const ms = parseDuration(current);
+    // A value not matching the pattern is reported by the schema.
+    if (!bounds || typeof current !== 'string' || !DURATION_RE.test(current)) return;
+    // One that matches but is too long to count in milliseconds is past every maximum.
+    const ms = isDuration(current) ? parseDuration(current) : Number.POSITIVE_INFINITY;
     const field = pointerToFieldPath(pointer);
     if (ms < bounds.minimum) {
       causes.push({ field, reason: 'FieldValueInvalid', message: `Invalid value: "${current}": must be at least ${formatDuration(bounds.minimum)}` });
@@ -165,6 +172,35 @@ function listTypeCauses(schema: TSchema, value: unknown): StatusCause[] {
   return causes;
 }
 
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const LABEL_PREFIX = new RegExp(OBJECT_NAME_PATTERN);
+const LABEL_CHARACTERS = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+
+/**
+ * Label keys and values as kube-apiserver checks them (apimachinery's ValidateLabels): a key is a
+ * name of at most 63 characters, optionally after a DNS subdomain prefix and "/"; a value is empty
+ * or such a name. Selectors can only name labels of this shape, and clients (kubectl, the
+ * dashboard) assume it. Both are reported at `metadata.labels`, as Kubernetes reports them.
+ */
+function labelCauses(metadata: unknown): StatusCause[] {
+  if (!isJsonObject(metadata) || !isJsonObject(metadata.labels)) return [];
+  const causes: StatusCause[] = [];
+  const invalid = (value: string, why: string) => causes.push({ field: 'metadata.labels', reason: 'FieldValueInvalid', message: `Invalid value: ${show(value)}: ${why}` });
+  for (const [key, value] of Object.entries(metadata.labels)) {
+    const parts = key.split('/');
+    const name = parts[parts.length - 1];
+    if (parts.length > 2) invalid(key, 'a qualified name must be a name with an optional DNS subdomain prefix and "/" (e.g. example.com/MyName)');
+    else if (parts.length === 2 && (parts[0].length > 253 || !LABEL_PREFIX.test(parts[0]))) invalid(key, 'prefix part must be a lowercase DNS subdomain of at most 253 characters');
+    else if (name.length > 63) invalid(key, 'name part must be no more than 63 characters');
+    else if (!LABEL_NAME.test(name)) invalid(key, `name part ${LABEL_CHARACTERS}`);
+    // A value that is not a string is the schema's to report.
+    if (typeof value !== 'string') continue;
+    if (value.length > 63) invalid(value, 'must be no more than 63 characters');
+    else if (value !== '' && !LABEL_NAME.test(value)) invalid(value, `a valid label must be an empty string or ${LABEL_CHARACTERS}`);
+  }
+  return causes;
+}
+
 /**
  * Where `value` nests objects and lists more than `maxDepth` levels deep: a cause naming the
  * field there, or the last field on the way whose values the schema still describes — for a
@@ -183,7 +219,7 @@ export function nestingCause(schema: TSchema | undefined, value: unknown, maxDep
       return { field: pointerToFieldPath(step.named), reason: 'FieldValueInvalid', message: `Invalid value: nested more than ${maxDepth} levels deep, deeper than any field of the kind` };
     }
     for (const [key, child] of Object.entries(step.value)) {
-      const pointer = `${step.pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const pointer = `${step.pointer}/${escapePointer(key)}`;
       const { schema: childSchema, described } = childOf(step.schema, key, Array.isArray(step.value));
       stack.push({ value: child, schema: childSchema, pointer, named: described ? pointer : step.named, depth: step.depth + 1 });
     }
@@ -205,22 +241,33 @@ function childOf(schema: Record<string, unknown> | undefined, key: string, inArr
   return isJsonObject(values) && values.type !== undefined ? { schema: values, described: true } : { schema: undefined, described: false };
 }
 
-/** Fields present in `value` that `schema` does not declare. */
-export function findUnknownFields(schema: TSchema, value: unknown): string[] {
-  const unknown: string[] = [];
+/**
+ * Calls `visit` with every field of `value` that `schema` does not declare. Own properties only:
+ * `in` (and TypeBox's Value.Clean, which uses it) takes `constructor` or `__proto__` for fields of
+ * every object.
+ */
+function forEachUnknownField(schema: TSchema, value: unknown, visit: (object: Record<string, unknown>, key: string, pointer: string) => void): void {
   walk(schema as Record<string, unknown>, value, '', (node, current, pointer) => {
     if (node.type !== 'object' || !isJsonObject(current) || !isJsonObject(node.properties)) return;
     if (node.patternProperties || node.additionalProperties) return;
     for (const key of Object.keys(current)) {
-      if (!(key in (node.properties as object))) unknown.push(pointerToFieldPath(`${pointer}/${key}`));
+      if (!Object.hasOwn(node.properties, key)) visit(current, key, `${pointer}/${escapePointer(key)}`);
     }
   });
+}
+
+/** Fields present in `value` that `schema` does not declare. */
+export function findUnknownFields(schema: TSchema, value: unknown): string[] {
+  const unknown: string[] = [];
+  forEachUnknownField(schema, value, (_object, _key, pointer) => unknown.push(pointerToFieldPath(pointer)));
   return unknown;
 }
 
 /** A copy of `value` without the fields its schema does not declare. */
 export function pruneUnknownFields<T>(schema: TSchema, value: T): T {
-  return Value.Clean(schema, structuredClone(value)) as T;
+  const copy = structuredClone(value);
+  forEachUnknownField(schema, copy, (object, key) => delete object[key]);
+  return copy;
 }
 
 export function validateResource(input: unknown): ValidationResult {
@@ -238,6 +285,7 @@ export function validateResource(input: unknown): ValidationResult {
     return { causes: [{ field: 'kind', reason: 'FieldValueNotSupported', message: `Unsupported value: ${show(input.kind)}: not a kind of ${GROUP_VERSION}` }], unknownFields: [] };
   }
   const causes = schemaErrors(definition.schema, input);
+  causes.push(...labelCauses(input.metadata));
   causes.push(...durationBoundCauses(definition.schema, input));
   causes.push(...listTypeCauses(definition.schema, input));
   if (causes.length === 0) causes.push(...semanticChecks(definition, input as unknown as Resource));

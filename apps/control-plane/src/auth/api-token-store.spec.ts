@@ -26,13 +26,30 @@ describe('API tokens in Consul, shared by replicas', () => {
     await a.insert(record('one'));
     expect(a.byHash('hash-one')?.name).toBe('ci-one');
     await expect.poll(() => b.byHash('hash-one')?.name).toBe('ci-one');
-    expect(await b.remove('one')).toBe(true);
+    expect(await b.remove('one')).toMatchObject({ id: 'one', hash: 'hash-one' });
     expect(b.byHash('hash-one')).toBeUndefined();
     await expect.poll(() => a.byHash('hash-one')).toBeUndefined();
-    expect(await a.remove('one')).toBe(false);
+    expect(await a.remove('one')).toBeUndefined();
     const restarted = await open();
     await a.insert(record('two'));
     await expect.poll(() => restarted.all().map((token) => token.id)).toEqual(['two']);
+  });
+
+  it('tells the listeners of every replica of a revoked token, once, and keeps each token\'s expiry', async () => {
+    const [a, b] = [await open(), await open()];
+    const removedOn = { a: [] as string[], b: [] as string[] };
+    a.onRemoved((removed) => removedOn.a.push(removed.hash));
+    b.onRemoved((removed) => removedOn.b.push(removed.hash));
+    await a.insert({ ...record('expiring'), expiresAt: '2027-01-01T00:00:00.000Z' });
+    await a.insert(record('kept'));
+    await expect.poll(() => b.byHash('hash-expiring')?.expiresAt).toBe('2027-01-01T00:00:00.000Z');
+    await expect.poll(() => b.byHash('hash-kept')).toBeDefined();
+    await a.remove('expiring');
+    expect(removedOn.a).toEqual(['hash-expiring']);
+    await expect.poll(() => removedOn.b).toEqual(['hash-expiring']);
+    await a.insert(record('later'));
+    await expect.poll(() => b.byHash('hash-later')).toBeDefined();
+    expect(removedOn).toEqual({ a: ['hash-expiring'], b: ['hash-expiring'] });
   });
 
   // A key without a value is what the Consul UI leaves when someone creates the "folder" tokens/

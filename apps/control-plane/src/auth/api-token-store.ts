@@ -3,7 +3,8 @@
  * Consul KV so that a token minted through one replica works on every replica. Lookups are
  * synchronous (every request authenticates); with Consul they read an in-memory mirror that a
  * blocking query keeps current, so a revocation reaches every replica within one round trip and
- * tokens keep working while Consul is down.
+ * tokens keep working while Consul is down. Either store tells its listeners of every token that
+ * goes (revoked here, or on another replica), so that sessions it authenticated end at once.
  */
 import { Logger } from '@nestjs/common';
 import type Database from 'better-sqlite3';
@@ -19,6 +20,8 @@ export interface ApiTokenRecord {
   hash: string;
   createdAt: string;
   createdBy: string;
+  /** RFC 3339; absent on tokens minted before tokens expired, which never do. */
+  expiresAt?: string;
 }
 
 export interface ApiTokenStore {
@@ -26,8 +29,10 @@ export interface ApiTokenStore {
   /** In creation order. */
   all(): ApiTokenRecord[];
   insert(record: ApiTokenRecord): Promise<void>;
-  /** False when no token has this id. */
-  remove(id: string): Promise<boolean>;
+  /** The token removed; undefined when no token has this id. */
+  remove(id: string): Promise<ApiTokenRecord | undefined>;
+  /** Calls `listener` with every token removed from now on, here or (Consul) on another replica. */
+  onRemoved(listener: (record: ApiTokenRecord) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -38,21 +43,51 @@ interface Row {
   hash: string;
   created_at: string;
   created_by: string;
+  expires_at: string | null;
 }
 
-const fromRow = (row: Row): ApiTokenRecord => ({ id: row.id, name: row.name, role: row.role, hash: row.hash, createdAt: row.created_at, createdBy: row.created_by });
+const fromRow = (row: Row): ApiTokenRecord => ({
+  id: row.id,
+  name: row.name,
+  role: row.role,
+  hash: row.hash,
+  createdAt: row.created_at,
+  createdBy: row.created_by,
+  ...(row.expires_at !== null ? { expiresAt: row.expires_at } : {}),
+});
+
+/** Listeners of removed tokens, for either store. */
+class RemovalListeners {
+  private readonly listeners = new Set<(record: ApiTokenRecord) => void>();
+
+  add(listener: (record: ApiTokenRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(record: ApiTokenRecord): void {
+    for (const listener of this.listeners) listener(record);
+  }
+}
 
 export class SqliteApiTokenStore implements ApiTokenStore {
   private readonly statements;
+  private readonly removals = new RemovalListeners();
 
   constructor(db: Database.Database) {
     db.exec(
-      'CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, created_by TEXT NOT NULL)',
+      'CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, created_by TEXT NOT NULL, expires_at TEXT)',
     );
+    // A database from before tokens expired: its tokens keep working, without an expiry.
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(tokens)').all();
+    if (!columns.some((column) => column.name === 'expires_at')) db.exec('ALTER TABLE tokens ADD COLUMN expires_at TEXT');
     this.statements = {
       byHash: db.prepare<[string], Row>('SELECT * FROM tokens WHERE hash = ?'),
+      byId: db.prepare<[string], Row>('SELECT * FROM tokens WHERE id = ?'),
       all: db.prepare<[], Row>('SELECT * FROM tokens ORDER BY created_at, name'),
-      insert: db.prepare<[string, string, string, string, string, string]>('INSERT INTO tokens (id, name, role, hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)'),
+      insert: db.prepare<[string, string, string, string, string, string, string | null]>(
+        'INSERT INTO tokens (id, name, role, hash, created_at, created_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
       remove: db.prepare<[string]>('DELETE FROM tokens WHERE id = ?'),
     };
   }
@@ -67,11 +102,19 @@ export class SqliteApiTokenStore implements ApiTokenStore {
   }
 
   async insert(record: ApiTokenRecord): Promise<void> {
-    this.statements.insert.run(record.id, record.name, record.role, record.hash, record.createdAt, record.createdBy);
+    this.statements.insert.run(record.id, record.name, record.role, record.hash, record.createdAt, record.createdBy, record.expiresAt ?? null);
   }
 
-  async remove(id: string): Promise<boolean> {
-    return this.statements.remove.run(id).changes > 0;
+  async remove(id: string): Promise<ApiTokenRecord | undefined> {
+    const row = this.statements.byId.get(id);
+    if (!row || this.statements.remove.run(id).changes === 0) return undefined;
+    const record = fromRow(row);
+    this.removals.emit(record);
+    return record;
+  }
+
+  onRemoved(listener: (record: ApiTokenRecord) => void): () => void {
+    return this.removals.add(listener);
   }
 
   async close(): Promise<void> {}
@@ -84,6 +127,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
   private hashes = new Map<string, ApiTokenRecord>();
   private readonly ownInserts = new Map<string, ApiTokenRecord>();
   private readonly ownRemovals = new Set<string>();
+  private readonly removals = new RemovalListeners();
   private readonly stop = new AbortController();
   private watching: Promise<void> | undefined;
 
@@ -120,15 +164,22 @@ export class ConsulApiTokenStore implements ApiTokenStore {
     this.indexHashes();
   }
 
-  async remove(id: string): Promise<boolean> {
+  async remove(id: string): Promise<ApiTokenRecord | undefined> {
     const { value } = await this.consul.kvGet(this.prefix + id);
-    if (!value) return false;
+    const [stored] = value ? tokenRecords([value]) : [];
+    if (!stored) return undefined;
     await this.consul.kvDelete(this.prefix + id);
+    const record = this.byId.get(id) ?? stored;
     this.byId.delete(id);
     this.ownInserts.delete(id);
     this.ownRemovals.add(id);
     this.indexHashes();
-    return true;
+    this.removals.emit(record);
+    return record;
+  }
+
+  onRemoved(listener: (record: ApiTokenRecord) => void): () => void {
+    return this.removals.add(listener);
   }
 
   async close(): Promise<void> {
@@ -141,6 +192,7 @@ export class ConsulApiTokenStore implements ApiTokenStore {
    * watch answer already in flight when the write was made).
    */
   private replace(records: ApiTokenRecord[]): void {
+    const before = [...this.byId.values()];
     this.byId.clear();
     for (const record of records) this.byId.set(record.id, record);
     for (const [id, record] of this.ownInserts) {
@@ -152,6 +204,8 @@ export class ConsulApiTokenStore implements ApiTokenStore {
       else this.ownRemovals.delete(id);
     }
     this.indexHashes();
+    // Revoked on another replica (or deleted in Consul by hand).
+    for (const record of before) if (!this.byId.has(record.id)) this.removals.emit(record);
   }
 
   private indexHashes(): void {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ApiError } from '../errors/api-error';
 import { currentContext } from '../telemetry/request-context';
 import { ACCESS_METADATA, allows, type AccessLevel, type Principal } from './roles';
 import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
+import { AuthLockout, lockedOutStatus } from './auth-lockout';
 import { BootstrapToken } from './bootstrap-token';
 import { TokenService } from './token-service';
 import { KUBERNETES_DELEGATION, kubernetesPrincipal, type KubernetesDelegation, type KubernetesPrincipal } from './delegated/kubernetes-delegation';
@@ -22,6 +23,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     private readonly bootstrap: BootstrapToken,
+    private readonly lockout: AuthLockout,
     @Inject(NODE_REGISTRY) private readonly registry: NodeRegistry,
     @Optional() @Inject(KUBERNETES_DELEGATION) private readonly delegation: KubernetesDelegation | null = null,
   ) {}
@@ -44,15 +46,27 @@ export class AuthGuard implements CanActivate {
       request.principal = principal;
       return true;
     }
+    // After delegation: kube-apiserver's users all come from its address, and guess no token.
+    const address = request.socket.remoteAddress;
+    const retryAfterSeconds = this.lockout.retryAfterSeconds(address);
+    if (retryAfterSeconds > 0) {
+      context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(retryAfterSeconds));
+      throw new ApiError(lockedOutStatus(retryAfterSeconds));
+    }
     const token = bearerOf(request);
     if (needed === 'node') return this.authenticateNode(request, token);
     if (needed === 'bootstrap' && token && this.bootstrap.matches(token)) {
       request.principal = { name: 'bootstrap', role: 'viewer' };
       return true;
     }
-    const principal = token ? this.tokens.authenticate(token) : undefined;
+    const check = token ? this.tokens.verify(token) : undefined;
+    const principal = check?.principal;
     if (!principal) {
-      throw ApiError.of(401, 'Unauthorized', token ? 'Unauthorized: the bearer token is not valid' : 'Unauthorized: send a bearer token (Authorization: Bearer <token>)');
+      if (!token) throw ApiError.of(401, 'Unauthorized', 'Unauthorized: send a bearer token (Authorization: Bearer <token>)');
+      const refusal = check && 'refusal' in check ? check.refusal : 'invalid_token';
+      this.lockout.failed(address, refusal);
+      // Saying "expired" tells a guesser nothing: only who held the token can send it.
+      throw ApiError.of(401, 'Unauthorized', refusal === 'expired_token' ? 'Unauthorized: the bearer token has expired: mint a new one' : 'Unauthorized: the bearer token is not valid');
     }
     request.principal = principal;
     const requestContext = currentContext();
@@ -72,9 +86,12 @@ export class AuthGuard implements CanActivate {
     const id = (request.params as Record<string, string>).id;
     const node = token ? this.registry.authenticate(id, token) : undefined;
     if (!node) {
+      // Not counted: no credential is guessed against a node that is not there, and a gateway the
+      // registry removed (or whose credential was revoked) learns so here, and registers again.
       if (token && this.registry.get(id) === undefined) {
         throw ApiError.of(404, 'NotFound', `node ${id} is not registered (removed, or registered again under a new id): register again`);
       }
+      if (token) this.lockout.failed(request.socket.remoteAddress, 'invalid_node_credential');
       throw ApiError.of(401, 'Unauthorized', `Unauthorized: node ${id} needs its registration credential (Authorization: Bearer <credential>)`);
     }
     request.node = node;

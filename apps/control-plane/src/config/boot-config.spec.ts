@@ -38,6 +38,37 @@ describe('readBootConfig', () => {
   });
 });
 
+describe('the audit log settings', () => {
+  it('keep 100,000 entries for 90 days unless told otherwise', () => {
+    expect(readBootConfig({}).audit).toEqual({ maxEntries: 100_000, maxAgeMs: 90 * 24 * 3_600_000 });
+    expect(readBootConfig({ PORTOLAN_AUDIT_MAX_ENTRIES: '5000', PORTOLAN_AUDIT_MAX_AGE: '720h' }).audit).toEqual({ maxEntries: 5000, maxAgeMs: 720 * 3_600_000 });
+  });
+
+  it.each([
+    [{ PORTOLAN_AUDIT_MAX_ENTRIES: '0' }, /PORTOLAN_AUDIT_MAX_ENTRIES=0 is not a positive whole number/],
+    [{ PORTOLAN_AUDIT_MAX_AGE: '90d' }, /PORTOLAN_AUDIT_MAX_AGE=90d is not a duration/],
+    [{ PORTOLAN_AUDIT_MAX_AGE: '30s' }, /PORTOLAN_AUDIT_MAX_AGE=30s is too short/],
+  ])('refuses %o naming the variable', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});
+
+describe('the lockout after failed authentications', () => {
+  it('defaults to 20 failures a minute locking an address out for a minute, and reads each setting', () => {
+    expect(readBootConfig({}).authLockout).toEqual({ maxFailures: 20, windowMs: 60_000, blockMs: 60_000 });
+    expect(readBootConfig({ PORTOLAN_AUTH_FAILURE_LIMIT: '100', PORTOLAN_AUTH_FAILURE_WINDOW: '5m', PORTOLAN_AUTH_LOCKOUT: '15m' }).authLockout).toEqual({ maxFailures: 100, windowMs: 300_000, blockMs: 900_000 });
+  });
+
+  it.each([
+    [{ PORTOLAN_AUTH_FAILURE_LIMIT: '0' }, /PORTOLAN_AUTH_FAILURE_LIMIT=0 is not a positive whole number/],
+    [{ PORTOLAN_AUTH_FAILURE_LIMIT: 'many' }, /PORTOLAN_AUTH_FAILURE_LIMIT=many is not a positive whole number/],
+    [{ PORTOLAN_AUTH_FAILURE_WINDOW: '0s' }, /PORTOLAN_AUTH_FAILURE_WINDOW=0s is too short/],
+    [{ PORTOLAN_AUTH_LOCKOUT: 'forever' }, /PORTOLAN_AUTH_LOCKOUT=forever is not a duration/],
+  ])('refuses %o naming the variable', (env, message) => {
+    expect(() => readBootConfig(env)).toThrow(message);
+  });
+});
+
 describe('the dashboard directory', () => {
   it('defaults to the dashboard build of the same checkout, and resolves a configured one', () => {
     expect(readBootConfig({}).dashboardDir).toBe(join(__dirname, '../../../dashboard/dist'));

@@ -21,14 +21,20 @@ export interface BootConfig {
   tlsSans: string[];
   /** The operator's CA (both files or neither); unset, the control plane makes one (tls/certificates.ts). */
   tlsCa?: { certFile: string; keyFile: string };
+  /** PEM bundle of the CA that signs gateways' client certificates; set, the agent protocol requires one (docs/agent-protocol.md). */
+  agentClientCaFile?: string;
   tokensFile?: string;
   adminToken?: string;
   logLevel: string;
   /** Token gateways and instances register with; generated into <data dir>/bootstrap.token when unset. */
   bootstrapToken?: string;
+  /** When failed authentications lock a source address out (docs/auth.md). */
+  authLockout: AuthLockoutSettings;
   registry: RegistrySettings;
   /** How long the store keeps its change history (the leader compacts it). */
   history: HistorySettings;
+  /** How many audit entries are kept, and for how long (docs/auth.md, "Audit log"). */
+  audit: AuditSettings;
   /** Where resources and the registry live: the embedded database, or Consul for several replicas. */
   backend: EmbeddedBackend | ConsulBackend;
   /** Where received traces are kept and queried (docs/tracing.md). */
@@ -111,12 +117,27 @@ export interface ConsulBackend {
   leaderLockDelayMs: number;
 }
 
+export interface AuthLockoutSettings {
+  /** Failed authentications from one address within a window that lock it out. */
+  maxFailures: number;
+  windowMs: number;
+  /** How long a locked-out address is refused every authentication attempt. */
+  blockMs: number;
+}
+
 export interface RegistrySettings {
   heartbeatIntervalMs: number;
   /** Missing heartbeats for this long makes a node Offline. */
   ttlMs: number;
   /** An Offline node is removed this long after it went Offline. */
   removeAfterMs: number;
+}
+
+export interface AuditSettings {
+  /** Entries kept at most, the newest. */
+  maxEntries: number;
+  /** Entries older than this are removed. */
+  maxAgeMs: number;
 }
 
 export interface HistorySettings {
@@ -136,10 +157,18 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_TLS_SANS: { default: '', description: 'Extra comma-separated DNS names/IPs for the serving certificate.' },
   PORTOLAN_TLS_CA_CERT_FILE: { default: '', description: 'PEM certificate of the CA that signs the serving certificate (with PORTOLAN_TLS_CA_KEY_FILE). Unset: a CA made at first start, in the data directory (embedded) or shared in Consul KV (consul).' },
   PORTOLAN_TLS_CA_KEY_FILE: { default: '', description: 'PEM private key of PORTOLAN_TLS_CA_CERT_FILE.' },
+  PORTOLAN_TLS_AGENT_CLIENT_CA_FILE: {
+    default: '',
+    description:
+      'PEM bundle of the CA(s) that sign gateways\' (and service instances\') client certificates. Set: every agent-protocol request (/agent/v1: registration, node routes, the config stream) must present a client certificate it signed, valid now, with extended key usage clientAuth and a SPIFFE ID naming the node (docs/agent-protocol.md, "Client certificates"); read once at start.',
+  },
   PORTOLAN_TOKENS_FILE: { default: '', description: 'YAML or JSON file of static tokens: `tokens: [{name, role, token}]`.' },
   PORTOLAN_ADMIN_TOKEN: { default: '', description: 'An admin token. When no token is configured, one is generated into <data dir>/admin.token.' },
   PORTOLAN_LOG_LEVEL: { default: 'info', description: 'trace, debug, info, warn, error.' },
   PORTOLAN_BOOTSTRAP_TOKEN: { default: '', description: 'Token gateways and service instances register with. When unset, one is generated into <data dir>/bootstrap.token.' },
+  PORTOLAN_AUTH_FAILURE_LIMIT: { default: '20', description: 'Failed authentications (a wrong or expired token, bootstrap token or node credential; none sent is not one) from one source address within PORTOLAN_AUTH_FAILURE_WINDOW that lock the address out: every authentication attempt from it, with a correct token too, is then answered 429 for PORTOLAN_AUTH_LOCKOUT.' },
+  PORTOLAN_AUTH_FAILURE_WINDOW: { default: '1m', description: 'The window failed authentications are counted in, from an address\'s first failure.' },
+  PORTOLAN_AUTH_LOCKOUT: { default: '1m', description: 'How long a locked-out address is refused (429 with Retry-After).' },
   PORTOLAN_HEARTBEAT_INTERVAL: { default: '2s', description: 'How often nodes heartbeat (they add ±10% jitter).' },
   PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals).' },
   PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
@@ -147,6 +176,8 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_CHANGE_RETENTION: { default: '1h', description: 'Changes younger than this are never compacted, so a watch (or a replica cut off from Consul) at most this far behind resumes without missing any; older ones are removed except each object\'s newest PORTOLAN_HISTORY_LIMIT, and a watch from before them answers 410 Expired.' },
   PORTOLAN_COMPACTION_INTERVAL: { default: '5m', description: 'How often the leader compacts the change history (as kube-apiserver\'s --etcd-compaction-interval); 0s = never, the history grows forever.' },
   PORTOLAN_HISTORY_LIMIT: { default: '10', description: 'Changes of each existing object kept however old, for GET …/history and rollback (like a Deployment\'s revisionHistoryLimit); at least 1. A deleted object is forgotten once its deletion is older than PORTOLAN_CHANGE_RETENTION.' },
+  PORTOLAN_AUDIT_MAX_ENTRIES: { default: '100000', description: 'Audit log: at most this many entries are kept, the newest (docs/auth.md, "Audit log"); about 0.5 KB each, in the embedded database or in Consul KV.' },
+  PORTOLAN_AUDIT_MAX_AGE: { default: '2160h', description: 'Audit log: entries older than this are removed (2160h = 90 days).' },
   PORTOLAN_CONSUL_PREFIX: { default: 'portolan', description: 'Consul KV prefix for resources, the change log and the leader lock.' },
   PORTOLAN_REPLICA_NAME: { default: '(host name:pid)', description: 'This replica\'s name in the leader lock, shared ACKs and logs; must differ between replicas (set it where every container is pid 1 on the same host name).' },
   PORTOLAN_LEADER_SESSION_TTL: { default: '15s', description: 'TTL of the Consul session behind the leader lock (Consul accepts 10s to 24h).' },
@@ -327,10 +358,12 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
     opsPort: port(env, 'PORTOLAN_OPS_PORT', true),
     tlsSans: read('PORTOLAN_TLS_SANS').split(',').map((s) => s.trim()).filter(Boolean),
     tlsCa: certificateAuthorityFiles(env),
+    agentClientCaFile: read('PORTOLAN_TLS_AGENT_CLIENT_CA_FILE') ? resolve(read('PORTOLAN_TLS_AGENT_CLIENT_CA_FILE')) : undefined,
     tokensFile: read('PORTOLAN_TOKENS_FILE') || undefined,
     adminToken: read('PORTOLAN_ADMIN_TOKEN') || undefined,
     logLevel: read('PORTOLAN_LOG_LEVEL'),
     bootstrapToken: read('PORTOLAN_BOOTSTRAP_TOKEN') || undefined,
+    authLockout: authLockout(env),
     registry: {
       heartbeatIntervalMs: duration(env, 'PORTOLAN_HEARTBEAT_INTERVAL'),
       ttlMs: duration(env, 'PORTOLAN_NODE_TTL'),
@@ -341,12 +374,27 @@ export function readBootConfig(env: NodeJS.ProcessEnv = process.env): BootConfig
       compactionIntervalMs: duration(env, 'PORTOLAN_COMPACTION_INTERVAL'),
       keepPerObject: positiveInteger(env, 'PORTOLAN_HISTORY_LIMIT'),
     },
+    audit: audit(env),
     tracing: tracing(env),
     selfTracing: selfTracing(env),
     autoscaling: autoscaling(env),
     dashboardDir: resolve(read('PORTOLAN_DASHBOARD_DIR') || DEFAULT_DASHBOARD_DIR),
     kubernetes: kubernetes(env),
   };
+}
+
+function authLockout(env: NodeJS.ProcessEnv): AuthLockoutSettings {
+  const settings = { maxFailures: positiveInteger(env, 'PORTOLAN_AUTH_FAILURE_LIMIT'), windowMs: duration(env, 'PORTOLAN_AUTH_FAILURE_WINDOW'), blockMs: duration(env, 'PORTOLAN_AUTH_LOCKOUT') };
+  for (const [name, ms] of [['PORTOLAN_AUTH_FAILURE_WINDOW', settings.windowMs], ['PORTOLAN_AUTH_LOCKOUT', settings.blockMs]] as const) {
+    if (ms < 1_000) throw new BootConfigError(`${name}=${env[name]} is too short: use at least 1s (default ${BOOT_CONFIG_VARIABLES[name].default})`);
+  }
+  return settings;
+}
+
+function audit(env: NodeJS.ProcessEnv): AuditSettings {
+  const maxAgeMs = duration(env, 'PORTOLAN_AUDIT_MAX_AGE');
+  if (maxAgeMs < 60_000) throw new BootConfigError(`PORTOLAN_AUDIT_MAX_AGE=${env.PORTOLAN_AUDIT_MAX_AGE} is too short: use at least 1m (default ${BOOT_CONFIG_VARIABLES.PORTOLAN_AUDIT_MAX_AGE.default}, 90 days)`);
+  return { maxEntries: positiveInteger(env, 'PORTOLAN_AUDIT_MAX_ENTRIES'), maxAgeMs };
 }
 
 function kubernetes(env: NodeJS.ProcessEnv): KubernetesSettings {

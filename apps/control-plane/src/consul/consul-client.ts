@@ -289,9 +289,13 @@ export class ConsulClient {
     return { value: value ?? [], index };
   }
 
-  /** The keys under a prefix; ConsulAccessDeniedError when the token may not read some of them, as kvList. */
-  async kvKeys(prefix: string): Promise<string[]> {
-    const { value, hiddenByAcls } = await this.indexed<string[] | undefined>(`listing ${prefix}`, this.consul.kv.keys.bind(this.consul.kv) as unknown as Call, { key: prefix }, {}, true);
+  /**
+   * The keys under a prefix; ConsulAccessDeniedError when the token may not read some of them, as
+   * kvList. With a `separator`, keys are folded after it: `a/b/c` and `a/b/d` under `a/` list as `a/b/`.
+   */
+  async kvKeys(prefix: string, options: { separator?: string } = {}): Promise<string[]> {
+    const query = { key: prefix, ...(options.separator ? { separator: options.separator } : {}) };
+    const { value, hiddenByAcls } = await this.indexed<string[] | undefined>(`listing ${prefix}`, this.consul.kv.keys.bind(this.consul.kv) as unknown as Call, query, {}, true);
     if (hiddenByAcls) throw new ConsulAccessDeniedError(this.address, `listing every key under ${prefix}`, HIDDEN_BY_ACLS);
     return value ?? [];
   }

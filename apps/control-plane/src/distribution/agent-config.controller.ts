@@ -4,7 +4,7 @@
  */
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { parseDuration } from '@portolan/api';
+import { failureStatus, parseDuration } from '@portolan/api';
 import { AGENT_API_PREFIX, PROTOCOL_DEFAULTS, type AckRequest } from '@portolan/agent-client';
 import { Access } from '../auth/roles';
 import { ApiError } from '../errors/api-error';
@@ -45,6 +45,8 @@ export class AgentConfigController {
   /**
    * Answers at once with the gateway's snapshot when it differs from `If-None-Match` (or is newer
    * than `revision`); otherwise holds the request until a new one is built or `wait` ends (304).
+   * A held request ends at once when the node goes: 304 when deregistered, 401 when an operator
+   * revoked its credential.
    */
   @Get(`${NODE_ROUTE}/snapshot`)
   @Access('node')
@@ -68,12 +70,13 @@ export class AgentConfigController {
     }
     await new Promise<void>((resolve) => {
       let detach = () => {};
-      const finish = (snapshot?: GatewaySnapshot) => {
+      const finish = (snapshot?: GatewaySnapshot, revoked = false) => {
         clearTimeout(timer);
         detach();
         response.off('close', onClose);
         if (response.writableEnded || response.destroyed) return resolve();
         if (snapshot) writeSnapshot(response, snapshot);
+        else if (revoked) response.status(401).json(failureStatus(401, 'Unauthorized', `Unauthorized: the credential of node ${id} was revoked: register again with the bootstrap token`));
         else response.status(304).end();
         resolve();
       };
@@ -84,7 +87,7 @@ export class AgentConfigController {
         {
           transport: 'long-poll',
           deliver: (snapshot) => (isNew(snapshot) ? finish(snapshot) : undefined),
-          close: () => finish(),
+          close: (cause) => finish(undefined, cause === 'credential-revoked'),
         },
         false,
       );

@@ -3,6 +3,8 @@
  * API's HTTPS server. The current snapshot is sent on connect and every new one the moment it is
  * built; the gateway answers each with an ACK or NACK frame. Both sides ping; a peer that misses a
  * whole ping period is terminated, so a half-open TCP connection cannot hide a gone gateway.
+ * Upgrades count against the source address's failed authentications like every API request
+ * (auth/auth-lockout.ts); a stream whose node credential an operator revoked closes with 4401.
  *
  * Plain `ws` rather than @nestjs/websockets: the upgrade must be authenticated with the node
  * credential before it is accepted, and snapshots are written as fragments of shared buffers,
@@ -13,21 +15,26 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { failureStatus, LIVE_PATH } from '@portolan/api';
 import { AGENT_API_PREFIX, PROTOCOL_DEFAULTS, type ClientMessage } from '@portolan/agent-client';
-import type { NodeRegistry } from '../registry/node-registry';
+import type { AgentCertificateGate } from '../auth/agent-certificate/agent-certificate-gate';
+import { lockedOutStatus, type AuthLockout } from '../auth/auth-lockout';
+import { refuseUpgrade } from '../errors/upgrade-refusal';
+import type { NodeRegistry, RemovalCause } from '../registry/node-registry';
 import type { Logger } from 'pino';
 import { readAckRequest } from './ack-request';
 import type { DistributionService } from './distribution.service';
+import { answerHandshakeErrors } from '../errors/raw-refusals';
 import { snapshotFrames, type GatewaySnapshot } from './snapshot-builder';
 
 const STREAM_PATH = new RegExp(`^${AGENT_API_PREFIX}/nodes/([^/?]+)/stream(?:\\?.*)?$`);
 
-function refuse(socket: Duplex, code: number, reason: 'Unauthorized' | 'NotFound' | 'BadRequest', message: string): void {
-  const body = JSON.stringify(failureStatus(code, reason, message));
-  socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
+/** Close code of a stream whose node credential was revoked, as the live feed's for a refused token. */
+export const AGENT_CLOSE_CREDENTIAL_REVOKED = 4401;
+
 
 export interface AgentStreamOptions {
   pingIntervalMs?: number;
+  /** With PORTOLAN_TLS_AGENT_CLIENT_CA_FILE: the client certificate is checked before the credential. */
+  clientCertificates?: Pick<AgentCertificateGate, 'streamRefusal'>;
 }
 
 /** Handles agent upgrades on `server`; returns a function that closes every stream. */
@@ -35,22 +42,39 @@ export function attachAgentStream(
   server: Server,
   registry: NodeRegistry,
   distribution: DistributionService,
+  lockout: Pick<AuthLockout, 'retryAfterSeconds' | 'failed'>,
   logger: Pick<Logger, 'warn'>,
   options: AgentStreamOptions = {},
 ): () => Promise<void> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  answerHandshakeErrors(wss);
   const pingIntervalMs = options.pingIntervalMs ?? PROTOCOL_DEFAULTS.pingIntervalMs;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The dashboard's live feed (live/live-feed.ts) answers its own path on this server.
     if ((request.url ?? '').split('?')[0] === LIVE_PATH) return;
     const match = STREAM_PATH.exec(request.url ?? '');
-    if (!match) return refuse(socket, 404, 'NotFound', `no WebSocket endpoint at ${request.url}; agents connect to ${AGENT_API_PREFIX}/nodes/{id}/stream`);
-    const id = decodeURIComponent(match[1]);
+    if (!match) return refuseUpgrade(socket, failureStatus(404, 'NotFound', `no WebSocket endpoint at ${request.url}; agents connect to ${AGENT_API_PREFIX}/nodes/{id}/stream`));
+    const address = request.socket.remoteAddress;
+    const retryAfterSeconds = lockout.retryAfterSeconds(address);
+    if (retryAfterSeconds > 0) return refuseUpgrade(socket, lockedOutStatus(retryAfterSeconds), { 'Retry-After': String(retryAfterSeconds) });
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      // Thrown out of an 'upgrade' listener, the URIError would end the process.
+      return refuseUpgrade(socket, failureStatus(400, 'BadRequest', `the node id in ${request.url} is not valid percent-encoding`));
+    }
+    const certificateRefusal = options.clientCertificates?.streamRefusal(request.socket, id);
+    if (certificateRefusal) return refuseUpgrade(socket, certificateRefusal);
     const credential = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
     const node = credential ? registry.authenticate(id, credential) : undefined;
-    if (!node) return refuse(socket, 401, 'Unauthorized', `Unauthorized: node ${id} needs its registration credential (Authorization: Bearer <credential>)`);
-    if (node.role !== 'gateway') return refuse(socket, 400, 'BadRequest', `node ${node.name} is a service instance; only gateways receive snapshots`);
+    if (!node) {
+      // As on the HTTP node routes: only a credential tried against a node that exists is a guess.
+      if (credential && registry.get(id) !== undefined) lockout.failed(address, 'invalid_node_credential');
+      return refuseUpgrade(socket, failureStatus(401, 'Unauthorized', `Unauthorized: node ${id} needs its registration credential (Authorization: Bearer <credential>)`));
+    }
+    if (node.role !== 'gateway') return refuseUpgrade(socket, failureStatus(400, 'BadRequest', `node ${node.name} is a service instance; only gateways receive snapshots`));
     wss.handleUpgrade(request, socket, head, (ws) => serve(ws, id));
   };
 
@@ -69,7 +93,9 @@ export function attachAgentStream(
       ws.send(routes, { fin: false, binary: false });
       ws.send(close, { fin: true, binary: false });
     };
-    const detach = distribution.attach(id, { transport: 'websocket', deliver, close: () => ws.close(1000, 'node deregistered') }, true);
+    const close = (cause?: RemovalCause) =>
+      cause === 'credential-revoked' ? ws.close(AGENT_CLOSE_CREDENTIAL_REVOKED, 'the node credential was revoked: register again with the bootstrap token') : ws.close(1000, 'node deregistered');
+    const detach = distribution.attach(id, { transport: 'websocket', deliver, close }, true);
     ws.on('message', (data) => {
       let message: ClientMessage;
       try {

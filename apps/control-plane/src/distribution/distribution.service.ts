@@ -12,7 +12,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { buildResolutionIndex, type ResolutionIndex } from '@portolan/api';
 import type { AckRequest, NackError } from '@portolan/agent-client';
 import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
-import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode } from '../registry/node-registry';
+import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode, type RemovalCause } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type StoreRevisionCompactedError, type Unsubscribe } from '../store/resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
@@ -25,8 +25,8 @@ export type Transport = 'websocket' | 'long-poll';
 export interface SnapshotSink {
   transport: Transport;
   deliver(snapshot: GatewaySnapshot): void;
-  /** The gateway's registration is gone: end the connection. */
-  close(): void;
+  /** The gateway's registration is gone (`cause`: its credential was revoked): end the connection. */
+  close(cause?: RemovalCause): void;
 }
 
 export interface GatewaySyncState {
@@ -105,7 +105,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     await this.followStore();
     this.unsubscribers.push(
       this.registry.onChange((change) => {
-        if (change.type === 'DELETED' && change.node.role === 'gateway') this.forget(change.node.id);
+        if (change.type === 'DELETED' && change.node.role === 'gateway') this.forget(change.node.id, change.cause);
         this.scheduleRebuild();
         // A gateway that left or went Offline is no longer awaited by drains in progress.
         for (const wake of [...this.ackWaiters]) wake();
@@ -491,10 +491,10 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.retry.unref();
   }
 
-  private forget(gatewayId: string): void {
+  private forget(gatewayId: string, cause?: RemovalCause): void {
     this.sync.delete(gatewayId);
     this.ledger.forget(gatewayId);
-    for (const sink of this.sinks.get(gatewayId) ?? []) sink.close();
+    for (const sink of this.sinks.get(gatewayId) ?? []) sink.close(cause);
     this.sinks.delete(gatewayId);
   }
 }

@@ -4,7 +4,7 @@
  * plane, where writes, registrations, heartbeats and drains go through the API.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import type { RegisteredNode } from '../registry/node-registry';
 import { StoreRevisionCompactedError, type Change, type ChangeType, type ObjectKey } from '../store/resource-store';
 import { gatewayNode } from '../zones/testing/mesh-objects';
 import { TapService } from '../tap/tap.service';
+import { AuthLockout } from '../auth/auth-lockout';
+import { MetricsRegistry } from '../telemetry/metrics';
 import { attachLiveFeed, type LiveFeedOptions } from './live-feed';
 
 type Message<T extends LiveMessage['type']> = Extract<LiveMessage, { type: T }>;
@@ -35,11 +37,11 @@ function openFeed(url: string, protocols: string[], options: WebSocket.ClientOpt
   });
   ws.on('error', () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
-  const refused = new Promise<{ status: number; body: string }>((resolve) =>
+  const refused = new Promise<{ status: number; body: string; headers: IncomingHttpHeaders }>((resolve) =>
     ws.on('unexpected-response', (_request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body }));
+      response.on('end', () => resolve({ status: response.statusCode!, body, headers: response.headers }));
     }),
   );
   const waitFor = <T extends LiveMessage['type']>(type: T, matches: (message: Message<T>) => boolean = () => true, timeoutMs = 10_000): Promise<Message<T>> =>
@@ -112,7 +114,11 @@ describe('the live feed', () => {
   let trafficAsked: Array<[number, number]>;
   /** Whether the pools had traffic in a slot (the services always have). */
   let poolTraffic: boolean;
-  let validTokens: Set<string>;
+  /** Each valid token with when it expires (ms since the epoch; undefined: never). */
+  let validTokens: Map<string, number | undefined>;
+  let revocationListeners: Set<(hash: string) => void>;
+  let lockout: AuthLockout;
+  let metrics: MetricsRegistry;
   let taps: TapService;
   let close: () => Promise<void>;
   const warnings: unknown[] = [];
@@ -124,7 +130,12 @@ describe('the live feed', () => {
     close = attachLiveFeed(
       server,
       {
-        tokens: { authenticate: (token) => (validTokens.has(token) ? { name: 'vera', role: 'viewer' } : undefined) },
+        tokens: {
+          verify: (token) => (validTokens.has(token) ? { principal: { name: 'vera', role: 'viewer' }, hash: `hash-of-${token}`, expiresAt: validTokens.get(token) } : { refusal: 'invalid_token' }),
+          onRevoked: (listener) => (revocationListeners.add(listener), () => revocationListeners.delete(listener)),
+          now: Date.now,
+        },
+        lockout,
         store,
         registry: { nodes: () => nodes, epoch: () => epoch },
         distribution: {
@@ -163,7 +174,10 @@ describe('the live feed', () => {
     eventListeners = new Set();
     trafficAsked = [];
     poolTraffic = true;
-    validTokens = new Set(['viewer-token']);
+    validTokens = new Map([['viewer-token', undefined]]);
+    revocationListeners = new Set();
+    metrics = new MetricsRegistry();
+    lockout = new AuthLockout({ maxFailures: 3, windowMs: 60_000, blockMs: 60_000 }, metrics, { warn: () => undefined });
     taps = new TapService();
   });
   afterEach(async () => {
@@ -374,12 +388,63 @@ describe('the live feed', () => {
     expect(answering.ws.readyState).toBe(WebSocket.OPEN);
   });
 
-  it('closes a feed with 4401 once its token is revoked', async () => {
-    await start({ pingIntervalMs: 50 });
-    const feed = viewer();
-    await feed.waitFor('gateways');
+  it('closes every feed of a token with 4401 the moment the token is revoked, and no other feed', async () => {
+    // No ping comes within the test: the revocation itself closes the feeds.
+    await start({ pingIntervalMs: 60_000 });
+    validTokens.set('other-token', undefined);
+    const [first, second] = [viewer(), viewer()];
+    const other = openFeed(url, [LIVE_PROTOCOL, tokenProtocol('other-token')]);
+    await Promise.all([first, second, other].map((feed) => feed.waitFor('gateways')));
     validTokens.delete('viewer-token');
-    expect(await feed.closed).toEqual({ code: LIVE_CLOSE_UNAUTHORIZED, reason: expect.stringContaining('revoked') });
+    for (const listener of revocationListeners) listener('hash-of-viewer-token');
+    for (const feed of [first, second]) expect(await feed.closed).toEqual({ code: LIVE_CLOSE_UNAUTHORIZED, reason: expect.stringContaining('revoked') });
+    store.commit('ADDED', policy('after-revocation'));
+    await other.waitFor('changed', (message) => message.objects.some((object) => object.name === 'after-revocation'));
+    expect(other.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('closes a feed with 4401 when its token expires, without waiting for a ping', async () => {
+    await start({ pingIntervalMs: 60_000 });
+    validTokens.set('short-lived', Date.now() + 300);
+    const feed = openFeed(url, [LIVE_PROTOCOL, tokenProtocol('short-lived')]);
+    await feed.waitFor('hello');
+    expect(await feed.closed).toEqual({ code: LIVE_CLOSE_UNAUTHORIZED, reason: expect.stringContaining('expired') });
+  });
+
+  it.each([
+    ['another site', 'https://evil.example', 403],
+    ['the same host over plain HTTP', 'http://HOST', 403],
+    ['a sandboxed frame', 'null', 403],
+    ['its own dashboard', 'https://HOST', 101],
+    ['a client that sends no Origin (not a browser)', undefined, 101],
+  ])('answers an upgrade from %s with %s', async (_from, origin, status) => {
+    await start();
+    // The feed is plain ws:// here; the dashboard's Origin is https:// and the host it connects to.
+    const headers: Record<string, string> = origin === undefined ? {} : { origin: origin.replace('HOST', new URL(url).host) };
+    const feed = openFeed(url, [LIVE_PROTOCOL, tokenProtocol('viewer-token')], { headers });
+    if (status === 101) {
+      await feed.waitFor('hello');
+      return;
+    }
+    const refused = await feed.refused;
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ kind: 'Status', code: 403, reason: 'Forbidden' });
+  });
+
+  it('counts refused tokens against the address and then refuses it 429, a valid token too, without counting that', async () => {
+    await start();
+    const guess = async (token: string) => expect((await openFeed(url, [LIVE_PROTOCOL, tokenProtocol(token)]).closed).code).toBe(LIVE_CLOSE_UNAUTHORIZED);
+    await guess('guess-1');
+    await guess('guess-2');
+    // No token at all guesses nothing: it is not counted.
+    expect((await openFeed(url, [LIVE_PROTOCOL]).closed).reason).toContain('no token');
+    await guess('guess-3');
+    const { status, body, headers } = await viewer().refused;
+    expect(status).toBe(429);
+    expect(headers['retry-after']).toBe('60');
+    expect(JSON.parse(body)).toMatchObject({ kind: 'Status', code: 429, reason: 'TooManyRequests', details: { retryAfterSeconds: 60 } });
+    const counted = Object.fromEntries((await metrics.authRefusals.get()).values.map((value) => [value.labels.reason, value.value]));
+    expect(counted).toEqual({ invalid_token: 3, locked_out: 1 });
   });
 
   it('closes every feed with 1001 when the control plane stops', async () => {

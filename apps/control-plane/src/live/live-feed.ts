@@ -8,7 +8,10 @@
  * Browsers cannot send an Authorization header with a WebSocket, so the token comes as a second
  * subprotocol next to LIVE_PROTOCOL; the answer names LIVE_PROTOCOL only, so the token is never
  * echoed. A refused token completes the upgrade and then closes with LIVE_CLOSE_UNAUTHORIZED: a
- * browser cannot read the status of a refused upgrade, only a close code.
+ * browser cannot read the status of a refused upgrade, only a close code. A feed closes the same
+ * way the moment its token is revoked (here or on another replica) or expires. An upgrade from a
+ * page of another site (its Origin, same-origin.ts) is refused 403; one from a locked-out address
+ * (auth/auth-lockout.ts) 429.
  *
  * Every message is built and serialized once and the same bytes are written to every client; a
  * client that does not read (its unsent bytes pass maxBufferedBytes) is closed with 1013 rather
@@ -20,17 +23,23 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { failureStatus, LIVE_CLOSE_UNAUTHORIZED, LIVE_PATH, LIVE_PROTOCOL, LIVE_TOKEN_PROTOCOL_PREFIX, type LiveClientMessage, type LiveMessage } from '@portolan/api';
+import { lockedOutStatus, type AuthLockout } from '../auth/auth-lockout';
 import type { Principal } from '../auth/roles';
 import type { TokenService } from '../auth/token-service';
+import { refuseUpgrade } from '../errors/upgrade-refusal';
 import { SLOT_MS, type PoolTrafficWindow } from '../autoscaling/pool-traffic-window';
 import type { EventJournal } from '../events/event-journal';
 import type { NodeRegistry } from '../registry/node-registry';
 import type { ObjectKey, ResourceStore, Unsubscribe } from '../store/resource-store';
 import type { TapService } from '../tap/tap.service';
+import { answerHandshakeErrors } from '../errors/raw-refusals';
 import { gatewayRows, type GatewayRowSources } from './gateway-rows';
+import { isForeignOrigin } from './same-origin';
 
 export interface LiveFeedDependencies {
-  tokens: Pick<TokenService, 'authenticate'>;
+  tokens: Pick<TokenService, 'verify' | 'onRevoked' | 'now'>;
+  /** Refused tokens count against the source address; a locked-out address is refused. */
+  lockout: Pick<AuthLockout, 'retryAfterSeconds' | 'failed'>;
   store: Pick<ResourceStore, 'watch' | 'revision'>;
   registry: Pick<NodeRegistry, 'nodes' | 'epoch'>;
   /** Sync state of each gateway, and a notice when gateways answered or a rebuild changed what they should run. */
@@ -60,13 +69,17 @@ const CLOSE_GRACE_MS = 1_000;
 const STORE_RETRY_MS = 1_000;
 /** Close code of RFC 6455's registry: "Try Again Later". */
 const CLOSE_TRY_AGAIN_LATER = 1013;
+/** setTimeout's longest delay (about 24.8 days); a token may live a year, so its expiry timer is re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type ChangedObject = Extract<LiveMessage, { type: 'changed' }>['objects'][number];
 
 interface Client {
   ws: WebSocket;
-  /** Checked again at every ping, so a revoked token does not keep a feed open. */
-  token: string;
+  /** The hash of its token (TokenCheck's): revoking the token names it. */
+  tokenHash: string;
+  /** Closes the feed when its token expires. */
+  expiryTimer?: NodeJS.Timeout;
   /** Answered the last ping. */
   alive: boolean;
 }
@@ -83,12 +96,6 @@ function readClientMessage(data: RawData, isBinary: boolean): LiveClientMessage 
     // not JSON: ignored like an unknown message
   }
   return undefined;
-}
-
-/** Before the upgrade: for clients that do not speak the feed's protocol at all (a browser always offers it). */
-function refuseBadRequest(socket: Duplex, message: string): void {
-  const body = JSON.stringify(failureStatus(400, 'BadRequest', message));
-  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function offeredProtocols(request: IncomingMessage): string[] {
@@ -114,11 +121,14 @@ function mergeChange(previous: ChangedObject['change'] | undefined, next: Change
 /** Serves the live feed on `server`; returns a function that closes every feed. */
 export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, options: LiveFeedOptions = {}): () => Promise<void> {
   const { pingIntervalMs, changeDelayMs, gatewaysIntervalMs, maxBufferedBytes } = { ...DEFAULTS, ...options };
-  const { tokens, store, registry, distribution, statusChanges, traffic, journal, logger } = deps;
+  const { tokens, lockout, store, registry, distribution, statusChanges, traffic, journal, logger } = deps;
   // What a dashboard may send (LiveClientMessage) is a few bytes: a small bound keeps a peer from making the server buffer.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024, handleProtocols: () => LIVE_PROTOCOL });
+  answerHandshakeErrors(wss);
   /** Clients that got their hello: every broadcast goes to them. */
   const clients = new Set<Client>();
+  /** Every authenticated client, from its upgrade on (before its hello too): what revocation and expiry close. */
+  const sessions = new Set<Client>();
   let closed = false;
 
   const send = (client: Client, frame: Buffer) => {
@@ -251,10 +261,26 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
     gateways = undefined;
   };
 
-  const serve = async (ws: WebSocket, token: string, principal: Principal) => {
-    const client: Client = { ws, token, alive: true };
+  const endSession = (client: Client, reason: string) => client.ws.close(LIVE_CLOSE_UNAUTHORIZED, reason);
+  const stopRevocations = tokens.onRevoked((hash) => {
+    for (const client of sessions) if (client.tokenHash === hash) endSession(client, 'the token was revoked: sign in again with a valid token');
+  });
+  const watchExpiry = (client: Client, expiresAt: number) => {
+    const remaining = expiresAt - tokens.now();
+    if (remaining <= 0) return endSession(client, 'the token expired: sign in again with a valid token');
+    client.expiryTimer = setTimeout(() => watchExpiry(client, expiresAt), Math.min(remaining, MAX_TIMER_MS));
+  };
+
+  const serve = async (ws: WebSocket, tokenHash: string, expiresAt: number | undefined, principal: Principal) => {
+    const client: Client = { ws, tokenHash, alive: true };
+    sessions.add(client);
+    if (expiresAt !== undefined) watchExpiry(client, expiresAt);
     ws.on('pong', () => (client.alive = true));
-    ws.on('close', () => leave(client));
+    ws.on('close', () => {
+      sessions.delete(client);
+      clearTimeout(client.expiryTimer);
+      leave(client);
+    });
     ws.on('error', () => ws.terminate());
     let current = revision;
     if (current === undefined) {
@@ -291,16 +317,24 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((request.url ?? '').split('?')[0] !== LIVE_PATH) return;
+    if (isForeignOrigin(request.headers.origin, request.headers.host)) {
+      return refuseUpgrade(socket, failureStatus(403, 'Forbidden', `${LIVE_PATH} serves the dashboard of this control plane only: a page of ${request.headers.origin} may not open it`));
+    }
     const protocols = offeredProtocols(request);
     if (!protocols.includes(LIVE_PROTOCOL)) {
-      return refuseBadRequest(socket, `${LIVE_PATH} speaks the WebSocket subprotocol ${LIVE_PROTOCOL}: offer it, with the token as ${LIVE_TOKEN_PROTOCOL_PREFIX}<base64url of the token>`);
+      return refuseUpgrade(socket, failureStatus(400, 'BadRequest', `${LIVE_PATH} speaks the WebSocket subprotocol ${LIVE_PROTOCOL}: offer it, with the token as ${LIVE_TOKEN_PROTOCOL_PREFIX}<base64url of the token>`));
     }
+    const address = request.socket.remoteAddress;
+    const retryAfterSeconds = lockout.retryAfterSeconds(address);
+    if (retryAfterSeconds > 0) return refuseUpgrade(socket, lockedOutStatus(retryAfterSeconds), { 'Retry-After': String(retryAfterSeconds) });
     const token = tokenOf(protocols);
-    const principal = token ? tokens.authenticate(token) : undefined;
+    const check = token ? tokens.verify(token) : undefined;
+    if (check && !check.principal) lockout.failed(address, check.refusal);
     wss.handleUpgrade(request, socket, head, (ws) => {
-      if (token && principal) return void serve(ws, token, principal);
+      if (check?.principal) return void serve(ws, check.hash, check.expiresAt, check.principal);
       // A close reason has at most 123 bytes.
-      ws.close(LIVE_CLOSE_UNAUTHORIZED, token ? 'the token was refused: sign in again with a valid token' : `no token: offer ${LIVE_TOKEN_PROTOCOL_PREFIX}<base64url token> too`);
+      if (!check) return ws.close(LIVE_CLOSE_UNAUTHORIZED, `no token: offer ${LIVE_TOKEN_PROTOCOL_PREFIX}<base64url token> too`);
+      ws.close(LIVE_CLOSE_UNAUTHORIZED, check.refusal === 'expired_token' ? 'the token expired: sign in again with a valid token' : 'the token was refused: sign in again with a valid token');
     });
   };
 
@@ -308,10 +342,6 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
     for (const client of clients) {
       if (!client.alive) {
         client.ws.terminate();
-        continue;
-      }
-      if (!tokens.authenticate(client.token)) {
-        client.ws.close(LIVE_CLOSE_UNAUTHORIZED, 'the token was revoked: sign in again with a valid token');
         continue;
       }
       client.alive = false;
@@ -328,6 +358,8 @@ export function attachLiveFeed(server: Server, deps: LiveFeedDependencies, optio
     for (const timer of [trafficTimer, changeTimer, storeRetry]) clearTimeout(timer);
     stopWatch?.();
     stopEvents();
+    stopRevocations();
+    for (const client of sessions) clearTimeout(client.expiryTimer);
     for (const stop of stopWhileWatched) stop();
     const open = [...wss.clients];
     const gone = Promise.all(open.map((ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve())))));

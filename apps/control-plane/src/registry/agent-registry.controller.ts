@@ -11,6 +11,7 @@ import { Access } from '../auth/roles';
 import { DistributionService, type Propagation } from '../distribution/distribution.service';
 import { ApiError } from '../errors/api-error';
 import { TapService } from '../tap/tap.service';
+import { InvalidHeartbeatError, readHeartbeatRequest } from './heartbeat-request';
 import { InvalidRegistrationError, NODE_REGISTRY, NodeNotFoundError, type NodeRegistry } from './node-registry';
 
 /** Nest route pattern of one node's endpoints (PATHS.node builds concrete URLs). */
@@ -54,8 +55,14 @@ export class AgentRegistryController {
   @Access('node')
   @HttpCode(200)
   async heartbeat(@Param('id') id: string, @Body() body: unknown): Promise<HeartbeatResponse> {
+    let request: HeartbeatRequest;
     try {
-      const request = (isJsonObject(body) ? body : {}) as HeartbeatRequest;
+      request = readHeartbeatRequest(body);
+    } catch (error) {
+      if (error instanceof InvalidHeartbeatError) throw ApiError.of(400, 'BadRequest', error.message, { causes: error.causes });
+      throw error;
+    }
+    try {
       const node = await this.registry.heartbeat(id, request);
       // The autoscaler's heartbeat metric source (the pool's traffic over its window), and the tries per endpoint zone the failover controller judges zones by.
       if (node.role === 'gateway' && isJsonObject(request.stats)) this.traffic.add({ name: node.name, pool: node.spec.pool, zone: node.spec.zone }, request.stats, Date.now());

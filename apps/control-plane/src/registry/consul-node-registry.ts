@@ -37,7 +37,7 @@ import {
 } from '../consul/consul-client';
 import { follow } from '../consul/follow';
 import { withReason, type LifecycleView } from './lifecycle';
-import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { compareNodes, InvalidRegistrationError, KIND_OF_ROLE, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type RemovalCause, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential, takeHeartbeatStats, toObjectName } from './registration';
 
 /** The Consul service every gateway is an instance of. */
@@ -262,6 +262,14 @@ export class ConsulNodeRegistry implements NodeRegistry {
     const tracked = this.requireOwn(id);
     await this.deregisterInConsul(id);
     this.removeHere(tracked);
+    return tracked.node;
+  }
+
+  /** Other replicas see the service go as a deregistration: they close the node's connections as for one. */
+  async revokeCredential(id: string): Promise<RegisteredNode> {
+    const tracked = this.requireOwn(id);
+    await this.deregisterInConsul(id);
+    this.removeHere(tracked, 'credential-revoked');
     return tracked.node;
   }
 
@@ -608,10 +616,10 @@ export class ConsulNodeRegistry implements NodeRegistry {
     }
   }
 
-  private removeHere(tracked: TrackedNode): void {
+  private removeHere(tracked: TrackedNode, cause?: RemovalCause): void {
     this.byId.delete(tracked.node.id);
     this.removedHere.set(tracked.node.id, tracked.serviceName);
-    this.emit('DELETED', tracked.node);
+    this.emit('DELETED', tracked.node, cause);
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------
@@ -663,11 +671,11 @@ export class ConsulNodeRegistry implements NodeRegistry {
     return tracked;
   }
 
-  private emit(type: RegistryChange['type'], node: RegisteredNode): void {
+  private emit(type: RegistryChange['type'], node: RegisteredNode, cause?: RemovalCause): void {
     this.changes++;
     // A copy: listeners may keep the change while the live node moves on.
     const asOfNow = { ...node, lifecycle: { ...node.lifecycle }, degradedBecause: [...node.degradedBecause] } as RegisteredNode;
-    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes };
+    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes, ...(cause ? { cause } : {}) };
     for (const listener of this.listeners) listener(change);
   }
 

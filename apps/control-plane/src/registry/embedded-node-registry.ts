@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { HeartbeatRequest, RegisterRequest } from '@portolan/agent-client';
 import type { RegistrySettings } from '../config/boot-config';
 import { lifecycleAt, withReason } from './lifecycle';
-import { compareNodes, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type Unsubscribe } from './node-registry';
+import { compareNodes, NodeNotFoundError, type NodeRegistry, type RegisteredNode, type RegistryChange, type RemovalCause, type Unsubscribe } from './node-registry';
 import { admit, credentialDigest, credentialMatches, newCredential, takeHeartbeatStats } from './registration';
 
 const SCHEMA = `
@@ -152,6 +152,12 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
     return node;
   }
 
+  async revokeCredential(id: string): Promise<RegisteredNode> {
+    const node = this.require(id);
+    this.remove(node, 'credential-revoked');
+    return node;
+  }
+
   setDegraded(id: string, reason: string, degraded: boolean): void {
     const node = this.byId.get(id);
     if (!node) return;
@@ -204,18 +210,18 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
     if (force || before.phase !== after.phase) this.emit('MODIFIED', node);
   }
 
-  private remove(node: RegisteredNode): void {
+  private remove(node: RegisteredNode, cause?: RemovalCause): void {
     this.statements.remove.run(node.id);
     this.byId.delete(node.id);
     this.credentialHashes.delete(node.id);
-    this.emit('DELETED', node);
+    this.emit('DELETED', node, cause);
   }
 
-  private emit(type: RegistryChange['type'], node: RegisteredNode): void {
+  private emit(type: RegistryChange['type'], node: RegisteredNode, cause?: RemovalCause): void {
     this.changes++;
     // A copy: listeners may keep the change while the live node moves on.
     const asOfNow = { ...node, lifecycle: { ...node.lifecycle }, degradedBecause: [...node.degradedBecause] } as RegisteredNode;
-    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes };
+    const change: RegistryChange = { type, node: asOfNow, epoch: this.changes, ...(cause ? { cause } : {}) };
     for (const listener of this.listeners) listener(change);
   }
 }

@@ -102,6 +102,18 @@ export function describeNodeRegistryContract(implementation: string, makeHarness
       ]);
     });
 
+    it('revokes a credential by removing the registration, saying so in the change; the node registers again', async () => {
+      const { registry, changes } = await open();
+      const { node, credential } = await registry.register(gateway);
+      await registry.revokeCredential(node.id);
+      expect(registry.authenticate(node.id, credential)).toBeUndefined();
+      expect(registry.get(node.id)).toBeUndefined();
+      expect(changes.map((change) => [change.type, change.cause])).toEqual([['ADDED', undefined], ['DELETED', 'credential-revoked']]);
+      await expect(registry.revokeCredential(node.id)).rejects.toBeInstanceOf(NodeNotFoundError);
+      const again = await registry.register(gateway);
+      expect(registry.authenticate(again.node.id, again.credential)?.name).toBe('edge-a-1');
+    });
+
     it('replaces a registration of the same name: the old id stops working', async () => {
       const { registry, changes } = await open();
       const first = await registry.register(gateway);

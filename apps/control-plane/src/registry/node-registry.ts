@@ -40,8 +40,13 @@ export interface RegisteredInstance extends NodeBase {
 
 export type RegisteredNode = RegisteredGateway | RegisteredInstance;
 
+/** Why a node was removed, when it matters to its connections: they end as refused, not as deregistered. */
+export type RemovalCause = 'credential-revoked';
+
 export interface RegistryChange {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** DELETED only, on the replica that removed the node: set when an operator revoked its credential. */
+  cause?: RemovalCause;
   /** The node as of this change (for DELETED, as it was when removed). */
   node: RegisteredNode;
   /** Registry epoch after this change. */
@@ -60,6 +65,11 @@ export interface NodeRegistry {
   heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode>;
   drain(id: string): Promise<RegisteredNode>;
   deregister(id: string): Promise<RegisteredNode>;
+  /**
+   * Removes the registration as deregister does, because an operator revoked its credential: the
+   * node must register again with the bootstrap token. The DELETED change says so (`cause`).
+   */
+  revokeCredential(id: string): Promise<RegisteredNode>;
   /** Adds or clears one reason for the node to be Degraded. */
   setDegraded(id: string, reason: string, degraded: boolean): void;
   get(id: string): RegisteredNode | undefined;

@@ -5,7 +5,7 @@
  * Also what every registry does with a heartbeat's statistics.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DEFAULT_NAMESPACE, GROUP_VERSION, validateResource, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
+import { DEFAULT_NAMESPACE, GROUP_VERSION, kindDefinition, nestingCause, validateResource, type GatewayNodeSpec, type ServiceInstanceSpec } from '@portolan/api';
 import type { HeartbeatStats, RegisterRequest } from '@portolan/agent-client';
 import { InvalidRegistrationError, KIND_OF_ROLE, type RegisteredNode } from './node-registry';
 
@@ -28,11 +28,26 @@ export function credentialMatches(expected: Buffer | undefined, credential: stri
 export const toObjectName = (raw: string): string =>
   raw.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63).replace(/[^a-z0-9]+$/, '') || 'node';
 
+/** As deep as a registration's object nests (its `routes`), with room to spare. */
+const MAX_REGISTRATION_NESTING = 16;
+
+/**
+ * A name a node may give itself: what toObjectName turns into an object name without losing
+ * anything but case and underscores (a host name usually is one). Control characters, direction
+ * marks or emoji are refused rather than quietly dropped, which could also make two names one.
+ */
+const REGISTRATION_NAME = /^(?=.*[A-Za-z0-9])[A-Za-z0-9._-]{1,63}$/;
+
 /** The namespace, object name and spec of a registration; InvalidRegistrationError naming every bad field. */
 export function admit(request: RegisterRequest): Admitted {
   const role = (request as { role?: unknown }).role;
   if (role !== 'gateway' && role !== 'instance') {
-    throw new InvalidRegistrationError('Registration', String(request.name ?? ''), [{ field: 'role', message: `Unsupported value: ${JSON.stringify(role)}: supported values: "gateway", "instance"` }]);
+    throw new InvalidRegistrationError('Registration', typeof request.name === 'string' ? request.name : '', [{ field: 'role', message: `Unsupported value: ${JSON.stringify(role)}: supported values: "gateway", "instance"` }]);
+  }
+  const given = (request as { name?: unknown }).name;
+  if (given !== undefined && (typeof given !== 'string' || !REGISTRATION_NAME.test(given))) {
+    const shown = typeof given === 'string' && given.length > 100 ? `${JSON.stringify(given.slice(0, 100))}…` : JSON.stringify(given);
+    throw new InvalidRegistrationError(KIND_OF_ROLE[role], '', [{ field: 'name', message: `Invalid value: ${shown}: at most 63 letters, digits, ".", "-" and "_" (lower-cased, it becomes the object name)` }]);
   }
   let namespace: string;
   let name: string;
@@ -54,8 +69,14 @@ export function admit(request: RegisterRequest): Admitted {
     } as ServiceInstanceSpec;
   }
   const kind = KIND_OF_ROLE[request.role];
-  const { causes } = validateResource({ apiVersion: GROUP_VERSION, kind, metadata: { name, namespace }, spec });
-  if (causes.length > 0) throw new InvalidRegistrationError(kind, name, causes.map((cause) => ({ field: cause.field, message: cause.message })));
+  const object = { apiVersion: GROUP_VERSION, kind, metadata: { name, namespace }, spec };
+  // The spec is kept and served as registered (the GatewayNode): nothing nested past the kind, which
+  // JSON.stringify could not even write back, and no field the kind does not have (in `routes`).
+  const deep = nestingCause(kindDefinition(kind)!.schema, object, MAX_REGISTRATION_NESTING);
+  if (deep) throw new InvalidRegistrationError(kind, name, [{ field: deep.field, message: deep.message }]);
+  const { causes, unknownFields } = validateResource(object);
+  const refused = [...causes.map((cause) => ({ field: cause.field, message: cause.message })), ...unknownFields.map((field) => ({ field, message: 'Unknown field' }))];
+  if (refused.length > 0) throw new InvalidRegistrationError(kind, name, refused);
   return { namespace, name, spec };
 }
 

@@ -132,6 +132,15 @@ describe('bad input is a 4xx Status', () => {
     expect(await refusal(service.create('ratelimitpolicies', 'default', limits('twice'), request(options)))).toMatchObject({ code });
   });
 
+  it.each([
+    ['kind', { kind: { toString: 1 } }, 'the kind in the body ({"toString":1}) does not match'],
+    ['namespace', { metadata: { name: 'odd', namespace: { toString: 1 } } }, 'the namespace of the provided object ({"toString":1}) does not match'],
+  ])('a %s that String() cannot turn into text: 400 quoting it as JSON, not 500', async (_field, fields, message) => {
+    const answer = await refusal(service.create('ratelimitpolicies', 'default', { ...limits('odd'), ...fields }, request()));
+    expect(answer).toMatchObject({ code: 400 });
+    expect(answer.message).toContain(message);
+  });
+
   it('force given twice', () => {
     expect(() => parseForce(['true', 'false'])).toThrow('query parameter force: give it once');
     expect(parseForce('true')).toBe(true);
@@ -164,6 +173,18 @@ describe('bad input is a 4xx Status', () => {
     expect(await store.get(key('deep'))).toEqual(created.object);
   });
 
+  it.each([
+    [undefined, 'revision: Required value: the revision to restore'],
+    ['3', 'revision: Invalid value: "3": must be a positive integer'],
+    [0, 'revision: Invalid value: 0: must be a positive integer'],
+  ])('a rollback to revision %j: 422 saying what the revision must be', async (revision, message) => {
+    const created = await service.create('ratelimitpolicies', 'default', limits('rolled'), request());
+    const answer = await refusal(service.rollback('ratelimitpolicies', 'default', 'rolled', revision, request()));
+    expect(answer.code).toBe(422);
+    expect(answer.message).toContain(message);
+    expect(await store.get(key('rolled'))).toEqual(created.object);
+  });
+
   it('a merge patch nested thousands of levels deep: 422 naming the field', async () => {
     await service.create('ratelimitpolicies', 'default', limits('deep-patch'), request());
     const answer = await refusal(service.patch('ratelimitpolicies', 'default', 'deep-patch', MERGE_PATCH, { spec: { colour: nested(20_000) } }, request()));
@@ -171,15 +192,16 @@ describe('bad input is a 4xx Status', () => {
   });
 });
 
-describe('a label named __proto__', () => {
-  const labelled = (labels: string) => ({ ...limits('proto'), metadata: JSON.parse(`{"name":"proto","labels":${labels}}`) });
+// Label keys must be Kubernetes qualified names, which __proto__ is not; annotation keys may be anything.
+describe('an annotation named __proto__', () => {
+  const annotated = (annotations: string) => ({ ...limits('proto'), metadata: JSON.parse(`{"name":"proto","annotations":${annotations}}`) });
 
   it.each([
-    ['a server-side apply', () => service.patch('ratelimitpolicies', 'default', 'proto', APPLY_PATCH, labelled('{"__proto__":"x"}'), applying('alice'))],
-    ['a merge patch', () => service.patch('ratelimitpolicies', 'default', 'proto', MERGE_PATCH, JSON.parse('{"metadata":{"labels":{"__proto__":"x"}}}'), request())],
+    ['a server-side apply', () => service.patch('ratelimitpolicies', 'default', 'proto', APPLY_PATCH, annotated('{"__proto__":"x"}'), applying('alice'))],
+    ['a merge patch', () => service.patch('ratelimitpolicies', 'default', 'proto', MERGE_PATCH, JSON.parse('{"metadata":{"annotations":{"__proto__":"x"}}}'), request())],
   ])('is added to the others by %s', async (_name, write) => {
-    await service.create('ratelimitpolicies', 'default', labelled('{"team":"payments"}'), request());
+    await service.create('ratelimitpolicies', 'default', annotated('{"team":"payments"}'), request());
     await write();
-    expect(JSON.stringify((await store.get(key('proto')))!.metadata.labels)).toBe('{"team":"payments","__proto__":"x"}');
+    expect(JSON.stringify((await store.get(key('proto')))!.metadata.annotations)).toBe('{"team":"payments","__proto__":"x"}');
   });
 });

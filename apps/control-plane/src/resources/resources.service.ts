@@ -320,7 +320,11 @@ export class ResourcesService {
   async rollback(plural: string, namespace: string, name: string, revision: unknown, options: WriteRequest): Promise<WriteResult> {
     const request = checkWriteOptions('UpdateOptions', options);
     if (!Number.isInteger(revision) || (revision as number) < 1) {
-      throw ApiError.invalid('Rollback', name, [{ field: 'revision', reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(revision)}: must be a positive integer (a revision from the history)` }]);
+      const cause =
+        revision === undefined
+          ? { field: 'revision', reason: 'FieldValueRequired' as const, message: 'Required value: the revision to restore, from the object\'s history (GET …/history)' }
+          : { field: 'revision', reason: 'FieldValueInvalid' as const, message: `Invalid value: ${JSON.stringify(revision)}: must be a positive integer (a revision from the history)` };
+      throw ApiError.invalid('Rollback', name, [cause]);
     }
     const changes = await this.history(plural, namespace, name);
     const target = changes.find((change) => change.revision === revision);
@@ -448,16 +452,16 @@ export class ResourcesService {
     input.apiVersion ??= GROUP_VERSION;
     input.kind ??= definition.kind;
     if (input.kind !== definition.kind) {
-      throw ApiError.badRequest(`the kind in the body (${String(input.kind)}) does not match the resource in the URL (${definition.plural}, kind ${definition.kind})`);
+      throw ApiError.badRequest(`the kind in the body (${quoted(input.kind)}) does not match the resource in the URL (${definition.plural}, kind ${definition.kind})`);
     }
     const metadata = isJsonObject(input.metadata) ? (input.metadata as Record<string, any>) : {};
     input.metadata = metadata;
     if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
-      throw ApiError.badRequest(`the namespace of the provided object (${String(metadata.namespace)}) does not match the namespace sent on the request (${namespace})`);
+      throw ApiError.badRequest(`the namespace of the provided object (${quoted(metadata.namespace)}) does not match the namespace sent on the request (${namespace})`);
     }
     metadata.namespace = namespace;
     if (urlName !== undefined && metadata.name !== undefined && metadata.name !== urlName) {
-      throw ApiError.badRequest(`the name of the object (${String(metadata.name)}) does not match the name in the URL (${urlName})`);
+      throw ApiError.badRequest(`the name of the object (${quoted(metadata.name)}) does not match the name in the URL (${urlName})`);
     }
     if (urlName !== undefined) metadata.name = urlName;
     delete input.status;
@@ -512,6 +516,14 @@ function untypedListError(definition: KindDefinition, name: string, cause: Statu
   if (where === 'config') return ApiError.invalid(definition.kind, name, [cause], API_GROUP);
   const message = `${cause.message} (in the stored object, written before this was checked: write the whole object once with kubectl replace, kubectl edit or a client-side kubectl apply, then apply again)`;
   return ApiError.invalid(definition.kind, name, [{ ...cause, message }], API_GROUP);
+}
+
+/**
+ * A value from a body, as a message quotes it: text as it is, anything else as JSON. String()
+ * throws on an object whose toString is not a function (`{"toString": 1}`), which JSON can carry.
+ */
+function quoted(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'undefined');
 }
 
 /** Kinds whose status a leader controller stores with the object (rather than one derived when read). */

@@ -130,6 +130,16 @@ describe('watch bookmarks', () => {
     expect(watch.ended()).toBe(true);
   });
 
+  it('keeps a watch open whose timeoutSeconds is longer than a timer counts, rather than ending it at once', async () => {
+    const { store } = fakeStore([], 7);
+    const watch = fakeResponse();
+    await streamWatch(store, request({ resourceVersion: '7', timeoutSeconds: 10 ** 12 }), watch.response);
+    vi.advanceTimersByTime(60_000);
+    await settle();
+    expect(watch.ended()).toBe(false);
+    watch.leave();
+  });
+
   it('ends a timed watch with a last BOOKMARK, so the client resumes from there', async () => {
     const { store } = fakeStore([], 7);
     const watch = fakeResponse();

@@ -21,6 +21,12 @@ import { StoreRevisionCompactedError, type Change, type ObjectKey, type Resource
 import { ApiError } from '../errors/api-error';
 import type { Selector } from './selectors';
 
+/**
+ * setTimeout's longest delay (about 24.8 days). A longer one fires at once, so a client asking
+ * for a watch of a year would get one that ends immediately: it gets the longest there is.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 /** How often an idle watch that allows bookmarks gets one (kube-apiserver: about every minute). */
@@ -198,6 +204,6 @@ export async function streamWatch(store: Pick<ResourceStore, 'list' | 'watch'>, 
       stopListening();
       if (request.allowWatchBookmarks) enqueue(() => bookmark());
       enqueue(finish);
-    }, request.timeoutSeconds * 1000);
+    }, Math.min(request.timeoutSeconds * 1000, MAX_TIMER_MS));
   }
 }

@@ -7,6 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
+import { basename, dirname } from 'node:path';
 import type { Resource } from '@portolan/api';
 import {
   checkPrecondition,
@@ -59,9 +60,29 @@ export class EmbeddedDatabaseError extends Error {
   readonly code = 'PORTOLAN_EMBEDDED_DB';
 }
 
-/** Opens (creating if needed) the embedded database file, refusing a second process on it. */
+/**
+ * What to tell the operator, by what SQLite said. A damaged file is theirs to restore or move
+ * away; the control plane never overwrites it or starts empty beside it.
+ */
+function openFailureHint(file: string, error: unknown): string {
+  const code = (error as { code?: string }).code ?? '';
+  const reason = (error as Error).message;
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /locked|busy/i.test(reason)) {
+    return 'another control plane is already using this data directory (set PORTOLAN_DATA_DIR to use another one)';
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+    return `the control plane cannot write ${dirname(file)}: make the directory and the files in it writable by the user it runs as, or set PORTOLAN_DATA_DIR to a writable directory`;
+  }
+  return `the file is not a Portolan database or is damaged, and was left as it is: restore it from a backup, or move ${basename(file)} (with any ${basename(file)}-wal and ${basename(file)}-shm beside it) out of the directory to start with an empty store`;
+}
+
+/**
+ * Opens (creating if needed) the embedded database file, refusing a second process on it, and a
+ * damaged file: quick_check reads every page once (milliseconds for a control plane's data), so a
+ * damaged page stops the start here instead of failing whichever request reads it first.
+ */
 export function openEmbeddedDatabase(file: string): Database.Database {
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     // A short busy timeout: a locked file means another control plane, not a moment's contention.
     db = new Database(file, { timeout: 500 });
@@ -70,13 +91,14 @@ export function openEmbeddedDatabase(file: string): Database.Database {
     // One control plane per data directory: a second one fails here instead of interleaving writes.
     db.pragma('locking_mode = EXCLUSIVE');
     db.exec('BEGIN IMMEDIATE; COMMIT;');
+    const problems = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
+    if (problems[0]?.quick_check !== 'ok') {
+      throw Object.assign(new Error(`quick_check found damage: ${problems.map((row) => row.quick_check).join('; ')}`), { code: 'SQLITE_CORRUPT' });
+    }
     db.exec(SCHEMA);
   } catch (error) {
-    const reason = (error as Error).message;
-    const hint = /locked|busy/i.test(reason)
-      ? 'another control plane is already using this data directory (set PORTOLAN_DATA_DIR to use another one)'
-      : 'the file is not a Portolan database or is damaged; restore it from a backup or move it away to start empty';
-    throw new EmbeddedDatabaseError(`cannot open the embedded store ${file}: ${reason}: ${hint}`);
+    db?.close();
+    throw new EmbeddedDatabaseError(`cannot open the embedded store ${file}: ${(error as Error).message}: ${openFailureHint(file, error)}`);
   }
   return db;
 }

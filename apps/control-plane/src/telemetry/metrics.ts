@@ -171,6 +171,13 @@ export class MetricsRegistry {
     registers: [this.registry],
   });
 
+  readonly authRefusals = new Counter({
+    name: 'portolan_auth_refusals_total',
+    help: 'Authentications refused, by reason: invalid_token, expired_token, invalid_node_credential (each counted against the source address), locked_out (an address past PORTOLAN_AUTH_FAILURE_LIMIT, refused whatever it sent).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly gateways = new Gauge({
     name: 'portolan_gateways',
     help: 'Registered gateways by zone, pool and lifecycle phase (as of the last rebuild).',
@@ -232,6 +239,12 @@ export class MetricsRegistry {
     name: 'portolan_otlp_spans_received_total',
     help: 'Spans received into the embedded trace store, from the OTLP/HTTP receiver and the control plane\'s own, by result: accepted, or rejected (invalid ids or times).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditWriteFailures = new Counter({
+    name: 'portolan_audit_write_failures_total',
+    help: 'Audit entries the audit log could not store (each is logged as an error with the whole entry).',
     registers: [this.registry],
   });
 

@@ -38,8 +38,8 @@ describe('parseDrainBody', () => {
     expect(statusOf(() => parseDrainBody(body, 'alice'))).toMatchObject({ code: 400, details: { causes: [{ field }] } });
   });
 
-  it('answers a body that is not an object with a 400', () => {
-    expect(statusOf(() => parseDrainBody(['reason'], 'alice'))).toMatchObject({ code: 400, reason: 'BadRequest' });
+  it.each([[['reason']], [''], ['reason'], [42]])('answers a body that is not an object, %j, with a 400 rather than draining', (body) => {
+    expect(statusOf(() => parseDrainBody(body, 'alice'))).toMatchObject({ code: 400, reason: 'BadRequest' });
   });
 });
 

@@ -22,7 +22,8 @@ function badRequest(field: string, message: string, reason: StatusCause['reason'
 
 /** Refuses body fields we do not know: a misspelt `reasn` would otherwise be dropped without a word. */
 function objectBody(body: unknown, fields: readonly string[]): Record<string, unknown> {
-  if (body === undefined || body === null || (typeof body === 'string' && body === '')) return {};
+  // No body, or JSON null. A JSON string, even "", is a body of the wrong type: it must not count as none.
+  if (body === undefined || body === null) return {};
   if (!isJsonObject(body)) throw ApiError.badRequest('the request body must be a JSON object');
   const unknown = Object.keys(body).filter((key) => !fields.includes(key));
   if (unknown.length > 0) throw badRequest(unknown[0], `unknown field; the fields are ${fields.join(', ')}`, 'FieldValueUnknown');

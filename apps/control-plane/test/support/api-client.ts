@@ -26,8 +26,10 @@ export class ApiClient {
     readonly baseUrl: string,
     caPem: string,
     readonly token?: string,
+    /** Another loopback address (127.0.0.2, …) to connect from, so that a test has a source address of its own. */
+    localAddress?: string,
   ) {
-    this.agent = new Agent({ connect: { ca: caPem }, pipelining: 0 });
+    this.agent = new Agent({ connect: { ca: caPem }, pipelining: 0, ...(localAddress ? { localAddress } : {}) });
   }
 
   withToken(token: string | undefined): ApiClient {

@@ -115,6 +115,20 @@ function errorCause(error: unknown): 'connect-failure' | 'reset' | 'timeout' {
 /** undici's timers tick every half second and fire up to a second late (lib/util/timers.js RESOLUTION_MS). */
 const COARSE_TIMER_RESOLUTION_MS = 1_000;
 
+/** A timer for one try: aborts it (through undici's signal) and rejects `passed` once `ms` ran out. */
+function preciseDeadline(ms: number, message: string): { signal: AbortSignal; passed: Promise<never>; cancel: () => void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const reason = Object.assign(new Error(message), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+      controller.abort(reason);
+      reject(reason);
+    }, ms);
+  });
+  return { signal: controller.signal, passed, cancel: () => clearTimeout(timer) };
+}
+
 const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
 /**
@@ -149,6 +163,7 @@ export class ProxyServer {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
+    options.metrics.watchProxy(() => ({ connections: this.sockets.size, requests: this.inFlight, upstreamRequests: this.pools.inFlight() }));
   }
 
   /** Compiles and swaps in a snapshot; parts that fail keep their previous version. */
@@ -401,7 +416,13 @@ export class ProxyServer {
   /**
    * One try. The deadline is enforced by undici's own timers (headersTimeout until the answer
    * starts, then one plain timer while the body streams) rather than an AbortSignal per request:
-   * AbortSignal.timeout cost about a tenth of the gateway's CPU in the proxy benchmark.
+   * AbortSignal.timeout cost about a tenth of the gateway's CPU in the proxy benchmark. A precise
+   * timer aborts the try only where undici's cannot: a deadline under a second (its timers are
+   * coarse), and a try that waits for a connection because every one to the endpoint is busy (no
+   * undici timer runs in its queue; a body small enough to replay is sent at once when a
+   * connection frees, so the deadline then covers the wait and the answer, as headersTimeout
+   * would). A body too large to replay streams as it arrives, under undici's header timer (which
+   * restarts whenever the upstream holds the body back).
    */
   private async tryOnce(
     route: CompiledRoute,
@@ -414,12 +435,14 @@ export class ProxyServer {
   ): Promise<UpstreamResult> {
     const pool = this.pools.get(endpoint.origin, route.timeouts.connectTimeoutMs);
     const remaining = Math.max(1, deadline - this.clock());
-    // undici's headersTimeout runs on its coarse timers (they fire up to a second late), fine for
-    // the usual seconds but not for a deadline under that: only then a precise timer aborts the try.
-    const precise = remaining < COARSE_TIMER_RESOLUTION_MS ? new AbortController() : undefined;
-    const preciseTimer = precise && setTimeout(() => precise.abort(Object.assign(new Error(`request deadline (${remaining} ms left) passed before the answer started`), { code: 'UND_ERR_HEADERS_TIMEOUT' })), remaining);
+    const waitsForConnection = pool.full && body.replayable;
+    const precise =
+      remaining < COARSE_TIMER_RESOLUTION_MS || waitsForConnection
+        ? preciseDeadline(remaining, `request deadline (${remaining} ms left) passed before the answer started${waitsForConnection ? ', waiting for a connection: every one to the endpoint was busy' : ''}`)
+        : undefined;
+    let sent: Promise<Dispatcher.ResponseData>;
     try {
-      const response = await pool.request({
+      sent = pool.dispatcher.request({
         method: method as Dispatcher.HttpMethod,
         path,
         headers,
@@ -428,13 +451,32 @@ export class ProxyServer {
         bodyTimeout: route.timeouts.idleTimeoutMs,
         ...(precise ? { signal: precise.signal } : {}),
       });
-      clearTimeout(preciseTimer);
+    } catch (error) {
+      precise?.cancel();
+      return { kind: 'error', cause: errorCause(error), message: (error as Error).message };
+    }
+    pool.began();
+    // The pool's count follows the request itself, whether this try still waits for it or not.
+    sent.then(
+      (response) => response.body.once('close', () => pool.ended()),
+      () => pool.ended(),
+    );
+    try {
+      // An aborted request still waiting in undici's queue only fails once a connection takes it:
+      // the race answers at the deadline all the same.
+      const response = precise ? await Promise.race([sent, precise.passed]) : await sent;
+      precise?.cancel();
       const left = deadline - this.clock();
       const timer = setTimeout(() => response.body.destroy(Object.assign(new Error(`request deadline passed while streaming the answer`), { code: 'UND_ERR_BODY_TIMEOUT' })), Math.max(1, left));
       response.body.once('close', () => clearTimeout(timer));
       return { kind: 'response', status: response.statusCode, response };
     } catch (error) {
-      clearTimeout(preciseTimer);
+      precise?.cancel();
+      // Given up on: an answer that still comes is dropped, which frees its connection.
+      sent.then(
+        (late) => late.body.destroy(),
+        () => undefined,
+      );
       return { kind: 'error', cause: errorCause(error), message: (error as Error).message };
     }
   }

@@ -13,6 +13,13 @@ import { LATENCY_BUCKETS_MS } from '@portolan/agent-client';
  */
 const REQUEST_DURATION_BUCKETS = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
 
+/** What the proxy holds at a scrape: client connections, requests received, tries sent upstream. */
+interface ProxyLoad {
+  connections: number;
+  requests: number;
+  upstreamRequests: number;
+}
+
 export class GatewayMetrics {
   private readonly pool: string;
   readonly registry = new Registry();
@@ -83,6 +90,31 @@ export class GatewayMetrics {
     help: '1 while the gateway has a live config stream (WebSocket) or a working long-poll, else 0.',
     registers: [this.registry],
   });
+  readonly configPersisted = new Gauge({
+    name: 'portolan_gateway_config_persisted',
+    help: '1 while the state directory holds the configuration the gateway runs (a restart during a control-plane outage serves it), else 0: no configuration yet, or saving it failed (the log says why).',
+    registers: [this.registry],
+  });
+  /** What the proxy holds open, read at each scrape rather than updated per request. */
+  private proxyLoad: () => ProxyLoad = () => ({ connections: 0, requests: 0, upstreamRequests: 0 });
+  readonly openConnections: Gauge = new Gauge({
+    name: 'portolan_gateway_open_connections',
+    help: 'Client connections open on the proxy listener, idle keep-alive ones included.',
+    registers: [this.registry],
+    collect: (): void => this.openConnections.set(this.proxyLoad().connections),
+  });
+  readonly requestsInFlight: Gauge = new Gauge({
+    name: 'portolan_gateway_requests_in_flight',
+    help: 'Proxied requests received and not yet answered (a request body still arriving included).',
+    registers: [this.registry],
+    collect: (): void => this.requestsInFlight.set(this.proxyLoad().requests),
+  });
+  readonly upstreamRequestsInFlight: Gauge = new Gauge({
+    name: 'portolan_gateway_upstream_requests_in_flight',
+    help: 'Tries sent to upstream endpoints and not finished: waiting for a connection, for the answer, or streaming either body.',
+    registers: [this.registry],
+    collect: (): void => this.upstreamRequestsInFlight.set(this.proxyLoad().upstreamRequests),
+  });
 
   /**
    * `pool` is the gateway's `--pool` (same default): it labels every request duration series.
@@ -106,5 +138,10 @@ export class GatewayMetrics {
     // Unprefixed, as the control plane's: the standard process_* and nodejs_* names that generic
     // Node.js dashboards query; Prometheus' job and instance labels tell the processes apart.
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The proxy's open connections and requests in flight, for the gauges. */
+  watchProxy(load: () => ProxyLoad): void {
+    this.proxyLoad = load;
   }
 }

@@ -14,7 +14,7 @@ import { Agent, request } from 'undici';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const CONTROL_PLANE_MAIN = join(REPO_ROOT, 'apps/control-plane/dist/main.js');
-const GATEWAY_MAIN = join(REPO_ROOT, 'apps/gateway/dist/main.js');
+export const GATEWAY_MAIN = join(REPO_ROOT, 'apps/gateway/dist/main.js');
 export const BOOTSTRAP_TOKEN = 'mesh-test-bootstrap-token';
 export const ADMIN_TOKEN = 'mesh-test-admin-token-0123456789';
 
@@ -257,7 +257,8 @@ export class RecordingUpstream {
   private readonly server: Server;
 
   constructor(readonly name: string) {
-    this.server = createServer((incoming, response) => void this.handle(incoming, response));
+    // A request whose client left (a gateway killed mid-request) ends in an `aborted` error: nothing to answer.
+    this.server = createServer((incoming, response) => void this.handle(incoming, response).catch(() => response.destroy()));
   }
 
   private async handle(incoming: IncomingMessage, response: ServerResponse): Promise<void> {

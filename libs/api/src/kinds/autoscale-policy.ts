@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { AtomicList, Duration, Integer, ListMap, Name, Percent, StringEnum } from '../field-schemas.js';
+import { AtomicList, Duration, Integer, ListMap, Name, NullableNumber, Percent, StringEnum } from '../field-schemas.js';
 import { ConditionSchema, resourceSchema, type Resource } from '../meta.js';
 
 /**
@@ -122,7 +122,7 @@ export type AutoscalePolicySpec = Static<typeof AutoscalePolicySpecSchema>;
 
 const MetricReadingSchema = Type.Object({
   // Nullable rather than a union: the OpenAPI schema must stay structural for kubectl (no anyOf).
-  value: Type.Unsafe<number | null>({ type: 'number', nullable: true, description: 'The reading: milliseconds for latency, requests per second per gateway for load; null when missing.' }),
+  value: NullableNumber('The reading: milliseconds for latency, requests per second per gateway for load; null when missing.'),
   target: Type.Number({ description: 'The target, in the same unit.' }),
   unit: StringEnum(['ms', 'requests/s per gateway'], { description: 'Unit of value and target.' }),
   source: StringEnum(['Heartbeats', 'Prometheus'], { description: 'Where the reading came from.' }),

@@ -7,7 +7,7 @@ import { POLICY_HANDLING_FIELDS } from '../kinds/guarded-rollout.js';
 import { Type, type TObject } from '@sinclair/typebox';
 import { schemaDefaults } from '../defaults.js';
 import { kindDefinition, POLICY_KINDS, type PolicyKind } from '../kinds/index.js';
-import { isJsonObject, type JsonObject } from '../merge-patch.js';
+import { isJsonObject, setOwn, type JsonObject } from '../merge-patch.js';
 
 export interface PolicySource {
   kind: PolicyKind;
@@ -36,7 +36,8 @@ function forget(provenance: Provenance, path: string): void {
 
 /**
  * Applies `patch` to `target` in place with RFC 7386 semantics; arrays and scalars are leaves.
- * Leaves are cloned, so `target` never shares objects with `patch`. A key whose value is
+ * Leaves are cloned, so `target` never shares objects with `patch`, and set as own properties
+ * (setOwn), so a key named `__proto__` stays a field. A key whose value is
  * `undefined` is treated as absent, as JSON has no undefined and typed callers use it for
  * "not set".
  */
@@ -48,15 +49,16 @@ export function mergeWithProvenance(target: JsonObject, patch: Readonly<Record<s
       delete target[key];
       forget(provenance, path);
     } else if (isJsonObject(value)) {
-      let child = target[key];
+      let child = Object.hasOwn(target, key) ? target[key] : undefined;
       if (!isJsonObject(child)) {
         forget(provenance, path);
-        child = target[key] = {};
+        child = {};
+        setOwn(target, key, child);
       }
       mergeWithProvenance(child, value, source, provenance, path);
     } else {
-      if (isJsonObject(target[key])) forget(provenance, path);
-      target[key] = structuredClone(value) as JsonObject[string];
+      if (Object.hasOwn(target, key) && isJsonObject(target[key])) forget(provenance, path);
+      setOwn(target, key, structuredClone(value));
       provenance.set(path, source);
     }
   }

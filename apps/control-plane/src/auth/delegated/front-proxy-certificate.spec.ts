@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyFrontProxyCertificate, type PresentedCertificate } from './front-proxy-certificate';
+import type { PresentedCertificate } from '../../tls/client-certificate';
+import { verifyFrontProxyCertificate } from './front-proxy-certificate';
 import type { FrontProxyTrust } from './request-header';
 import { testCertificateAuthority, testClientCertificate, testIntermediateAuthority, type TestCertificate } from './testing/test-certificates';
 

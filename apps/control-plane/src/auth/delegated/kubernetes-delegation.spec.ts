@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../errors/api-error';
 import type { DelegationApi } from './kubernetes-client';
 import { KubernetesDelegation, kubernetesPrincipal } from './kubernetes-delegation';
+import { testCertificateAuthority } from './testing/test-certificates';
 
 const silent = pino({ level: 'silent' });
 
@@ -99,6 +100,26 @@ describe('KubernetesDelegation.notReadyReason (for /readyz)', () => {
     reachable = true;
     for (let waited = 0; delegation.notReadyReason() !== undefined && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(delegation.notReadyReason()).toBeUndefined();
+    delegation.close();
+  });
+});
+
+describe('KubernetesDelegation.advertiseFrontProxyCa', () => {
+  const serving = { keyPem: 'key', certPem: 'cert' };
+  const frontProxyCa = testCertificateAuthority('front-proxy-ca');
+  const agentCa = testCertificateAuthority('portolan agent CA');
+
+  it.each<[string, Record<string, string>, string | undefined, string[] | undefined]>([
+    ['the front-proxy CA alone', { 'requestheader-client-ca-file': frontProxyCa.certPem }, undefined, [frontProxyCa.certPem]],
+    ['the agent CA (PORTOLAN_TLS_AGENT_CLIENT_CA_FILE) next to it', { 'requestheader-client-ca-file': frontProxyCa.certPem }, agentCa.certPem, [frontProxyCa.certPem, agentCa.certPem]],
+    ['the agent CA alone when kube-apiserver has no front proxy', {}, agentCa.certPem, [agentCa.certPem]],
+    ['none when there is neither', {}, undefined, undefined],
+  ])('offers %s to TLS clients', async (_case, configMap, agentClientCaPem, offered) => {
+    const delegation = new KubernetesDelegation(api(async () => configMap), silent);
+    const contexts: Array<{ ca?: string[] }> = [];
+    delegation.advertiseFrontProxyCa({ setSecureContext: (context) => void contexts.push(context as { ca?: string[] }) }, { ...serving, agentClientCaPem });
+    await delegation.start();
+    expect(contexts.map((context) => context.ca)).toEqual([offered]);
     delegation.close();
   });
 });

@@ -18,7 +18,8 @@ import type { Logger } from 'pino';
 import { API_GROUP } from '@portolan/api';
 import { ApiError } from '../../errors/api-error';
 import { AuthenticationConfigMap, type AuthenticationConfigMapOptions } from './authentication-configmap';
-import { presentedCertificate, verifyFrontProxyCertificate, type FrontProxyVerdict } from './front-proxy-certificate';
+import { presentedCertificate } from '../../tls/client-certificate';
+import { verifyFrontProxyCertificate, type FrontProxyVerdict } from './front-proxy-certificate';
 import type { DelegationApi } from './kubernetes-client';
 import { forbiddenMessage, requestAttributes, type RequestAttributes } from './request-attributes';
 import { AUTHENTICATION_CONFIGMAP, CONVENTIONAL_HEADER_NAMES, identityHeadersPresent, userFromHeaders, type FrontProxyTrust, type KubernetesUser } from './request-header';
@@ -91,10 +92,12 @@ export class KubernetesDelegation {
    * have been created with `requestCert: true, rejectUnauthorized: false`: the certificate is
    * asked for, not required (bearer-token clients send none), and judged per request here.
    */
-  advertiseFrontProxyCa(server: Pick<TlsServer, 'setSecureContext'>, serving: { keyPem: string; certPem: string }): void {
+  advertiseFrontProxyCa(server: Pick<TlsServer, 'setSecureContext'>, serving: { keyPem: string; certPem: string; agentClientCaPem?: string }): void {
     this.configMap.onChange((config) => {
+      // The agent CA (PORTOLAN_TLS_AGENT_CLIENT_CA_FILE), when set, stays offered next to the front-proxy CA.
+      const ca = [config.frontProxy?.caPem, serving.agentClientCaPem].filter((pem): pem is string => pem !== undefined);
       try {
-        server.setSecureContext({ key: serving.keyPem, cert: serving.certPem, ...(config.frontProxy ? { ca: config.frontProxy.caPem } : {}) });
+        server.setSecureContext({ key: serving.keyPem, cert: serving.certPem, ...(ca.length > 0 ? { ca } : {}) });
       } catch (error) {
         this.logger.error({ err: error, configMap: CONFIGMAP }, 'delegated authentication: cannot offer the front-proxy CA to TLS clients; keeping the previous TLS settings');
       }

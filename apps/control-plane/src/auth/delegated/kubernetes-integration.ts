@@ -37,7 +37,7 @@ function subjectAltNames(certPem: string): string[] {
  * operator asked for it, and it can never work without one. The APIService's caBundle is a
  * convenience, so a missing configuration for it is logged and the control plane starts anyway.
  */
-export function startKubernetesIntegration(settings: KubernetesSettings, serving: { caPem: string; certPem: string; keyPem: string }, logger: Logger): KubernetesIntegration {
+export function startKubernetesIntegration(settings: KubernetesSettings, serving: { caPem: string; certPem: string; keyPem: string; agentClientCaPem?: string }, logger: Logger): KubernetesIntegration {
   let client: KubernetesDelegationClient | undefined;
   let delegation: KubernetesDelegation | undefined;
   if (settings.authentication === 'delegated') {

@@ -7,7 +7,8 @@
  * (pkg/authentication/request/headerrequest/requestheader.go). Whether the certificate may be
  * believed is front-proxy-certificate.ts's question.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
+import { CertificateBundleError, parseCertificateBundle } from '../../tls/client-certificate';
 
 export const AUTHENTICATION_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' } as const;
 
@@ -83,17 +84,13 @@ function stringList(data: Record<string, string>, key: string, kind: 'headers' |
   });
 }
 
-/** Every certificate of a PEM bundle. */
-export function parseCertificateBundle(pem: string, source: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new AuthenticationConfigMapError(`${source} holds no PEM certificate`);
-  return blocks.map((block, index) => {
-    try {
-      return new X509Certificate(block);
-    } catch (error) {
-      throw new AuthenticationConfigMapError(`${source}: certificate ${index + 1} cannot be read (${(error as Error).message})`);
-    }
-  });
+/** Every certificate of a PEM bundle; AuthenticationConfigMapError naming `source` otherwise. */
+function certificateBundle(pem: string, source: string): X509Certificate[] {
+  try {
+    return parseCertificateBundle(pem, source);
+  } catch (error) {
+    throw error instanceof CertificateBundleError ? new AuthenticationConfigMapError(error.message) : error;
+  }
 }
 
 /** The ConfigMap's `data`, read; throws AuthenticationConfigMapError naming the key that is wrong. */
@@ -106,7 +103,7 @@ export function parseAuthenticationConfigMap(data: Record<string, string> | unde
     ...(clientCaPem ? { clientCaPem } : {}),
     frontProxy: {
       caPem,
-      cas: parseCertificateBundle(caPem, `${where}: requestheader-client-ca-file`),
+      cas: certificateBundle(caPem, `${where}: requestheader-client-ca-file`),
       allowedNames: stringList(values, 'requestheader-allowed-names', 'names'),
       usernameHeaders: stringList(values, 'requestheader-username-headers', 'headers'),
       uidHeaders: stringList(values, 'requestheader-uid-headers', 'headers'),

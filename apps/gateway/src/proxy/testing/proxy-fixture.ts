@@ -28,6 +28,7 @@ export function resource(kind: string, name: string, spec: unknown): Resource {
 export interface ProxyUnderTest {
   proxy: ProxyServer;
   stats: HeartbeatStatsCollector;
+  metrics: GatewayMetrics;
   url: string;
 }
 
@@ -36,8 +37,9 @@ export async function startProxy(resources: Resource[]): Promise<ProxyUnderTest>
   const placement = { name: 'edge-1', zone: 'zone-a', pool: 'edge' };
   const snapshot: Snapshot = { version: `${revision}.x`, revision, gateway: { id: 'g', ...placement }, share: null, routes: resolveGateway(buildResolutionIndex(resources, revision), placement).routes };
   const stats = new HeartbeatStatsCollector();
-  const proxy = new ProxyServer({ zone: placement.zone, pool: placement.pool, metrics: new GatewayMetrics(), stats });
+  const metrics = new GatewayMetrics();
+  const proxy = new ProxyServer({ zone: placement.zone, pool: placement.pool, metrics, stats });
   const { errors } = proxy.apply(snapshot);
   if (errors.length) throw new Error(`the proxy rejected the configuration: ${JSON.stringify(errors)}`);
-  return { proxy, stats, url: `http://${await proxy.listen('127.0.0.1', 0)}` };
+  return { proxy, stats, metrics, url: `http://${await proxy.listen('127.0.0.1', 0)}` };
 }

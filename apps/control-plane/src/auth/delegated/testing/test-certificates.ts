@@ -1,8 +1,8 @@
 /**
  * Certificates for delegation tests: a front-proxy CA and its client certificate as kubeadm makes
  * them (CN front-proxy-client, extended key usage clientAuth), and whatever else a test needs to
- * be refused (another CA, an expired certificate, a server-only one). node-forge builds them, as
- * tls/certificates.ts does.
+ * be refused (another CA, an expired certificate, a server-only one); gateways' client
+ * certificates with their SPIFFE IDs too. node-forge builds them, as tls/certificates.ts does.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import forge from 'node-forge';
@@ -28,8 +28,17 @@ interface Validity {
   notAfter?: Date;
 }
 
-function issue(subject: string, issuer: TestCertificate | undefined, extensions: object[], validity: Validity): TestCertificate {
-  const keys = keyPair();
+type KeyPair = ReturnType<typeof keyPair>;
+
+let clientKeys: KeyPair | undefined;
+/**
+ * One key pair for every client certificate of a test run: RSA key generation is the slow part (a
+ * second under load), and what a client certificate is refused for never depends on its key.
+ * Every CA gets its own: "another CA with the same name" must differ in its key.
+ */
+const sharedClientKeys = (): KeyPair => (clientKeys ??= keyPair());
+
+function issue(subject: string, issuer: TestCertificate | undefined, extensions: object[], validity: Validity, keys: KeyPair = keyPair()): TestCertificate {
   const certificate = forge.pki.createCertificate();
   certificate.publicKey = keys.publicKey;
   certificate.serialNumber = randomSerialHex();
@@ -55,12 +64,28 @@ export function testIntermediateAuthority(issuer: TestCertificate, commonName: s
   return issue(commonName, issuer, CA_EXTENSIONS, {});
 }
 
-export function testClientCertificate(issuer: TestCertificate, commonName: string, options: Validity & { usage?: 'clientAuth' | 'serverAuth' } = {}): TestCertificate {
+export interface ClientCertificateOptions extends Validity {
+  /** The extended key usage; `none` leaves the extension out. Default clientAuth. */
+  usage?: 'clientAuth' | 'serverAuth' | 'none';
+  /** URI SANs, such as a gateway's SPIFFE ID. */
+  uris?: string[];
+  /** DNS SANs. */
+  dnsNames?: string[];
+}
+
+export function testClientCertificate(issuer: TestCertificate, commonName: string, options: ClientCertificateOptions = {}): TestCertificate {
   const usage = options.usage ?? 'clientAuth';
+  const altNames = [...(options.uris ?? []).map((value) => ({ type: 6, value })), ...(options.dnsNames ?? []).map((value) => ({ type: 2, value }))];
   return issue(
     commonName,
     issuer,
-    [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, { name: 'extKeyUsage', [usage]: true }],
+    [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      ...(usage === 'none' ? [] : [{ name: 'extKeyUsage', [usage]: true }]),
+      ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames }] : []),
+    ],
     options,
+    sharedClientKeys(),
   );
 }
