@@ -9,6 +9,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { kindDefinition } from '@portolan/api';
 import { Agent, request } from 'undici';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -235,16 +236,6 @@ function spawnNode(script, args, { env = {}, cpus: cpuList, onLine } = {}) {
   return { child, exited, output: () => tail.join('\n') };
 }
 
-const PLURALS = {
-  Service: 'services',
-  Route: 'routes',
-  RateLimitPolicy: 'ratelimitpolicies',
-  RetryPolicy: 'retrypolicies',
-  CircuitBreakerPolicy: 'circuitbreakerpolicies',
-  TimeoutPolicy: 'timeoutpolicies',
-  AutoscalePolicy: 'autoscalepolicies',
-  FailoverPolicy: 'failoverpolicies',
-};
 const RESOURCES = '/apis/mesh.portolan.dev/v1alpha1/namespaces/default';
 
 /**
@@ -300,12 +291,12 @@ export async function startControlPlane({ env = {}, cpus: cpuList, onLine } = {}
     output: started.output,
     /** Server-side apply; returns the stored object. */
     async apply(resource) {
-      const answer = await call('PATCH', `${RESOURCES}/${PLURALS[resource.kind]}/${resource.metadata.name}?fieldManager=bench`, { apiVersion: 'mesh.portolan.dev/v1alpha1', ...resource }, 'application/apply-patch+yaml');
+      const answer = await call('PATCH', `${RESOURCES}/${kindDefinition(resource.kind).plural}/${resource.metadata.name}?fieldManager=bench`, { apiVersion: 'mesh.portolan.dev/v1alpha1', ...resource }, 'application/apply-patch+yaml');
       if (answer.status >= 300) throw new Error(`apply ${resource.kind}/${resource.metadata.name}: ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body;
     },
     async get(kind, name) {
-      const answer = await call('GET', `${RESOURCES}/${PLURALS[kind] ?? kind}${name ? `/${name}` : ''}`);
+      const answer = await call('GET', `${RESOURCES}/${kindDefinition(kind)?.plural ?? kind}${name ? `/${name}` : ''}`);
       if (answer.status >= 300) throw new Error(`get ${kind}/${name}: ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body;
     },

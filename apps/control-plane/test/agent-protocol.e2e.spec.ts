@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nsPath } from './support/api-client';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
+import { eventually } from './support/eventually';
 
 const BOOTSTRAP = 'bootstrap-token-for-agent-tests';
 
@@ -74,16 +75,6 @@ class RawAgent {
   }
 }
 
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  do {
-    last = await read();
-    if (accept(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  } while (Date.now() < deadline);
-  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 beforeAll(async () => {
   cp = await startInProcess({ PORTOLAN_BOOTSTRAP_TOKEN: BOOTSTRAP, PORTOLAN_HEARTBEAT_INTERVAL: '200ms', PORTOLAN_NODE_TTL: '600ms', PORTOLAN_NODE_REMOVE_AFTER: '1s' });

@@ -17,6 +17,7 @@ import { startControlPlane } from '../src/control-plane';
 import { nsPath } from './support/api-client';
 import { makeDataDir, REPO_ROOT, removeDataDir } from './support/control-plane-process';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
+import { eventually } from './support/eventually';
 
 const GATEWAY_MAIN = join(REPO_ROOT, 'apps/gateway/dist/main.js');
 const BOOTSTRAP = 'bootstrap-token-for-mtls-tests';
@@ -74,16 +75,6 @@ function startGateway(name: string, args: string[]): GatewayProcess {
   return gateway;
 }
 
-async function eventually<T>(read: () => T | Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  do {
-    last = await read();
-    if (accept(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  } while (Date.now() < deadline);
-  throw new Error(`timed out waiting for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
-}
 
 /** The error the gateway logged when the control plane refused its registration. */
 async function refusalOf(gateway: GatewayProcess): Promise<string> {

@@ -16,6 +16,7 @@ import { KubernetesAuthApiDouble } from '../src/auth/delegated/testing/kubernete
 import { testCertificateAuthority, testClientCertificate, type TestCertificate } from '../src/auth/delegated/testing/test-certificates';
 import { nsPath } from './support/api-client';
 import { startInProcess, type InProcessControlPlane } from './support/in-process';
+import { eventually } from './support/eventually';
 
 const APISERVICE = 'v1alpha1.mesh.portolan.dev';
 const frontProxyCa = testCertificateAuthority('front-proxy-ca');
@@ -93,15 +94,6 @@ const frontProxy = (user: string, groups: string[] = ['system:authenticated'], e
   identity: [['X-Remote-User', user], ...groups.map((group): [string, string] => ['X-Remote-Group', group]), ...extra],
 });
 
-async function eventually<T>(probe: () => Promise<T>, ready: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ready(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 beforeAll(async () => {
   kubernetes = await KubernetesAuthApiDouble.start();
