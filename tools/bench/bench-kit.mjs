@@ -215,9 +215,9 @@ export function pinning(cpuList) {
 }
 
 /** Spawns `node script args`, optionally pinned to cores; keeps the last lines of its output for error messages. */
-function spawnNode(script, args, { env = {}, cpus: cpuList, onLine } = {}) {
+function spawnNode(script, args, { env = {}, cpus: cpuList, onLine, nodeArgs = [] } = {}) {
   if (!existsSync(script)) throw new Error(`${relative(REPO_ROOT, script)} is missing: run \`npm run build\` first`);
-  const [launcher, ...launcherArgs] = [...pinning(cpuList), process.execPath, script, ...args];
+  const [launcher, ...launcherArgs] = [...pinning(cpuList), process.execPath, ...nodeArgs, script, ...args];
   const child = spawn(launcher, launcherArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail = [];
   let partial = '';
@@ -239,6 +239,16 @@ function spawnNode(script, args, { env = {}, cpus: cpuList, onLine } = {}) {
 const RESOURCES = '/apis/mesh.portolan.dev/v1alpha1/namespaces/default';
 
 /**
+ * With PORTOLAN_BENCH_PROFILE=<dir>, control planes and gateways started by a benchmark write a V8
+ * CPU profile there when they stop (SIGTERM; open it in Chrome DevTools). `--cpu-prof` is refused
+ * in NODE_OPTIONS, hence a setting of the benchmarks' own.
+ */
+function profilingArgs() {
+  const dir = process.env.PORTOLAN_BENCH_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
  * The built control plane on its embedded store in a fresh data directory, API and ops ports
  * picked by the system. `env` adds or overrides PORTOLAN_* settings; `onLine` sees its log lines.
  */
@@ -249,6 +259,7 @@ export async function startControlPlane({ env = {}, cpus: cpuList, onLine } = {}
   const started = spawnNode(CONTROL_PLANE_MAIN, [], {
     cpus: cpuList,
     onLine,
+    nodeArgs: profilingArgs(),
     env: {
       PORTOLAN_DATA_DIR: dataDir,
       PORTOLAN_API_PORT: '0',
@@ -331,7 +342,7 @@ export async function startGateway(controlPlane, { name, zone = 'zone-a', pool =
       '--state-dir', stateDir,
       ...args,
     ],
-    { cpus: cpuList, env: { PORTOLAN_LOG_LEVEL: 'warn', ...env } },
+    { cpus: cpuList, env: { PORTOLAN_LOG_LEVEL: 'warn', ...env }, nodeArgs: profilingArgs() },
   );
   const listening = join(stateDir, 'listening.json');
   const urls = await waitFor(`gateway ${name} to listen`, () => {
@@ -347,6 +358,12 @@ export async function startGateway(controlPlane, { name, zone = 'zone-a', pool =
     /** The snapshot it runs (admin /config). */
     async config() {
       return (await request(`${urls.adminUrl}/config`)).body.json();
+    },
+    /** A graceful stop: SIGTERM, the gateway drains and deregisters (and writes its profile, if any). */
+    async stop() {
+      if (started.child.exitCode === null) started.child.kill('SIGTERM');
+      await started.exited;
+      rmSync(stateDir, { recursive: true, force: true });
     },
     /** A crash: SIGKILL, nothing deregisters. */
     async kill() {

@@ -177,7 +177,7 @@ async function runBenchmark() {
 
     const tracingArgs = otlp ? ['--otlp-endpoint', otlp.url, '--trace-sampling', options['trace-sampling']] : [];
     const gateway = await startGateway(controlPlane, { name: 'bench-gateway', cpus: proxyCores, args: tracingArgs });
-    stops.push(gateway.kill);
+    stops.push(gateway.stop);
     await gatewayAtRevision(gateway, Number(last.metadata.resourceVersion));
 
     const proxy = await startNginx(scratch, 'proxy', proxyCores, (port) => proxyConfig(port, upstream.port));

@@ -34,6 +34,8 @@ import { answerClientErrors } from './errors/raw-refusals';
 import { listenOps, type OpsListener } from './health/ops-listener';
 import { renderKubeconfig } from './kubeconfig';
 import { attachLiveFeed } from './live/live-feed';
+import { AgentRegistryController } from './registry/agent-registry.controller';
+import { attachHeartbeatLane } from './registry/heartbeat-lane';
 import { TapService } from './tap/tap.service';
 import { ResourcesService } from './resources/resources.service';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
@@ -64,6 +66,7 @@ export interface RunningControlPlane {
 const BODY_TYPES = ['application/json', 'application/merge-patch+json', 'application/json-patch+json', 'application/*+json'];
 const YAML_TYPES = ['application/apply-patch+yaml', 'application/yaml', 'application/x-yaml', 'text/yaml'];
 const BODY_LIMIT = '3mb';
+const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
 
 export async function startControlPlane(config: BootConfig, options: { logDestination?: pino.DestinationStream } = {}): Promise<RunningControlPlane> {
   const logger = createRootLogger(config.logLevel, options.logDestination);
@@ -163,6 +166,17 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     app.enableShutdownHooks();
     await app.listen(config.apiPort, config.host);
     answerClientErrors(app.getHttpServer());
+    const delegation = kubernetes.delegation;
+    const agentRegistry = app.get(AgentRegistryController);
+    attachHeartbeatLane(app.getHttpServer(), {
+      registry,
+      lockout,
+      heartbeat: (id, body) => agentRegistry.heartbeat(id, body),
+      metrics,
+      logger,
+      bodyLimitBytes: BODY_LIMIT_BYTES,
+      needsFullAuthentication: (request) => agentCertificates !== undefined || delegation?.claimsIdentity(request) === true,
+    });
     kubernetes.attach(app.getHttpServer());
     const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), lockout, logger, { clientCertificates: agentCertificates });
     closeLiveFeeds = attachLiveFeed(app.getHttpServer(), {

@@ -38,6 +38,11 @@ export class AuthLockout {
     this.lastSweep = clock();
   }
 
+  /** Whether the address is locked out now; a look only, not counted as a refusal. */
+  isLockedOut(address: string | undefined): boolean {
+    return blockedForMs(this.windows.get(sourceKey(address)), this.clock()) > 0;
+  }
+
   /**
    * Whole seconds the address must wait before it may authenticate again (counted as a
    * `locked_out` refusal), or 0 when it may now.

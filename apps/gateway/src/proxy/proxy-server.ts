@@ -12,7 +12,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Dispatcher } from 'undici';
 import type { HeartbeatStats, NackError, Snapshot } from '@portolan/agent-client';
 import { createTracing, type Tracer } from '@portolan/telemetry';
@@ -22,6 +21,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { RequestTracing, type RequestSpan } from '../telemetry/request-spans.js';
 import type { RequestTap } from '../telemetry/request-tap.js';
 import { downstreamHeaders, upstreamHeaders } from './forwarded-headers.js';
+import { relayAnswer } from './relay-answer.js';
 import { UpstreamPools } from './upstream-pools.js';
 
 /** Envoy's default per-request buffer for retries is 1 MiB; 64 KiB covers API calls without letting retries hold much memory. */
@@ -132,7 +132,7 @@ function preciseDeadline(ms: number, message: string): { signal: AbortSignal; pa
 const statusClass = (status: number) => `${Math.floor(status / 100)}xx`;
 
 /**
- * The client closed its connection before the answer was complete (mid-stream the pipe then fails
+ * The client closed its connection before the answer was complete (mid-stream the relay then fails
  * with ERR_STREAM_PREMATURE_CLOSE, while reading its body with an `aborted` error). The response
  * is then destroyed without an error, whereas one the gateway gives up on (an upstream failing
  * mid-stream) is destroyed with that failure.
@@ -397,7 +397,7 @@ export class ProxyServer {
               return true;
             }
             response.writeHead(outcome.status, downstreamHeaders(outcome.response.headers));
-            await pipeline(outcome.response.body, response);
+            await relayAnswer(outcome.response.body, response);
             return upstreamFailed;
           }
         } finally {

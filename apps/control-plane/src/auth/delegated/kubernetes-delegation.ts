@@ -119,6 +119,11 @@ export class KubernetesDelegation {
     return `delegated authentication (PORTOLAN_KUBERNETES_AUTH=delegated) has not read ConfigMap ${CONFIGMAP} yet: ${this.configMap.pendingReason()}; until it has, every request kube-apiserver proxies is answered 503`;
   }
 
+  /** Whether the request carries identity headers, which only authenticate() may judge. */
+  claimsIdentity(request: IncomingMessage): boolean {
+    return identityHeadersPresent(request.headersDistinct, this.configMap.current()?.frontProxy ?? CONVENTIONAL_HEADER_NAMES).length > 0;
+  }
+
   /**
    * The Kubernetes user a request is front-proxied for, or undefined when it names none (then
    * bearer tokens apply). A request that names a user in the identity headers without a verified

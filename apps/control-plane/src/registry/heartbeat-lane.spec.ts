@@ -1,0 +1,119 @@
+/**
+ * The heartbeat lane on a real server: which requests it takes, which go the usual way (here a
+ * handler that answers 299 "usual"), and what it answers. The whole API through the lane is
+ * covered by the agent protocol, security and fuzz e2e specs.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { failureStatus } from '@portolan/api';
+import { ApiError } from '../errors/api-error';
+import { MetricsRegistry } from '../telemetry/metrics';
+import { currentContext } from '../telemetry/request-context';
+import { attachHeartbeatLane } from './heartbeat-lane';
+import type { RegisteredNode } from './node-registry';
+
+const NODE_ID = '6f1c2a9e-1b2c-4d3e-8f90-0a1b2c3d4e5f';
+const CREDENTIAL = 'node-credential';
+const node = { id: NODE_ID, role: 'gateway', namespace: 'default', name: 'edge-1' } as RegisteredNode;
+const PATH = `/agent/v1/nodes/${NODE_ID}/heartbeat`;
+const HEADERS = { authorization: `Bearer ${CREDENTIAL}`, 'content-type': 'application/json' };
+
+describe('the heartbeat lane', () => {
+  let server: Server;
+  let base: string;
+  const heartbeats: Array<{ id: string; body: unknown; principal?: string }> = [];
+  let lockedOut = false;
+  let fullAuthentication = false;
+  let failWith: unknown;
+  const metrics = new MetricsRegistry();
+
+  beforeAll(async () => {
+    server = createServer((incoming, response) => {
+      incoming.resume();
+      response.writeHead(299, { 'content-type': 'text/plain' }).end('usual');
+    });
+    attachHeartbeatLane(server, {
+      registry: { authenticate: (id, credential) => (id === NODE_ID && credential === CREDENTIAL ? node : undefined) },
+      lockout: { isLockedOut: () => lockedOut },
+      heartbeat: async (id, body) => {
+        heartbeats.push({ id, body, principal: currentContext()?.principal });
+        if (failWith) throw failWith;
+        return { lifecycle: 'Healthy' as const, heartbeatIntervalMs: 2000, ttlMs: 6000 };
+      },
+      metrics,
+      logger: { debug: () => undefined, error: () => undefined },
+      bodyLimitBytes: 1024,
+      needsFullAuthentication: () => fullAuthentication,
+    });
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((closed) => server.close(closed));
+  });
+
+  beforeEach(() => {
+    heartbeats.length = 0;
+    lockedOut = false;
+    fullAuthentication = false;
+    failWith = undefined;
+  });
+
+  const send = async (options: { method?: 'POST' | 'GET'; path?: string; headers?: Record<string, string>; body?: string } = {}) => {
+    const answer = await request(`${base}${options.path ?? PATH}`, { method: options.method ?? 'POST', headers: options.headers ?? HEADERS, body: options.body ?? (options.method === 'GET' ? undefined : '{"appliedRevision":3}') });
+    return { status: answer.statusCode, type: answer.headers['content-type'], body: await answer.body.text() };
+  };
+
+  it('answers an authenticated JSON heartbeat itself, as the node, with the controller\'s answer', async () => {
+    const answer = await send();
+    expect(answer).toEqual({ status: 200, type: 'application/json; charset=utf-8', body: JSON.stringify({ lifecycle: 'Healthy', heartbeatIntervalMs: 2000, ttlMs: 6000 }) });
+    expect(heartbeats).toEqual([{ id: NODE_ID, body: { appliedRevision: 3 }, principal: 'gateway/default/edge-1' }]);
+    expect(await metrics.registry.getSingleMetricAsString('portolan_http_request_duration_seconds')).toContain(`route="/agent/v1/nodes/:id/heartbeat",code="200"`);
+  });
+
+  it.each([
+    ['another method', { method: 'GET' as const }],
+    ['another path', { path: `/agent/v1/nodes/${NODE_ID}/acks` }],
+    ['a query string', { path: `${PATH}?x=1` }],
+    ['an id that is not a registry id', { path: '/agent/v1/nodes/..%2f..%2ftokens/heartbeat' }],
+    ['no credential', { headers: { 'content-type': 'application/json' } }],
+    ['a wrong credential', { headers: { ...HEADERS, authorization: 'Bearer guess' } }],
+    ['a YAML body', { headers: { ...HEADERS, 'content-type': 'application/yaml' } }],
+    ['a body over the limit', { body: `{"pad":"${'x'.repeat(2000)}"}` }],
+    ['an empty body', { body: '' }],
+  ])('leaves a request with %s to the usual way', async (_case, options) => {
+    expect(await send(options)).toMatchObject({ status: 299, body: 'usual' });
+    expect(heartbeats).toEqual([]);
+  });
+
+  it('leaves requests from a locked-out address, and those that need full authentication, to the usual way', async () => {
+    lockedOut = true;
+    expect((await send()).status).toBe(299);
+    lockedOut = false;
+    fullAuthentication = true;
+    expect((await send()).status).toBe(299);
+    expect(heartbeats).toEqual([]);
+  });
+
+  it('answers a body that is not JSON with a 400 Status, without calling the controller', async () => {
+    const answer = await send({ body: '{"appliedRevision":' });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest', message: expect.stringContaining('the request body could not be parsed') });
+    expect(heartbeats).toEqual([]);
+  });
+
+  it('answers the controller\'s refusal as its Status, and anything unexpected as a 500 Status', async () => {
+    failWith = ApiError.of(400, 'BadRequest', 'appliedRevision: must be a number');
+    const refused = await send();
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body)).toEqual(failureStatus(400, 'BadRequest', 'appliedRevision: must be a number'));
+    failWith = new Error('disk on fire');
+    const failed = await send();
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toMatchObject({ kind: 'Status', code: 500, reason: 'InternalError' });
+    expect(failed.body).not.toContain('disk on fire');
+  });
+});
