@@ -6,8 +6,11 @@
 //   (c) through the same gateway on a route with a rate limit (per client IP, never reached),
 //       3 retries, an error-rate breaker with connection limits and outlier detection, and a 5 s
 //       timeout;
-//   (d) through nginx as a plain reverse proxy (keep-alive upstream, 1 worker process).
-// The gateway and the nginx proxy run pinned to core 1 (`taskset -c 1`); the load tools, the
+//   (d) through nginx as a plain reverse proxy (keep-alive upstream, 1 worker process);
+//   (e) through the smallest Node reverse proxy (node:http server, undici Pool, pipe; no route,
+//       policy, header, metric or span): the floor of Node's HTTP stack, which the gateway is
+//       built on, so the table shows what the gateway's own work costs and what Node's does.
+// The gateway and both proxies run pinned to core 1 (`taskset -c 1`); the load tools, the
 // upstream, the control plane and this process to core 0. Two loads per path and round:
 //   - saturation: wrk with --connections connections for --duration (closed loop);
 //   - a fixed rate of --rate requests/s for --fixed-duration: an open-loop client of this file
@@ -58,6 +61,7 @@ const WRK = '/usr/bin/wrk';
 
 const role = process.env.PORTOLAN_BENCH_ROLE;
 if (role === 'dataplane-upstream') runNodeUpstream();
+else if (role === 'dataplane-node-floor') runNodeFloorProxy(Number(process.env.PORTOLAN_BENCH_UPSTREAM_PORT));
 else if (role === 'dataplane-open-loop') await runOpenLoop(JSON.parse(process.env.PORTOLAN_BENCH_OPEN_LOOP));
 else await runBenchmark();
 
@@ -69,6 +73,22 @@ function runNodeUpstream() {
     res.end(BODY);
   });
   server.keepAliveTimeout = 75_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
+}
+
+/** Path (e): the gateway's data path with everything of the gateway's own removed; prints its port. */
+function runNodeFloorProxy(upstreamPort) {
+  const pool = new Pool(`http://127.0.0.1:${upstreamPort}`, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 });
+  const server = createServer(async (req, res) => {
+    try {
+      const answer = await pool.request({ method: req.method, path: req.url, headers: { host: req.headers.host }, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : req });
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.body.pipe(res);
+    } catch {
+      res.writeHead(502).end();
+    }
+  });
+  server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
 }
 
@@ -182,12 +202,15 @@ async function runBenchmark() {
 
     const proxy = await startNginx(scratch, 'proxy', proxyCores, (port) => proxyConfig(port, upstream.port));
     stops.push(proxy.stop);
+    const floor = await startNodeUpstream(proxyCores, 'dataplane-node-floor', { PORTOLAN_BENCH_UPSTREAM_PORT: String(upstream.port) });
+    stops.push(floor.stop);
 
     const paths = [
       { key: 'direct', label: '(a) direct to the upstream', url: `http://127.0.0.1:${upstream.port}/plain`, pids: () => upstream.pids() },
       { key: 'gateway', label: '(b) through the gateway, no policy', url: `${gateway.proxyUrl}/plain`, pids: () => [gateway.pid] },
       { key: 'policies', label: '(c) through the gateway, rate limit + retry + breaker + timeout', url: `${gateway.proxyUrl}/guarded`, pids: () => [gateway.pid] },
       { key: 'nginx', label: '(d) through nginx (reverse proxy, 1 worker)', url: `http://127.0.0.1:${proxy.port}/plain`, pids: () => proxy.pids() },
+      { key: 'floor', label: '(e) through the smallest Node proxy (node:http + undici, no policy)', url: `http://127.0.0.1:${floor.port}/plain`, pids: () => floor.pids() },
     ];
     for (const path of paths) {
       const check = await fetch(path.url);
@@ -243,20 +266,32 @@ function report(paths, saturation, fixed, settings) {
     ['path', `saturated: req/s (wrk, ${settings.connections} connections, ${settings.durationS} s)`, 'saturated: p50 / p99', 'saturated: server CPU', `at ${thousands(settings.rate)} rps (open loop, ${settings.fixedDurationS} s): p50 / p99`, `at ${thousands(settings.rate)} rps: server CPU, RSS`],
     paths.map(row),
   );
-  const policies = { saturation: saturation.get('policies'), fixed: fixed.get('policies') };
-  const ratio = med(policies.saturation, (r) => r.requestsPerSecond) / med(saturation.get('nginx'), (r) => r.requestsPerSecond);
-  const addedP99 = med(policies.fixed, (r) => r.p99) - med(fixed.get('direct'), (r) => r.p99);
-  const perThousand = settings.rate / 1000;
-  const cpuPerThousand = med(policies.fixed, (r) => r.vcpu) / perThousand;
-  const rssPerThousand = mib(med(policies.fixed, (r) => r.rssBytes)) / perThousand;
+  // The same four figures for the gateway with its policies and for the smallest Node proxy (e),
+  // side by side: where the gateway misses a target and the floor misses it too, Node's HTTP stack
+  // is what limits it, not the gateway's own work.
+  const figures = (key) => {
+    const s = saturation.get(key);
+    const f = fixed.get(key);
+    return {
+      ratio: med(s, (r) => r.requestsPerSecond) / med(saturation.get('nginx'), (r) => r.requestsPerSecond),
+      addedP99: med(f, (r) => r.p99) - med(fixed.get('direct'), (r) => r.p99),
+      cpuPerThousand: med(f, (r) => r.vcpu) / (settings.rate / 1000),
+      rssPerThousand: mib(med(f, (r) => r.rssBytes)) / (settings.rate / 1000),
+    };
+  };
+  const gateway = figures('policies');
+  const floor = figures('floor');
   const percent = (value) => `${(value * 100).toFixed(0)} %`;
+  const msText = (v) => `${v.toFixed(2)} ms`;
+  const vcpuText = (v) => `${v.toFixed(3)} vCPU`;
+  const mbText = (v) => `${v.toFixed(0)} MB`;
   const targets = markdownTable(
-    ['gateway with the four policies', 'measured', 'target'],
+    ['', 'gateway with the four policies (c)', 'smallest Node proxy (e)', 'target, for the gateway'],
     [
-      ['saturated req/s, as a share of nginx', percent(ratio), verdict(ratio, 0.6, { atMost: false, format: percent, formatGap: (gap) => `${(gap * 100).toFixed(0)} percentage points` })],
-      [`p99 added over direct at ${thousands(settings.rate)} rps`, `${addedP99.toFixed(2)} ms`, verdict(addedP99, 1, { format: (v) => `${v.toFixed(2)} ms` })],
-      ['CPU per 1,000 rps', `${cpuPerThousand.toFixed(3)} vCPU`, verdict(cpuPerThousand, 0.1, { format: (v) => `${v.toFixed(3)} vCPU` })],
-      ['RSS per 1,000 rps (the whole process)', `${rssPerThousand.toFixed(0)} MB`, verdict(rssPerThousand, 40, { format: (v) => `${v.toFixed(0)} MB` })],
+      ['saturated req/s, as a share of nginx', percent(gateway.ratio), percent(floor.ratio), verdict(gateway.ratio, 0.6, { atMost: false, format: percent, formatGap: (gap) => `${(gap * 100).toFixed(0)} percentage points` })],
+      [`p99 added over direct at ${thousands(settings.rate)} rps`, msText(gateway.addedP99), msText(floor.addedP99), verdict(gateway.addedP99, 1, { format: msText })],
+      ['CPU per 1,000 rps', vcpuText(gateway.cpuPerThousand), vcpuText(floor.cpuPerThousand), verdict(gateway.cpuPerThousand, 0.1, { format: vcpuText })],
+      ['RSS per 1,000 rps (the whole process)', mbText(gateway.rssPerThousand), mbText(floor.rssPerThousand), verdict(gateway.rssPerThousand, 40, { format: mbText })],
     ],
   );
   const traces = settings.otlp
@@ -265,11 +300,12 @@ function report(paths, saturation, fixed, settings) {
   publish({
     title: 'The data path (`tools/bench/dataplane.bench.mjs`)',
     description:
-      `${settings.upstream === 'nginx' ? 'nginx (1 worker) answering' : 'A Node server answering'} a ${BODY.length}-byte JSON body as the upstream of all four paths; the nginx proxy keeps ` +
-      `64 idle keep-alive connections to it. ${settings.pinned ? 'Gateway and nginx proxy pinned to core 1, load tools, upstream, control plane and benchmark to core 0. ' : 'Nothing pinned (fewer than 2 cores). '}` +
+      `${settings.upstream === 'nginx' ? 'nginx (1 worker) answering' : 'A Node server answering'} a ${BODY.length}-byte JSON body as the upstream of all five paths; the nginx proxy keeps ` +
+      `64 idle keep-alive connections to it. ${settings.pinned ? 'Gateway, nginx proxy and the smallest Node proxy pinned to core 1, load tools, upstream, control plane and benchmark to core 0. ' : 'Nothing pinned (fewer than 2 cores). '}` +
       `Rounds alternate the paths; each cell is the median of ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}. Saturation: wrk (closed loop, 1 thread). Fixed rate: an open-loop ` +
       'undici client in its own process, each request scheduled on a timer, latency from its scheduled send time (no coordinated omission). ' +
-      'Server CPU: utime + stime from /proc of the gateway, of nginx (master and worker) or of the upstream, over the run; RSS: VmRSS at its end.' +
+      'Server CPU: utime + stime from /proc of the gateway, of nginx (master and worker), of the smallest Node proxy or of the upstream, over the run; RSS: VmRSS at its end. ' +
+      'The smallest Node proxy (e) is a node:http server handing each request to an undici Pool and piping the answer back, with nothing of the gateway\'s own: the floor of the stack the gateway is built on.' +
       traces,
     body: `${results}\n\n${targets}`,
     append: settings.append,
@@ -393,9 +429,9 @@ http {
   };
 }
 
-async function startNodeUpstream(cores) {
+async function startNodeUpstream(cores, role = 'dataplane-upstream', env = {}) {
   const [launcher, ...args] = [...pinning(cores), process.execPath, fileURLToPath(import.meta.url)];
-  const child = spawn(launcher, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PORTOLAN_BENCH_ROLE: 'dataplane-upstream' } });
+  const child = spawn(launcher, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env, PORTOLAN_BENCH_ROLE: role } });
   const exited = new Promise((done) => child.on('exit', done));
   const port = await new Promise((resolve) => child.stdout.once('data', (chunk) => resolve(JSON.parse(chunk).port)));
   return {
