@@ -24,6 +24,8 @@ import { AuthLockout } from './auth/auth-lockout';
 import { BootstrapToken } from './auth/bootstrap-token';
 import { startKubernetesIntegration, type KubernetesIntegration } from './auth/delegated/kubernetes-integration';
 import { TokenService } from './auth/token-service';
+import { attachAgentLane } from './agent-lane/agent-lane';
+import { AgentConfigController } from './distribution/agent-config.controller';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
 import type { BootConfig } from './config/boot-config';
@@ -35,7 +37,6 @@ import { listenOps, type OpsListener } from './health/ops-listener';
 import { renderKubeconfig } from './kubeconfig';
 import { attachLiveFeed } from './live/live-feed';
 import { AgentRegistryController } from './registry/agent-registry.controller';
-import { attachHeartbeatLane } from './registry/heartbeat-lane';
 import { TapService } from './tap/tap.service';
 import { ResourcesService } from './resources/resources.service';
 import { createRootLogger, JsonLogger } from './telemetry/logger';
@@ -168,10 +169,11 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     answerClientErrors(app.getHttpServer());
     const delegation = kubernetes.delegation;
     const agentRegistry = app.get(AgentRegistryController);
-    attachHeartbeatLane(app.getHttpServer(), {
+    const agentConfig = app.get(AgentConfigController);
+    attachAgentLane(app.getHttpServer(), {
       registry,
       lockout,
-      heartbeat: (id, body) => agentRegistry.heartbeat(id, body),
+      handlers: { heartbeat: (id, body) => agentRegistry.heartbeat(id, body), acks: (id, body) => agentConfig.ack(id, body) },
       metrics,
       logger,
       bodyLimitBytes: BODY_LIMIT_BYTES,

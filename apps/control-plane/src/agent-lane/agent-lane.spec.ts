@@ -1,5 +1,5 @@
 /**
- * The heartbeat lane on a real server: which requests it takes, which go the usual way (here a
+ * The agent lane on a real server: which requests it takes, which go the usual way (here a
  * handler that answers 299 "usual"), and what it answers. The whole API through the lane is
  * covered by the agent protocol, security and fuzz e2e specs.
  */
@@ -11,8 +11,8 @@ import { failureStatus } from '@portolan/api';
 import { ApiError } from '../errors/api-error';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { currentContext } from '../telemetry/request-context';
-import { attachHeartbeatLane } from './heartbeat-lane';
-import type { RegisteredNode } from './node-registry';
+import type { RegisteredNode } from '../registry/node-registry';
+import { attachAgentLane } from './agent-lane';
 
 const NODE_ID = '6f1c2a9e-1b2c-4d3e-8f90-0a1b2c3d4e5f';
 const CREDENTIAL = 'node-credential';
@@ -20,10 +20,11 @@ const node = { id: NODE_ID, role: 'gateway', namespace: 'default', name: 'edge-1
 const PATH = `/agent/v1/nodes/${NODE_ID}/heartbeat`;
 const HEADERS = { authorization: `Bearer ${CREDENTIAL}`, 'content-type': 'application/json' };
 
-describe('the heartbeat lane', () => {
+describe('the agent lane', () => {
   let server: Server;
   let base: string;
   const heartbeats: Array<{ id: string; body: unknown; principal?: string }> = [];
+  const acks: Array<{ id: string; body: unknown }> = [];
   let lockedOut = false;
   let fullAuthentication = false;
   let failWith: unknown;
@@ -34,13 +35,19 @@ describe('the heartbeat lane', () => {
       incoming.resume();
       response.writeHead(299, { 'content-type': 'text/plain' }).end('usual');
     });
-    attachHeartbeatLane(server, {
+    attachAgentLane(server, {
       registry: { authenticate: (id, credential) => (id === NODE_ID && credential === CREDENTIAL ? node : undefined) },
       lockout: { isLockedOut: () => lockedOut },
-      heartbeat: async (id, body) => {
-        heartbeats.push({ id, body, principal: currentContext()?.principal });
-        if (failWith) throw failWith;
-        return { lifecycle: 'Healthy' as const, heartbeatIntervalMs: 2000, ttlMs: 6000 };
+      handlers: {
+        heartbeat: async (id, body) => {
+          heartbeats.push({ id, body, principal: currentContext()?.principal });
+          if (failWith) throw failWith;
+          return { lifecycle: 'Healthy', heartbeatIntervalMs: 2000, ttlMs: 6000 };
+        },
+        acks: (id, body) => {
+          acks.push({ id, body });
+          if (failWith) throw failWith;
+        },
       },
       metrics,
       logger: { debug: () => undefined, error: () => undefined },
@@ -57,6 +64,7 @@ describe('the heartbeat lane', () => {
 
   beforeEach(() => {
     heartbeats.length = 0;
+    acks.length = 0;
     lockedOut = false;
     fullAuthentication = false;
     failWith = undefined;
@@ -74,9 +82,17 @@ describe('the heartbeat lane', () => {
     expect(await metrics.registry.getSingleMetricAsString('portolan_http_request_duration_seconds')).toContain(`route="/agent/v1/nodes/:id/heartbeat",code="200"`);
   });
 
+  it('answers an ACK with 204 and no body, through the ACK handler', async () => {
+    const answer = await send({ path: `/agent/v1/nodes/${NODE_ID}/acks`, body: '{"version":"7.x","revision":7,"status":"ACK"}' });
+    expect(answer).toEqual({ status: 204, type: undefined, body: '' });
+    expect(acks).toEqual([{ id: NODE_ID, body: { version: '7.x', revision: 7, status: 'ACK' } }]);
+    failWith = ApiError.badRequest('status must be ACK or NACK');
+    expect((await send({ path: `/agent/v1/nodes/${NODE_ID}/acks`, body: '{}' })).status).toBe(400);
+  });
+
   it.each([
     ['another method', { method: 'GET' as const }],
-    ['another path', { path: `/agent/v1/nodes/${NODE_ID}/acks` }],
+    ['another path', { path: `/agent/v1/nodes/${NODE_ID}/drain` }],
     ['a query string', { path: `${PATH}?x=1` }],
     ['an id that is not a registry id', { path: '/agent/v1/nodes/..%2f..%2ftokens/heartbeat' }],
     ['no credential', { headers: { 'content-type': 'application/json' } }],
@@ -87,6 +103,7 @@ describe('the heartbeat lane', () => {
   ])('leaves a request with %s to the usual way', async (_case, options) => {
     expect(await send(options)).toMatchObject({ status: 299, body: 'usual' });
     expect(heartbeats).toEqual([]);
+    expect(acks).toEqual([]);
   });
 
   it('leaves requests from a locked-out address, and those that need full authentication, to the usual way', async () => {
