@@ -103,11 +103,11 @@ function cases(routeCount) {
       },
     },
     {
-      step: "rate limit: the route's check (key per client IP, RateLimit headers)",
+      step: "rate limit: the route's check (key per client IP)",
       run(n) {
         const limiter = new RateLimiter(compileRateLimit({ key: { type: 'clientIP' }, limits: [{ name: 'per-second', requests: 1_000_000_000, interval: '1s' }] }, { pool: '', size: 1, index: 0 }));
         let sink = 0;
-        for (let i = 0; i < n; i++) sink += limiter.check(requests[i & (REQUESTS - 1)].socket.remoteAddress, start + (i >>> 8)).statusCode;
+        for (let i = 0; i < n; i++) if (limiter.check(requests[i & (REQUESTS - 1)].socket.remoteAddress, start + (i >>> 8)).allowed) sink++;
         return sink;
       },
     },
@@ -158,9 +158,10 @@ function cases(routeCount) {
         for (let i = 0; i < n; i++) {
           const incoming = requests[i & (REQUESTS - 1)];
           const route = table.match(incoming.headers.host, incoming.url, incoming.headers);
-          if (route.breakerState(Date.now()) === 'closed') sink++;
-          if (route.checkRateLimit(incoming, Date.now()) === undefined) sink++;
-          const admission = route.admit(Date.now());
+          const now = Date.now();
+          if (route.breakerState(now) === 'closed') sink++;
+          if (route.checkRateLimit(incoming, now) === undefined) sink++;
+          const admission = route.admit(now);
           if (admission.admitted) admission.release(false, Date.now());
         }
         return sink;

@@ -22,11 +22,11 @@ describe('shareOf', () => {
 });
 
 describe('RateLimiter', () => {
-  it('admits exactly 100 per 60 s and answers the 101st with its status, Retry-After and RateLimit headers', () => {
+  it('admits exactly 100 per 60 s, adding nothing to them, and answers the 101st with its status, Retry-After and RateLimit headers', () => {
     const limiter = new RateLimiter(compileRateLimit(perMinute(), solo));
     const decisions = Array.from({ length: 101 }, (_, i) => limiter.check('', 1_000 + i));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(100);
-    expect(decisions[99].headers.ratelimit).toBe('"per-minute";r=0;t=60');
+    expect(decisions[99]).toEqual({ allowed: true });
     expect(decisions[100]).toEqual({
       allowed: false,
       statusCode: 429,
@@ -40,6 +40,22 @@ describe('RateLimiter', () => {
       },
     });
     expect(limiter.check('', 61_000).allowed).toBe(true);
+  });
+
+  it('past 100,000 keys forgets the least recently used, not a key still in use', () => {
+    const limiter = new RateLimiter(compileRateLimit({ key: { type: 'clientIP' }, limits: [{ name: 'two', requests: 2, interval: '60s' }] }, solo));
+    expect(limiter.check('busy', 0).allowed).toBe(true);
+    expect(limiter.check('busy', 0).allowed).toBe(true);
+    for (let i = 0; i < 99_999; i++) limiter.check(`client-${i}`, 1);
+    expect(limiter.check('busy', 2_000).allowed).toBe(false);
+    limiter.check('newcomer', 2_001);
+    expect(limiter.size()).toBe(100_000);
+    // Still remembered with its tokens used: refused, where a forgotten key would start afresh.
+    expect(limiter.check('busy', 2_002).allowed).toBe(false);
+    // The oldest idle key was forgotten instead: it starts with full buckets again.
+    expect(limiter.check('client-0', 2_003).allowed).toBe(true);
+    expect(limiter.check('client-0', 2_003).allowed).toBe(true);
+    expect(limiter.check('client-0', 2_003).allowed).toBe(false);
   });
 
   it('keeps one bucket set per key', () => {

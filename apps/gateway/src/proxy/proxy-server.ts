@@ -302,8 +302,10 @@ export class ProxyServer {
       return;
     }
 
-    span.breakerState(route.breakerState(this.clock()));
-    const limited = route.checkRateLimit(request, this.clock());
+    // One clock read for the three decisions: they judge the same moment.
+    const now = this.clock();
+    span.breakerState(route.breakerState(now));
+    const limited = route.checkRateLimit(request, now);
     if (limited) {
       span.markRateLimited();
       stats.recordError('rateLimited', service);
@@ -312,7 +314,7 @@ export class ProxyServer {
       return;
     }
 
-    const admission = route.admit(this.clock());
+    const admission = route.admit(now);
     if (!admission.admitted) {
       stats.recordError('breakerOpen', service);
       metrics.breakerRejections.labels(route.name, route.serviceName, admission.reason).inc();
