@@ -20,13 +20,19 @@
 // so times from the agent processes and this one need no offset; a ping through each worker
 // checks that its reading falls inside the IPC round trip.
 //
-// Run after `npm run build`. The control plane needs 2 open files per gateway (21,024 for 10,000):
-// the bench raises `ulimit -n` when it may (root with CAP_SYS_RESOURCE), else it skips the sizes
-// the limit blocks and says how to run them (a shell with a higher `ulimit -n`).
+// Open files: like a real agent, each simulated gateway has its own keep-alive connection for its
+// heartbeats and ACK POSTs beside its stream or held poll, so the control plane holds 2 sockets per
+// gateway (21,024 files for 10,000). The bench raises `ulimit -n` when it may (root with
+// CAP_SYS_RESOURCE). Where the limit still blocks a size (this container: 20,000, hard), each agent
+// process sends its gateways' heartbeats and ACK POSTs over --shared-connections keep-alive
+// connections instead, every request still carrying its own gateway's credential, so the control
+// plane needs about one socket per gateway; the table says which sizes ran so. Their control-plane
+// memory per gateway is lower than a real fleet's by one idle TLS connection each.
 //
 //   node tools/bench/propagation.bench.mjs [--gateways=1000,10000] [--writes=20]
 //        [--transport=mixed|websocket|long-poll] [--workers=2] [--routes=50]
-//        [--heartbeat-interval=2s] [--register-concurrency=32] [--append]
+//        [--heartbeat-interval=2s] [--register-concurrency=32]
+//        [--heartbeat-connections=auto|own|shared] [--shared-connections=16] [--append]
 import { fork } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -108,10 +114,13 @@ function runAgents() {
     process.send({ type: 'collected', revision, report });
   }
 
+  /** In shared mode, the keep-alive connections every gateway of this process heartbeats and ACKs over. */
+  let shared;
+
   async function call(gateway, method, path, token, body) {
     const response = await request(`${settings.apiUrl}${path}`, {
       method,
-      dispatcher: gateway.http,
+      dispatcher: shared ?? gateway.http,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
@@ -187,7 +196,8 @@ function runAgents() {
   }
 
   async function start(gateway) {
-    gateway.http = new Agent({ connect: { ca: settings.caPem } });
+    // Its own connections: for everything in the default mode, for its held poll in shared mode.
+    if (!shared || gateway.transport === 'long-poll') gateway.http = new Agent({ connect: { ca: settings.caPem } });
     const node = await call(gateway, 'POST', '/agent/v1/register', settings.bootstrapToken, {
       role: 'gateway',
       name: gateway.name,
@@ -206,6 +216,7 @@ function runAgents() {
   process.on('message', async (message) => {
     if (message.type === 'start') {
       settings = message;
+      if (message.sharedConnections > 0) shared = new Agent({ connect: { ca: settings.caPem }, connections: message.sharedConnections });
       for (const spec of message.gateways) gateways.push({ ...spec, ackedRevision: 0, history: [] });
       const progress = setInterval(() => process.send({ type: 'progress', ...counts, synced: gateways.filter((g) => g.ackedRevision > 0).length }), 250);
       let next = 0;
@@ -238,7 +249,7 @@ function runAgents() {
         clearTimeout(gateway.heartbeatTimer);
         gateway.socket?.terminate();
       }
-      await Promise.all(gateways.map((gateway) => gateway.http?.destroy()));
+      await Promise.all([...gateways.map((gateway) => gateway.http?.destroy()), shared?.destroy()]);
       process.exit(0);
     }
   });
@@ -257,6 +268,8 @@ async function runBenchmark() {
     routes: { type: 'string', default: '50' },
     'heartbeat-interval': { type: 'string', default: '2s' },
     'register-concurrency': { type: 'string', default: '32' },
+    'heartbeat-connections': { type: 'string', default: 'auto' },
+    'shared-connections': { type: 'string', default: '16' },
   });
   const sizes = numberList(options.gateways);
   const writes = Number(options.writes);
@@ -264,22 +277,31 @@ async function runBenchmark() {
   const routeCount = Number(options.routes);
   if (!['mixed', 'websocket', 'long-poll'].includes(options.transport)) throw new Error(`--transport=${options.transport}: use mixed, websocket or long-poll`);
 
-  // The control plane holds two sockets per gateway (its stream or held poll, and its heartbeats'
-  // keep-alive connection), plus its own files.
-  const filesNeeded = (size) => 2 * size + 1_024;
-  const limit = ensureFileLimit(filesNeeded(Math.max(...sizes)));
+  if (!['auto', 'own', 'shared'].includes(options['heartbeat-connections'])) throw new Error(`--heartbeat-connections=${options['heartbeat-connections']}: use auto, own or shared`);
+  const sharedConnections = Number(options['shared-connections']);
+  // The control plane's files: with their own connections, two sockets per gateway (its stream or
+  // held poll, and its heartbeats' keep-alive connection); shared, one per gateway and the pools.
+  // Plus its own files.
+  const filesNeeded = (size, mode) => (mode === 'own' ? 2 * size : size + workerCount * sharedConnections) + 1_024;
+  const largest = Math.max(...sizes);
+  const limit = ensureFileLimit(filesNeeded(largest, options['heartbeat-connections'] === 'shared' ? 'shared' : 'own'));
+  const fits = (size, mode) => limit.ok || filesNeeded(size, mode) <= limit.soft;
   const results = [];
   for (const size of sizes) {
-    if (!limit.ok && filesNeeded(size) > limit.soft) {
+    const mode = options['heartbeat-connections'] === 'auto' ? (fits(size, 'own') ? 'own' : 'shared') : options['heartbeat-connections'];
+    if (!fits(size, mode)) {
       process.stdout.write(`skipping ${thousands(size)} gateways: ${limit.message}\n`);
       results.push({ size, skipped: limit.message });
       continue;
     }
-    results.push(await measureSize(size));
+    if (mode === 'shared' && options['heartbeat-connections'] === 'auto') {
+      process.stdout.write(`${thousands(size)} gateways: ${limit.message.replace(/^the open-file limit/, 'with their own heartbeat connections, the open-file limit')}; heartbeats and ACK POSTs go over ${sharedConnections} shared connections per agent process instead\n`);
+    }
+    results.push(await measureSize(size, mode));
   }
   report(results);
 
-  async function measureSize(size) {
+  async function measureSize(size, heartbeatConnections) {
     const heartbeatMs = parseSeconds(options['heartbeat-interval']) * 1000;
     process.stdout.write(`\n${thousands(size)} gateways (${options.transport}), ${workerCount} agent processes, heartbeats every ${heartbeatMs} ms\n`);
     const controlPlane = await startControlPlane({ env: { PORTOLAN_HEARTBEAT_INTERVAL: `${heartbeatMs}ms`, PORTOLAN_NODE_TTL: `${3 * heartbeatMs}ms` } });
@@ -323,7 +345,7 @@ async function runBenchmark() {
             resolve(message);
           }
         });
-        worker.send({ type: 'start', apiUrl: controlPlane.apiUrl, caPem: controlPlane.caPem, bootstrapToken: controlPlane.bootstrapToken, gateways: slice, concurrency: Math.max(1, Math.round(Number(options['register-concurrency']) / workerCount)) });
+        worker.send({ type: 'start', apiUrl: controlPlane.apiUrl, caPem: controlPlane.caPem, bootstrapToken: controlPlane.bootstrapToken, gateways: slice, concurrency: Math.max(1, Math.round(Number(options['register-concurrency']) / workerCount)), sharedConnections: heartbeatConnections === 'shared' ? sharedConnections : 0 });
         workers.push(entry);
       }
       const reportProgress = setInterval(() => {
@@ -418,6 +440,7 @@ async function runBenchmark() {
         writesVcpu: vcpuBetween(writesFrom, writesTo),
         agentsVcpu: sum(workerUsageFrom.map((from, i) => vcpuBetween(from, workerUsageTo[i]))),
         heartbeatMs,
+        heartbeatConnections,
         failures: { heartbeats: sum(counts.map((c) => c.heartbeatFailures)), streams: sum(counts.map((c) => c.streamErrors)), polls: sum(counts.map((c) => c.pollErrors)) },
         clockSkewOk,
       };
@@ -451,6 +474,7 @@ async function runBenchmark() {
       ['**all ACKed per the policy status** (apply → all-ACK)', ...spread((r) => r.status)],
       ['apply → all-ACK p99', ...cell(({ size, rows }) => verdict(percentile(rows.map((r) => r.status), 99), target(size), { format: (v) => ms(v) }))],
       ['**control plane**', ...results.map(() => '')],
+      ['heartbeats and ACK POSTs over', ...cell((r) => (r.heartbeatConnections === 'own' ? "each gateway's own keep-alive connection (2 sockets per gateway)" : `${sharedConnections} shared keep-alive connections per agent process (1 socket per gateway)`))],
       ['registration: all registered and synced', ...cell((r) => `${r.registrationSeconds.toFixed(1)} s (${thousands(r.size / r.registrationSeconds)}/s)`)],
       ['registrations per second: first tenth → last tenth', ...cell(({ registrationRates: { first, last } }) => `${thousands(first)} → ${thousands(last)}/s (${((last / first) * 100).toFixed(0)} %)`)],
       ['RSS before any gateway → with all connected (lowest of 20 samples)', ...cell((r) => `${mib(r.rssBefore).toFixed(0)} → ${mib(r.rssConnected).toFixed(0)} MB`)],
