@@ -64,6 +64,14 @@ const REBUILD_RETRY_MS = 1_000;
 const REVISION_POLL_MS = 10;
 /** ACKs come in bursts (every gateway answers one change); rollout listeners hear of a burst once. */
 const ROLLOUT_NOTIFY_DELAY_MS = 50;
+/**
+ * Registry churn (a registration storm, nodes flapping) rebuilds at most about half the time:
+ * after a rebuild that took t ms, a rebuild for registry changes only waits until t ms have passed
+ * since it ended, and at most this long. Each rebuild covers every gateway, so back-to-back
+ * rebuilds during 10,000 registrations left no CPU for heartbeats (docs/benchmarks.md); Istio
+ * debounces its pushes for the same reason. A change of the store (a policy write) never waits.
+ */
+const MAX_REGISTRY_PACING_MS = 1_000;
 
 function timestamp(): string {
   return new Date().toISOString();
@@ -79,6 +87,9 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   private readonly ackWaiters = new Set<() => void>();
   private rebuilding: Promise<void> | undefined;
   private rebuildAgain = false;
+  /** A change of the store waits for the next build: no pacing for that one. */
+  private storeChanged = false;
+  private lastRebuild = { endedAt: 0, tookMs: 0 };
   private builds = 0;
   private rolloutCache: { key: string; rollouts: Map<string, GatewayRollout[]> } | undefined;
   private readonly rolloutListeners = new Set<() => void>();
@@ -131,7 +142,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
   async resolutionIndex(): Promise<ResolutionIndex> {
     await this.settled();
     if (!this.index || this.index.revision < (await this.store.revision())) {
-      this.scheduleRebuild();
+      this.scheduleStoreRebuild();
       await this.settled();
     }
     return this.index!;
@@ -383,6 +394,12 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     return counts;
   }
 
+  /** A rebuild for a change of the store: built without pacing. */
+  private scheduleStoreRebuild(): void {
+    this.storeChanged = true;
+    this.scheduleRebuild();
+  }
+
   scheduleRebuild(): void {
     this.changeSeenAt ??= Date.now();
     if (this.rebuilding) {
@@ -399,8 +416,13 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       this.rebuildAgain = false;
       // Let a burst of changes land before resolving once for all of them.
       await new Promise((resolve) => setImmediate(resolve));
+      const pacingMs = Math.min(this.lastRebuild.tookMs, MAX_REGISTRY_PACING_MS) - (Date.now() - this.lastRebuild.endedAt);
+      if (!this.storeChanged && pacingMs > 0) await new Promise((resolve) => setTimeout(resolve, pacingMs));
+      this.storeChanged = false;
+      const started = Date.now();
       try {
         await this.rebuild();
+        this.lastRebuild = { endedAt: Date.now(), tookMs: Date.now() - started };
       } catch (error) {
         this.logger.error(`snapshot rebuild failed: ${(error as Error).stack ?? error}`);
         this.retryRebuildLater();
@@ -431,12 +453,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.current = buildSnapshots(this.index, nodes, previous);
     this.builds++;
     stopTimer();
-    this.metrics.registeredNodes.reset();
-    this.metrics.gateways.reset();
-    for (const node of nodes) {
-      this.metrics.registeredNodes.labels(node.role, node.lifecycle.phase).inc();
-      if (node.role === 'gateway') this.metrics.gateways.labels(node.spec.zone ?? '', node.spec.pool ?? '', node.lifecycle.phase).inc();
-    }
+    this.countNodes(nodes);
     for (const [id, snapshot] of this.current.gateways) {
       if (previous.gateways.get(id)?.version === snapshot.version) continue;
       // Measured where the gateway listens: a replica that will not see its ACK must not wait for it.
@@ -451,9 +468,29 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.scheduleRolloutNotify();
   }
 
+  /** The node gauges, counted per label set first: a gauge update per node was a large part of a rebuild at 10,000 gateways. */
+  private countNodes(nodes: readonly RegisteredNode[]): void {
+    const byRole = new Map<string, { labels: [string, string]; count: number }>();
+    const byPool = new Map<string, { labels: [string, string, string]; count: number }>();
+    const add = <L extends string[]>(counts: Map<string, { labels: L; count: number }>, labels: L) => {
+      const key = labels.join('\u0000');
+      const entry = counts.get(key);
+      if (entry) entry.count++;
+      else counts.set(key, { labels, count: 1 });
+    };
+    for (const node of nodes) {
+      add(byRole, [node.role, node.lifecycle.phase]);
+      if (node.role === 'gateway') add(byPool, [node.spec.zone ?? '', node.spec.pool ?? '', node.lifecycle.phase]);
+    }
+    this.metrics.registeredNodes.reset();
+    this.metrics.gateways.reset();
+    for (const { labels, count } of byRole.values()) this.metrics.registeredNodes.labels(...labels).set(count);
+    for (const { labels, count } of byPool.values()) this.metrics.gateways.labels(...labels).set(count);
+  }
+
   /** Rebuilds on every change of the store from its current revision on. */
   private async followStore(): Promise<void> {
-    const unsubscribe = await this.store.watch(await this.store.revision(), () => this.scheduleRebuild(), (error) => this.storeWatchExpired(error));
+    const unsubscribe = await this.store.watch(await this.store.revision(), () => this.scheduleStoreRebuild(), (error) => this.storeWatchExpired(error));
     if (this.closed) unsubscribe();
     else this.storeWatch = unsubscribe;
   }
@@ -471,7 +508,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     const resubscribe = (): Promise<void> =>
       this.followStore().then(
         // Subscribed first: a change committed during the rebuild's list schedules another one.
-        () => this.scheduleRebuild(),
+        () => this.scheduleStoreRebuild(),
         (failure: Error) => {
           if (this.closed) return;
           this.logger.warn(`following the store again failed, retrying in ${REBUILD_RETRY_MS} ms: ${failure.message}`);
@@ -486,7 +523,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     if (this.retry || this.closed) return;
     this.retry = setTimeout(() => {
       this.retry = undefined;
-      this.scheduleRebuild();
+      this.scheduleStoreRebuild();
     }, REBUILD_RETRY_MS);
     this.retry.unref();
   }
