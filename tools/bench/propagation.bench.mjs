@@ -59,6 +59,8 @@ import {
 } from './bench-kit.mjs';
 
 const AGENTS_ROLE = 'propagation-agents';
+/** Tries per simulated gateway to register and connect before it is counted as failed. */
+const REGISTER_ATTEMPTS = 5;
 
 if (process.env.PORTOLAN_BENCH_ROLE === AGENTS_ROLE) runAgents();
 else await runBenchmark();
@@ -131,9 +133,10 @@ function runAgents() {
 
   function heartbeat(gateway) {
     const intervalMs = gateway.heartbeatIntervalMs;
+    const generation = gateway.generation;
     let last = Date.now();
     const beat = async () => {
-      if (stopping) return;
+      if (stopping || gateway.generation !== generation) return;
       const now = Date.now();
       try {
         await call(gateway, 'POST', `/agent/v1/nodes/${gateway.id}/heartbeat`, gateway.credential, { appliedRevision: gateway.ackedRevision, draining: false, stats: idleStats(now - last) });
@@ -195,6 +198,16 @@ function runAgents() {
     }
   }
 
+  /** Stops what a failed start left running: heartbeats, stream, connections. */
+  function abandon(gateway) {
+    gateway.generation = (gateway.generation ?? 0) + 1;
+    clearTimeout(gateway.heartbeatTimer);
+    gateway.socket?.terminate();
+    gateway.socket = undefined;
+    void gateway.http?.destroy();
+    gateway.http = undefined;
+  }
+
   async function start(gateway) {
     // Its own connections: for everything in the default mode, for its held poll in shared mode.
     if (!shared || gateway.transport === 'long-poll') gateway.http = new Agent({ connect: { ca: settings.caPem } });
@@ -223,11 +236,19 @@ function runAgents() {
       const registrar = async () => {
         while (next < gateways.length) {
           const gateway = gateways[next++];
-          try {
-            await start(gateway);
-          } catch (error) {
-            counts.failedRegistrations++;
-            process.send({ type: 'error', message: `${gateway.name}: ${error.message}` });
+          // As an agent does: a failed registration or connect is tried again after a jittered
+          // backoff (registering again under the same name replaces the earlier registration).
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await start(gateway);
+              break;
+            } catch (error) {
+              counts.failedRegistrations++;
+              process.send({ type: 'error', message: `${gateway.name} (attempt ${attempt} of ${REGISTER_ATTEMPTS}): ${error.message}` });
+              abandon(gateway);
+              if (attempt === REGISTER_ATTEMPTS) break;
+              await sleep(1_000 * attempt * (0.5 + Math.random()));
+            }
           }
         }
       };
@@ -317,7 +338,9 @@ async function runBenchmark() {
       const before = processUsage(controlPlane.pid);
 
       // Gateways, dealt round-robin to the workers; transports alternate in mixed mode.
-      const transportOf = (g) => (options.transport === 'mixed' ? (g % 2 === 0 ? 'websocket' : 'long-poll') : options.transport);
+      // Per worker, not per gateway number: with gateways dealt round-robin, alternating by number
+      // would give each of 2 workers one transport only.
+      const transportOf = (g) => (options.transport === 'mixed' ? (Math.floor(g / workerCount) % 2 === 0 ? 'websocket' : 'long-poll') : options.transport);
       const slices = Array.from({ length: workerCount }, () => []);
       for (let g = 0; g < size; g++) {
         slices[g % workerCount].push({ name: `gw-${g}`, zone: `zone-${g % 3}`, address: `10.${(g >> 16) & 255}.${(g >> 8) & 255}.${g & 255}:8080`, transport: transportOf(g) });
@@ -441,7 +464,7 @@ async function runBenchmark() {
         agentsVcpu: sum(workerUsageFrom.map((from, i) => vcpuBetween(from, workerUsageTo[i]))),
         heartbeatMs,
         heartbeatConnections,
-        failures: { heartbeats: sum(counts.map((c) => c.heartbeatFailures)), streams: sum(counts.map((c) => c.streamErrors)), polls: sum(counts.map((c) => c.pollErrors)) },
+        failures: { registrations: sum(counts.map((c) => c.failedRegistrations)), heartbeats: sum(counts.map((c) => c.heartbeatFailures)), streams: sum(counts.map((c) => c.streamErrors)), polls: sum(counts.map((c) => c.pollErrors)) },
         clockSkewOk,
       };
     } finally {
@@ -482,7 +505,7 @@ async function runBenchmark() {
       [`CPU idle with all connected (heartbeats every ${measured[0]?.heartbeatMs ?? '?'} ms, pings), per 1,000 gateways`, ...cell((r) => `${(r.idleVcpu / (r.size / 1000)).toFixed(3)} vCPU (total ${r.idleVcpu.toFixed(2)})`)],
       ['CPU during the writes, per 1,000 gateways', ...cell((r) => `${(r.writesVcpu / (r.size / 1000)).toFixed(3)} vCPU (total ${r.writesVcpu.toFixed(2)})`)],
       ['simulated agents: CPU during the writes (all worker processes)', ...cell((r) => `${r.agentsVcpu.toFixed(2)} vCPU`)],
-      ['failed heartbeats / stream errors / poll errors', ...cell((r) => `${r.failures.heartbeats} / ${r.failures.streams} / ${r.failures.polls}`)],
+      ['failed registration tries (each tried again) / heartbeats / stream errors / poll errors', ...cell((r) => `${r.failures.registrations} / ${r.failures.heartbeats} / ${r.failures.streams} / ${r.failures.polls}`)],
     ]);
     const transports = options.transport === 'mixed' ? 'half on the WebSocket stream, half on long-poll' : `all on ${options.transport}`;
     publish({
