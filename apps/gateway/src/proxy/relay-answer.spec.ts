@@ -8,6 +8,15 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayAnswer } from './relay-answer.js';
 
+/**
+ * A body that, like undici's, reports an error when destroyed before its end ("Request aborted").
+ */
+class UpstreamBody extends PassThrough {
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    callback(error ?? (this.readableEnded ? null : Object.assign(new Error('Request aborted'), { code: 'UND_ERR_ABORTED' })));
+  }
+}
+
 interface Relay {
   url: string;
   body: PassThrough;
@@ -16,11 +25,11 @@ interface Relay {
 }
 
 /** A server whose one request relays `body`; resolves once the request arrived. */
-async function startRelay(): Promise<{ url: string; next: Promise<Relay>; server: Server }> {
+async function startRelay(makeBody: () => PassThrough = () => new UpstreamBody()): Promise<{ url: string; next: Promise<Relay>; server: Server }> {
   let deliver: (relay: Relay) => void;
   const next = new Promise<Relay>((resolve) => (deliver = resolve));
   const server = createServer((_request, response) => {
-    const body = new PassThrough();
+    const body = makeBody();
     response.writeHead(200, { 'content-type': 'application/octet-stream' });
     const relayed = relayAnswer(body, response);
     relayed.catch(() => undefined);
@@ -82,7 +91,7 @@ describe('relayAnswer', () => {
   });
 
   it('fails the client\'s answer when the upstream body is destroyed without an error', async () => {
-    const { url, next, server } = await startRelay();
+    const { url, next, server } = await startRelay(() => new PassThrough());
     servers.push(server);
     const client = fetchAll(url);
     const relay = await next;

@@ -13,6 +13,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+const ignoreAbort = () => undefined;
+
 const prematureClose = () => Object.assign(new Error('the client closed the connection before the answer was complete'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 
 export function relayAnswer(body: Readable, response: Writable): Promise<void> {
@@ -39,6 +41,9 @@ export function relayAnswer(body: Readable, response: Writable): Promise<void> {
     const onFinish = () => settle(undefined);
     const onResponseClose = () => {
       if (response.writableFinished) return settle(undefined);
+      // undici's body, destroyed before its end, emits an AbortError afterwards: expected here, and
+      // with no listener it would be an uncaught exception.
+      body.on('error', ignoreAbort);
       body.destroy();
       settle(prematureClose());
     };
