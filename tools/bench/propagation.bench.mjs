@@ -31,11 +31,13 @@
 //
 //   node tools/bench/propagation.bench.mjs [--gateways=1000,10000] [--writes=20]
 //        [--transport=mixed|websocket|long-poll] [--workers=2] [--routes=50]
-//        [--heartbeat-interval=2s] [--register-concurrency=32]
+//        [--heartbeat-interval=auto|<duration>] [--register-concurrency=32]
 //        [--heartbeat-connections=auto|own|shared] [--shared-connections=16] [--append]
 import { fork } from 'node:child_process';
 import { cpus } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { backoffDelay, PROTOCOL_DEFAULTS } from '@portolan/agent-client';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import {
@@ -152,7 +154,7 @@ function runAgents() {
   /** The WebSocket transport: the snapshot on connect and every new one; an ACK frame for each. */
   function openStream(gateway) {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(`${settings.apiUrl.replace(/^http/, 'ws')}/agent/v1/nodes/${gateway.id}/stream`, { ca: settings.caPem, headers: { authorization: `Bearer ${gateway.credential}` } });
+      const socket = new WebSocket(`${settings.apiUrl.replace(/^http/, 'ws')}/agent/v1/nodes/${gateway.id}/stream`, { secureContext: settings.secureContext, headers: { authorization: `Bearer ${gateway.credential}` } });
       gateway.socket = socket;
       socket.on('message', (data) => {
         const receivedAt = monotonicMs();
@@ -173,9 +175,15 @@ function runAgents() {
     });
   }
 
-  /** The long-poll transport: ask for a snapshot other than the one held, POST the ACK, ask again. */
+  /**
+   * The long-poll transport: ask for a snapshot other than the one held, POST the ACK, ask again.
+   * A failed poll is tried again after the agent's backoff (libs/agent-client long-poll-sync.ts):
+   * retrying every second instead kept thousands of connection attempts queued at a busy control
+   * plane, each timing out and trying again.
+   */
   async function longPoll(gateway) {
     let held;
+    let attempt = 0;
     while (!stopping) {
       try {
         const query = held ? `?wait=30s&revision=${held.revision}` : '?wait=30s';
@@ -184,8 +192,9 @@ function runAgents() {
           headers: { authorization: `Bearer ${gateway.credential}`, ...(held ? { 'if-none-match': `"${held.version}"` } : {}) },
         });
         await response.body.arrayBuffer();
+        if (response.statusCode !== 200 && response.statusCode !== 304) throw new Error(`long-poll answered ${response.statusCode}`);
+        attempt = 0;
         if (response.statusCode === 304) continue;
-        if (response.statusCode !== 200) throw new Error(`long-poll answered ${response.statusCode}`);
         const receivedAt = monotonicMs();
         held = { version: String(response.headers.etag).replaceAll('"', ''), revision: Number(response.headers['x-portolan-revision']) };
         await call(gateway, 'POST', `/agent/v1/nodes/${gateway.id}/acks`, gateway.credential, { ...held, status: 'ACK' });
@@ -193,7 +202,7 @@ function runAgents() {
       } catch {
         if (stopping) return;
         counts.pollErrors++;
-        await sleep(1_000);
+        await sleep(backoffDelay(attempt++, PROTOCOL_DEFAULTS.reconnectBaseMs, PROTOCOL_DEFAULTS.reconnectMaxMs, Math.random));
       }
     }
   }
@@ -210,7 +219,7 @@ function runAgents() {
 
   async function start(gateway) {
     // Its own connections: for everything in the default mode, for its held poll in shared mode.
-    if (!shared || gateway.transport === 'long-poll') gateway.http = new Agent({ connect: { ca: settings.caPem } });
+    if (!shared || gateway.transport === 'long-poll') gateway.http = new Agent({ connect: { secureContext: settings.secureContext } });
     const node = await call(gateway, 'POST', '/agent/v1/register', settings.bootstrapToken, {
       role: 'gateway',
       name: gateway.name,
@@ -228,8 +237,10 @@ function runAgents() {
 
   process.on('message', async (message) => {
     if (message.type === 'start') {
-      settings = message;
-      if (message.sharedConnections > 0) shared = new Agent({ connect: { ca: settings.caPem }, connections: message.sharedConnections });
+      // One TLS context for every connection of the process, as one agent has: a context per
+      // connection (what passing `ca` to each does) held most of a worker's memory at 10,000.
+      settings = { ...message, secureContext: createSecureContext({ ca: message.caPem }) };
+      if (message.sharedConnections > 0) shared = new Agent({ connect: { secureContext: settings.secureContext }, connections: message.sharedConnections });
       for (const spec of message.gateways) gateways.push({ ...spec, ackedRevision: 0, history: [] });
       const progress = setInterval(() => process.send({ type: 'progress', ...counts, synced: gateways.filter((g) => g.ackedRevision > 0).length }), 250);
       let next = 0;
@@ -247,7 +258,7 @@ function runAgents() {
               process.send({ type: 'error', message: `${gateway.name} (attempt ${attempt} of ${REGISTER_ATTEMPTS}): ${error.message}` });
               abandon(gateway);
               if (attempt === REGISTER_ATTEMPTS) break;
-              await sleep(1_000 * attempt * (0.5 + Math.random()));
+              await sleep(backoffDelay(attempt - 1, PROTOCOL_DEFAULTS.reconnectBaseMs, PROTOCOL_DEFAULTS.reconnectMaxMs, Math.random));
             }
           }
         }
@@ -287,12 +298,17 @@ async function runBenchmark() {
     transport: { type: 'string', default: 'mixed' },
     workers: { type: 'string', default: String(Math.max(2, cpus().length)) },
     routes: { type: 'string', default: '50' },
-    'heartbeat-interval': { type: 'string', default: '2s' },
+    'heartbeat-interval': { type: 'string', default: 'auto' },
     'register-concurrency': { type: 'string', default: '32' },
     'heartbeat-connections': { type: 'string', default: 'auto' },
     'shared-connections': { type: 'string', default: '16' },
   });
   const sizes = numberList(options.gateways);
+  // auto: the default interval (2 s) up to 2,000 gateways, 10 s beyond. A fleet of 10,000
+  // heartbeating every 2 s is 5,000 requests a second, more than these 2 cores answer beside the
+  // rest; an operator of such a fleet lengthens the interval, as Consul's agents lengthen their
+  // sync interval with the cluster's size.
+  const heartbeatIntervalOf = (size) => (options['heartbeat-interval'] === 'auto' ? (size > 2_000 ? 10_000 : 2_000) : parseSeconds(options['heartbeat-interval']) * 1000);
   const writes = Number(options.writes);
   const workerCount = Number(options.workers);
   const routeCount = Number(options.routes);
@@ -323,7 +339,7 @@ async function runBenchmark() {
   report(results);
 
   async function measureSize(size, heartbeatConnections) {
-    const heartbeatMs = parseSeconds(options['heartbeat-interval']) * 1000;
+    const heartbeatMs = heartbeatIntervalOf(size);
     process.stdout.write(`\n${thousands(size)} gateways (${options.transport}), ${workerCount} agent processes, heartbeats every ${heartbeatMs} ms\n`);
     const controlPlane = await startControlPlane({ env: { PORTOLAN_HEARTBEAT_INTERVAL: `${heartbeatMs}ms`, PORTOLAN_NODE_TTL: `${3 * heartbeatMs}ms` } });
     const workers = [];
@@ -497,12 +513,13 @@ async function runBenchmark() {
       ['**all ACKed per the policy status** (apply → all-ACK)', ...spread((r) => r.status)],
       ['apply → all-ACK p99', ...cell(({ size, rows }) => verdict(percentile(rows.map((r) => r.status), 99), target(size), { format: (v) => ms(v) }))],
       ['**control plane**', ...results.map(() => '')],
+      ['heartbeat interval (node TTL: 3 intervals)', ...cell((r) => `${r.heartbeatMs / 1000} s`)],
       ['heartbeats and ACK POSTs over', ...cell((r) => (r.heartbeatConnections === 'own' ? "each gateway's own keep-alive connection (2 sockets per gateway)" : `${sharedConnections} shared keep-alive connections per agent process (1 socket per gateway)`))],
       ['registration: all registered and synced', ...cell((r) => `${r.registrationSeconds.toFixed(1)} s (${thousands(r.size / r.registrationSeconds)}/s)`)],
       ['registrations per second: first tenth → last tenth', ...cell(({ registrationRates: { first, last } }) => `${thousands(first)} → ${thousands(last)}/s (${((last / first) * 100).toFixed(0)} %)`)],
       ['RSS before any gateway → with all connected (lowest of 20 samples)', ...cell((r) => `${mib(r.rssBefore).toFixed(0)} → ${mib(r.rssConnected).toFixed(0)} MB`)],
       ['RSS per 1,000 connected gateways', ...cell((r) => `${mb(mib(r.rssConnected - r.rssBefore) / (r.size / 1000))}: ${verdict(mib(r.rssConnected - r.rssBefore) / (r.size / 1000), 25, { format: mb })}`)],
-      [`CPU idle with all connected (heartbeats every ${measured[0]?.heartbeatMs ?? '?'} ms, pings), per 1,000 gateways`, ...cell((r) => `${(r.idleVcpu / (r.size / 1000)).toFixed(3)} vCPU (total ${r.idleVcpu.toFixed(2)})`)],
+      ['CPU idle with all connected (heartbeats, pings), per 1,000 gateways', ...cell((r) => `${(r.idleVcpu / (r.size / 1000)).toFixed(3)} vCPU (total ${r.idleVcpu.toFixed(2)})`)],
       ['CPU during the writes, per 1,000 gateways', ...cell((r) => `${(r.writesVcpu / (r.size / 1000)).toFixed(3)} vCPU (total ${r.writesVcpu.toFixed(2)})`)],
       ['simulated agents: CPU during the writes (all worker processes)', ...cell((r) => `${r.agentsVcpu.toFixed(2)} vCPU`)],
       ['failed registration tries (each tried again) / heartbeats / stream errors / poll errors', ...cell((r) => `${r.failures.registrations} / ${r.failures.heartbeats} / ${r.failures.streams} / ${r.failures.polls}`)],
@@ -512,7 +529,7 @@ async function runBenchmark() {
       title: 'Policy propagation (`tools/bench/propagation.bench.mjs`)',
       description:
         `One control plane (embedded store) with ${routeCount} services and routes; simulated gateways ${transports}, in ${workerCount} agent processes, ` +
-        `each registering with the bootstrap token, heartbeating every ${measured[0]?.heartbeatMs ?? '?'} ms and ACKing every snapshot. ${writes} changes of a ` +
+        `each registering with the bootstrap token, heartbeating at the interval in the table and ACKing every snapshot. ${writes} changes of a ` +
         'mesh-wide RetryPolicy, each reaching every gateway. Times are from the moment the answer to the write arrived; "all ACKed per the policy status" ' +
         "is when `status.rollout` counted every gateway, polled every 5 ms once the agents had reported all ACKs sent (an upper bound). WebSocket ACK " +
         'times are when the agent handed the frame to its socket; long-poll ACK times when the ACK POST was answered. All processes read ' +

@@ -68,6 +68,22 @@ const BODY_TYPES = ['application/json', 'application/merge-patch+json', 'applica
 const YAML_TYPES = ['application/apply-patch+yaml', 'application/yaml', 'application/x-yaml', 'text/yaml'];
 const BODY_LIMIT = '3mb';
 const BODY_LIMIT_BYTES = 3 * 1024 * 1024;
+/**
+ * Connections the kernel holds for the API before the control plane accepts them (capped by
+ * net.core.somaxconn, 4096 by default since Linux 5.4). Node's default, 511, overflowed when
+ * thousands of gateways connected at once (docs/benchmarks.md): the kernel then drops their SYNs,
+ * each waits out a retransmission (1 s, then 3 s, 7 s...), times out and connects again, and the
+ * retries keep the queue full.
+ */
+const LISTEN_BACKLOG = 4096;
+/**
+ * How long the API keeps an idle keep-alive connection: at least nginx's default (75 s), and longer
+ * than three heartbeat intervals, so each gateway heartbeats over one TLS connection. Node's
+ * default, 5 s, was shorter than a heartbeat interval of 5 s or more, so every heartbeat opened a
+ * new connection and paid a full TLS handshake (an RSA signature, about 1.1 ms of CPU here): 1,000
+ * handshakes a second for 10,000 gateways at 10 s.
+ */
+const keepAliveTimeoutMs = (heartbeatIntervalMs: number) => Math.max(75_000, 3 * heartbeatIntervalMs);
 
 export async function startControlPlane(config: BootConfig, options: { logDestination?: pino.DestinationStream } = {}): Promise<RunningControlPlane> {
   const logger = createRootLogger(config.logLevel, options.logDestination);
@@ -165,12 +181,19 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
     if (agentCertificates) app.use(AGENT_API_PREFIX, agentCertificates.authorize);
     app.useGlobalFilters(new ApiExceptionFilter(logger));
     app.enableShutdownHooks();
-    await app.listen(config.apiPort, config.host);
-    answerClientErrors(app.getHttpServer());
+    // Initialised, then listened on directly: Nest's `listen` has no way to pass the backlog.
+    await app.init();
+    const server = app.getHttpServer();
+    server.keepAliveTimeout = keepAliveTimeoutMs(registry.settings.heartbeatIntervalMs);
+    await new Promise<void>((listening, failed) => server.once('error', failed).listen({ port: config.apiPort, host: config.host, backlog: LISTEN_BACKLOG }, () => {
+      server.off('error', failed);
+      listening();
+    }));
+    answerClientErrors(server);
     const delegation = kubernetes.delegation;
     const agentRegistry = app.get(AgentRegistryController);
     const agentConfig = app.get(AgentConfigController);
-    attachAgentLane(app.getHttpServer(), {
+    attachAgentLane(server, {
       registry,
       lockout,
       handlers: { heartbeat: (id, body) => agentRegistry.heartbeat(id, body), acks: (id, body) => agentConfig.ack(id, body) },
@@ -179,9 +202,9 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       bodyLimitBytes: BODY_LIMIT_BYTES,
       needsFullAuthentication: (request) => agentCertificates !== undefined || delegation?.claimsIdentity(request) === true,
     });
-    kubernetes.attach(app.getHttpServer());
-    const closeAgentStreams = attachAgentStream(app.getHttpServer(), registry, app.get(DistributionService), lockout, logger, { clientCertificates: agentCertificates });
-    closeLiveFeeds = attachLiveFeed(app.getHttpServer(), {
+    kubernetes.attach(server);
+    const closeAgentStreams = attachAgentStream(server, registry, app.get(DistributionService), lockout, logger, { clientCertificates: agentCertificates });
+    closeLiveFeeds = attachLiveFeed(server, {
       tokens,
       lockout,
       store,
@@ -193,7 +216,7 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       taps: app.get(TapService),
       logger,
     });
-    const apiPort = (app.getHttpServer().address() as AddressInfo).port;
+    const apiPort = (server.address() as AddressInfo).port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const apiUrl = `https://${host}:${apiPort}`;
 

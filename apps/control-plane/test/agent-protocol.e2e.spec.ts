@@ -3,6 +3,7 @@
  * format itself is under test: registration, push on every revision, long-poll with ETag,
  * ACK/NACK bookkeeping shown on GatewayNode and in policy status, lifecycle, drain.
  */
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { nsPath } from './support/api-client';
@@ -385,6 +386,34 @@ describe('the agent protocol', () => {
       expect(unknown.body).toMatchObject({ kind: 'Status', reason: 'NotFound', message: expect.stringContaining('revoked-a') });
     } finally {
       agent.close();
+    }
+  });
+
+  it('tells agents to keep their connection open longer than heartbeats are apart, so a heartbeat does not pay a new TLS handshake', async () => {
+    // Node's default was 5 s: shorter than a heartbeat interval of 5 s or more (docs/benchmarks.md).
+    const node = await gateway('keep-alive-a');
+    // As the agent's HTTP client: undici, keep-alive on.
+    const agent = new Agent({ connect: { ca: cp.running.caPem } });
+    let connections = 0;
+    agent.on('connect', () => connections++);
+    try {
+      for (let beat = 0; beat < 3; beat++) {
+        const answer = await request(`${cp.running.apiUrl}/agent/v1/nodes/${node.id}/heartbeat`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${node.credential}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        await answer.body.text();
+        expect(answer.statusCode).toBe(200);
+        expect(answer.headers.connection).toBe('keep-alive');
+        expect(answer.headers['keep-alive']).toBe('timeout=75');
+        // Heartbeats are seconds apart; the connection is idle, not still finishing the last answer.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(connections).toBe(1);
+    } finally {
+      await agent.close();
     }
   });
 

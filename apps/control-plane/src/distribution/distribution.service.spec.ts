@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROUP_VERSION, type MeshEvent, type Resource } from '@portolan/api';
 import type { NewMeshEvent } from '../events/event-journal';
-import type { NodeRegistry, RegisteredGateway } from '../registry/node-registry';
+import type { NodeRegistry, RegisteredGateway, RegistryChange } from '../registry/node-registry';
 import { StoreRevisionCompactedError, type Change, type Unsubscribe } from '../store/resource-store';
 import { openEmbeddedDatabase, SqliteResourceStore } from '../store/sqlite-resource-store';
 import { MetricsRegistry } from '../telemetry/metrics';
@@ -83,6 +83,42 @@ describe('DistributionService', () => {
     service.onApplicationShutdown();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('paces rebuilds for registry churn to about a fifth of the time, so a registration storm leaves the CPU to heartbeats', async () => {
+    // Each rebuild lists the registry, here in 20 ms, while a node changes every 5 ms: unpaced,
+    // the service would rebuild back to back (about all of the time).
+    const listeners = new Set<(change: RegistryChange) => void>();
+    let listingMs = 0;
+    const churningRegistry = {
+      ...registry,
+      nodes: () => {
+        const started = performance.now();
+        while (performance.now() - started < 20);
+        listingMs += performance.now() - started;
+        return [gateway];
+      },
+      onChange: (listener: (change: RegistryChange) => void) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    } as unknown as NodeRegistry;
+    dir = mkdtempSync(join(tmpdir(), 'portolan-distribution-'));
+    store = new FallingBehindStore(openEmbeddedDatabase(join(dir, 'portolan.db')));
+    service = new DistributionService(store, churningRegistry, new MetricsRegistry(), new LocalAckLedger(), journal);
+    await service.onModuleInit();
+
+    listingMs = 0;
+    const started = performance.now();
+    const churn = setInterval(() => {
+      for (const listener of listeners) listener({ type: 'MODIFIED', node: gateway, epoch: 0 });
+    }, 5);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    clearInterval(churn);
+    await service.settled();
+    const share = listingMs / (performance.now() - started);
+    expect(share).toBeGreaterThan(0.05);
+    expect(share).toBeLessThan(0.35);
   });
 
   it('records a NACK as a Warning event once per rejected snapshot, naming the gateway and what it rejected', async () => {

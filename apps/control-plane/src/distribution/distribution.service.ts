@@ -15,7 +15,7 @@ import { EVENT_JOURNAL, type EventJournal } from '../events/event-journal';
 import { NODE_REGISTRY, type NodeRegistry, type RegisteredNode, type RemovalCause } from '../registry/node-registry';
 import { isRoutable } from '../registry/lifecycle';
 import { RESOURCE_STORE, type ResourceStore, type StoreRevisionCompactedError, type Unsubscribe } from '../store/resource-store';
-import { MetricsRegistry } from '../telemetry/metrics';
+import { MetricsRegistry, type NodeCounts } from '../telemetry/metrics';
 import { ACK_LEDGER, type AckLedger, type GatewayAnswers } from './ack-ledger';
 import { buildSnapshots, sameContent, type BuildResult, type GatewaySnapshot } from './snapshot-builder';
 
@@ -65,13 +65,33 @@ const REVISION_POLL_MS = 10;
 /** ACKs come in bursts (every gateway answers one change); rollout listeners hear of a burst once. */
 const ROLLOUT_NOTIFY_DELAY_MS = 50;
 /**
- * Registry churn (a registration storm, nodes flapping) rebuilds at most about half the time:
- * after a rebuild that took t ms, a rebuild for registry changes only waits until t ms have passed
- * since it ended, and at most this long. Each rebuild covers every gateway, so back-to-back
- * rebuilds during 10,000 registrations left no CPU for heartbeats (docs/benchmarks.md); Istio
- * debounces its pushes for the same reason. A change of the store (a policy write) never waits.
+ * Registry churn (a registration storm, nodes flapping) rebuilds at most about a fifth of the
+ * time: after a rebuild that took t ms, a rebuild for registry changes only waits until
+ * REGISTRY_PACING_FACTOR * t ms have passed since it ended, and at most MAX_REGISTRY_PACING_MS.
+ * Each rebuild covers every gateway, so back-to-back rebuilds during 10,000 registrations left no
+ * CPU for heartbeats, and pacing at half the time still slowed registration as the fleet grew
+ * (docs/benchmarks.md); Istio debounces its pushes for the same reason. A change of the store (a
+ * policy write) never waits.
  */
+const REGISTRY_PACING_FACTOR = 4;
 const MAX_REGISTRY_PACING_MS = 1_000;
+
+/** The node gauges' counts, per label set. */
+function countNodes(nodes: readonly RegisteredNode[]): NodeCounts {
+  const byRole = new Map<string, { labels: [string, string]; count: number }>();
+  const byPool = new Map<string, { labels: [string, string, string]; count: number }>();
+  const add = <L extends string[]>(counts: Map<string, { labels: L; count: number }>, labels: L) => {
+    const key = labels.join('\u0000');
+    const entry = counts.get(key);
+    if (entry) entry.count++;
+    else counts.set(key, { labels, count: 1 });
+  };
+  for (const node of nodes) {
+    add(byRole, [node.role, node.lifecycle.phase]);
+    if (node.role === 'gateway') add(byPool, [node.spec.zone ?? '', node.spec.pool ?? '', node.lifecycle.phase]);
+  }
+  return { byRole: byRole.values(), byPool: byPool.values() };
+}
 
 function timestamp(): string {
   return new Date().toISOString();
@@ -112,6 +132,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
 
   async onModuleInit(): Promise<void> {
     this.metrics.countConnectedAgents = () => this.countConnected();
+    this.metrics.countNodes = () => countNodes(this.registry.nodes());
     await this.rebuild();
     await this.followStore();
     this.unsubscribers.push(
@@ -416,7 +437,7 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
       this.rebuildAgain = false;
       // Let a burst of changes land before resolving once for all of them.
       await new Promise((resolve) => setImmediate(resolve));
-      const pacingMs = Math.min(this.lastRebuild.tookMs, MAX_REGISTRY_PACING_MS) - (Date.now() - this.lastRebuild.endedAt);
+      const pacingMs = Math.min(REGISTRY_PACING_FACTOR * this.lastRebuild.tookMs, MAX_REGISTRY_PACING_MS) - (Date.now() - this.lastRebuild.endedAt);
       if (!this.storeChanged && pacingMs > 0) await new Promise((resolve) => setTimeout(resolve, pacingMs));
       this.storeChanged = false;
       const started = Date.now();
@@ -453,7 +474,6 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     this.current = buildSnapshots(this.index, nodes, previous);
     this.builds++;
     stopTimer();
-    this.countNodes(nodes);
     for (const [id, snapshot] of this.current.gateways) {
       if (previous.gateways.get(id)?.version === snapshot.version) continue;
       // Measured where the gateway listens: a replica that will not see its ACK must not wait for it.
@@ -466,26 +486,6 @@ export class DistributionService implements OnModuleInit, OnApplicationShutdown 
     }
     stopFanoutTimer();
     this.scheduleRolloutNotify();
-  }
-
-  /** The node gauges, counted per label set first: a gauge update per node was a large part of a rebuild at 10,000 gateways. */
-  private countNodes(nodes: readonly RegisteredNode[]): void {
-    const byRole = new Map<string, { labels: [string, string]; count: number }>();
-    const byPool = new Map<string, { labels: [string, string, string]; count: number }>();
-    const add = <L extends string[]>(counts: Map<string, { labels: L; count: number }>, labels: L) => {
-      const key = labels.join('\u0000');
-      const entry = counts.get(key);
-      if (entry) entry.count++;
-      else counts.set(key, { labels, count: 1 });
-    };
-    for (const node of nodes) {
-      add(byRole, [node.role, node.lifecycle.phase]);
-      if (node.role === 'gateway') add(byPool, [node.spec.zone ?? '', node.spec.pool ?? '', node.lifecycle.phase]);
-    }
-    this.metrics.registeredNodes.reset();
-    this.metrics.gateways.reset();
-    for (const { labels, count } of byRole.values()) this.metrics.registeredNodes.labels(...labels).set(count);
-    for (const { labels, count } of byPool.values()) this.metrics.gateways.labels(...labels).set(count);
   }
 
   /** Rebuilds on every change of the store from its current revision on. */

@@ -137,7 +137,8 @@ function poolShares(gateways: readonly RegisteredGateway[]): Map<string, PoolSha
 export function buildSnapshots(index: ResolutionIndex, nodes: readonly RegisteredNode[], previous?: BuildResult): BuildResult {
   const instances = instanceEndpoints(nodes);
   const gateways = nodes.filter((node): node is RegisteredGateway => node.role === 'gateway');
-  const shares = poolShares(gateways);
+  // Pool shares sort every pool by name: only worth it when some shape needs them.
+  let shares: Map<string, PoolShare> | undefined;
   const shapes = new Map<string, ShapeSnapshot>();
   const result = new Map<string, GatewaySnapshot>();
   for (const gateway of gateways) {
@@ -158,7 +159,7 @@ export function buildSnapshots(index: ResolutionIndex, nodes: readonly Registere
     }
     // Pool membership changes with every join and leave; sending it only where a mesh-scoped limit
     // uses it keeps a join from re-pushing every other gateway of the pool.
-    const share = shape.needsShare ? shares.get(gateway.id)! : null;
+    const share = shape.needsShare ? (shares ??= poolShares(gateways)).get(gateway.id)! : null;
     const earlier = previous?.gateways.get(gateway.id);
     // The common case after a join or leave elsewhere: same shape object, same share. No hashing.
     if (earlier && earlier.shape === shape && sameShare(earlier.share, share)) {

@@ -102,9 +102,15 @@ export class InvalidRegistrationError extends Error {
 
 export const NODE_REGISTRY = Symbol('NodeRegistry');
 
-/** The order of `nodes()`: role, then namespace, then name. */
+const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The order of `nodes()`: role, then namespace, then name. Compared by code units, not
+ * `localeCompare`: names are DNS labels (lowercase letters, digits, `-`, `.`), which both order
+ * alike, and collation was most of sorting 10,000 nodes on every snapshot rebuild.
+ */
 export function compareNodes(a: RegisteredNode, b: RegisteredNode): number {
-  return a.role.localeCompare(b.role) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+  return byCodeUnits(a.role, b.role) || byCodeUnits(a.namespace, b.namespace) || byCodeUnits(a.name, b.name);
 }
 
 /** The resource kind each node role is shown as. */
