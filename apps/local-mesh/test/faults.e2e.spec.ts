@@ -274,6 +274,9 @@ describe('a gateway killed in the middle of requests', () => {
     await eventually('the requests to reach the upstream', () => orders.requests.length, (n) => n >= seen + 10);
     victim.signal('SIGKILL');
     expect(await victim.exited()).toBe('SIGKILL');
+    // Out of routing at once, not after its TTL (three heartbeats): its stream ended without a goodbye.
+    const taken = await eventually('the control plane to take it out of routing', () => controlPlane.gatewayNode(victim.name), (node) => node.status?.phase === 'Offline');
+    expect(taken.status.conditions).toEqual([expect.objectContaining({ type: 'Ready', reason: 'StreamLost' })]);
     for (const outcome of await Promise.all(onVictim)) expect(outcome).toMatch(/other side closed|socket hang up|ECONNRESET/);
     expect((await Promise.all(onNeighbour)).map((answer) => answer.status)).toEqual(Array(5).fill(200));
     orders.respond = () => ({ status: 200 });

@@ -15,6 +15,9 @@ import { isSnapshot } from './snapshot-delivery.js';
 
 /** Enough of a refusal's body for its Status message, without buffering whatever a proxy sends. */
 const MAX_REFUSAL_BODY_BYTES = 16 * 1024;
+/** RFC 6455 7.4.1: the endpoint is going away. */
+const GOING_AWAY = 1001;
+const CLOSE_HANDSHAKE_MS = 1_000;
 
 export interface StreamOptions {
   url: URL;
@@ -52,7 +55,13 @@ export class StreamConnection {
     });
     const keepalive = setInterval(() => this.checkPeer(), options.pingIntervalMs);
     keepalive.unref();
-    const onAbort = () => socket.terminate();
+    // A stopping agent says goodbye (1001), so the control plane does not take a lost stream for a
+    // gateway that went away (it marks that one Offline at once); a peer that does not answer the
+    // close within a second is cut off.
+    const onAbort = () => {
+      socket.close(GOING_AWAY, 'agent stopping');
+      setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_MS).unref();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     this.closed = new Promise((resolve) => {
       let lastError: Error | undefined;

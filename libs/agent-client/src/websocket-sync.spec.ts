@@ -55,6 +55,15 @@ describe('config sync over WebSocket', () => {
     expect(mostAtOnce).toBe(1);
   });
 
+  it('says goodbye (1001) when it stops, so the control plane does not take its stream for lost', async () => {
+    const { client } = await setUp();
+    harness.controlPlane.publish(testSnapshot(1));
+    await client.start();
+    await expect.poll(() => harness.controlPlane.acks.length, { timeout: 10_000 }).toBe(1);
+    await client.stop();
+    await expect.poll(() => harness.controlPlane.streamCloseCodes, { timeout: 10_000 }).toEqual([1001]);
+  });
+
   it('reconnects with backoff when the server drops the socket, and gets the current snapshot', async () => {
     const { client, applied, eventsOf } = await setUp();
     harness.controlPlane.publish(testSnapshot(1));

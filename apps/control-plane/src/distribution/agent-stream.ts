@@ -27,9 +27,11 @@ import { snapshotFrames, type GatewaySnapshot } from './snapshot-builder';
 
 const STREAM_PATH = new RegExp(`^${AGENT_API_PREFIX}/nodes/([^/?]+)/stream(?:\\?.*)?$`);
 
+/** The code `ws` reports for a connection that ended without a close frame (RFC 6455, 7.1.5). */
+const CLOSED_WITHOUT_CLOSE_FRAME = 1006;
+
 /** Close code of a stream whose node credential was revoked, as the live feed's for a refused token. */
 export const AGENT_CLOSE_CREDENTIAL_REVOKED = 4401;
-
 
 export interface AgentStreamOptions {
   pingIntervalMs?: number;
@@ -49,6 +51,9 @@ export function attachAgentStream(
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   answerHandshakeErrors(wss);
   const pingIntervalMs = options.pingIntervalMs ?? PROTOCOL_DEFAULTS.pingIntervalMs;
+  /** Streams open per gateway: one that reconnected may still have its old stream here, closing late. */
+  const openStreams = new Map<string, number>();
+  let shuttingDown = false;
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // The dashboard's live feed (live/live-feed.ts) answers its own path on this server.
@@ -111,15 +116,24 @@ export function attachAgentStream(
         logger.warn({ gateway: id, err: error }, 'agent sent an ACK the control plane cannot read; ignored');
       }
     });
-    ws.on('close', () => {
+    openStreams.set(id, (openStreams.get(id) ?? 0) + 1);
+    registry.setStreamLost(id, false);
+    ws.on('close', (code) => {
       clearInterval(pinger);
       detach();
+      const stillOpen = openStreams.get(id)! - 1;
+      if (stillOpen > 0) openStreams.set(id, stillOpen);
+      else openStreams.delete(id);
+      // 1006: no close frame came, so the gateway did not say goodbye: killed, its host gone, or
+      // silent for a whole ping period (terminated above). An agent that stops closes with 1001.
+      if (stillOpen === 0 && code === CLOSED_WITHOUT_CLOSE_FRAME && !shuttingDown) registry.setStreamLost(id, true);
     });
     ws.on('error', () => ws.terminate());
   };
 
   server.on('upgrade', onUpgrade);
   return async () => {
+    shuttingDown = true;
     server.off('upgrade', onUpgrade);
     for (const client of wss.clients) client.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));

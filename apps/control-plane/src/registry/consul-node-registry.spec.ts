@@ -125,6 +125,38 @@ describe('ConsulNodeRegistry in Consul', () => {
     expect(other.get(orders.node.id)).toMatchObject({ namespace: 'shop', name: orders.node.name, spec: orders.node.spec, lifecycle: { phase: 'Healthy' } });
   });
 
+  it('fails the TTL check of a gateway whose stream was lost, so Consul and other replicas stop routing to it, and passes it again on a new stream', async () => {
+    const registry = await openReplica();
+    const { node } = await registry.register(gateway);
+    await registry.heartbeat(node.id, {});
+    const other = await openReplica();
+    await eventually(() => expect(other.get(node.id)?.lifecycle.phase).toBe('Healthy'));
+
+    registry.setStreamLost(node.id, true);
+    expect(registry.get(node.id)!.lifecycle).toMatchObject({ phase: 'Offline', streamLost: true });
+    await eventually(async () => expect(await passingIds(GATEWAY_SERVICE)).toEqual([]));
+    const [entry] = (await client().healthService(GATEWAY_SERVICE)).value;
+    expect(entry.Checks.find((check) => check.CheckID === ttlCheckId(node.id))).toMatchObject({ Status: 'critical', Output: expect.stringContaining('StreamLost') });
+    await eventually(() => expect(other.get(node.id)?.lifecycle.phase).toBe('Offline'));
+
+    // Its next heartbeat passes the check again...
+    await registry.heartbeat(node.id, {});
+    await eventually(async () => expect(await passingIds(GATEWAY_SERVICE)).toEqual([node.id]));
+    await eventually(() => expect(other.get(node.id)?.lifecycle.phase).toBe('Healthy'));
+
+    // ...and so does a new stream, here where it heartbeated within its TTL.
+    await registry.heartbeat(node.id, {});
+    registry.setStreamLost(node.id, true);
+    registry.setStreamLost(node.id, false);
+    await eventually(async () => expect(await passingIds(GATEWAY_SERVICE)).toEqual([node.id]));
+    await sleep(300);
+    expect(await passingIds(GATEWAY_SERVICE)).toEqual([node.id]);
+    registry.setStreamLost(node.id, true);
+    await eventually(async () => expect(await passingIds(GATEWAY_SERVICE)).toEqual([]));
+    registry.setStreamLost(node.id, false);
+    await eventually(async () => expect(await passingIds(GATEWAY_SERVICE)).toEqual([node.id]));
+  });
+
   it('takes a drained node out of the passing set and deregisters it', async () => {
     const registry = await openReplica();
     const { node } = await registry.register(gateway);

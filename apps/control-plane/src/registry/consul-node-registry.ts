@@ -78,6 +78,9 @@ const META = {
 /** A node's lifecycle before its first evaluation: never Offline yet, so a grace holds it too. */
 const NOT_YET_EVALUATED: LifecycleView = Object.freeze({ phase: 'Healthy', remove: false });
 
+/** The note of a TTL check this replica failed because the gateway's stream was lost. */
+const STREAM_LOST_NOTE = 'StreamLost: the config stream dropped without a close frame';
+
 /** The TTL check of a node Portolan registered. */
 export const ttlCheckId = (id: string) => `service:${id}`;
 
@@ -105,6 +108,8 @@ interface TrackedNode {
   /** Consul could not be told of a heartbeat or drain; sent once Consul answers again. */
   unsentPass: boolean;
   unsentDrain: boolean;
+  /** The fail of its check for a lost stream, while in flight: a pass waits for it, so it lands last. */
+  streamLostReport?: Promise<void>;
 }
 
 export class ConsulNodeRegistry implements NodeRegistry {
@@ -237,6 +242,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
     const now = this.clock();
     tracked.localHeartbeat = now;
     node.lastHeartbeat = now;
+    node.streamLostAt = undefined;
     tracked.localReasons = withReason(tracked.localReasons, 'BreakersOpen', takeHeartbeatStats(node, request.stats, now));
     if (request.draining && !node.draining) {
       node.draining = true;
@@ -279,6 +285,32 @@ export class ConsulNodeRegistry implements NodeRegistry {
     if (!tracked) return;
     tracked.localReasons = withReason(tracked.localReasons, reason, degraded);
     this.reevaluate(tracked);
+  }
+
+  /**
+   * A lost stream takes the node Offline here at once and fails its TTL check, so other replicas
+   * and Consul's own DNS and health queries stop routing to it too. A new stream here undoes that
+   * fail when the node has heartbeated to this replica within its TTL; otherwise its next heartbeat,
+   * wherever it lands, passes the check again.
+   */
+  setStreamLost(id: string, lost: boolean): void {
+    const tracked = this.byId.get(id);
+    if (!tracked?.credentialHash || lost === (tracked.node.streamLostAt !== undefined)) return;
+    const now = this.clock();
+    tracked.node.streamLostAt = lost ? now : undefined;
+    this.reevaluate(tracked);
+    if (lost) {
+      tracked.unsentPass = false;
+      const report = this.failTtlForLostStream(tracked).finally(() => {
+        if (tracked.streamLostReport === report) tracked.streamLostReport = undefined;
+      });
+      tracked.streamLostReport = report;
+    } else if (tracked.localHeartbeat !== undefined && now < tracked.localHeartbeat + this.settings.ttlMs) {
+      tracked.unsentPass = true;
+      void this.sendUnsent(tracked).catch((error: unknown) => {
+        if (!(error instanceof NodeNotFoundError)) this.logger.error(`Passing the check of node ${id} failed: ${(error as Error).message}`);
+      });
+    }
   }
 
   get(id: string): RegisteredNode | undefined {
@@ -545,6 +577,7 @@ export class ConsulNodeRegistry implements NodeRegistry {
       }
       if (tracked.unsentPass) {
         tracked.unsentPass = false;
+        await tracked.streamLostReport;
         await this.updateTtl(tracked, tracked.node.degradedBecause);
       }
       this.consulAnswered();
@@ -575,6 +608,16 @@ export class ConsulNodeRegistry implements NodeRegistry {
       await this.client.updateTtlCheck(ttlCheckId(id), degradedBecause.length > 0 ? 'warning' : 'passing', degradedBecause.join(','));
     } catch (error) {
       throw this.ownNodeGone(error, tracked);
+    }
+  }
+
+  /** Consul unavailable: its TTL runs out on its own; this replica's view is Offline already. */
+  private async failTtlForLostStream(tracked: TrackedNode): Promise<void> {
+    try {
+      await this.client.updateTtlCheck(ttlCheckId(tracked.node.id), 'critical', STREAM_LOST_NOTE);
+    } catch (error) {
+      const cause = this.ownNodeGone(error, tracked);
+      if (!(cause instanceof ConsulUnavailableError || cause instanceof NodeNotFoundError)) this.logger.error(`Failing the check of node ${tracked.node.id} failed: ${(cause as Error).message}`);
     }
   }
 
@@ -642,23 +685,24 @@ export class ConsulNodeRegistry implements NodeRegistry {
   private refresh(tracked: TrackedNode): LifecycleView {
     const { node } = tracked;
     const now = this.clock();
-    const locallyAlive = tracked.localHeartbeat !== undefined && now < tracked.localHeartbeat + this.settings.ttlMs;
+    const lostHere = node.streamLostAt !== undefined;
+    const locallyAlive = !lostHere && tracked.localHeartbeat !== undefined && now < tracked.localHeartbeat + this.settings.ttlMs;
     const critical = tracked.checks.some((check) => check.Status === 'critical' && !isMaintenance(check));
     const warnedBy = locallyAlive ? [] : tracked.checks.filter((check) => check.Status === 'warning').flatMap((check) => (check.CheckID === ttlCheckId(node.id) ? reasonsOf(check) : [check.Name]));
     node.degradedBecause = [...new Set([...tracked.localReasons, ...warnedBy])].sort();
 
     const holdsPhase = locallyAlive || (now < this.holdUntil && node.lifecycle.phase !== 'Offline');
-    node.lifecycle = critical && !holdsPhase ? this.offline(tracked, now) : { phase: node.draining ? 'Draining' : node.degradedBecause.length > 0 ? 'Degraded' : 'Healthy', remove: false };
+    node.lifecycle = lostHere || (critical && !holdsPhase) ? this.offline(tracked, now) : { phase: node.draining ? 'Draining' : node.degradedBecause.length > 0 ? 'Degraded' : 'Healthy', remove: false };
     return node.lifecycle;
   }
 
   /** Only nodes Portolan registered are removed; other tools' instances stay until their tool (or Consul) removes them. */
   private offline(tracked: TrackedNode, now: number): LifecycleView {
-    const { lifecycle } = tracked.node;
-    const offlineSince = lifecycle.offlineSince ?? (tracked.localHeartbeat !== undefined ? tracked.localHeartbeat + this.settings.ttlMs : now);
+    const { lifecycle, streamLostAt } = tracked.node;
+    const offlineSince = lifecycle.offlineSince ?? streamLostAt ?? (tracked.localHeartbeat !== undefined ? tracked.localHeartbeat + this.settings.ttlMs : now);
     if (!tracked.credentialHash) return { phase: 'Offline', offlineSince, remove: false };
     const removalAt = offlineSince + this.settings.removeAfterMs;
-    return { phase: 'Offline', offlineSince, removalAt, remove: now >= removalAt };
+    return { phase: 'Offline', offlineSince, removalAt, remove: now >= removalAt, ...(streamLostAt !== undefined && streamLostAt === offlineSince ? { streamLost: true as const } : {}) };
   }
 
   private ttlCheckCritical(tracked: TrackedNode): boolean {

@@ -127,6 +127,7 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
   async heartbeat(id: string, request: HeartbeatRequest): Promise<RegisteredNode> {
     const node = this.require(id);
     node.lastHeartbeat = this.clock();
+    node.streamLostAt = undefined;
     node.degradedBecause = withReason(node.degradedBecause, 'BreakersOpen', takeHeartbeatStats(node, request.stats, node.lastHeartbeat));
     if (request.draining && !node.draining) {
       this.statements.setDraining.run(id);
@@ -162,6 +163,13 @@ export class EmbeddedNodeRegistry implements NodeRegistry {
     const node = this.byId.get(id);
     if (!node) return;
     node.degradedBecause = withReason(node.degradedBecause, reason, degraded);
+    this.reevaluate(node);
+  }
+
+  setStreamLost(id: string, lost: boolean): void {
+    const node = this.byId.get(id);
+    if (!node || lost === (node.streamLostAt !== undefined)) return;
+    node.streamLostAt = lost ? this.clock() : undefined;
     this.reevaluate(node);
   }
 

@@ -13,6 +13,10 @@ describe('lifecycleAt', () => {
     ['NACKing is Degraded', { ...fine, degradedBecause: ['NACK'] }, 11_000, { phase: 'Degraded', remove: false }],
     ['draining beats degraded', { ...fine, draining: true, degradedBecause: ['NACK'] }, 11_000, { phase: 'Draining', remove: false }],
     ['a silent draining node goes Offline', { ...fine, draining: true }, 16_000, { phase: 'Offline', offlineSince: 16_000, removalAt: 316_000, remove: false }],
+    ['a lost stream is Offline at once', { ...fine, streamLostAt: 11_000 }, 11_000, { phase: 'Offline', offlineSince: 11_000, removalAt: 311_000, remove: false, streamLost: true }],
+    ['removed the grace after its stream was lost', { ...fine, streamLostAt: 11_000 }, 311_000, { phase: 'Offline', offlineSince: 11_000, removalAt: 311_000, remove: true, streamLost: true }],
+    ['a stream lost after the TTL ran out changes nothing', { ...fine, streamLostAt: 17_000 }, 17_000, { phase: 'Offline', offlineSince: 16_000, removalAt: 316_000, remove: false }],
+    ['a draining node that loses its stream is Offline', { ...fine, draining: true, streamLostAt: 12_000 }, 12_000, { phase: 'Offline', offlineSince: 12_000, removalAt: 312_000, remove: false, streamLost: true }],
   ] as const)('%s', (_name, node, now, expected) => {
     expect(lifecycleAt(node, now, settings)).toEqual(expected);
   });

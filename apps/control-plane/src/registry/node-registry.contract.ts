@@ -89,6 +89,41 @@ export function describeNodeRegistryContract(implementation: string, makeHarness
       expect(changes.map((change) => change.node.lifecycle.phase)).toEqual(['Healthy', 'Degraded', 'Healthy']);
     });
 
+    it('takes a gateway whose stream was lost Offline at once; a heartbeat or a new stream brings it back', async () => {
+      const { registry, settings, changes } = await open();
+      const { node } = await registry.register(gateway);
+      await registry.heartbeat(node.id, {});
+      registry.setStreamLost(node.id, true);
+      expect(registry.get(node.id)!.lifecycle).toMatchObject({ phase: 'Offline', streamLost: true, removalAt: expect.any(Number) });
+      expect(registry.get(node.id)!.lifecycle.removalAt! - registry.get(node.id)!.lifecycle.offlineSince!).toBe(settings.removeAfterMs);
+      await registry.heartbeat(node.id, {});
+      expect(registry.get(node.id)!.lifecycle.phase).toBe('Healthy');
+      registry.setStreamLost(node.id, true);
+      registry.setStreamLost(node.id, true);
+      expect(registry.get(node.id)!.lifecycle.phase).toBe('Offline');
+      registry.setStreamLost(node.id, false);
+      expect(registry.get(node.id)!.lifecycle).toEqual({ phase: 'Healthy', remove: false });
+      expect(changes.map((change) => [change.type, change.node.lifecycle.phase])).toEqual([
+        ['ADDED', 'Healthy'],
+        ['MODIFIED', 'Offline'],
+        ['MODIFIED', 'Healthy'],
+        ['MODIFIED', 'Offline'],
+        ['MODIFIED', 'Healthy'],
+      ]);
+    });
+
+    it('leaves a node that went silent Offline when a new stream opens: heartbeats decide liveness', async () => {
+      const { registry, settings, advance } = await open();
+      const { node } = await registry.register(gateway);
+      await registry.heartbeat(node.id, {});
+      await advance(settings.ttlMs + settings.heartbeatIntervalMs * 2);
+      expect(registry.get(node.id)!.lifecycle.phase).toBe('Offline');
+      registry.setStreamLost(node.id, true);
+      registry.setStreamLost(node.id, false);
+      expect(registry.get(node.id)!.lifecycle).toMatchObject({ phase: 'Offline' });
+      expect(registry.get(node.id)!.lifecycle.streamLost).toBeUndefined();
+    });
+
     it('drains and deregisters', async () => {
       const { registry, changes } = await open();
       const { node } = await registry.register(gateway);

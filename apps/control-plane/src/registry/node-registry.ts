@@ -18,6 +18,8 @@ interface NodeBase {
   name: string;
   registeredAt: number;
   lastHeartbeat: number;
+  /** When its config stream dropped without a close frame, until it heartbeats or connects again (lifecycle.ts). */
+  streamLostAt?: number;
   draining: boolean;
   /** Why the node is Degraded (NACKed config, open breakers); empty when it is not. */
   degradedBecause: string[];
@@ -72,6 +74,11 @@ export interface NodeRegistry {
   revokeCredential(id: string): Promise<RegisteredNode>;
   /** Adds or clears one reason for the node to be Degraded. */
   setDegraded(id: string, reason: string, degraded: boolean): void;
+  /**
+   * The gateway's config stream dropped without a close frame (lost), or a new one opened: a lost
+   * stream takes it Offline at once, until it heartbeats or connects again (lifecycle.ts).
+   */
+  setStreamLost(id: string, lost: boolean): void;
   get(id: string): RegisteredNode | undefined;
   /** Every registered node, in role, namespace, name order. */
   nodes(): RegisteredNode[];

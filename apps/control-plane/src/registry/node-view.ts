@@ -9,13 +9,15 @@ import type { RegisteredNode } from './node-registry';
 
 
 function readyCondition(node: RegisteredNode): Condition {
-  const { phase } = node.lifecycle;
-  const reason = phase === 'Degraded' ? node.degradedBecause.join(',') : phase;
+  const { phase, streamLost } = node.lifecycle;
+  const reason = phase === 'Degraded' ? node.degradedBecause.join(',') : streamLost ? 'StreamLost' : phase;
   const messages: Record<string, string> = {
     Healthy: 'Heartbeating; routed to.',
     Degraded: `Serving, but: ${node.degradedBecause.join(', ')}.`,
     Draining: 'Leaving: no longer routed to; finishing in-flight requests.',
-    Offline: 'Missed heartbeats for its TTL: no longer routed to.',
+    Offline: streamLost
+      ? 'Its config stream dropped without closing (the gateway or its host went away, or it stopped answering pings): no longer routed to until it heartbeats or connects again.'
+      : 'Missed heartbeats for its TTL: no longer routed to.',
   };
   return {
     type: 'Ready',

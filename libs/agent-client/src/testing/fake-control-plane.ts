@@ -68,6 +68,8 @@ export class FakeControlPlane {
   readonly acks: RecordedAck[] = [];
   readonly longPolls: Array<{ ifNoneMatch: string | undefined; revision: string | null; status: number }> = [];
   readonly upgrades: Array<{ nodeId: string; authorization: string | undefined; status: number }> = [];
+  /** How each accepted stream ended: the close code `ws` reported (1006: no close frame came). */
+  readonly streamCloseCodes: number[] = [];
   /** While set, upgrades are answered with this status, as by a proxy that strips them. */
   refuseUpgrades: number | undefined;
   /** This many registrations are answered 503 before one succeeds. */
@@ -290,6 +292,7 @@ export class FakeControlPlane {
         const message = JSON.parse(data.toString()) as { type: string; ack: AckRequest };
         if (message.type === 'ack') this.acks.push({ nodeId, transport: 'websocket', ack: message.ack });
       });
+      client.on('close', (code) => this.streamCloseCodes.push(code));
       if (this.current) this.push(client, this.current);
     });
   }
