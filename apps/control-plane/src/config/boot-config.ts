@@ -170,7 +170,7 @@ export const BOOT_CONFIG_VARIABLES = {
   PORTOLAN_AUTH_FAILURE_WINDOW: { default: '1m', description: 'The window failed authentications are counted in, from an address\'s first failure.' },
   PORTOLAN_AUTH_LOCKOUT: { default: '1m', description: 'How long a locked-out address is refused (429 with Retry-After).' },
   PORTOLAN_HEARTBEAT_INTERVAL: { default: '2s', description: 'How often nodes heartbeat (they add ±10% jitter).' },
-  PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals).' },
+  PORTOLAN_NODE_TTL: { default: '6s', description: 'A node that has not heartbeated for this long is Offline and no longer routed to (3 intervals). A gateway whose config stream drops without a close frame is Offline at once (docs/agent-protocol.md#lifecycle).' },
   PORTOLAN_NODE_REMOVE_AFTER: { default: '5m', description: 'An Offline node is removed from the registry this long after it went Offline.' },
   PORTOLAN_STORE: { default: 'embedded', description: '`embedded` (one process, data in the data directory) or `consul` (several replicas on one Consul).' },
   PORTOLAN_CHANGE_RETENTION: { default: '1h', description: 'Changes younger than this are never compacted, so a watch (or a replica cut off from Consul) at most this far behind resumes without missing any; older ones are removed except each object\'s newest PORTOLAN_HISTORY_LIMIT, and a watch from before them answers 410 Expired.' },
