@@ -12,6 +12,7 @@ import { ApiError } from '../errors/api-error';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { currentContext } from '../telemetry/request-context';
 import type { RegisteredNode } from '../registry/node-registry';
+import { readLongPoll, type LongPoll } from '../distribution/long-poll';
 import { attachAgentLane } from './agent-lane';
 
 const NODE_ID = '6f1c2a9e-1b2c-4d3e-8f90-0a1b2c3d4e5f';
@@ -25,6 +26,7 @@ describe('the agent lane', () => {
   let base: string;
   const heartbeats: Array<{ id: string; body: unknown; principal?: string }> = [];
   const acks: Array<{ id: string; body: unknown }> = [];
+  const polls: Array<{ id: string; poll: LongPoll; principal?: string }> = [];
   let lockedOut = false;
   let fullAuthentication = false;
   let failWith: unknown;
@@ -49,6 +51,12 @@ describe('the agent lane', () => {
           if (failWith) throw failWith;
         },
       },
+      readPoll: readLongPoll,
+      answerPoll: async (id, poll, response) => {
+        polls.push({ id, poll, principal: currentContext()?.principal });
+        if (failWith) throw failWith;
+        response.writeHead(304).end();
+      },
       metrics,
       logger: { debug: () => undefined, error: () => undefined },
       bodyLimitBytes: 1024,
@@ -65,6 +73,7 @@ describe('the agent lane', () => {
   beforeEach(() => {
     heartbeats.length = 0;
     acks.length = 0;
+    polls.length = 0;
     lockedOut = false;
     fullAuthentication = false;
     failWith = undefined;
@@ -88,6 +97,46 @@ describe('the agent lane', () => {
     expect(acks).toEqual([{ id: NODE_ID, body: { version: '7.x', revision: 7, status: 'ACK' } }]);
     failWith = ApiError.badRequest('status must be ACK or NACK');
     expect((await send({ path: `/agent/v1/nodes/${NODE_ID}/acks`, body: '{}' })).status).toBe(400);
+  });
+
+  const POLL = `/agent/v1/nodes/${NODE_ID}/snapshot`;
+  const poll = (path: string, headers: Record<string, string> = { authorization: `Bearer ${CREDENTIAL}` }) => send({ method: 'GET', path, headers });
+
+  it('answers an authenticated long-poll itself, as the node, with the query and If-None-Match read', async () => {
+    expect(await poll(`${POLL}?revision=7&wait=2s`)).toEqual({ status: 304, type: undefined, body: '' });
+    expect(await poll(POLL, { authorization: `Bearer ${CREDENTIAL}`, 'if-none-match': '"7.abc"' })).toMatchObject({ status: 304 });
+    expect(polls).toEqual([
+      { id: NODE_ID, poll: { revision: 7, waitMs: 2000, heldVersion: undefined }, principal: 'gateway/default/edge-1' },
+      { id: NODE_ID, poll: { revision: undefined, waitMs: 30_000, heldVersion: '7.abc' }, principal: 'gateway/default/edge-1' },
+    ]);
+    expect(await metrics.registry.getSingleMetricAsString('portolan_http_request_duration_seconds')).toContain(`method="GET",route="/agent/v1/nodes/:id/snapshot",code="304"`);
+  });
+
+  it.each([
+    ['a wait that is not a duration', `${POLL}?wait=soon`],
+    ['a revision that is not an integer', `${POLL}?revision=1.5`],
+    ['a parameter given twice', `${POLL}?wait=1s&wait=2s`],
+    ['a parameter the poll does not have', `${POLL}?watch=true`],
+  ])('leaves a long-poll with %s to the usual way', async (_case, path) => {
+    expect(await poll(path)).toMatchObject({ status: 299, body: 'usual' });
+    expect(polls).toEqual([]);
+  });
+
+  it('leaves a long-poll without a valid credential, with a body, or by another method to the usual way', async () => {
+    expect((await poll(POLL, {})).status).toBe(299);
+    expect((await poll(POLL, { authorization: 'Bearer guess' })).status).toBe(299);
+    expect((await send({ method: 'POST', path: POLL })).status).toBe(299);
+    expect((await send({ method: 'GET', path: POLL, body: '{}', headers: HEADERS })).status).toBe(299);
+    lockedOut = true;
+    expect((await poll(POLL)).status).toBe(299);
+    expect(polls).toEqual([]);
+  });
+
+  it('answers a long-poll that fails unexpectedly with a 500 Status', async () => {
+    failWith = new Error('disk on fire');
+    const failed = await poll(POLL);
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toMatchObject({ kind: 'Status', code: 500, reason: 'InternalError' });
   });
 
   it.each([
