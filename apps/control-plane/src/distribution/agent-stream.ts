@@ -27,6 +27,9 @@ import { snapshotFrames, type GatewaySnapshot } from './snapshot-builder';
 
 const STREAM_PATH = new RegExp(`^${AGENT_API_PREFIX}/nodes/([^/?]+)/stream(?:\\?.*)?$`);
 
+/** How long a stream that failed keeps its socket, so the close frame saying why goes out. */
+const CLOSE_FRAME_GRACE_MS = 1_000;
+
 /** The code `ws` reports for a connection that ended without a close frame (RFC 6455, 7.1.5). */
 const CLOSED_WITHOUT_CLOSE_FRAME = 1006;
 
@@ -128,7 +131,10 @@ export function attachAgentStream(
       // silent for a whole ping period (terminated above). An agent that stops closes with 1001.
       if (stillOpen === 0 && code === CLOSED_WITHOUT_CLOSE_FRAME && !shuttingDown) registry.setStreamLost(id, true);
     });
-    ws.on('error', () => ws.terminate());
+    // On a protocol error `ws` has queued its close frame (1002, 1007, 1009) just before 'error':
+    // cutting the socket at once could drop that frame unsent while a snapshot is still being
+    // written, so the peer gets a moment to read it.
+    ws.on('error', () => setTimeout(() => ws.terminate(), CLOSE_FRAME_GRACE_MS).unref());
   };
 
   server.on('upgrade', onUpgrade);
