@@ -28,7 +28,7 @@ import { attachAgentLane } from './agent-lane/agent-lane';
 import { AgentConfigController } from './distribution/agent-config.controller';
 import { attachAgentStream } from './distribution/agent-stream';
 import { DistributionService } from './distribution/distribution.service';
-import { answerLongPoll, readLongPoll } from './distribution/long-poll';
+import { answerLongPoll } from './distribution/long-poll';
 import type { BootConfig } from './config/boot-config';
 import { prepareDataDir } from './config/data-dir';
 import { serveDashboard } from './dashboard/serve-dashboard';
@@ -199,7 +199,6 @@ export async function startControlPlane(config: BootConfig, options: { logDestin
       registry,
       lockout,
       handlers: { heartbeat: (id, body) => agentRegistry.heartbeat(id, body), acks: (id, body) => agentConfig.ack(id, body) },
-      readPoll: readLongPoll,
       answerPoll: (id, poll, response) => answerLongPoll(distribution, id, poll, response),
       metrics,
       logger,

@@ -12,7 +12,7 @@ import { ApiError } from '../errors/api-error';
 import { MetricsRegistry } from '../telemetry/metrics';
 import { currentContext } from '../telemetry/request-context';
 import type { RegisteredNode } from '../registry/node-registry';
-import { readLongPoll, type LongPoll } from '../distribution/long-poll';
+import type { LongPoll } from '../distribution/long-poll';
 import { attachAgentLane } from './agent-lane';
 
 const NODE_ID = '6f1c2a9e-1b2c-4d3e-8f90-0a1b2c3d4e5f';
@@ -51,7 +51,6 @@ describe('the agent lane', () => {
           if (failWith) throw failWith;
         },
       },
-      readPoll: readLongPoll,
       answerPoll: async (id, poll, response) => {
         polls.push({ id, poll, principal: currentContext()?.principal });
         if (failWith) throw failWith;

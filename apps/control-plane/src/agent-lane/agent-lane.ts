@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { AuthLockout } from '../auth/auth-lockout';
 import { ApiError } from '../errors/api-error';
 import type { NodeRegistry, RegisteredNode } from '../registry/node-registry';
-import type { LongPoll } from '../distribution/long-poll';
+import { readLongPoll, type LongPoll } from '../distribution/long-poll';
 import type { MetricsRegistry } from '../telemetry/metrics';
 import { runWithContext, traceIdFrom, type RequestContext } from '../telemetry/request-context';
 
@@ -44,8 +44,6 @@ export interface AgentLaneOptions {
    * as JSON, 200) or nothing (204); a refusal is thrown as an ApiError.
    */
   handlers: Record<LaneAction, (id: string, body: unknown) => unknown>;
-  /** Reads a poll's query (long-poll.ts); throws on a malformed one, which then goes the usual way. */
-  readPoll: (revision: string | undefined, wait: string | undefined, ifNoneMatch: string | undefined) => LongPoll;
   /** Answers a poll on the response (long-poll.ts), at once or when a snapshot comes or the wait ends. */
   answerPoll: (id: string, poll: LongPoll, response: ServerResponse) => Promise<void>;
   metrics: Pick<MetricsRegistry, 'httpRequestDuration'>;
@@ -81,7 +79,7 @@ function laneFor(request: IncomingMessage, options: AgentLaneOptions): LaneReque
   let poll: LongPoll | undefined;
   if (matched[2] === 'snapshot') {
     if (request.method !== 'GET' || headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) !== 0) return undefined;
-    poll = pollOf(queryAt === -1 ? '' : url.slice(queryAt + 1), headers['if-none-match'], options);
+    poll = pollOf(queryAt === -1 ? '' : url.slice(queryAt + 1), headers['if-none-match']);
     if (poll === undefined) return undefined;
   } else {
     if (request.method !== 'POST' || queryAt !== -1) return undefined;
@@ -99,7 +97,7 @@ function laneFor(request: IncomingMessage, options: AgentLaneOptions): LaneReque
 }
 
 /** A poll whose query holds `revision` and `wait` at most once each, well formed; else undefined. */
-function pollOf(query: string, ifNoneMatch: string | undefined, options: AgentLaneOptions): LongPoll | undefined {
+function pollOf(query: string, ifNoneMatch: string | undefined): LongPoll | undefined {
   const parameters = new URLSearchParams(query);
   const seen = new Set<string>();
   for (const name of parameters.keys()) {
@@ -107,7 +105,7 @@ function pollOf(query: string, ifNoneMatch: string | undefined, options: AgentLa
     seen.add(name);
   }
   try {
-    return options.readPoll(parameters.get('revision') ?? undefined, parameters.get('wait') ?? undefined, ifNoneMatch);
+    return readLongPoll(parameters.get('revision') ?? undefined, parameters.get('wait') ?? undefined, ifNoneMatch);
   } catch {
     return undefined;
   }
